@@ -1,0 +1,144 @@
+#include "dispatch.h"
+
+#include <string.h>
+
+#include "kernel_context.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define FASTNN_X86 1
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static fastnn_cpu_features cpu;
+static int cpu_detected;
+static const fastnn_kernel_context *active = &fastnn_context_generic;
+
+#ifdef FASTNN_X86
+static unsigned long long read_xcr0(void)
+{
+    unsigned int eax, edx;
+    /* xgetbv by its encoding, so the baseline build needs no -mxsave */
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+static void detect(fastnn_cpu_features *f)
+{
+    unsigned int a, b, c, d;
+    memset(f, 0, sizeof *f);
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        return;
+    unsigned int max_leaf = a;
+    memcpy(f->vendor, &b, 4);
+    memcpy(f->vendor + 4, &d, 4);
+    memcpy(f->vendor + 8, &c, 4);
+
+    __cpuid(1, a, b, c, d);
+    f->sse2 = (d >> 26) & 1;
+    f->fma = (c >> 12) & 1;
+    int osxsave = (c >> 27) & 1;
+    f->avx = (c >> 28) & 1;
+    if (osxsave) {
+        unsigned long long xcr0 = read_xcr0();
+        f->os_saves_avx = (xcr0 & 0x6) == 0x6;       /* XMM and YMM */
+        f->os_saves_avx512 = (xcr0 & 0xe6) == 0xe6;  /* and opmask, ZMM_Hi256, Hi16_ZMM */
+    }
+    if (max_leaf >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        f->avx2 = (b >> 5) & 1;
+        f->avx512f = (b >> 16) & 1;
+        f->avx512dq = (b >> 17) & 1;
+        f->avx512bw = (b >> 30) & 1;
+        f->avx512vl = (b >> 31) & 1;
+        __cpuid_count(7, 1, a, b, c, d);
+        f->avx512_bf16 = (a >> 5) & 1;
+    }
+    if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+        unsigned int *brand = (unsigned int *)f->brand;
+        for (unsigned int leaf = 0; leaf < 3; leaf++)
+            __cpuid(0x80000002 + leaf, brand[4 * leaf], brand[4 * leaf + 1],
+                    brand[4 * leaf + 2], brand[4 * leaf + 3]);
+        f->brand[48] = '\0';
+    }
+}
+#else
+static void detect(fastnn_cpu_features *f) { memset(f, 0, sizeof *f); }
+#endif
+
+const fastnn_cpu_features *fastnn_cpu(void)
+{
+    if (!cpu_detected) {
+        detect(&cpu);
+        cpu_detected = 1;
+    }
+    return &cpu;
+}
+
+static const fastnn_kernel_context *context_named(const char *isa)
+{
+    if (strcmp(isa, "avx512") == 0) return &fastnn_context_avx512;
+    if (strcmp(isa, "avx2") == 0) return &fastnn_context_avx2;
+    if (strcmp(isa, "generic") == 0) return &fastnn_context_generic;
+    return NULL;
+}
+
+int fastnn_isa_supported(const char *isa)
+{
+    const fastnn_cpu_features *f = fastnn_cpu();
+    const fastnn_kernel_context *ctx = context_named(isa);
+    if (ctx == NULL)
+        return -1;
+    if (ctx == &fastnn_context_avx512)
+        return f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl && f->fma &&
+               f->os_saves_avx512;
+    if (ctx == &fastnn_context_avx2)
+        return f->avx2 && f->fma && f->avx && f->os_saves_avx;
+    return 1;
+}
+
+int fastnn_select_isa(const char *isa)
+{
+    if (isa == NULL || isa[0] == '\0') {
+        static const char *const newest_first[] = {"avx512", "avx2", "generic"};
+        for (int i = 0; i < 3; i++)
+            if (fastnn_isa_supported(newest_first[i]) == 1)
+                return fastnn_select_isa(newest_first[i]);
+        return -2;
+    }
+    int supported = fastnn_isa_supported(isa);
+    if (supported < 0)
+        return -1;
+    if (supported == 0)
+        return -2;
+    active = context_named(isa);
+    return 0;
+}
+
+const char *fastnn_isa_name(void) { return active->name; }
+
+const fastnn_kernel_context *fastnn_active_context(void) { return active; }
+
+static int requested_threads; /* 0: follow OpenMP */
+
+int fastnn_get_num_threads(void)
+{
+#ifdef _OPENMP
+    return requested_threads > 0 ? requested_threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void fastnn_set_num_threads(int n) { requested_threads = n > 0 ? n : 0; }
+
+int fastnn_has_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}

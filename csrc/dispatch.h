@@ -1,0 +1,32 @@
+/* Which instruction set the kernels use: detected once from CPUID and the OS's saved register
+ * state, overridable with FASTNN_ISA=avx512|avx2|generic. */
+#ifndef FASTNN_DISPATCH_H
+#define FASTNN_DISPATCH_H
+
+typedef struct {
+    char vendor[13];
+    char brand[49];
+    int sse2, avx, fma, avx2;
+    int avx512f, avx512bw, avx512dq, avx512vl, avx512_bf16;
+    int os_saves_avx, os_saves_avx512; /* XCR0: the OS preserves YMM / ZMM and mask state */
+} fastnn_cpu_features;
+
+const fastnn_cpu_features *fastnn_cpu(void);
+
+/* 1 if this CPU and OS can run the kernels of `isa` ("avx512", "avx2", "generic"), 0 if not,
+ * -1 if the name is unknown. */
+int fastnn_isa_supported(const char *isa);
+
+/* Chooses the kernels: the best supported when isa is NULL or empty. Returns 0, or -1 for an
+ * unknown name, -2 for a set this CPU cannot run; the choice is unchanged on error. */
+int fastnn_select_isa(const char *isa);
+
+const char *fastnn_isa_name(void);
+
+/* Threads for the next call: fastnn_set_num_threads(n > 0) fixes it, n <= 0 follows OpenMP
+ * (OMP_NUM_THREADS, threadpoolctl), read at every call. */
+int fastnn_get_num_threads(void);
+void fastnn_set_num_threads(int n);
+int fastnn_has_openmp(void);
+
+#endif

@@ -1,0 +1,128 @@
+/* The GEMM entry points: threading and packing buffers, around the one loop nest. */
+#include "gemm.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "fp_env.h"
+#include "kernel_context.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Below this many multiply-adds a product runs on one thread: waking a team costs a few
+ * microseconds, as much as such a product takes. */
+#define FASTNN_GEMM_PARALLEL_MIN_FMAS (64.0 * 64.0 * 256.0)
+
+/* Threads split C into rows x cols independent sub-blocks, each with its own packing: no
+ * barriers and no shared scratch, at the price of packing the shared operand once per thread. */
+typedef struct {
+    int rows, cols;
+} thread_grid;
+
+static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
+
+static thread_grid choose_thread_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int mr, int nr)
+{
+    thread_grid best = {1, 1};
+    int threads = fastnn_get_num_threads();
+    if (threads <= 1 || (double)m * (double)n * (double)k < FASTNN_GEMM_PARALLEL_MIN_FMAS)
+        return best;
+    ptrdiff_t row_tiles = ceil_div(m, mr), col_tiles = ceil_div(n, nr);
+    if (threads > row_tiles * col_tiles)
+        threads = (int)(row_tiles * col_tiles);
+    double best_cost = -1;
+    for (int rows = 1; rows <= threads; rows++) {
+        if (threads % rows)
+            continue;
+        int cols = threads / rows;
+        /* the largest sub-block's area, in whole tiles: what the slowest thread computes */
+        double cost = (double)ceil_div(row_tiles, rows) * mr * (double)ceil_div(col_tiles, cols) * nr;
+        if (best_cost < 0 || cost < best_cost) {
+            best_cost = cost;
+            best.rows = rows;
+            best.cols = cols;
+        }
+    }
+    return best;
+}
+
+/* This thread's share [lo, hi) of `count` elements split in whole tiles among `parts`. */
+static void share(ptrdiff_t count, int tile, int parts, int part, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t tiles = ceil_div(count, tile);
+    ptrdiff_t base = tiles / parts, extra = tiles % parts;
+    ptrdiff_t first = part * base + (part < extra ? part : extra);
+    ptrdiff_t mine = base + (part < extra);
+    *lo = first * tile < count ? first * tile : count;
+    *hi = (first + mine) * tile < count ? (first + mine) * tile : count;
+}
+
+static void thread_block(const thread_grid *grid, ptrdiff_t m, ptrdiff_t n, int mr, int nr,
+                         ptrdiff_t *m0, ptrdiff_t *m1, ptrdiff_t *n0, ptrdiff_t *n1)
+{
+    int id = 0;
+#ifdef _OPENMP
+    id = omp_get_thread_num();
+#endif
+    share(m, mr, grid->rows, id / grid->cols, m0, m1);
+    share(n, nr, grid->cols, id % grid->cols, n0, n1);
+}
+
+/* Each thread keeps its packing buffer for the next call: the sizes are bounded by the block
+ * sizes, and allocating per call would page-fault a fresh buffer every time. */
+static __thread void *thread_buffer;
+static __thread size_t thread_buffer_bytes;
+
+static void *packing_buffer(size_t bytes)
+{
+    if (bytes > thread_buffer_bytes) {
+        free(thread_buffer);
+        thread_buffer_bytes = 0;
+        bytes = (bytes + 63) & ~(size_t)63;
+        thread_buffer = aligned_alloc(64, bytes);
+        if (thread_buffer == NULL)
+            return NULL;
+        thread_buffer_bytes = bytes;
+    }
+    return thread_buffer;
+}
+
+#define T float
+#define NAME(x) x##_f32
+#define BLOCKING sgemm
+#define BLOCKING_TYPE fastnn_sgemm_blocking
+#include "gemm_loop_nest.h"
+#undef T
+#undef NAME
+#undef BLOCKING
+#undef BLOCKING_TYPE
+
+#define T double
+#define NAME(x) x##_f64
+#define BLOCKING dgemm
+#define BLOCKING_TYPE fastnn_dgemm_blocking
+#include "gemm_loop_nest.h"
+#undef T
+#undef NAME
+#undef BLOCKING
+#undef BLOCKING_TYPE
+
+int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                 const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                 const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                 float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
+{
+    return fastnn_gemm_f32(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc, epilogue);
+}
+
+int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                 const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                 const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                 double beta, double *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
+{
+    return fastnn_gemm_f64(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc, epilogue);
+}

@@ -1,0 +1,49 @@
+/* The GEMM: C = alpha * op(A) op(B) + beta * C, float32 and float64.
+ *
+ * op(A) is m x k and op(B) is k x n, each given by a pointer and two element strides (row, column),
+ * so a transposed operand is the same matrix with its strides swapped and no copy is made.
+ * C is m x n with rows ldc elements apart and unit column stride. beta == 0 never reads C.
+ *
+ * After the last k-block of a strip of C is written, an optional epilogue runs on that strip while
+ * it is still in L1: this is where layers fuse bias and activation into the product.
+ */
+#ifndef FASTNN_GEMM_H
+#define FASTNN_GEMM_H
+
+#include <stddef.h>
+
+typedef struct fastnn_epilogue fastnn_epilogue;
+
+/* Applied to rows x cols of C starting at c (absolute position row0, col0 in the whole C). */
+typedef void (*fastnn_epilogue_fn)(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,
+                                   ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows, ptrdiff_t cols);
+
+struct fastnn_epilogue {
+    fastnn_epilogue_fn apply;
+    const void *bias;        /* n values added along each row, or NULL */
+    int activation;          /* a fastnn_activation */
+    void *pre_activation;    /* if not NULL, receives bias-added C before the activation */
+    ptrdiff_t ld_pre;        /* row stride of pre_activation, in elements */
+};
+
+/* The epilogue for a Linear layer: bias, then activation (csrc/epilogue.c). */
+void fastnn_epilogue_init(fastnn_epilogue *epilogue, int is_double, const void *bias,
+                          int activation, void *pre_activation, ptrdiff_t ld_pre);
+
+void fastnn_bias_activation_f32(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,
+                                ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows, ptrdiff_t cols);
+void fastnn_bias_activation_f64(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,
+                                ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows, ptrdiff_t cols);
+
+/* Return 0, or -1 when the packing buffers could not be allocated (C is then undefined). */
+int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                 const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                 const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                 float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue);
+
+int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                 const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                 const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                 double beta, double *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue);
+
+#endif

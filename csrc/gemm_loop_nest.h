@@ -1,0 +1,161 @@
+/* The GEMM loop nest, written once and instantiated by gemm.c for float and for double with
+ *   T         the element type
+ *   NAME(x)   x with the type's suffix
+ *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
+ *
+ * Loops, outermost first (Goto's algorithm with the roles of A and B swapped, because C is
+ * row-major and the micro-kernels vectorise along a row of C):
+ *   jc  by NC over the columns of C   pack the KC x NC panel of B (stays in L2)
+ *   pc  by KC over k                  (beta applies on the first pass only)
+ *   ic  by MC over the rows of C      pack the MC x KC block of A
+ *   ir  by MR                         the MR x KC micro-panel of A stays in L1
+ *   jr  by NR                         micro-kernel, streaming B from L2
+ * Threads split C into a grid of independent sub-blocks (gemm.c); this nest is serial.
+ */
+
+/* op(A)[0:mc, 0:kc] into micro-panels of MR rows: panel[p * MR + i], rows past mc zero. */
+static void NAME(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rs, ptrdiff_t cs,
+                         int mr, T *restrict dst)
+{
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += mr, dst += (ptrdiff_t)mr * kc) {
+        ptrdiff_t rows = mc - i0 < mr ? mc - i0 : mr;
+        const T *src = a + i0 * rs;
+        if (rows < mr)
+            memset(dst, 0, sizeof(T) * (size_t)(mr * kc));
+        if (rs == 1) { /* A transposed: MR consecutive values per k step */
+            for (ptrdiff_t p = 0; p < kc; p++)
+                memcpy(dst + p * mr, src + p * cs, sizeof(T) * (size_t)rows);
+        } else {       /* read each row of A in order, write down the panel's column */
+            for (ptrdiff_t i = 0; i < rows; i++)
+                for (ptrdiff_t p = 0; p < kc; p++)
+                    dst[p * mr + i] = src[i * rs + p * cs];
+        }
+    }
+}
+
+/* op(B)[0:kc, 0:nc] into micro-panels of NR columns: panel[p * NR + j], columns past nc zero. */
+static void NAME(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rs, ptrdiff_t cs,
+                         int nr, T *restrict dst)
+{
+    for (ptrdiff_t j0 = 0; j0 < nc; j0 += nr, dst += (ptrdiff_t)nr * kc) {
+        ptrdiff_t cols = nc - j0 < nr ? nc - j0 : nr;
+        const T *src = b + j0 * cs;
+        if (cols < nr)
+            memset(dst, 0, sizeof(T) * (size_t)(nr * kc));
+        if (cs == 1) { /* B as stored: NR consecutive values per k step */
+            for (ptrdiff_t p = 0; p < kc; p++)
+                memcpy(dst + p * nr, src + p * rs, sizeof(T) * (size_t)cols);
+        } else {       /* B transposed (X W^T): read each row of W in order */
+            for (ptrdiff_t j = 0; j < cols; j++)
+                for (ptrdiff_t p = 0; p < kc; p++)
+                    dst[p * nr + j] = src[j * cs + p * rs];
+        }
+    }
+}
+
+/* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
+static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *ap, const T *bp,
+                            T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, T alpha, T beta)
+{
+    T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+    blk->ukernel(kc, ap, bp, tile, blk->nr, (T)1, (T)0);
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        T *row = c + i * ldc;
+        const T *t = tile + i * blk->nr;
+        if (beta == 0)
+            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j];
+        else
+            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
+    }
+}
+
+/* C[0:m, 0:n] of the whole product, at (row0, col0) of it, for the epilogue's indexing. */
+static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                              T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                              const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
+                              ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
+                              ptrdiff_t col0, T *a_packed, T *b_packed)
+{
+    const int mr = blk->mr, nr = blk->nr;
+    for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
+        ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
+        for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
+            ptrdiff_t kc = k - pc < blk->kc ? k - pc : blk->kc;
+            T beta_here = pc == 0 ? beta : (T)1;
+            int last_pass = pc + kc >= k;
+            NAME(pack_b)(kc, nc, b + pc * rs_b + jc * cs_b, rs_b, cs_b, nr, b_packed);
+            for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
+                ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
+                NAME(pack_a)(mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_packed);
+                for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
+                    ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
+                    const T *ap = a_packed + ir * kc;
+                    T *c_strip = c + (ic + ir) * ldc + jc;
+                    for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
+                        ptrdiff_t cols = nc - jr < nr ? nc - jr : nr;
+                        const T *bp = b_packed + jr * kc;
+                        if (rows == mr && cols == nr)
+                            blk->ukernel(kc, ap, bp, c_strip + jr, ldc, alpha, beta_here);
+                        else
+                            NAME(edge_tile)(blk, kc, ap, bp, c_strip + jr, ldc, rows, cols, alpha,
+                                            beta_here);
+                    }
+                    if (last_pass && epilogue)
+                        epilogue->apply(epilogue, c_strip, ldc, row0 + ic + ir, col0 + jc, rows, nc);
+                }
+            }
+        }
+    }
+}
+
+/* k == 0 (or alpha == 0): C = beta * C, then the epilogue. */
+static void NAME(scale_only)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t ldc,
+                             const fastnn_epilogue *epilogue)
+{
+    for (ptrdiff_t i = 0; i < m; i++) {
+        T *row = c + i * ldc;
+        if (beta == 0)
+            memset(row, 0, sizeof(T) * (size_t)n);
+        else
+            for (ptrdiff_t j = 0; j < n; j++) row[j] *= beta;
+    }
+    if (epilogue)
+        epilogue->apply(epilogue, c, ldc, 0, 0, m, n);
+}
+
+static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
+                      const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                      const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                      T beta, T *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
+{
+    if (m <= 0 || n <= 0)
+        return 0;
+    if (k <= 0 || alpha == 0) {
+        NAME(scale_only)(m, n, beta, c, ldc, epilogue);
+        return 0;
+    }
+    const BLOCKING_TYPE *blk = &fastnn_active_context()->BLOCKING;
+    /* one buffer per thread: the B panel, then (64-byte aligned) the A block */
+    size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 15) & ~(size_t)15;
+    size_t packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc);
+    thread_grid grid = choose_thread_grid(m, n, k, blk->mr, blk->nr);
+    int failed = 0;
+
+#pragma omp parallel num_threads(grid.rows * grid.cols) if (grid.rows * grid.cols > 1) \
+    reduction(| : failed)
+    {
+        ptrdiff_t m0, m1, n0, n1;
+        thread_block(&grid, m, n, blk->mr, blk->nr, &m0, &m1, &n0, &n1);
+        T *buffer = packing_buffer(packed_bytes);
+        if (buffer == NULL) {
+            failed = 1;
+        } else if (m1 > m0 && n1 > n0) {
+            unsigned int fp_state = fastnn_flush_denormals_begin();
+            NAME(gemm_serial)(blk, m1 - m0, n1 - n0, k, alpha, a + m0 * rs_a, rs_a, cs_a,
+                              b + n0 * cs_b, rs_b, cs_b, beta, c + m0 * ldc + n0, ldc, epilogue,
+                              m0, n0, buffer + b_panel_elements, buffer);
+            fastnn_flush_denormals_end(fp_state);
+        }
+    }
+    return failed ? -1 : 0;
+}

@@ -1,0 +1,29 @@
+/* Portable micro-kernels: plain C the compiler vectorises for the architecture's baseline
+ * (SSE2 on x86-64). They are the fallback and the reference the other kernels are tested
+ * against; 4 x 8 floats (4 x 4 doubles) keep the accumulators in the 16 baseline registers. */
+#include "kernel_context.h"
+
+#define DEFINE_GENERIC_UKERNEL(T, NAME, MR, NR)                                                 \
+    static void NAME(ptrdiff_t k, const T *restrict a, const T *restrict b, T *restrict c,      \
+                     ptrdiff_t ldc, T alpha, T beta)                                            \
+    {                                                                                           \
+        T acc[MR][NR] = {{0}};                                                                  \
+        for (ptrdiff_t p = 0; p < k; p++, a += MR, b += NR)                                     \
+            for (int i = 0; i < MR; i++)                                                        \
+                for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];                          \
+        for (int i = 0; i < MR; i++, c += ldc) {                                                \
+            if (beta == 0)                                                                      \
+                for (int j = 0; j < NR; j++) c[j] = alpha * acc[i][j];                          \
+            else                                                                                \
+                for (int j = 0; j < NR; j++) c[j] = alpha * acc[i][j] + beta * c[j];            \
+        }                                                                                       \
+    }
+
+DEFINE_GENERIC_UKERNEL(float, sgemm_generic_4x8, 4, 8)
+DEFINE_GENERIC_UKERNEL(double, dgemm_generic_4x4, 4, 4)
+
+const fastnn_kernel_context fastnn_context_generic = {
+    .name = "generic",
+    .sgemm = {.mr = 4, .nr = 8, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_generic_4x8},
+    .dgemm = {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4},
+};

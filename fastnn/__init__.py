@@ -1,0 +1,55 @@
+"""fastnn: fast neural-network layers for the CPU.
+
+The costly core (a packed, cache-blocked GEMM with AVX-512, AVX2 and portable micro-kernels
+chosen at run time, and the fused elementwise kernels) is C behind a thin Cython shell; this
+package validates, allocates and orchestrates.
+"""
+import os as _os
+
+from . import _core
+from .linalg import matmul
+
+__version__ = "0.1.0"
+
+# Decided once, at import: the best kernels this CPU runs, unless FASTNN_ISA names others.
+_core.select_isa(_os.environ.get("FASTNN_ISA", "").strip().lower())
+
+
+def cpu_info():
+    """What fastnn runs on: the chosen ISA, the CPU's features, the threads it will use.
+
+    >>> import fastnn
+    >>> fastnn.cpu_info()["isa"] in ("avx512", "avx2", "generic")
+    True
+    """
+    features = _core.cpu_features()
+    return {
+        "isa": _core.isa_name(),
+        "isa_supported": [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa) == 1],
+        "brand": features.pop("brand"),
+        "vendor": features.pop("vendor"),
+        "features": features,
+        "num_threads": _core.get_num_threads(),
+        "openmp": _core.has_openmp(),
+    }
+
+
+def get_num_threads():
+    """The number of threads the next large kernel call will use."""
+    return _core.get_num_threads()
+
+
+def set_num_threads(n):
+    """Use `n` threads for large kernels; `n=None` (or 0) follows OpenMP again, so
+    OMP_NUM_THREADS and threadpoolctl take effect."""
+    if n is None:
+        n = 0
+    if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
+        raise TypeError(f"set_num_threads: n must be an int or None, got {type(n).__name__}")
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"set_num_threads: n must be >= 1 (or None/0 for OpenMP's default), got {n}")
+    _core.set_num_threads(n)
+
+
+__all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
