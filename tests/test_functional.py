@@ -42,7 +42,7 @@ def elementwise_function(name):
 @pytest.mark.parametrize("name", ACTIVATION_NAMES)
 @pytest.mark.parametrize("shape,layout", [
     ((0,), "contiguous"), ((1,), "contiguous"), ((13,), "contiguous"), ((7, 11), "transposed"),
-    ((3, 5, 17), "strided"), ((), "contiguous"), ((200_003,), "contiguous"),
+    ((3, 5, 17), "strided"), ((), "contiguous"), ((300_007,), "contiguous"),
 ])
 def test_activation_forward_matches_reference(name, dtype, shape, layout, rng):
     x = random_array(shape, dtype, rng, layout)
@@ -119,7 +119,7 @@ def test_activation_backward_large_array_uses_every_element(rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,dim", [((1, 1), -1), ((5, 7), -1), ((5, 7), 0), ((3, 4, 6), 1),
-                                       ((0, 3), -1), ((13,), 0), ((400, 300), -1)])
+                                       ((0, 3), -1), ((13,), 0), ((1000, 300), -1)])
 def test_softmax_and_log_softmax_match_reference(shape, dim, dtype, rng):
     x = random_array(shape, dtype, rng, scale=5.0)
     y = F.softmax(x, dim=dim)
@@ -267,6 +267,20 @@ def test_linear_backward_of_an_empty_batch_is_zero(rng):
     assert dx.shape == (0, 4)
     np.testing.assert_array_equal(dw, np.zeros((3, 4)))
     np.testing.assert_array_equal(db, np.zeros(3))
+
+
+@pytest.mark.parametrize("name", [None, "relu"])
+def test_linear_backward_of_a_large_layer(name, rng):
+    # enough elements for the delta / bias-gradient pass to be split among threads, over several
+    # column blocks with a ragged last one
+    x, w, b = linear_operands(300, 3, 1001, np.float64, rng)
+    y = F.linear(x, w, b, activation=name)
+    g = rng.standard_normal((300, 1001))
+    dx, dw, db = F.linear_backward(g, x, w, activation=name, output=y)
+    ds = g * (y > 0) if name else g
+    np.testing.assert_allclose(db, ds.sum(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, ds.T @ x, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(dx, ds @ w, rtol=1e-11, atol=1e-11)
 
 
 def test_bias_gradient_is_accumulated_accurately():
