@@ -397,3 +397,12 @@ def test_linear_backward_rejects_bad_input(rng):
         F.linear_backward(g, x, w, bias_grad=np.zeros(3))
     with pytest.raises(TypeError, match="weight_grad has dtype float32"):
         F.linear_backward(g, x, w, weight_grad=np.zeros((2, 3), dtype=np.float32))
+
+
+def test_overlap_test_agrees_with_numpy_bounds():
+    from fastnn import _core
+    a = np.zeros((10, 10))
+    pairs = [(a[:5], a[5:]), (a[:5], a[4:]), (a[:, :5], a[:, 5:]), (a.T, a[9:, 9:]),
+             (a[::-1], a[0]), (a[::-1][:2], a[0]), (a[:0], a), (a[3], np.zeros(3))]
+    for out, x in pairs:
+        assert (_core.first_overlap(out, None, x) == 1) == np.may_share_memory(out, x)
