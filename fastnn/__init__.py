@@ -29,6 +29,7 @@ def cpu_info():
         "brand": features.pop("brand"),
         "vendor": features.pop("vendor"),
         "features": features,
+        "blocking": _core.kernel_blocking(),
         "num_threads": _core.get_num_threads(),
         "openmp": _core.has_openmp(),
     }

@@ -136,3 +136,24 @@ def set_num_threads(int n):
 
 def has_openmp():
     return bool(fastnn_has_openmp())
+
+
+cdef extern from "kernel_context.h" nogil:
+    ctypedef struct fastnn_sgemm_blocking:
+        int mr, nr, kc, mc, nc
+    ctypedef struct fastnn_dgemm_blocking:
+        int mr, nr, kc, mc, nc
+    ctypedef struct fastnn_kernel_context:
+        const char *name
+        fastnn_sgemm_blocking sgemm
+        fastnn_dgemm_blocking dgemm
+    const fastnn_kernel_context *fastnn_active_context()
+
+
+def kernel_blocking():
+    """The active kernels' register tile (mr, nr) and cache blocks (kc, mc, nc), per dtype."""
+    cdef const fastnn_kernel_context *ctx = fastnn_active_context()
+    return {
+        "float32": dict(mr=ctx.sgemm.mr, nr=ctx.sgemm.nr, kc=ctx.sgemm.kc, mc=ctx.sgemm.mc, nc=ctx.sgemm.nc),
+        "float64": dict(mr=ctx.dgemm.mr, nr=ctx.dgemm.nr, kc=ctx.dgemm.kc, mc=ctx.dgemm.mc, nc=ctx.dgemm.nc),
+    }
