@@ -47,14 +47,18 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double b
     """c = activation(alpha * a @ b + beta * c + bias), with pre_activation receiving the value
     before the activation. a (m, k), b (k, n): any strides; c and pre_activation (m, n) with unit
     column stride; bias (n,) contiguous; all of one dtype, float32 or float64."""
+    if cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(c) != 2:
+        raise ValueError("gemm: operands must be 2-D")
     cdef ptrdiff_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
-    if a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
         raise ValueError("gemm: shapes do not chain")
-    if not (a.dtype == b.dtype == c.dtype) or c.dtype.type not in (np.float32, np.float64):
+    cdef int type_num = cnp.PyArray_TYPE(c)
+    if (type_num != cnp.NPY_FLOAT32 and type_num != cnp.NPY_FLOAT64) or \
+            cnp.PyArray_TYPE(a) != type_num or cnp.PyArray_TYPE(b) != type_num:
         raise TypeError("gemm: operands must share one dtype, float32 or float64")
     if m and n and c.strides[1] != c.itemsize:
         raise ValueError("gemm: c needs unit column stride")
-    cdef bint is_double = c.dtype.type is np.float64
+    cdef bint is_double = type_num == cnp.NPY_FLOAT64
     cdef ptrdiff_t rs_a = _element_stride(a, 0), cs_a = _element_stride(a, 1)
     cdef ptrdiff_t rs_b = _element_stride(b, 0), cs_b = _element_stride(b, 1)
     cdef ptrdiff_t ldc = _element_stride(c, 0)
@@ -62,11 +66,11 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double b
     cdef void *pre_data = NULL
     cdef ptrdiff_t ld_pre = 0
     if bias is not None:
-        if bias.dtype != c.dtype or bias.ndim != 1 or bias.shape[0] != n or not bias.flags.c_contiguous:
+        if cnp.PyArray_TYPE(bias) != type_num or bias.ndim != 1 or bias.shape[0] != n or not bias.flags.c_contiguous:
             raise ValueError("gemm: bias must be contiguous (n,) of c's dtype")
         bias_data = cnp.PyArray_DATA(bias)
     if pre_activation is not None:
-        if (pre_activation.dtype != c.dtype or pre_activation.ndim != 2 or pre_activation.shape[0] != m
+        if (cnp.PyArray_TYPE(pre_activation) != type_num or pre_activation.ndim != 2 or pre_activation.shape[0] != m
                 or pre_activation.shape[1] != n or (m and n and pre_activation.strides[1] != c.itemsize)):
             raise ValueError("gemm: pre_activation must be (m, n) of c's dtype with unit column stride")
         pre_data = cnp.PyArray_DATA(pre_activation)

@@ -8,12 +8,14 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 def as_float_matrix(x, name, caller):
     """`x` as a 2-D float32/float64 ndarray, or a TypeError/ValueError naming `name`."""
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.dtype.type not in FLOAT_DTYPES:
         raise TypeError(f"{caller}: {name} must be float32 or float64, got {x.dtype}")
     if x.ndim != 2:
         raise ValueError(f"{caller}: {name} must be 2-D, got {x.ndim}-D with shape {x.shape}")
-    if any(s % x.itemsize for s in x.strides):
+    row_stride, col_stride = x.strides
+    if row_stride % x.itemsize or col_stride % x.itemsize:
         x = np.ascontiguousarray(x)  # byte strides that are not whole elements cannot be packed
     return x
 
