@@ -64,10 +64,12 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
                               ptrdiff_t col0, T *a_packed, T *b_packed)
 {
     const int mr = blk->mr, nr = blk->nr;
-    /* With few rows of C, each panel of B serves few micro-kernel calls: a row-major B is then
-     * read in place, its row stride handed to the micro-kernel, instead of being packed. Only a
-     * last, partial panel is packed, so that no kernel reads past the end of a row. */
-    const int b_in_place = cs_b == 1 && m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr);
+    /* A row-major B is read in place, its row stride handed to the micro-kernel, where packing
+     * would not pay: with few rows of C each panel of B serves few micro-kernel calls, and a
+     * small B stays in L1 as it is. Only a last, partial panel is packed, so that no kernel
+     * reads past the end of a row. */
+    const int b_in_place = cs_b == 1 && (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
+                                         (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
     for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
         ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
         ptrdiff_t nc_in_place = b_in_place ? nc - nc % nr : 0;
