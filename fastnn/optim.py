@@ -143,6 +143,9 @@ class SGD(Optimizer):
         g = g + momentum · b (nesterov) or b (momentum > 0)
         w = w − lr · g
 
+    The positional order is torch's (lr, momentum, dampening, weight_decay, nesterov); l1, which
+    torch lacks, is keyword-only.
+
     >>> import numpy as np
     >>> from fastnn.nn import Parameter
     >>> w = Parameter(np.array([1.0, -2.0]))
@@ -152,7 +155,7 @@ class SGD(Optimizer):
     array([ 0.95, -2.05])
     """
 
-    def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0, l1=0):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, l1=0):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay, l1=l1))
 

@@ -153,6 +153,14 @@ def test_zero_grad_and_param_groups():
     assert not a.grad.any() and not b.grad.any()
 
 
+def test_sgd_positional_order_is_torchs():
+    group = optim.SGD([Parameter(np.ones(1))], 0.1, 0.9, 0.2, 0.01, False).param_groups[0]
+    assert (group["lr"], group["momentum"], group["dampening"], group["weight_decay"]) == (0.1, 0.9, 0.2, 0.01)
+    assert group["nesterov"] is False and group["l1"] == 0
+    with pytest.raises(TypeError):
+        optim.SGD([Parameter(np.ones(1))], 0.1, 0, 0, 0, False, 0.01)  # l1 is keyword-only
+
+
 def test_closure_is_called_and_returned():
     p = Parameter(np.ones(1))
     assert optim.SGD([p], lr=0.1).step(lambda: 3.5) == 3.5
