@@ -10,6 +10,7 @@ from . import _core
 from .linalg import matmul
 from . import functional
 from . import nn, optim, init
+from .io import save, load
 
 __version__ = "0.1.0"
 
@@ -60,3 +61,4 @@ def set_num_threads(n):
 
 
 __all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
+__all__ += ["save", "load"]
