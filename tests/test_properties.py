@@ -175,3 +175,188 @@ def test_matmul_rejects_what_it_cannot_compute(shape_a, shape_b, dtype_a, dtype_
     else:
         with pytest.raises((TypeError, ValueError)):
             fastnn.matmul(a, b)
+
+
+# ---------------------------------------------------------------- layers and losses
+#
+# Error model: s = x·Wᵀ + b carries the product bound above; an activation with Lipschitz
+# constant L turns an error e in s into at most L·e, plus a few ulps of its own (GELU's erf form
+# cancels for negative s: ulps of |s|). Backward forms dS = g ⊙ act'(S) with act' from the stored
+# output or pre-activation, so dS errs by at most |g|·(2·e + 16·eps) with e the forward error
+# bound; dW = dSᵀ·x and dx = dS·W add the product bound again.
+
+nn = pytest.importorskip("fastnn.nn")
+import reference  # noqa: E402  (tests/reference.py: the float64 numpy oracle)
+
+LIPSCHITZ = {None: 1.0, "relu": 1.0, "tanh": 1.0, "sigmoid": 0.25, "gelu": 1.13, "gelu_tanh": 1.13}
+ACTIVATION_NAMES = st.sampled_from(sorted(LIPSCHITZ, key=str))
+FEATURES = st.one_of(st.integers(1, 9), st.sampled_from([16, 17, 31, 32, 33, 64, 65, 257]))
+BATCHES = st.one_of(st.integers(1, 9), st.sampled_from([15, 16, 17, 64, 100]))
+
+
+def product_bound(a64, b64, dtype):
+    depth = a64.shape[1]
+    return (depth + 2) * np.finfo(dtype).eps * (np.abs(a64) @ np.abs(b64)) + depth * np.finfo(dtype).tiny
+
+
+def assert_within(name, result, reference_value, bound):
+    error = np.abs(np.asarray(result, np.float64) - reference_value)
+    assert (error <= bound).all(), (
+        f"{name}: worst excess {np.max(error - bound):.3g} (error {error.max():.3g})")
+
+
+@SETTINGS
+@given(n=BATCHES, in_features=FEATURES, out_features=FEATURES, dtype=DTYPES,
+       activation=ACTIVATION_NAMES, bias=st.booleans(), layout=LAYOUTS,
+       kind=st.sampled_from(["normal", "integers"]), seed=st.integers(0, 2**32 - 1))
+def test_linear_layer_forward_and_backward(n, in_features, out_features, dtype, activation, bias,
+                                           layout, kind, seed):
+    rng = np.random.default_rng(seed)
+    layer = nn.Linear(in_features, out_features, bias, activation=activation, dtype=dtype, rng=seed)
+    x = draw_matrix(rng, (n, in_features), kind, dtype, 1.0, layout)
+    g = rng.standard_normal((n, out_features)).astype(dtype)
+    eps = np.finfo(dtype).eps
+    w64 = layer.weight.data.astype(np.float64)
+    b64 = layer.bias.data.astype(np.float64) if bias else None
+    x64 = x.astype(np.float64)
+
+    y = layer(x)
+    y_ref, s_ref = reference.linear(x64, w64, b64, activation)
+    s_bound = product_bound(x64, w64.T, dtype) + (eps * np.abs(b64) if bias else 0)
+    y_bound = LIPSCHITZ[activation] * s_bound + 8 * eps * (np.abs(y_ref) + np.abs(s_ref))
+    assert y.shape == (n, out_features) and y.dtype == dtype
+    assert_within("y", y, y_ref, y_bound)
+
+    dx = layer.backward(g)
+    # ReLU's derivative jumps at 0: take it where fastnn's own forward put each element
+    s_for_derivative = np.where(y > 0, 1.0, -1.0) if activation == "relu" else s_ref
+    dx_ref, dw_ref, db_ref = reference.linear_backward(g, x64, w64, s_for_derivative, activation)
+    ds_ref = g.astype(np.float64) * reference.derivative(activation or "identity", s_for_derivative)
+    smooth = activation not in (None, "relu")
+    ds_error = np.abs(g) * (2 * y_bound + 16 * eps) if smooth else np.zeros_like(ds_ref)
+    ds_size = np.abs(ds_ref) + ds_error
+    assert_within("dW", layer.weight.grad, dw_ref,
+                  product_bound(ds_size.T, np.abs(x64), dtype) + ds_error.T @ np.abs(x64))
+    assert_within("dx", dx, dx_ref, product_bound(ds_size, np.abs(w64), dtype) + ds_error @ np.abs(w64))
+    if bias:
+        assert_within("db", layer.bias.grad, db_ref, ds_error.sum(axis=0) + n * eps * ds_size.sum(axis=0))
+
+
+@SETTINGS
+@given(n=BATCHES, c=st.integers(1, 40), dtype=DTYPES, name=st.sampled_from(
+    ["relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "softmax", "identity"]),
+    magnitude=st.sampled_from([1.0, 30.0, 1e4]), seed=st.integers(0, 2**32 - 1))
+def test_activation_modules(n, c, dtype, name, magnitude, seed):
+    """Forward and backward of each activation module against the oracle, at inputs up to
+    magnitudes where exp overflows unless the kernels are careful."""
+    rng = np.random.default_rng(seed)
+    module = {"relu": nn.ReLU(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "gelu": nn.GELU(),
+              "gelu_tanh": nn.GELU(approximate="tanh"), "softmax": nn.Softmax(dim=-1),
+              "identity": nn.Identity()}[name]
+    x = (rng.standard_normal((n, c)) * magnitude).astype(dtype)
+    g = rng.standard_normal((n, c)).astype(dtype)
+    eps = np.finfo(dtype).eps
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    y = module(x)
+    assert y.shape == x.shape and y.dtype == dtype and np.isfinite(y).all()
+    if name == "softmax":
+        y_ref = reference.softmax(x64)
+        dx_ref = reference.softmax_backward(g64, y_ref)
+        y_bound = 8 * c * eps * (y_ref + 1e-30) + eps * y_ref * np.abs(x64).max(axis=1, keepdims=True)
+        dx_bound = 16 * c * eps * np.abs(y_ref) * (np.abs(g64) + np.abs(g64 * y_ref).sum(1, keepdims=True)) \
+            + 2 * y_bound * (np.abs(g64) + np.abs(g64).sum(1, keepdims=True))
+    else:
+        y_ref = reference.FORWARD[name](x64)
+        y_bound = 8 * eps * (np.abs(y_ref) + np.abs(x64))
+        s_for_derivative = np.where(y > 0, 1.0, -1.0) if name == "relu" else x64
+        dx_ref = g64 * reference.derivative(name, s_for_derivative)
+        dx_bound = np.abs(g64) * (2 * y_bound + 16 * eps)
+    assert_within("y", y, y_ref, y_bound)
+    dx = module.backward(g)
+    assert dx.shape == x.shape and dx.dtype == dtype
+    assert_within("dx", dx, dx_ref, dx_bound)
+
+
+@SETTINGS
+@given(n=BATCHES, c=st.integers(1, 40), dtype=DTYPES, reduction=st.sampled_from(["mean", "sum"]),
+       loss_name=st.sampled_from(["mse", "cross_entropy_index", "cross_entropy_probability",
+                                  "bce", "hinge_binary", "hinge_multiclass"]),
+       magnitude=st.sampled_from([1.0, 50.0, 1e6]), seed=st.integers(0, 2**32 - 1))
+def test_losses_against_the_oracle(n, c, dtype, reduction, loss_name, magnitude, seed):
+    """Loss value and gradient against the float64 oracle; the gradient against the oracle's own
+    finite differences would need float64 and small sizes, which tests/test_losses.py covers."""
+    rng = np.random.default_rng(seed)
+    eps = np.finfo(dtype).eps
+    if loss_name == "hinge_multiclass":
+        c = max(c, 2)  # one column is the binary form
+    prediction = (rng.standard_normal((n, c)) * magnitude).astype(dtype)
+    if loss_name == "mse":
+        module, target = nn.MSELoss(reduction=reduction), rng.standard_normal((n, c)).astype(dtype)
+        oracle = reference.mse_loss
+    elif loss_name == "cross_entropy_index":
+        module, target = nn.CrossEntropyLoss(reduction=reduction), rng.integers(0, c, n)
+        oracle = reference.cross_entropy
+    elif loss_name == "cross_entropy_probability":
+        target = rng.dirichlet(np.ones(c), n).astype(dtype)
+        module, oracle = nn.CrossEntropyLoss(reduction=reduction), reference.cross_entropy
+    elif loss_name == "bce":
+        module, target = nn.BCEWithLogitsLoss(reduction=reduction), rng.uniform(0, 1, (n, c)).astype(dtype)
+        oracle = reference.binary_cross_entropy_with_logits
+    elif loss_name == "hinge_binary":
+        prediction = prediction[:, :1].copy()
+        module, target = nn.HingeLoss(reduction=reduction), rng.choice([-1.0, 1.0], (n, 1)).astype(dtype)
+        oracle = reference.hinge_loss
+    else:
+        module, target = nn.HingeLoss(reduction=reduction), rng.integers(0, c, n)
+        oracle = reference.hinge_loss
+    p64 = prediction.astype(np.float64)
+    target_ref = target.astype(np.float64) if target.dtype.kind == "f" else target
+
+    loss = module(prediction, target)
+    expected = oracle(p64, target_ref, reduction)
+    count = prediction.size if loss_name in ("mse", "bce") else n
+    per_element = 1.0 / count if reduction == "mean" else 1.0
+    # each term is computed to a few ulps of the inputs' magnitude, the sum in double
+    scale = np.abs(p64).max() + np.abs(target_ref.astype(np.float64)).max() + 1.0
+    if loss_name == "mse":
+        scale = scale * scale
+    assert np.isfinite(loss)
+    assert abs(loss - expected) <= 64 * c * eps * scale * prediction.size * per_element, (loss, expected)
+
+    grad = module.backward()
+    grad_ref = reference_gradient(oracle, p64, target_ref, reduction)
+    assert grad.shape == prediction.shape and grad.dtype == dtype and np.isfinite(grad).all()
+    grad_scale = 2 * scale if loss_name == "mse" else 1.0
+    assert_within("gradient", grad, grad_ref, np.full_like(grad_ref, 64 * c * eps * grad_scale * per_element))
+
+
+def reference_gradient(oracle, prediction, target, reduction):
+    """The oracle's gradient, from the closed forms of each loss (exact in float64)."""
+    n = prediction.shape[0]
+    if oracle is reference.mse_loss:
+        grad = 2 * (prediction - target)
+        return grad / prediction.size if reduction == "mean" else grad
+    if oracle is reference.cross_entropy:
+        probabilities = reference.softmax(prediction)
+        if target.dtype.kind in "iu":
+            onehot = np.zeros_like(prediction)
+            onehot[np.arange(n), target] = 1.0
+        else:
+            onehot = target * 1.0
+        grad = probabilities * onehot.sum(axis=1, keepdims=True) - onehot
+        return grad / n if reduction == "mean" else grad
+    if oracle is reference.binary_cross_entropy_with_logits:
+        grad = reference.sigmoid(prediction) - target
+        return grad / prediction.size if reduction == "mean" else grad
+    # hinge
+    if prediction.shape[1] == 1 and target.dtype.kind == "f":
+        active = (1.0 - target * prediction) > 0
+        grad = np.where(active, -target, 0.0)
+    else:
+        c = prediction.shape[1]
+        correct = prediction[np.arange(n), target][:, None]
+        active = (1.0 - correct + prediction) > 0
+        active[np.arange(n), target] = False
+        grad = active / c
+        grad[np.arange(n), target] = -active.sum(axis=1) / c
+    return grad / n if reduction == "mean" else grad
