@@ -65,6 +65,6 @@ case "$location" in
 esac
 
 say "pytest against the installed wheel"
-FASTNN_INSTALLED_PREFIX="$work/venv" "$venv_python" -m pytest -q -p no:cacheprovider tests \
+FASTNN_INSTALLED_PREFIX="$work/venv" "$venv_python" -m pytest -q -ra -p no:cacheprovider tests \
     || fail "the test suite failed against the installed wheel"
 say "OK: $(basename "$wheel") (kept in $out_dir)"
