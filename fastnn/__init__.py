@@ -8,6 +8,7 @@ import os as _os
 
 from . import _core
 from .linalg import matmul
+from . import functional
 
 __version__ = "0.1.0"
 
