@@ -1,6 +1,7 @@
 /* Times the active instruction set's FMA chains: calibrate the iteration count to the requested
- * duration once, then keep the fastest of several runs, so a late clock ramp or a preemption by
- * another process only costs the runs it touched. */
+ * duration once, then keep the fastest of several runs, so a late clock ramp only costs the runs
+ * it touched. The clock is the thread's CPU time where there is one: on a machine shared with
+ * other processes, time spent descheduled is not time the FMA units were busy. */
 #include "fma_peak.h"
 
 #include <time.h>
@@ -16,10 +17,16 @@ static const fastnn_fma_peak_kernels *active_kernels(void)
     return &fastnn_fma_peak_generic;
 }
 
+#ifdef CLOCK_THREAD_CPUTIME_ID
+#define PROBE_CLOCK CLOCK_THREAD_CPUTIME_ID
+#else
+#define PROBE_CLOCK CLOCK_MONOTONIC
+#endif
+
 static int now(double *seconds)
 {
     struct timespec t;
-    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0)
+    if (clock_gettime(PROBE_CLOCK, &t) != 0)
         return -1;
     *seconds = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
     return 0;

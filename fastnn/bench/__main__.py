@@ -9,12 +9,12 @@ from functools import partial
 import fastnn
 
 from . import report
-from .competitors import available_libraries, thread_count
+from .competitors import available_libraries, libraries_for_threads, thread_count
 from .gemm import GEMM_FORMS, gemm_case
 from .layers import ratio_case
 from .machine import describe_machine
 from .modes import MODES
-from .timing import Progress
+from .timing import Progress, clock_for
 from .training import training_case
 
 SECTIONS = ("gemm", "layers", "training")
@@ -67,15 +67,19 @@ def plan_steps(mode, sections, all_threads, results):
         results["gemm"] += gemm_case(n, form, dtype, threads, all_threads, libraries, peak,
                                      mode.timing)
 
-    def measure_ratio(kind, sizes, batch):
-        with thread_count(all_threads):
-            results["layers" if kind == "layer" else "mlps"].append(
-                ratio_case(kind, sizes, batch, mode.timing))
+    def measure_ratio(kind, sizes, batch, threads):
+        with thread_count(threads):
+            row = ratio_case(kind, sizes, batch, mode.timing, clock_for(threads))
+        results["layers" if kind == "layer" else "mlps"].append(dict(row, threads=threads))
 
-    def measure_training(batch):
-        libraries = available_libraries(mode.training_libraries)  # imported before threads are set
-        with thread_count(all_threads):
-            results["training"] += training_case(mode.training_sizes, batch, libraries, mode.timing)
+    def measure_training(batch, threads):
+        # imported before the threads are set; jax's pool is fixed at start-up
+        libraries = libraries_for_threads(available_libraries(mode.training_libraries), threads,
+                                          all_threads)
+        with thread_count(threads):
+            rows = training_case(mode.training_sizes, batch, libraries, mode.timing,
+                                 clock_for(threads))
+        results["training"] += [dict(row, threads=threads) for row in rows]
 
     steps = [("machine: FMA peak probe", measure_machine)]
     if "gemm" in sections:
@@ -86,18 +90,21 @@ def plan_steps(mode, sections, all_threads, results):
                         steps.append((f"gemm: {dtype} n={n} {form} {threads}T",
                                       partial(measure_gemm, n, form, dtype, threads)))
     if "layers" in sections:
-        for width in mode.layer_widths:
-            for batch in mode.layer_batches:
-                steps.append((f"layers: {width}-{width} batch {batch}",
-                              partial(measure_ratio, "layer", [width, width], batch)))
-        for width in mode.mlp_widths:
-            for batch in mode.mlp_batches:
-                sizes = [784, width, width, 10]
-                steps.append((f"mlps: {report.sizes_label(sizes)} batch {batch}",
-                              partial(measure_ratio, "mlp", sizes, batch)))
+        for threads in sorted({1, all_threads}):
+            for width in mode.layer_widths:
+                for batch in mode.layer_batches:
+                    steps.append((f"layers: {width}-{width} batch {batch} {threads}T",
+                                  partial(measure_ratio, "layer", [width, width], batch, threads)))
+            for width in mode.mlp_widths:
+                for batch in mode.mlp_batches:
+                    sizes = [784, width, width, 10]
+                    steps.append((f"mlps: {report.sizes_label(sizes)} batch {batch} {threads}T",
+                                  partial(measure_ratio, "mlp", sizes, batch, threads)))
     if "training" in sections:
-        for batch in mode.training_batches:
-            steps.append((f"training: batch {batch}", partial(measure_training, batch)))
+        for threads in sorted({1, all_threads}):
+            for batch in mode.training_batches:
+                steps.append((f"training: batch {batch} {threads}T",
+                              partial(measure_training, batch, threads)))
     return steps
 
 
@@ -109,14 +116,16 @@ def render(results, sections):
         out += ["== 2. GEMM ==", report.gemm_section(results["gemm"], results["machine"]), ""]
     if "layers" in sections:
         rows = results["layers"] + results["mlps"]
-        out += [f"== 3. Layers and MLPs ({results['machine']['threads']} threads): "
-                "backward/forward time against the FLOP prediction ==",
+        out += ["== 3. Layers and MLPs: backward/forward time against the FLOP prediction ==",
                 "layer: Linear+ReLU w->w; mlp: 784-w-w-10 with ReLU. Prediction: 2.00 with the "
-                "input gradient, 2 - (first layer's FLOP share) without it.",
-                report.ratio_section(rows), "", results["verdict"]["text"], ""]
+                "input gradient, 2 - (first layer's FLOP share) without it."]
+        for threads, text in results["verdict"]["text_by_threads"].items():
+            chosen = [r for r in rows if r["threads"] == int(threads)]
+            out += ["", f"{threads} thread{'s' if int(threads) > 1 else ''}:",
+                    report.ratio_section(chosen), "", text]
+        out.append("")
     if "training" in sections and results["training"]:
-        out += [f"== 4. Training step (SGD momentum, softmax cross-entropy, "
-                f"{results['machine']['threads']} threads) ==",
+        out += ["== 4. Training step (SGD momentum, softmax cross-entropy) ==",
                 report.training_section(results["training"]), ""]
     out.append(f"took {results['elapsed_s']:.1f} s")
     return "\n".join(out)
@@ -138,7 +147,7 @@ def main(argv=None):
         measure()
         progress.advance()
     progress.close()
-    results["verdict"] = report.verdict(results["layers"] + results["mlps"])
+    results["verdict"] = report.verdict_by_threads(results["layers"] + results["mlps"])
     results["elapsed_s"] = time.perf_counter() - started
     print(render(results, args.sections))
     if args.json:

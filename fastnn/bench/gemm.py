@@ -9,7 +9,7 @@ import numpy as np
 
 from .competitors import gemm_runner, libraries_for_threads, thread_count
 from .flops import gemm_flops
-from .timing import interleaved_best
+from .timing import clock_for, interleaved_best
 
 GEMM_FORMS = {"A.B": (False, False), "A.B^T": (False, True), "A^T.B": (True, False)}
 
@@ -31,7 +31,7 @@ def gemm_case(n, form, dtype, threads, all_threads, libraries, peak_one_core, ti
     libraries = libraries_for_threads(libraries, threads, all_threads)
     with thread_count(threads):
         runners = {lib: gemm_runner(lib, a, b, trans_a, trans_b) for lib in libraries}
-        best = interleaved_best(runners, **timing)
+        best = interleaved_best(runners, clock=clock_for(threads), **timing)
     flops = gemm_flops(n, n, n)
     peak = peak_one_core * threads
     return [{

@@ -74,8 +74,8 @@ class MLPWorkload:
         return g, grads[::-1]
 
 
-def ratio_case(kind, sizes, batch, timing, seed=0):
-    """Time forward and both backwards of one layer or MLP, interleaved; one row."""
+def ratio_case(kind, sizes, batch, timing, clock, seed=0):
+    """Time forward and both backwards of one layer or MLP, interleaved, by `clock`; one row."""
     workload = MLPWorkload(sizes, batch, seed=seed)
     if kind == "layer":  # one Linear + ReLU, as it sits inside a network
         workload.activations = ["relu"]
@@ -84,7 +84,7 @@ def ratio_case(kind, sizes, batch, timing, seed=0):
         "forward": workload.forward,
         "backward": lambda: workload.backward(True),
         "backward_no_input_grad": lambda: workload.backward(False),
-    }, **timing)
+    }, clock=clock, **timing)
     row = {
         "kind": kind, "sizes": list(sizes), "batch": batch,
         "forward_flops": mlp_forward_flops(sizes, batch),

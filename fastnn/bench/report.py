@@ -107,7 +107,7 @@ def verdict(rows):
     bar_rows = [r for r in rows if r["kind"] == "mlp" and r["sizes"] == BAR_SIZES
                 and r["batch"] >= BAR_MIN_BATCH]
     bar = {
-        "cases": [{"batch": r["batch"], "mode": m, "ratio": r[f"ratio_{m}"],
+        "cases": [{"batch": r["batch"], "threads": r.get("threads"), "mode": m, "ratio": r[f"ratio_{m}"],
                    "predicted": r[f"predicted_{m}"], "within": r[f"within_{m}"]}
                   for r in bar_rows for m, _ in MODES],
     }
@@ -138,7 +138,7 @@ def verdict(rows):
             lines.append(f"  departs in {len(ratios)} checks, measured/predicted {_span(ratios)}: "
                          f"{explanations[reason]}")
     if bar["measured"]:
-        detail = "; ".join(f"batch {c['batch']} {c['mode'].replace('_', ' ')}: "
+        detail = "; ".join(f"batch {c['batch']} {c['threads']}T {c['mode'].replace('_', ' ')}: "
                            f"{c['ratio']:.2f} vs {c['predicted']:.2f}" for c in bar["cases"])
         lines.append(f"Bar (784-1024-1024-10, batch >= {BAR_MIN_BATCH}, +/-{pct}): "
                      f"{'PASS' if bar['passed'] else 'FAIL'} ({detail})")
@@ -147,21 +147,32 @@ def verdict(rows):
             "text": "\n".join(lines)}
 
 
+def verdict_by_threads(rows):
+    """verdict() for each thread count the ratios were measured with, and for all of them."""
+    by_threads = {str(t): verdict([r for r in rows if r["threads"] == t])
+                  for t in sorted({r["threads"] for r in rows})}
+    overall = verdict(rows)
+    overall["by_threads"] = {t: {k: v for k, v in res.items() if k != "text"}
+                             for t, res in by_threads.items()}
+    overall["text_by_threads"] = {t: res["text"] for t, res in by_threads.items()}
+    return overall
+
+
 def training_section(rows):
     libraries = list(dict.fromkeys(r["library"] for r in rows))
-    cases = list(dict.fromkeys((tuple(r["sizes"]), r["batch"]) for r in rows))
-    by_key = {(tuple(r["sizes"]), r["batch"], r["library"]): r for r in rows}
+    cases = list(dict.fromkeys((tuple(r["sizes"]), r["batch"], r["threads"]) for r in rows))
+    by_key = {(tuple(r["sizes"]), r["batch"], r["threads"], r["library"]): r for r in rows}
     body = []
-    for sizes, batch in cases:
+    for sizes, batch, threads in cases:
         cells = []
-        fastnn_row = by_key.get((sizes, batch, "fastnn"))
+        fastnn_row = by_key.get((sizes, batch, threads, "fastnn"))
         for lib in libraries:
-            r = by_key.get((sizes, batch, lib))
+            r = by_key.get((sizes, batch, threads, lib))
             if r is None:
                 cells.append("-")
                 continue
             relative = f" x{r['seconds'] / fastnn_row['seconds']:.2f}" if fastnn_row and lib != "fastnn" else ""
             cells.append(f"{r['seconds'] * 1e3:.3f}{relative}")
-        body.append([sizes_label(sizes), str(batch)] + cells)
-    return (table(["MLP", "batch"] + [f"{lib} ms" for lib in libraries], body)
+        body.append([sizes_label(sizes), str(batch), str(threads)] + cells)
+    return (table(["MLP", "batch", "threads"] + [f"{lib} ms" for lib in libraries], body)
             + "\n(xN: that library's step time over fastnn's)")

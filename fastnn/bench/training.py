@@ -143,9 +143,9 @@ def jax_step(sizes, batch):
 STEPS = {"fastnn": fastnn_step, "numpy": numpy_step, "torch": torch_step, "jax": jax_step}
 
 
-def training_case(sizes, batch, libraries, timing):
-    """Time one training step per library, interleaved; one row per library."""
+def training_case(sizes, batch, libraries, timing, clock):
+    """Time one training step per library, interleaved, by `clock`; one row per library."""
     steps = {lib: STEPS[lib](sizes, batch) for lib in libraries}
-    best = interleaved_best(steps, **timing)
+    best = interleaved_best(steps, clock=clock, **timing)
     return [{"sizes": list(sizes), "batch": batch, "library": lib, "seconds": best[lib],
              "samples_per_s": batch / best[lib]} for lib in libraries]
