@@ -9,6 +9,7 @@ import os as _os
 from . import _core
 from .linalg import matmul
 from . import functional
+from . import nn, optim, init
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ def cpu_info():
         "brand": features.pop("brand"),
         "vendor": features.pop("vendor"),
         "features": features,
+        "blocking": _core.kernel_blocking(),
         "num_threads": _core.get_num_threads(),
         "openmp": _core.has_openmp(),
     }

@@ -8,15 +8,15 @@
 
 #define MR 6
 
-static void sgemm_avx2_6x16(ptrdiff_t k, const float *a, const float *b, float *c, ptrdiff_t ldc,
-                            float alpha, float beta)
+static void sgemm_avx2_6x16(ptrdiff_t k, const float *a, const float *b, ptrdiff_t rs_b,
+                            float *c, ptrdiff_t ldc, float alpha, float beta)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
 #pragma GCC unroll 2
-    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += 16) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -37,15 +37,15 @@ static void sgemm_avx2_6x16(ptrdiff_t k, const float *a, const float *b, float *
     }
 }
 
-static void dgemm_avx2_6x8(ptrdiff_t k, const double *a, const double *b, double *c,
-                           ptrdiff_t ldc, double alpha, double beta)
+static void dgemm_avx2_6x8(ptrdiff_t k, const double *a, const double *b, ptrdiff_t rs_b,
+                           double *c, ptrdiff_t ldc, double alpha, double beta)
 {
     __m256d acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_pd();
 #pragma GCC unroll 2
-    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += 8) {
-        __m256d b0 = _mm256_load_pd(b), b1 = _mm256_load_pd(b + 4);
+    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b) {
+        __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             __m256d ai = _mm256_broadcast_sd(a + i);
@@ -70,6 +70,8 @@ static void dgemm_avx2_6x8(ptrdiff_t k, const double *a, const double *b, double
  * of B (512 KiB) stays in a 1 MiB L2. */
 const fastnn_kernel_context fastnn_context_avx2 = {
     .name = "avx2",
-    .sgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 144, .nc = 512, .ukernel = sgemm_avx2_6x16},
-    .dgemm = {.mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8},
+    .sgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 144, .nc = 512, .ukernel = sgemm_avx2_6x16,
+              .pack_transposed = fastnn_spack_transposed_avx2},
+    .dgemm = {.mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8,
+              .pack_transposed = fastnn_dpack_transposed_avx2},
 };

@@ -8,15 +8,15 @@
 
 #define MR 8
 
-static void sgemm_avx512_8x32(ptrdiff_t k, const float *a, const float *b, float *c,
-                              ptrdiff_t ldc, float alpha, float beta)
+static void sgemm_avx512_8x32(ptrdiff_t k, const float *a, const float *b,
+                              ptrdiff_t rs_b, float *c, ptrdiff_t ldc, float alpha, float beta)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
 #pragma GCC unroll 4
-    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += 32) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -37,15 +37,15 @@ static void sgemm_avx512_8x32(ptrdiff_t k, const float *a, const float *b, float
     }
 }
 
-static void dgemm_avx512_8x16(ptrdiff_t k, const double *a, const double *b, double *c,
-                              ptrdiff_t ldc, double alpha, double beta)
+static void dgemm_avx512_8x16(ptrdiff_t k, const double *a, const double *b,
+                              ptrdiff_t rs_b, double *c, ptrdiff_t ldc, double alpha, double beta)
 {
     __m512d acc[MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_pd();
 #pragma GCC unroll 4
-    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += 16) {
-        __m512d b0 = _mm512_load_pd(b), b1 = _mm512_load_pd(b + 8);
+    for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b) {
+        __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512d ai = _mm512_set1_pd(a[i]);
@@ -70,6 +70,8 @@ static void dgemm_avx512_8x16(ptrdiff_t k, const double *a, const double *b, dou
  * streams from a 1 MiB L2. */
 const fastnn_kernel_context fastnn_context_avx512 = {
     .name = "avx512",
-    .sgemm = {.mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32},
-    .dgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16},
+    .sgemm = {.mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32,
+              .pack_transposed = fastnn_spack_transposed_avx2},
+    .dgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
+              .pack_transposed = fastnn_dpack_transposed_avx2},
 };
