@@ -205,3 +205,27 @@ def test_command_line_rejects_bad_arguments(args):
     done = run_bench(*args)
     assert done.returncode == 2
     assert "error" in done.stderr
+
+
+@pytest.mark.parametrize("mode_name", ["smoke", "quick", "default", "full"])
+def test_every_mode_plans_every_section(mode_name):
+    from fastnn.bench.__main__ import SECTIONS, plan_steps
+    from fastnn.bench.modes import MODES
+    labels = [label for label, _ in plan_steps(MODES[mode_name], SECTIONS, 2, {})]
+    assert labels[0].startswith("machine")
+    assert len(labels) == len(set(labels))
+    for section in SECTIONS:
+        assert any(label.startswith(section) for label in labels)
+        assert any(label.startswith(section if section != "layers" else "mlps") for label in labels)
+    for threads in ("1T", "2T"):
+        assert any(label.startswith("gemm") and label.endswith(threads) for label in labels)
+
+
+def test_float64_gemm_rows_use_the_float64_peak():
+    from fastnn.bench.gemm import gemm_case
+    rows = gemm_case(32, "A^T.B", "float64", 1, 1, ["fastnn", "numpy"], 50.0,
+                     {"rounds": 2, "round_seconds": 1e-4})
+    assert [r["library"] for r in rows] == ["fastnn", "numpy"]
+    for r in rows:
+        assert r["dtype"] == "float64"
+        assert math.isclose(r["percent_of_peak"], 100 * r["gflops"] / 50.0)

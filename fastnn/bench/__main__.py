@@ -12,7 +12,7 @@ from . import report
 from .competitors import available_libraries, libraries_for_threads, thread_count
 from .gemm import GEMM_FORMS, gemm_case
 from .layers import ratio_case
-from .machine import describe_machine
+from .machine import describe_machine, load_average
 from .modes import MODES
 from .timing import Progress, clock_for
 from .training import training_case
@@ -121,7 +121,8 @@ def render(results, sections):
                 "input gradient, 2 - (first layer's FLOP share) without it."]
         for threads, text in results["verdict"]["text_by_threads"].items():
             chosen = [r for r in rows if r["threads"] == int(threads)]
-            out += ["", f"{threads} thread{'s' if int(threads) > 1 else ''}:",
+            clock = "CPU clock" if int(threads) == 1 else "wall clock"
+            out += ["", f"{threads} thread{'s' if int(threads) > 1 else ''} ({clock}):",
                     report.ratio_section(chosen), "", text]
         out.append("")
     if "training" in sections and results["training"]:
@@ -147,7 +148,9 @@ def main(argv=None):
         measure()
         progress.advance()
     progress.close()
-    results["verdict"] = report.verdict_by_threads(results["layers"] + results["mlps"])
+    results["machine"]["load_average_at_end"] = load_average()
+    results["verdict"] = report.verdict_by_threads(results["layers"] + results["mlps"],
+                                                   busy=report.machine_is_busy(results["machine"]))
     results["elapsed_s"] = time.perf_counter() - started
     print(render(results, args.sections))
     if args.json:

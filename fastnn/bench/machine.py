@@ -35,9 +35,17 @@ def vector_lanes(dtype=np.float32):
     return _core.fma_peak_lanes(np.dtype(dtype).type is np.float64)
 
 
+def load_average():
+    """The 1-minute load average (runnable processes), or None where the OS does not say."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def describe_machine(probe_runs=50):
-    """A dict describing the CPU, the chosen kernels, the threads, the software, and one core's
-    measured FMA peak for float32 and float64."""
+    """A dict describing the CPU, the chosen kernels, the threads, the software, the load, and
+    one core's measured FMA peak for float32 and float64."""
     info = fastnn.cpu_info()
     return {
         "cpu": info["brand"] or platform.processor() or "unknown",
@@ -48,6 +56,7 @@ def describe_machine(probe_runs=50):
         "threads": fastnn.get_num_threads(),
         "logical_cpus": os.cpu_count(),
         "openmp": info["openmp"],
+        "load_average_at_start": load_average(),
         "peak_gflops_f32_one_core": fma_peak_gflops(np.float32, runs=probe_runs),
         "peak_gflops_f64_one_core": fma_peak_gflops(np.float64, runs=probe_runs),
         "vector_lanes_f32": vector_lanes(np.float32),

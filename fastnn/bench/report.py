@@ -31,12 +31,32 @@ def machine_section(machine):
         f"ISA              {machine['isa']} (this CPU runs: {', '.join(machine['isa_supported'])})",
         f"Threads          {machine['threads']} (logical CPUs: {machine['logical_cpus']}, "
         f"OpenMP: {'yes' if machine['openmp'] else 'no'})",
+        f"Load             {load_text(machine)}",
         f"FMA peak         float32 {machine['peak_gflops_f32_one_core']:.1f} GFLOP/s, "
         f"float64 {machine['peak_gflops_f64_one_core']:.1f} GFLOP/s on one core "
         f"({machine['vector_lanes_f32']} float32 lanes per vector)",
         f"Software         Python {machine['python']}, fastnn {machine['fastnn']}, "
         f"numpy {libs['numpy']}{blas}" + (f", {others}" if others else ""),
     ])
+
+
+def machine_is_busy(machine):
+    """Whether other processes kept the CPUs busy during the run (1-minute load average, at the
+    start or the end, above a quarter of the logical CPUs)."""
+    loads = [machine.get(k) for k in ("load_average_at_start", "load_average_at_end")]
+    loads = [x for x in loads if x is not None]
+    return bool(loads) and max(loads) > 0.25 * (machine.get("logical_cpus") or 1)
+
+
+def load_text(machine):
+    start, end = machine.get("load_average_at_start"), machine.get("load_average_at_end")
+    if start is None:
+        return "unknown"
+    text = f"1-minute load average {start:.1f}" + (f" at start, {end:.1f} at end" if end is not None else "")
+    if machine_is_busy(machine):
+        text += (" -- other processes were running: one-thread figures use the CPU clock and are "
+                 "unaffected; multi-thread figures include waiting for the other processes")
+    return text
 
 
 def gemm_section(rows, machine):
@@ -94,9 +114,10 @@ def departure_reason(row):
     return "compute"
 
 
-def verdict(rows):
+def verdict(rows, contended=False):
     """Whether backward/forward matches the FLOP prediction where the work is compute-bound, where
-    it departs and why, and the issue's bar (784-1024-1024-10 at batch >= 256, both modes)."""
+    it departs and why, and the issue's bar (784-1024-1024-10 at batch >= 256, both modes).
+    `contended`: the rows were timed by the wall clock while other processes ran."""
     checks = [(r, mode) for r in rows for mode, _ in MODES]
     bound = [(r, m) for r, m in checks if r["compute_bound"]]
     bound_ok = [(r, m) for r, m in bound if r[f"within_{m}"]]
@@ -130,7 +151,9 @@ def verdict(rows):
                      COMPUTE_BOUND_MIN_FLOPS),
         "memory": f"memory-bound (< {COMPUTE_BOUND_FLOPS_PER_BYTE} FLOP/byte): small batches stream "
                   "the weights, and backward moves more bytes than forward (it reads W and writes dW)",
-        "compute": "compute-bound, so this is a real shortfall of the backward pass",
+        "compute": ("compute-bound, but timed by the wall clock while other processes ran: "
+                    "the departure is theirs, not the code's" if contended else
+                    "compute-bound, so this is a real shortfall of the backward pass"),
     }
     for reason in ("small", "memory", "compute"):
         if reason in reasons:
@@ -147,9 +170,10 @@ def verdict(rows):
             "text": "\n".join(lines)}
 
 
-def verdict_by_threads(rows):
-    """verdict() for each thread count the ratios were measured with, and for all of them."""
-    by_threads = {str(t): verdict([r for r in rows if r["threads"] == t])
+def verdict_by_threads(rows, busy=False):
+    """verdict() for each thread count the ratios were measured with, and for all of them; `busy`
+    says other processes ran meanwhile (which only the multi-thread, wall-clock figures feel)."""
+    by_threads = {str(t): verdict([r for r in rows if r["threads"] == t], contended=busy and t > 1)
                   for t in sorted({r["threads"] for r in rows})}
     overall = verdict(rows)
     overall["by_threads"] = {t: {k: v for k, v in res.items() if k != "text"}

@@ -104,7 +104,7 @@ def torch_step(sizes, batch):
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
     return step
 
 
