@@ -3,19 +3,18 @@
 They time the same operations as `python -m fastnn.bench` (the workloads are imported from it),
 so the two agree; compare saved runs with `--benchmark-autosave` and `pytest-benchmark compare`.
 Each case runs with one thread and with all threads (the `threads` parameter); GFLOP/s, from the
-fastest round, is in each case's extra_info.
+fastest round, is in each case's extra_info. pytest-benchmark times by the wall clock, where
+`python -m fastnn.bench` times one-thread work by the CPU clock: on a quiet machine the two agree,
+on a busy one the benchmark's minimum needs its many rounds to find an undisturbed one.
 """
 import os
 
 import pytest
 
 import fastnn
-from fastnn.bench.competitors import optional_module, thread_count
+from fastnn.bench.competitors import thread_count
 
-ALL_THREADS = fastnn.get_num_threads()
-# Imported now, so that the `threads` fixture sets their thread counts too.
-COMPETITORS = {name: optional_module(name) for name in ("torch", "jax")}
-THREADS = sorted({1, ALL_THREADS})
+from bench_support import ALL_THREADS, GFLOPS, THREADS
 
 
 def pytest_configure(config):
@@ -31,23 +30,18 @@ def threads(request):
         yield request.param
 
 
-def require(library):
-    """Skip the case when `library` (torch, jax) is not installed."""
-    if library in ("fastnn", "numpy"):
-        return
-    if COMPETITORS.get(library) is None:
-        pytest.skip(f"{library} is not installed")
-
-
-def record_gflops(benchmark, flops):
-    """Put the FLOP count and GFLOP/s of the fastest round into the case's extra_info."""
-    benchmark.extra_info["flops"] = flops
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None and getattr(stats, "stats", None) is not None and stats.stats.min > 0:
-        benchmark.extra_info["gflops"] = round(flops / stats.stats.min * 1e-9, 2)
-
-
 def pytest_report_header(config):
     info = fastnn.cpu_info()
     return (f"fastnn: isa={info['isa']} threads={ALL_THREADS} cpu={info['brand']!r} "
             f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
+def pytest_terminal_summary(terminalreporter):
+    """GFLOP/s of every case, which pytest-benchmark's own table (times only) leaves out."""
+    if not GFLOPS:
+        return
+    terminalreporter.section("GFLOP/s (fastest round)")
+    width = max(len(name) for name, _ in GFLOPS)
+    for name, gflops in GFLOPS:
+        terminalreporter.write_line(f"{name:<{width}}  {gflops:8.1f}")

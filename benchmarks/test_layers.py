@@ -5,7 +5,7 @@ import pytest
 from fastnn.bench.flops import mlp_backward_flops, mlp_forward_flops
 from fastnn.bench.layers import MLPWorkload
 
-from conftest import record_gflops
+from bench_support import record_gflops
 
 CASES = [("layer", [1024, 1024]), ("mlp", [784, 1024, 1024, 10])]
 

@@ -6,7 +6,7 @@ from fastnn.bench.competitors import gemm_runner
 from fastnn.bench.flops import gemm_flops
 from fastnn.bench.gemm import GEMM_FORMS, gemm_operands
 
-from conftest import record_gflops, require
+from bench_support import record_gflops, require
 
 LIBRARIES = ["fastnn", "numpy", "torch"]
 SIZES = [64, 128, 256, 512, 1024, 2048]

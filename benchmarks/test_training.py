@@ -5,7 +5,7 @@ import pytest
 from fastnn.bench.flops import mlp_backward_flops, mlp_forward_flops
 from fastnn.bench.training import STEPS
 
-from conftest import ALL_THREADS, record_gflops, require
+from bench_support import ALL_THREADS, record_gflops, require
 
 SIZES = [784, 1024, 1024, 10]
 
