@@ -14,7 +14,7 @@ CASES = [("layer", [1024, 1024]), ("mlp", [784, 1024, 1024, 10])]
 @pytest.mark.parametrize("kind,sizes", CASES, ids=[k for k, _ in CASES])
 @pytest.mark.parametrize("pass_", ["forward", "backward", "backward_no_input_grad"])
 def test_pass(benchmark, threads, kind, sizes, batch, pass_):
-    workload = MLPWorkload(sizes, batch)
+    workload = MLPWorkload(sizes, batch, last_activation="relu" if kind == "layer" else None)
     benchmark.group = f"{kind} {'-'.join(map(str, sizes))} batch {batch} {threads}T"
     if pass_ == "forward":
         benchmark(workload.forward)

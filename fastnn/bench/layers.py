@@ -39,17 +39,26 @@ def is_compute_bound(sizes, batch):
 
 
 class MLPWorkload:
-    """Weights, a batch and an output gradient for an MLP of widths `sizes`; forward() and
-    backward(need_input_grad) run it on fastnn.functional. backward() uses the outputs of the
-    last forward()."""
+    """Weights, a batch and an output gradient for an MLP of widths `sizes` with ReLU between
+    layers and `last_activation` after the last; forward() and backward(need_input_grad) run it on
+    fastnn.functional. backward() uses the outputs of the last forward().
 
-    def __init__(self, sizes, batch, dtype=np.float32, seed=0):
+    >>> import numpy as np
+    >>> mlp = MLPWorkload([8, 16, 4], batch=2)
+    >>> mlp.forward().shape
+    (2, 4)
+    >>> dx, grads = mlp.backward(need_input_grad=False)
+    >>> dx is None, [dw.shape for dw, db in grads]
+    (True, [(16, 8), (4, 16)])
+    """
+
+    def __init__(self, sizes, batch, last_activation=None, dtype=np.float32, seed=0):
         rng = np.random.default_rng(seed)
         self.sizes = list(sizes)
         self.weights = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(dtype)
                         for i, o in zip(sizes[:-1], sizes[1:])]
         self.biases = [np.full(o, 0.01, dtype=dtype) for o in sizes[1:]]
-        self.activations = ["relu"] * (len(self.weights) - 1) + [None]
+        self.activations = ["relu"] * (len(self.weights) - 1) + [last_activation]
         self.x = rng.standard_normal((batch, sizes[0])).astype(dtype)
         self.grad_output = rng.standard_normal((batch, sizes[-1])).astype(dtype)
         self.forward()
@@ -76,10 +85,9 @@ class MLPWorkload:
 
 def ratio_case(kind, sizes, batch, timing, clock, seed=0):
     """Time forward and both backwards of one layer or MLP, interleaved, by `clock`; one row."""
-    workload = MLPWorkload(sizes, batch, seed=seed)
-    if kind == "layer":  # one Linear + ReLU, as it sits inside a network
-        workload.activations = ["relu"]
-        workload.forward()
+    # a layer is one Linear + ReLU, as it sits inside a network
+    workload = MLPWorkload(sizes, batch, last_activation="relu" if kind == "layer" else None,
+                           seed=seed)
     best = interleaved_best({
         "forward": workload.forward,
         "backward": lambda: workload.backward(True),
