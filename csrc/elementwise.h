@@ -47,7 +47,7 @@ static inline void fastnn_thread_span(ptrdiff_t units, ptrdiff_t *lo, ptrdiff_t 
 /* Runs the body (the variadic argument, so that it may hold commas) once per thread, with
  * ptrdiff_t lo, hi bound to the thread's span of `units` and denormals flushed around it.
  * `work` counts elements, to decide whether threads pay off. */
-#define FASTNN_FOR_EACH_SPAN(work, units, ...)                                                   \
+#define FASTNN_FOR_EACH_SPAN(work, units, ...)                                                    \
     do {                                                                                          \
         ptrdiff_t units_ = (units);                                                               \
         int threads_ = fastnn_elementwise_threads((work), units_);                                \

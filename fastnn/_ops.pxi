@@ -351,35 +351,11 @@ def multi_margin_loss(cnp.ndarray scores, cnp.ndarray target, double margin, cnp
     return total
 
 
-cdef inline void _byte_extent(cnp.ndarray x, char **low, char **high):
-    """The first and one-past-last byte x can touch, from its data pointer, shape and strides."""
-    cdef char *lo = <char *>cnp.PyArray_DATA(x)
-    cdef char *hi = lo + cnp.PyArray_ITEMSIZE(x)
-    cdef int axis
-    cdef ptrdiff_t reach
-    for axis in range(x.ndim):
-        reach = x.strides[axis] * (x.shape[axis] - 1)
-        if reach < 0:
-            lo += reach
-        else:
-            hi += reach
-    low[0], high[0] = lo, hi
-
-
 def first_overlap(cnp.ndarray out, *inputs):
     """The position of the first of `inputs` (None skipped) whose memory bounds overlap out's, or
-    -1: numpy.may_share_memory's bounds test, for several arrays in one cheap call."""
-    cdef char *out_low
-    cdef char *out_high
-    cdef char *low
-    cdef char *high
-    if cnp.PyArray_SIZE(out) == 0:
-        return -1
-    _byte_extent(out, &out_low, &out_high)
+    -1: numpy.may_share_memory's bounds test (_may_overlap, _gemm.pxi), for several arrays in one
+    cheap call."""
     for position, x in enumerate(inputs):
-        if x is None or cnp.PyArray_SIZE(<cnp.ndarray>x) == 0:
-            continue
-        _byte_extent(<cnp.ndarray>x, &low, &high)
-        if low < out_high and out_low < high:
+        if x is not None and _may_overlap(out, <cnp.ndarray?>x):
             return position
     return -1

@@ -7,7 +7,13 @@ the shapes), and does the work in one C call with the GIL released.
 NaN and Inf propagate: a NaN in an input gives NaN in the outputs it reaches (a loss, a gradient,
 a softmax row) rather than an error; an infinite logit gives a NaN cross-entropy, as in PyTorch.
 Finite logits of any size are safe: softmax, log-softmax and cross-entropy subtract each row's
-maximum first, and the sums behind losses and bias gradients accumulate in double.
+maximum first, and the sums behind losses and bias gradients accumulate in double. Kernels
+flush denormals to zero (inputs and results) while they run, and restore the caller's state.
+
+The losses follow PyTorch's definitions and reductions: "mean" (over samples for cross_entropy
+and hinge_loss, over elements for mse_loss and binary_cross_entropy_with_logits; an empty batch
+is a ValueError), "sum", and "none" (the per-sample losses, whose gradient with return_grad=True
+is that of their sum). A real-valued target is converted to the prediction's dtype.
 """
 import operator
 
