@@ -3,9 +3,9 @@
 They time the same operations as `python -m fastnn.bench` (the workloads are imported from it),
 so the two agree; compare saved runs with `--benchmark-autosave` and `pytest-benchmark compare`.
 Each case runs with one thread and with all threads (the `threads` parameter); GFLOP/s, from the
-fastest round, is in each case's extra_info. pytest-benchmark times by the wall clock, where
-`python -m fastnn.bench` times one-thread work by the CPU clock: on a quiet machine the two agree,
-on a busy one the benchmark's minimum needs its many rounds to find an undisturbed one.
+fastest round, is in each case's extra_info, and summed up after pytest-benchmark's tables.
+As in `python -m fastnn.bench`, one-thread cases are timed by the process's CPU clock (immune to
+other processes on a shared machine) and all-thread cases by the wall clock.
 """
 import os
 
@@ -13,6 +13,7 @@ import pytest
 
 import fastnn
 from fastnn.bench.competitors import thread_count
+from fastnn.bench.timing import clock_for
 
 from bench_support import ALL_THREADS, GFLOPS, THREADS
 
@@ -23,7 +24,12 @@ def pytest_configure(config):
         raise pytest.UsageError("run the benchmarks without -n (pytest-xdist)")
 
 
-@pytest.fixture(params=THREADS, ids=lambda n: f"{n}T")
+def _threads_param(n):
+    marks = [pytest.mark.benchmark(timer=clock_for(n))] if n == 1 else []
+    return pytest.param(n, marks=marks, id=f"{n}T")
+
+
+@pytest.fixture(params=[_threads_param(n) for n in THREADS])
 def threads(request):
     """Run the case with fastnn, numpy's BLAS and torch on this many threads."""
     with thread_count(request.param):
