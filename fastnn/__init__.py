@@ -53,3 +53,5 @@ def set_num_threads(n):
 
 
 __all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
+
+from . import datasets
