@@ -8,6 +8,8 @@ import os as _os
 
 from . import _core
 from .linalg import matmul
+from . import functional
+from . import nn, optim, init
 
 __version__ = "0.1.0"
 

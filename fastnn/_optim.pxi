@@ -1,1 +1,96 @@
-# (empty until its component lands)
+# The optimizer-update shell (csrc/optim.h). Internal: fastnn.optim owns the state buffers and
+# validates hyper-parameters; here we only check what would make C read or write out of bounds.
+
+cdef extern from "optim.h" nogil:
+    ctypedef struct fastnn_sgd_hyper:
+        double lr, momentum, dampening, weight_decay, l1
+        int nesterov, first_step
+    ctypedef struct fastnn_adam_hyper:
+        double lr, beta1, beta2, eps, weight_decay
+        long long step
+        int decoupled_weight_decay
+    void fastnn_sgd_step_f32(ptrdiff_t n, float *param, const float *grad, float *momentum_buffer,
+                             const fastnn_sgd_hyper *hyper)
+    void fastnn_sgd_step_f64(ptrdiff_t n, double *param, const double *grad, double *momentum_buffer,
+                             const fastnn_sgd_hyper *hyper)
+    void fastnn_adam_step_f32(ptrdiff_t n, float *param, const float *grad, float *exp_avg,
+                              float *exp_avg_sq, float *max_exp_avg_sq, const fastnn_adam_hyper *hyper)
+    void fastnn_adam_step_f64(ptrdiff_t n, double *param, const double *grad, double *exp_avg,
+                              double *exp_avg_sq, double *max_exp_avg_sq, const fastnn_adam_hyper *hyper)
+
+
+cdef int _check_updated(cnp.ndarray param) except -1:
+    if cnp.PyArray_TYPE(param) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+        raise TypeError(f"optimizer: parameter must be float32 or float64, got {param.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(param) or not cnp.PyArray_ISWRITEABLE(param):
+        raise ValueError("optimizer: parameter must be C-contiguous and writeable")
+    return 0
+
+
+cdef void *_state_data(cnp.ndarray param, cnp.ndarray x, str name, bint written) except NULL:
+    """x's data, after checking it matches param elementwise (same dtype and size, contiguous)."""
+    if (cnp.PyArray_TYPE(x) != cnp.PyArray_TYPE(param) or cnp.PyArray_SIZE(x) != cnp.PyArray_SIZE(param)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(x) or (written and not cnp.PyArray_ISWRITEABLE(x))):
+        raise ValueError(f"optimizer: {name} must be a contiguous{' writeable' if written else ''} "
+                         f"{param.dtype} array of {param.size} elements like its parameter, "
+                         f"got {x.dtype} {(<object>x).shape}")
+    return cnp.PyArray_DATA(x)
+
+
+def sgd_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray momentum_buffer, double lr,
+             double momentum, double dampening, bint nesterov, double weight_decay, double l1,
+             bint first_step):
+    """One SGD update of `param` in place; `momentum_buffer` None when momentum == 0."""
+    _check_updated(param)
+    cdef fastnn_sgd_hyper hyper
+    hyper.lr = lr
+    hyper.momentum = momentum
+    hyper.dampening = dampening
+    hyper.weight_decay = weight_decay
+    hyper.l1 = l1
+    hyper.nesterov = nesterov
+    hyper.first_step = first_step
+    cdef ptrdiff_t n = cnp.PyArray_SIZE(param)
+    cdef void *p = cnp.PyArray_DATA(param)
+    cdef void *g = _state_data(param, grad, "grad", False)
+    cdef void *buf = NULL
+    if momentum_buffer is not None:
+        buf = _state_data(param, momentum_buffer, "momentum_buffer", True)
+    with nogil:
+        if cnp.PyArray_TYPE(param) == cnp.NPY_FLOAT64:
+            fastnn_sgd_step_f64(n, <double *>p, <const double *>g, <double *>buf, &hyper)
+        else:
+            fastnn_sgd_step_f32(n, <float *>p, <const float *>g, <float *>buf, &hyper)
+
+
+def adam_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray exp_avg, cnp.ndarray exp_avg_sq,
+              cnp.ndarray max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
+              double weight_decay, bint decoupled_weight_decay, long long step):
+    """One Adam (or, decoupled, AdamW) update of `param` in place; step counts from 1;
+    `max_exp_avg_sq` None unless amsgrad."""
+    _check_updated(param)
+    if step < 1:
+        raise ValueError(f"adam_step: step counts from 1, got {step}")
+    cdef fastnn_adam_hyper hyper
+    hyper.lr = lr
+    hyper.beta1 = beta1
+    hyper.beta2 = beta2
+    hyper.eps = eps
+    hyper.weight_decay = weight_decay
+    hyper.step = step
+    hyper.decoupled_weight_decay = decoupled_weight_decay
+    cdef ptrdiff_t n = cnp.PyArray_SIZE(param)
+    cdef void *p = cnp.PyArray_DATA(param)
+    cdef void *g = _state_data(param, grad, "grad", False)
+    cdef void *m = _state_data(param, exp_avg, "exp_avg", True)
+    cdef void *v = _state_data(param, exp_avg_sq, "exp_avg_sq", True)
+    cdef void *v_max = NULL
+    if max_exp_avg_sq is not None:
+        v_max = _state_data(param, max_exp_avg_sq, "max_exp_avg_sq", True)
+    with nogil:
+        if cnp.PyArray_TYPE(param) == cnp.NPY_FLOAT64:
+            fastnn_adam_step_f64(n, <double *>p, <const double *>g, <double *>m, <double *>v,
+                                 <double *>v_max, &hyper)
+        else:
+            fastnn_adam_step_f32(n, <float *>p, <const float *>g, <float *>m, <float *>v,
+                                 <float *>v_max, &hyper)
