@@ -59,8 +59,7 @@ def test_gradient_matches_finite_differences(activation, task):
     network.forward(X, keep=True)
     losses, output_grad = OUTPUT_LOSSES[task](network._outputs[-1].copy(), targets)
     output_grad *= weights[:, None] / weights.sum()
-    network.backward(output_grad)
-    network.add_l2_gradient(est.alpha / weights.sum())
+    network.backward(output_grad, l2_strength=est.alpha / weights.sum())
     analytic = network.grads.copy()
     numeric = np.empty_like(analytic)
     step = 1e-6
@@ -201,7 +200,7 @@ def test_partial_fit_keeps_the_optimizer_state():
         whole = MLPClassifier(**kwargs, max_iter=3, tol=0.0).fit(X, y)
     for a, b in zip(incremental.coefs_ + incremental.intercepts_, whole.coefs_ + whole.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    assert incremental.t_ == 3 * 64 and np.any(incremental._optimizer.velocity != 0)
+    assert incremental.t_ == 3 * 64 and np.any(incremental._optimizer.optimizer.state[incremental._optimizer.parameter]["momentum_buffer"] != 0)
 
 
 def test_warm_start_continues_with_weights_and_optimizer():
@@ -380,6 +379,8 @@ def test_clone_pipeline_grid_search_and_pickle():
         warnings.simplefilter("ignore")
         restored.fit(X, y)  # the unpickled network trains: its lists still view its buffer
     assert restored._network.owns(restored.coefs_, restored.intercepts_)
+    assert restored._optimizer.parameter.data is restored._network.params
+    assert not np.array_equal(restored.coefs_[0], fitted_clf.coefs_[0])  # the training moved the weights
 
 
 def test_works_without_scikit_learn():

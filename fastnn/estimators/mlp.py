@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from .. import functional as F
 from ..datasets._random import check_random_state
 from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, RegressorMixin, check_is_fitted
 from ._network import HIDDEN_ACTIVATIONS, DenseNetwork
@@ -25,33 +26,23 @@ from ._validation import (Boolean, FloatDtype, Interval, LayerSizes, Options, Ra
 
 
 def _softmax_cross_entropy(logits, classes):
-    """Per-sample −log softmax(z)[class] (log-sum-exp form) and its gradient softmax(z) − onehot."""
-    rows = np.arange(len(classes))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
-    losses = np.log(total[:, 0]) - shifted[rows, classes]
-    grad = exp
-    grad /= total
-    grad[rows, classes] -= 1
-    return losses, grad
+    """Per-sample −log softmax(z)[class] (fused log-sum-exp) and its gradient softmax(z) − onehot."""
+    return F.cross_entropy(logits, classes, reduction="none", return_grad=True)
 
 
 def _logistic_cross_entropy(logits, targets):
     """Per-sample log(1 + e^z) − y·z and its gradient σ(z) − y, for one logistic output."""
-    softplus = np.logaddexp(0, logits)
-    losses = (softplus - targets * logits)[:, 0]
-    grad = np.exp(logits - softplus)  # σ(z) = e^(z − log(1 + e^z)), never overflows
-    grad -= targets
-    return losses, grad
+    losses, grad = F.binary_cross_entropy_with_logits(logits, targets, reduction="none", return_grad=True)
+    return losses[:, 0], grad
 
 
 def _half_squared_error(outputs, targets):
     """Per-sample ½·mean over outputs of (ŷ − y)², and ŷ − y: scikit-learn's squared loss, whose
     reported value averages over outputs while its gradient is that of the sum over them (the
     two agree for one output); kept so that training matches scikit-learn's step for step."""
-    grad = outputs - targets
-    return 0.5 * np.mean(grad * grad, axis=1), grad
+    squares, grad = F.mse_loss(outputs, targets, reduction="none", return_grad=True)
+    grad *= 0.5
+    return 0.5 * squares.mean(axis=1), grad
 
 
 OUTPUT_LOSSES = {"softmax": _softmax_cross_entropy, "logistic": _logistic_cross_entropy,
@@ -163,11 +154,10 @@ class BaseMLP(BaseEstimator):
         return SGD if self.solver == "sgd" else Adam
 
     def _new_optimizer(self):
-        n, dtype = self._network.params.size, self._network.dtype
         if self.solver == "sgd":
-            return SGD(n, dtype, self.learning_rate_init, self.learning_rate, self.momentum,
+            return SGD(self._network, self.learning_rate_init, self.learning_rate, self.momentum,
                        self.nesterovs_momentum, self.power_t)
-        return Adam(n, dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        return Adam(self._network, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
 
     def _initialize(self, layer_units, dtype, rng):
         self._network = DenseNetwork(layer_units, self.activation, dtype, rng)
@@ -289,11 +279,10 @@ class BaseMLP(BaseEstimator):
             loss = float(np.dot(losses.astype(np.float64), weights) / weight_sum)
             output_grad *= weights[:, None]
         output_grad *= 1.0 / weight_sum
-        network.backward(output_grad)
+        network.backward(output_grad, l2_strength=self.alpha / weight_sum)
         if self.alpha:
-            network.add_l2_gradient(self.alpha / weight_sum)
             loss += 0.5 * self.alpha * network.squared_norm() / weight_sum
-        optimizer.step(network.params, network.grads)
+        optimizer.step()
         return loss
 
     def _update_no_improvement_count(self, X_val=None, y_val=None, w_val=None):
