@@ -57,4 +57,4 @@ def set_num_threads(n):
 __all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
 
 from . import datasets
-from .estimators import MLPClassifier, MLPRegressor
+from .estimators import MLPClassifier, MLPRegressor, Perceptron, LogisticRegression, LinearSVM
