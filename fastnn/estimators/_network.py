@@ -112,6 +112,8 @@ class DenseNetwork:
         del self._outputs, self._pre_activations
 
     def squared_norm(self):
-        """‖W‖² over all weights. numpy's pairwise summation keeps it accurate, and unlike a BLAS
-        dot it does not wake a thread pool for a 100k-element reduction."""
-        return float(np.sum(np.square(self.params[:self.n_coef]), dtype=np.float64))
+        """‖W‖² over all weights, for the reported loss only (the gradient never uses it). einsum
+        reads the buffer once and, unlike a BLAS dot, wakes no thread pool for a 100k-element
+        reduction (under load that costs milliseconds a step)."""
+        weights = self.params[:self.n_coef]
+        return float(np.einsum("i,i->", weights, weights))
