@@ -413,3 +413,48 @@ print('ok')
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_verbose_uses_a_progress_bar_when_tqdm_is_there(capsys, monkeypatch):
+    import fastnn.estimators._progress as progress
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total, desc, unit):
+            self.total, self.updates, self.postfix, self.closed = total, 0, None, False
+            bars.append(self)
+
+        def set_postfix(self, postfix, refresh):
+            self.postfix = postfix
+
+        def update(self, n):
+            self.updates += n
+
+        def write(self, text):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(progress, "tqdm", FakeBar)
+    X, y = blobs(30, 3, 3)
+    MLPClassifier((4,), max_iter=4, tol=0.0, verbose=True, random_state=0).fit(X, y)
+    (bar,) = bars
+    assert bar.total == 4 and bar.updates == 4 and bar.closed and "loss" in bar.postfix
+    assert "Iteration" not in capsys.readouterr().out
+
+
+def test_learning_rate_schedules():
+    X, y = blobs(40, 3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((4,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.5, power_t=0.25,
+                            max_iter=3, random_state=0).fit(X, y)
+    assert clf._optimizer.learning_rate == pytest.approx(0.5 / (3 * 40 + 1) ** 0.25)
+    # adaptive: with tol too large to meet, the rate is divided by 5 each time the rule fires
+    clf = MLPClassifier((4,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.1, tol=1e9,
+                        n_iter_no_change=1, max_iter=1000, random_state=0).fit(X, y)
+    assert clf._optimizer.learning_rate <= 1e-6 < clf._optimizer.learning_rate * 5
+    # The first epoch sets best_loss_; the rule then fires every second epoch (3, 5, ...); after eight
+    # divisions the rate is 0.1 / 5**8 <= 1e-6, so the ninth firing, at epoch 19, stops.
+    assert clf.n_iter_ == 19
