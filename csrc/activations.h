@@ -24,7 +24,7 @@
         const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, T *bias_grad,           \
         int accumulate);                                                                          \
     /* Softmax (or log-softmax) of each contiguous row: max-subtracted, sums in double. */        \
-    void fastnn_softmax_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *x, T *y, int take_log);      \
+    void fastnn_softmax_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *x, T *y, int take_log); \
     /* grad_input of softmax (from its output y): y * (g - sum(g * y)); of log-softmax:           \
      * g - exp(y) * sum(g). Per contiguous row; grad_input may alias grad_output. */              \
     void fastnn_softmax_backward_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *grad_output,   \

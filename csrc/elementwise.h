@@ -1,8 +1,9 @@
 /* Splitting elementwise and row-wise work among OpenMP threads.
  *
- * Small calls stay on the calling thread: waking a team costs a few microseconds, as much as
- * a pass over tens of thousands of elements takes. Each thread gets one contiguous span, and
- * flushes denormals for itself (the MXCSR is per thread). */
+ * These passes are bound by memory bandwidth, which a second thread adds little to, while a team
+ * costs microseconds to wake (milliseconds when the cores are busy with other processes): only
+ * passes over a quarter million elements or more are split. Each thread gets one contiguous span
+ * and flushes denormals for itself (the MXCSR is per thread). */
 #ifndef FASTNN_ELEMENTWISE_H
 #define FASTNN_ELEMENTWISE_H
 
@@ -15,7 +16,7 @@
 #include <omp.h>
 #endif
 
-#define FASTNN_ELEMENTWISE_PARALLEL_MIN ((ptrdiff_t)1 << 16)
+#define FASTNN_ELEMENTWISE_PARALLEL_MIN ((ptrdiff_t)1 << 18)
 
 /* How many threads a pass over `work` elements, split in `units` independent pieces, is worth. */
 static inline int fastnn_elementwise_threads(ptrdiff_t work, ptrdiff_t units)
@@ -46,10 +47,11 @@ static inline void fastnn_thread_span(ptrdiff_t units, ptrdiff_t *lo, ptrdiff_t 
 /* Runs the body (the variadic argument, so that it may hold commas) once per thread, with
  * ptrdiff_t lo, hi bound to the thread's span of `units` and denormals flushed around it.
  * `work` counts elements, to decide whether threads pay off. */
-#define FASTNN_FOR_EACH_SPAN(work, units, ...)                                                   \
+#define FASTNN_FOR_EACH_SPAN(work, units, ...)                                                    \
     do {                                                                                          \
         ptrdiff_t units_ = (units);                                                               \
         int threads_ = fastnn_elementwise_threads((work), units_);                                \
+        (void)threads_; /* unused when built without OpenMP */                                    \
         _Pragma("omp parallel num_threads(threads_) if (threads_ > 1)")                           \
         {                                                                                         \
             ptrdiff_t lo, hi;                                                                     \

@@ -17,6 +17,12 @@
  * microseconds, as much as such a product takes. */
 #define FASTNN_GEMM_PARALLEL_MIN_FMAS (64.0 * 64.0 * 256.0)
 
+/* Up to this many rows of C, a row-major B is read in place rather than packed: each of its
+ * panels would be used by at most 4 micro-kernel calls, too few to repay a copy. */
+#define FASTNN_B_IN_PLACE_MAX_ROWS(mr) (4 * (mr))
+/* ... and so is a B whose rows all lie within half an L1 cache. */
+#define FASTNN_B_IN_PLACE_MAX_BYTES (16 * 1024)
+
 /* Threads split C into rows x cols independent sub-blocks, each with its own packing: no
  * barriers and no shared scratch, at the price of packing the shared operand once per thread. */
 typedef struct {

@@ -10,55 +10,42 @@
  *   ic  by MC over the rows of C      pack the MC x KC block of A
  *   ir  by MR                         the MR x KC micro-panel of A stays in L1
  *   jr  by NR                         micro-kernel, streaming B from L2
+ * (For a few rows of C, a row-major B is not packed at all: see b_in_place.)
  * Threads split C into a grid of independent sub-blocks (gemm.c); this nest is serial.
  */
 
-/* op(A)[0:mc, 0:kc] into micro-panels of MR rows: panel[p * MR + i], rows past mc zero. */
-static void NAME(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rs, ptrdiff_t cs,
-                         int mr, T *restrict dst)
+/* Packing: `count` rows (of A) or columns (of B) into micro-panels of width w, k-major:
+ * panel[p * w + r] = src[r * s_w + p * s_k], the panel's tail past `count` zero.
+ *   s_w == 1  each k step is w consecutive values: a copy (A transposed, B as stored)
+ *   s_k == 1  each row of the source is contiguous along k: a transposition (A as stored,
+ *             B transposed as in X W^T), done by the kernel set's own routine when it has one
+ */
+static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff_t kc,
+                              const T *src, ptrdiff_t s_w, ptrdiff_t s_k, int w, T *restrict dst)
 {
-    for (ptrdiff_t i0 = 0; i0 < mc; i0 += mr, dst += (ptrdiff_t)mr * kc) {
-        ptrdiff_t rows = mc - i0 < mr ? mc - i0 : mr;
-        const T *src = a + i0 * rs;
-        if (rows < mr)
-            memset(dst, 0, sizeof(T) * (size_t)(mr * kc));
-        if (rs == 1) { /* A transposed: MR consecutive values per k step */
+    for (ptrdiff_t r0 = 0; r0 < count; r0 += w, src += w * s_w, dst += (ptrdiff_t)w * kc) {
+        ptrdiff_t width = count - r0 < w ? count - r0 : w;
+        if (width < w)
+            memset(dst, 0, sizeof(T) * (size_t)(w * kc));
+        if (s_w == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
-                memcpy(dst + p * mr, src + p * cs, sizeof(T) * (size_t)rows);
-        } else {       /* read each row of A in order, write down the panel's column */
-            for (ptrdiff_t i = 0; i < rows; i++)
-                for (ptrdiff_t p = 0; p < kc; p++)
-                    dst[p * mr + i] = src[i * rs + p * cs];
-        }
-    }
-}
-
-/* op(B)[0:kc, 0:nc] into micro-panels of NR columns: panel[p * NR + j], columns past nc zero. */
-static void NAME(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rs, ptrdiff_t cs,
-                         int nr, T *restrict dst)
-{
-    for (ptrdiff_t j0 = 0; j0 < nc; j0 += nr, dst += (ptrdiff_t)nr * kc) {
-        ptrdiff_t cols = nc - j0 < nr ? nc - j0 : nr;
-        const T *src = b + j0 * cs;
-        if (cols < nr)
-            memset(dst, 0, sizeof(T) * (size_t)(nr * kc));
-        if (cs == 1) { /* B as stored: NR consecutive values per k step */
-            for (ptrdiff_t p = 0; p < kc; p++)
-                memcpy(dst + p * nr, src + p * rs, sizeof(T) * (size_t)cols);
-        } else {       /* B transposed (X W^T): read each row of W in order */
-            for (ptrdiff_t j = 0; j < cols; j++)
-                for (ptrdiff_t p = 0; p < kc; p++)
-                    dst[p * nr + j] = src[j * cs + p * rs];
+                for (ptrdiff_t r = 0; r < width; r++) dst[p * w + r] = src[p * s_k + r];
+        } else if (s_k == 1 && width == w && blk->pack_transposed) {
+            blk->pack_transposed(kc, src, s_w, w, dst);
+        } else {
+            for (ptrdiff_t r = 0; r < width; r++)
+                for (ptrdiff_t p = 0; p < kc; p++) dst[p * w + r] = src[r * s_w + p * s_k];
         }
     }
 }
 
 /* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
 static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *ap, const T *bp,
-                            T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, T alpha, T beta)
+                            ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                            T alpha, T beta)
 {
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
-    blk->ukernel(kc, ap, bp, tile, blk->nr, (T)1, (T)0);
+    blk->ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
     for (ptrdiff_t i = 0; i < rows; i++) {
         T *row = c + i * ldc;
         const T *t = tile + i * blk->nr;
@@ -77,28 +64,39 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
                               ptrdiff_t col0, T *a_packed, T *b_packed)
 {
     const int mr = blk->mr, nr = blk->nr;
+    /* A row-major B is read in place, its row stride handed to the micro-kernel, where packing
+     * would not pay: with few rows of C each panel of B serves few micro-kernel calls, and a
+     * small B stays in L1 as it is. Only a last, partial panel is packed, so that no kernel
+     * reads past the end of a row. */
+    const int b_in_place = cs_b == 1 && (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
+                                         (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
     for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
         ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
+        ptrdiff_t nc_in_place = b_in_place ? nc - nc % nr : 0;
         for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
             ptrdiff_t kc = k - pc < blk->kc ? k - pc : blk->kc;
             T beta_here = pc == 0 ? beta : (T)1;
             int last_pass = pc + kc >= k;
-            NAME(pack_b)(kc, nc, b + pc * rs_b + jc * cs_b, rs_b, cs_b, nr, b_packed);
+            const T *b_block = b + pc * rs_b + jc * cs_b;
+            NAME(pack_panels)(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b,
+                              nr, b_packed);
             for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
                 ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
-                NAME(pack_a)(mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_packed);
+                NAME(pack_panels)(blk, mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_packed);
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
                     const T *ap = a_packed + ir * kc;
                     T *c_strip = c + (ic + ir) * ldc + jc;
                     for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
                         ptrdiff_t cols = nc - jr < nr ? nc - jr : nr;
-                        const T *bp = b_packed + jr * kc;
+                        int in_place = jr < nc_in_place;
+                        const T *bp = in_place ? b_block + jr : b_packed + (jr - nc_in_place) * kc;
+                        ptrdiff_t rs_bp = in_place ? rs_b : nr;
                         if (rows == mr && cols == nr)
-                            blk->ukernel(kc, ap, bp, c_strip + jr, ldc, alpha, beta_here);
+                            blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha, beta_here);
                         else
-                            NAME(edge_tile)(blk, kc, ap, bp, c_strip + jr, ldc, rows, cols, alpha,
-                                            beta_here);
+                            NAME(edge_tile)(blk, kc, ap, bp, rs_bp, c_strip + jr, ldc, rows, cols,
+                                            alpha, beta_here);
                     }
                     if (last_pass && epilogue)
                         epilogue->apply(epilogue, c_strip, ldc, row0 + ic + ir, col0 + jc, rows, nc);
@@ -139,10 +137,19 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 15) & ~(size_t)15;
     size_t packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc);
     thread_grid grid = choose_thread_grid(m, n, k, blk->mr, blk->nr);
-    int failed = 0;
+    int threads = grid.rows * grid.cols, failed = 0;
+    if (threads == 1) { /* no OpenMP region at all: it costs microseconds on small products */
+        T *buffer = packing_buffer(packed_bytes);
+        if (buffer == NULL)
+            return -1;
+        unsigned int fp_state = fastnn_flush_denormals_begin();
+        NAME(gemm_serial)(blk, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
+                          epilogue, 0, 0, buffer + b_panel_elements, buffer);
+        fastnn_flush_denormals_end(fp_state);
+        return 0;
+    }
 
-#pragma omp parallel num_threads(grid.rows * grid.cols) if (grid.rows * grid.cols > 1) \
-    reduction(| : failed)
+#pragma omp parallel num_threads(threads) reduction(| : failed)
     {
         ptrdiff_t m0, m1, n0, n1;
         thread_block(&grid, m, n, blk->mr, blk->nr, &m0, &m1, &n0, &n1);

@@ -20,21 +20,29 @@ ptrdiff_t fastnn_first_invalid_class(ptrdiff_t n, const int64_t *target, int64_t
 /* max(0, z), and NaN stays NaN so that a NaN score is not silently a zero loss. */
 static inline double positive_part(double z) { return z > 0 || z != z ? z : 0; }
 
-/* Runs the body (variadic, so it may hold commas) for each i; it sets `loss` and `slope` = d loss / d input[i]. */
-#define ELEMENTWISE_LOSS(T, ...)                                                                  \
+/* Runs the body (variadic, so that it may hold commas) for each sample i < count: it sets the
+ * sample's `loss` and writes its gradient where asked. The losses are summed in double. */
+#define FOR_EACH_SAMPLE(T, count, ...)                                                            \
     unsigned int fp_state = fastnn_flush_denormals_begin();                                       \
     double total = 0;                                                                             \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                           \
-        double loss, slope;                                                                       \
+    for (ptrdiff_t i = 0; i < (count); i++) {                                                     \
+        double loss;                                                                              \
         __VA_ARGS__;                                                                              \
         total += loss;                                                                            \
-        if (grad)                                                                                 \
-            grad[i] = (T)(grad_scale * slope);                                                    \
         if (losses)                                                                               \
             losses[i] = (T)loss;                                                                  \
     }                                                                                             \
     fastnn_flush_denormals_end(fp_state);                                                         \
     return total
+
+/* An elementwise loss: the body sets `loss` and `slope` = d loss / d input[i]. */
+#define ELEMENTWISE_LOSS(T, ...)                                                                  \
+    FOR_EACH_SAMPLE(T, n, {                                                                       \
+        double slope;                                                                             \
+        __VA_ARGS__;                                                                              \
+        if (grad)                                                                                 \
+            grad[i] = (T)(grad_scale * slope);                                                    \
+    })
 
 /* Row i's maximum and sum of exp(x - max) (in double); exp(x - max) goes to `shifted_exp` when
  * that is not NULL. A NaN anywhere in the row makes the sum NaN. */
@@ -90,33 +98,24 @@ static inline double positive_part(double z) { return z > 0 || z != z ? z : 0; }
                                                const int64_t *target, T *grad, double grad_scale, \
                                                T *losses)                                         \
     {                                                                                             \
-        unsigned int fp_state = fastnn_flush_denormals_begin();                                   \
-        double total = 0;                                                                         \
-        for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
+        FOR_EACH_SAMPLE(T, rows, {                                                                \
             const T *xi = logits + i * cols;                                                      \
             T *gi = grad ? grad + i * cols : NULL;                                                \
             ROW_MAX_AND_SUM(T, EXP, xi, cols, gi, max, sum);                                      \
-            double loss = ((double)max - xi[target[i]]) + log(sum);                               \
-            total += loss;                                                                        \
-            if (losses)                                                                           \
-                losses[i] = (T)loss;                                                              \
+            loss = ((double)max - xi[target[i]]) + log(sum);                                      \
             if (gi) {                                                                             \
                 T scale = (T)(grad_scale / sum);                                                  \
                 for (ptrdiff_t j = 0; j < cols; j++) gi[j] *= scale;                              \
                 gi[target[i]] -= (T)grad_scale;                                                   \
             }                                                                                     \
-        }                                                                                         \
-        fastnn_flush_denormals_end(fp_state);                                                     \
-        return total;                                                                             \
+        });                                                                                       \
     }                                                                                             \
                                                                                                   \
     double fastnn_cross_entropy_probs_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *logits,   \
                                                const T *target, T *grad, double grad_scale,       \
                                                T *losses)                                         \
     {                                                                                             \
-        unsigned int fp_state = fastnn_flush_denormals_begin();                                   \
-        double total = 0;                                                                         \
-        for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
+        FOR_EACH_SAMPLE(T, rows, {                                                                \
             const T *xi = logits + i * cols, *ti = target + i * cols;                             \
             T *gi = grad ? grad + i * cols : NULL;                                                \
             ROW_MAX_AND_SUM(T, EXP, xi, cols, gi, max, sum);                                      \
@@ -126,30 +125,25 @@ static inline double positive_part(double z) { return z > 0 || z != z ? z : 0; }
                 mass += ti[j];                                                                    \
                 weighted_gap += (double)ti[j] * ((double)max - xi[j]);                            \
             }                                                                                     \
-            double loss = weighted_gap + mass * log(sum);                                         \
-            total += loss;                                                                        \
-            if (losses)                                                                           \
-                losses[i] = (T)loss;                                                              \
+            loss = weighted_gap + mass * log(sum);                                                \
             if (gi) {                                                                             \
                 T scale = (T)(grad_scale * mass / sum), t_scale = (T)grad_scale;                  \
                 for (ptrdiff_t j = 0; j < cols; j++) gi[j] = gi[j] * scale - t_scale * ti[j];     \
             }                                                                                     \
-        }                                                                                         \
-        fastnn_flush_denormals_end(fp_state);                                                     \
-        return total;                                                                             \
+        });                                                                                       \
     }                                                                                             \
                                                                                                   \
     double fastnn_multi_margin_loss_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *scores,     \
                                              const int64_t *target, double margin, T *grad,       \
                                              double grad_scale, T *losses)                        \
     {                                                                                             \
-        unsigned int fp_state = fastnn_flush_denormals_begin();                                   \
-        double total = 0, per_class = 1.0 / (double)cols;                                         \
+        double per_class = 1.0 / (double)cols;                                                    \
         T step = (T)(grad_scale * per_class);                                                     \
-        for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
+        FOR_EACH_SAMPLE(T, rows, {                                                                \
             const T *si = scores + i * cols;                                                      \
             ptrdiff_t y = (ptrdiff_t)target[i];                                                   \
-            double loss = 0, violations = 0;                                                      \
+            double violations = 0;                                                                \
+            loss = 0;                                                                             \
             for (ptrdiff_t j = 0; j < cols; j++) {                                                \
                 double z = j == y ? 0 : margin - (double)si[y] + si[j];                           \
                 loss += positive_part(z);                                                         \
@@ -158,14 +152,9 @@ static inline double positive_part(double z) { return z > 0 || z != z ? z : 0; }
                 violations += z > 0;                                                              \
             }                                                                                     \
             loss *= per_class;                                                                    \
-            total += loss;                                                                        \
-            if (losses)                                                                           \
-                losses[i] = (T)loss;                                                              \
             if (grad)                                                                             \
                 grad[i * cols + y] = (T)(-violations * grad_scale * per_class);                   \
-        }                                                                                         \
-        fastnn_flush_denormals_end(fp_state);                                                     \
-        return total;                                                                             \
+        });                                                                                       \
     }
 
 DEFINE_LOSSES(float, f32, expf, log1pf)

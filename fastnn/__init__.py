@@ -10,11 +10,17 @@ from . import _core
 from .linalg import matmul
 from . import functional
 from . import nn, optim, init
+from .io import save, load
 
 __version__ = "0.1.0"
 
 # Decided once, at import: the best kernels this CPU runs, unless FASTNN_ISA names others.
 _core.select_isa(_os.environ.get("FASTNN_ISA", "").strip().lower())
+
+# libgomp does not survive fork: a forked child's first parallel region waits forever for the
+# parent's pool threads. A forked child therefore runs fastnn on one thread; workers that want
+# threads are started with multiprocessing's "spawn" or "forkserver" (tests/test_concurrency.py).
+_os.register_at_fork(after_in_child=lambda: _core.set_num_threads(1))
 
 
 def cpu_info():
@@ -31,6 +37,7 @@ def cpu_info():
         "brand": features.pop("brand"),
         "vendor": features.pop("vendor"),
         "features": features,
+        "blocking": _core.kernel_blocking(),
         "num_threads": _core.get_num_threads(),
         "openmp": _core.has_openmp(),
     }
@@ -55,6 +62,7 @@ def set_num_threads(n):
 
 
 __all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
+__all__ += ["save", "load"]
 
 from . import datasets
 from .estimators import MLPClassifier, MLPRegressor, Perceptron, LogisticRegression, LinearSVM

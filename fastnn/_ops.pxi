@@ -349,3 +349,13 @@ def multi_margin_loss(cnp.ndarray scores, cnp.ndarray target, double margin, cnp
             total = fastnn_multi_margin_loss_f32(rows, cols, <const float *>px, pt, margin,
                                                  <float *>pg, grad_scale, <float *>pl)
     return total
+
+
+def first_overlap(cnp.ndarray out, *inputs):
+    """The position of the first of `inputs` (None skipped) whose memory bounds overlap out's, or
+    -1: numpy.may_share_memory's bounds test (_may_overlap, _gemm.pxi), for several arrays in one
+    cheap call."""
+    for position, x in enumerate(inputs):
+        if x is not None and _may_overlap(out, <cnp.ndarray?>x):
+            return position
+    return -1

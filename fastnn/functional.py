@@ -7,7 +7,13 @@ the shapes), and does the work in one C call with the GIL released.
 NaN and Inf propagate: a NaN in an input gives NaN in the outputs it reaches (a loss, a gradient,
 a softmax row) rather than an error; an infinite logit gives a NaN cross-entropy, as in PyTorch.
 Finite logits of any size are safe: softmax, log-softmax and cross-entropy subtract each row's
-maximum first, and the sums behind losses and bias gradients accumulate in double.
+maximum first, and the sums behind losses and bias gradients accumulate in double. Kernels
+flush denormals to zero (inputs and results) while they run, and restore the caller's state.
+
+The losses follow PyTorch's definitions and reductions: "mean" (over samples for cross_entropy
+and hinge_loss, over elements for mse_loss and binary_cross_entropy_with_logits; an empty batch
+is a ValueError), "sum", and "none" (the per-sample losses, whose gradient with return_grad=True
+is that of their sum). A real-valued target is converted to the prediction's dtype.
 """
 import operator
 
@@ -70,8 +76,19 @@ def _unit_column_stride(x):
 
 
 def _check_output(out, shape, dtype, inputs, name, caller):
-    """`out` must be a writeable (…, unit column stride) array of `shape` and `dtype` that shares
-    no memory with `inputs`."""
+    """`out` must be a writeable array of `shape` and `dtype` with contiguous rows, sharing no
+    memory with the arrays in the dict `inputs`. On the hot path of training: one cheap test,
+    the detailed ones only to explain a failure."""
+    if not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
+            and out.flags.writeable and (out.strides[-1] == out.itemsize or out.size == 0)
+            and out.strides[0] % out.itemsize == 0):
+        _explain_bad_output(out, shape, dtype, name, caller)
+    overlap = _core.first_overlap(out, *inputs.values())
+    if overlap >= 0:
+        raise ValueError(f"{caller}: {name} overlaps {list(inputs)[overlap]}; pass a separate array")
+
+
+def _explain_bad_output(out, shape, dtype, name, caller):
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{caller}: {name} must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != shape:
@@ -80,11 +97,7 @@ def _check_output(out, shape, dtype, inputs, name, caller):
         raise TypeError(f"{caller}: {name} has dtype {out.dtype}, expected {dtype}")
     if not out.flags.writeable:
         raise ValueError(f"{caller}: {name} is read-only")
-    if out.size and (out.strides[-1] != out.itemsize or out.strides[0] % out.itemsize):
-        raise ValueError(f"{caller}: {name} needs contiguous rows, got strides {out.strides}")
-    for input_name, x in inputs.items():
-        if x is not None and np.may_share_memory(out, x):
-            raise ValueError(f"{caller}: {name} overlaps {input_name}; pass a separate array")
+    raise ValueError(f"{caller}: {name} needs contiguous rows, got strides {out.strides}")
 
 
 # ---------------------------------------------------------------- activations

@@ -4,11 +4,11 @@
 #include "kernel_context.h"
 
 #define DEFINE_GENERIC_UKERNEL(T, NAME, MR, NR)                                                 \
-    static void NAME(ptrdiff_t k, const T *restrict a, const T *restrict b, T *restrict c,      \
-                     ptrdiff_t ldc, T alpha, T beta)                                            \
+    static void NAME(ptrdiff_t k, const T *restrict a, const T *restrict b, ptrdiff_t rs_b,     \
+                     T *restrict c, ptrdiff_t ldc, T alpha, T beta)                                            \
     {                                                                                           \
         T acc[MR][NR] = {{0}};                                                                  \
-        for (ptrdiff_t p = 0; p < k; p++, a += MR, b += NR)                                     \
+        for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b)                                     \
             for (int i = 0; i < MR; i++)                                                        \
                 for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];                          \
         for (int i = 0; i < MR; i++, c += ldc) {                                                \
@@ -24,6 +24,8 @@ DEFINE_GENERIC_UKERNEL(double, dgemm_generic_4x4, 4, 4)
 
 const fastnn_kernel_context fastnn_context_generic = {
     .name = "generic",
-    .sgemm = {.mr = 4, .nr = 8, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_generic_4x8},
-    .dgemm = {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4},
+    .sgemm = {.mr = 4, .nr = 8, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_generic_4x8,
+              .pack_transposed = NULL},
+    .dgemm = {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4,
+              .pack_transposed = NULL},
 };

@@ -1,0 +1,76 @@
+"""A correctness sweep of fastnn.matmul against float64 numpy, for whichever kernels are active.
+
+Run as a script (the tests run it once per instruction set, with FASTNN_ISA set in a fresh
+process, since the choice is made at import); prints the ISA and exits non-zero on a mismatch.
+The shapes come from the active kernels' own block sizes: one below, at and above each.
+"""
+import itertools
+import sys
+
+import numpy as np
+
+import fastnn
+from fastnn import _core
+
+
+def reference(a, b, trans_a, trans_b):
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    return (a.T if trans_a else a) @ (b.T if trans_b else b)
+
+
+def error_bound(a, b, trans_a, trans_b, dtype):
+    """|fl(AB) - AB| <= k u |A||B| for any summation order, with a factor 4 of headroom."""
+    a, b = np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64))
+    k = (a.T if trans_a else a).shape[1]
+    return 4 * max(k, 1) * np.finfo(dtype).eps * ((a.T if trans_a else a) @ (b.T if trans_b else b)) + 1e-300
+
+
+def operand(rng, rows, cols, dtype, transposed):
+    """A (rows, cols) matrix for op(), stored transposed when op() will transpose it back."""
+    x = rng.standard_normal((cols, rows) if transposed else (rows, cols)).astype(dtype)
+    return x
+
+
+def check(m, n, k, dtype, rng, failures):
+    for trans_a, trans_b in itertools.product((False, True), repeat=2):
+        a = operand(rng, m, k, dtype, trans_a)
+        b = operand(rng, k, n, dtype, trans_b)
+        c = fastnn.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+        ref = reference(a, b, trans_a, trans_b)
+        bad = np.abs(c - ref) > error_bound(a, b, trans_a, trans_b, dtype)
+        if c.shape != (m, n) or c.dtype != dtype or bad.any():
+            failures.append((np.dtype(dtype).name, m, n, k, trans_a, trans_b))
+
+
+def shapes(blocking):
+    small = (1, 2, 3, 7)
+    yield from itertools.product(small, repeat=3)
+    yield from [(0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (13, 17, 19), (97, 89, 101)]
+    yield from [(1, 513, 257), (1001, 1, 31), (2, 300, 1), (700, 3, 5)]  # skinny and flat
+    mr, nr, kc, mc, nc = (blocking[key] for key in ("mr", "nr", "kc", "mc", "nc"))
+    for v in (mr, mc):
+        for m in (v - 1, v, v + 1):
+            yield (m, nr + 3, 11)
+    for v in (nr, nc):
+        for n in (v - 1, v, v + 1):
+            yield (mr + 1, n, 11)
+    for k in (kc - 1, kc, kc + 1, 2 * kc + 1):
+        yield (mr + 1, nr + 1, k)
+
+
+def main():
+    rng = np.random.default_rng(1234)
+    failures = []
+    for dtype in (np.float32, np.float64):
+        blocking = _core.kernel_blocking()[np.dtype(dtype).name]
+        for m, n, k in shapes(blocking):
+            check(m, n, k, dtype, rng, failures)
+    print(f"isa={fastnn.cpu_info()['isa']} failures={len(failures)}")
+    for failure in failures[:20]:
+        print("mismatch: dtype=%s m=%d n=%d k=%d trans_a=%s trans_b=%s" % failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
