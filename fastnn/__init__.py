@@ -63,3 +63,6 @@ def set_num_threads(n):
 
 __all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
 __all__ += ["save", "load"]
+
+from . import datasets
+from .estimators import MLPClassifier, MLPRegressor, Perceptron, LogisticRegression, LinearSVM
