@@ -23,8 +23,10 @@
 /* ... and so is a B whose rows all lie within half an L1 cache. */
 #define FASTNN_B_IN_PLACE_MAX_BYTES (16 * 1024)
 
-/* Up to this many rows of C, X W^T runs on the dot-product kernels where the ISA has them. */
+/* Up to this many rows of C, or columns (where a register tile would be mostly padding),
+ * X W^T runs on the dot-product kernels where the ISA has them. */
 #define FASTNN_DOT_MAX_ROWS(mr) (4 * (mr))
+#define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
 
 /* Threads split C into rows x cols independent sub-blocks, each with its own packing: no
  * barriers and no shared scratch, at the price of packing the shared operand once per thread. */

@@ -106,7 +106,8 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
     }
 }
 
-/* The path for few rows of C with both operands contiguous along k (X W^T at a small batch):
+/* The path for few rows or columns of C with both operands contiguous along k (X W^T at a
+ * small batch, or into a few outputs):
  * dot-product micro-kernels read A and B where they are, so W is not transposed into panels,
  * which would cost as much as the product. Each DN-row group of B stays in L1 while all the rows
  * of A (a few, in L2) stream past it; the epilogue runs once C is complete. */
@@ -158,7 +159,8 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc);
     thread_grid grid = choose_thread_grid(m, n, k, blk->mr, blk->nr);
     /* chosen for the whole product, so that every thread count sums in the same order */
-    int dot = blk->dot_ukernel && cs_a == 1 && rs_b == 1 && m <= FASTNN_DOT_MAX_ROWS(blk->mr);
+    int dot = blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
+              (m <= FASTNN_DOT_MAX_ROWS(blk->mr) || n <= FASTNN_DOT_MAX_COLS(blk->nr));
     void (*serial)(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
                    ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *, ptrdiff_t,
                    const fastnn_epilogue *, ptrdiff_t, ptrdiff_t, T *, T *) =
