@@ -20,7 +20,8 @@ _FUNCTIONAL_NAME = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "re
 
 class DenseNetwork:
     """Layers of `layer_units` (input, hidden..., output) with `activation` between them and a
-    linear output (the estimator applies its output function inside its loss)."""
+    linear output (the estimator applies its output function inside its loss). With rng=None
+    the parameters are not drawn: the caller fills them (with `load`)."""
 
     def __init__(self, layer_units, activation, dtype, rng):
         self.layer_units = list(layer_units)
@@ -30,6 +31,8 @@ class DenseNetwork:
         self.params = np.empty(self.n_coef + sum(self.layer_units[1:]), dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         self._make_views()
+        if rng is None:
+            return
         # Glorot-uniform as scikit-learn draws it, layer by layer: coefficients, then intercepts.
         factor = 2.0 if activation == "logistic" else 6.0
         for coef, intercept in zip(self.coefs, self.intercepts):

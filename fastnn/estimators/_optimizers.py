@@ -11,7 +11,8 @@ implements:
 Learning-rate schedules (SGD only, as in scikit-learn): "constant"; "invscaling",
 η = η₀ / (t + 1)^power_t with t the number of samples seen, set at the end of each epoch;
 "adaptive", η divided by 5 each time the stopping rule fires, until it falls below 1e-6.
-The state lives here, so partial_fit and warm_start continue where the last call stopped.
+The state lives here, so partial_fit and warm_start continue where the last call stopped;
+`get_state()` and `from_state()` carry it through fastnn.save / fastnn.load.
 """
 import math
 
@@ -60,6 +61,29 @@ class SGD:
         self._set_learning_rate(self.learning_rate / 5.0)
         return False
 
+    def get_state(self):
+        """The rule's settings and current rate as JSON scalars, the momentum buffer as an array
+        (None until the first step makes it)."""
+        buffer = self.optimizer.state.get(self.parameter, {}).get("momentum_buffer")
+        return {"optimizer": "sgd", "optimizer.learning_rate_init": self.learning_rate_init,
+                "optimizer.schedule": self.schedule, "optimizer.power_t": self.power_t,
+                "optimizer.momentum": self.group["momentum"], "optimizer.nesterov": self.group["nesterov"],
+                "optimizer.learning_rate": self.group["lr"],
+                "optimizer.momentum_buffer": None if buffer is None else buffer.copy()}
+
+    @classmethod
+    def from_state(cls, network, reader):
+        """The SGD that get_state described, over `network`, its entries taken from `reader`."""
+        sgd = cls(network, reader.number("optimizer.learning_rate_init"),
+                  reader.choice("optimizer.schedule", ("constant", "invscaling", "adaptive")),
+                  reader.number("optimizer.momentum"), reader.boolean("optimizer.nesterov"),
+                  reader.number("optimizer.power_t"))
+        sgd.group["lr"] = reader.number("optimizer.learning_rate")
+        buffer = reader.array("optimizer.momentum_buffer", [network.dtype], network.params.shape, nullable=True)
+        if buffer is not None:
+            sgd.optimizer.state[sgd.parameter] = {"momentum_buffer": buffer}
+        return sgd
+
 
 class Adam:
     def __init__(self, network, learning_rate_init, beta_1, beta_2, epsilon):
@@ -80,3 +104,28 @@ class Adam:
 
     def should_stop(self):
         return True
+
+    def get_state(self):
+        """The rule's settings and step count as JSON scalars, the moment estimates as arrays
+        (None before the first step)."""
+        moments = self.optimizer.state.get(self.parameter)
+        return {"optimizer": "adam", "optimizer.learning_rate": self.learning_rate,
+                "optimizer.beta_1": self.group["betas"][0], "optimizer.beta_2": self.beta_2,
+                "optimizer.epsilon": self.epsilon, "optimizer.t": self.t,
+                "optimizer.exp_avg": None if moments is None else moments["exp_avg"].copy(),
+                "optimizer.exp_avg_sq": None if moments is None else moments["exp_avg_sq"].copy()}
+
+    @classmethod
+    def from_state(cls, network, reader):
+        """The Adam that get_state described, over `network`, its entries taken from `reader`."""
+        adam = cls(network, reader.number("optimizer.learning_rate"), reader.number("optimizer.beta_1"),
+                   reader.number("optimizer.beta_2"), reader.number("optimizer.epsilon"))
+        adam.t = reader.integer("optimizer.t")
+        moments = [reader.array(f"optimizer.{name}", [network.dtype], network.params.shape, nullable=True)
+                   for name in ("exp_avg", "exp_avg_sq")]
+        if any(m is None for m in moments) != (adam.t == 0) or any(m is None for m in moments) != all(
+                m is None for m in moments):
+            reader.fail("optimizer.t", f"is {adam.t}: the moment estimates must be stored exactly when t > 0")
+        if adam.t:
+            adam.optimizer.state[adam.parameter] = {"step": adam.t, "exp_avg": moments[0], "exp_avg_sq": moments[1]}
+        return adam

@@ -14,6 +14,7 @@ from .. import functional as F
 from ..datasets._random import check_random_state
 from ..linalg import matmul
 from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, check_is_fitted
+from ._state import StateReader, portable_labels
 from ._validation import (Boolean, Interval, RandomState, check_array, check_class_labels,
                           check_consistent_length, check_n_features, check_sample_weight, validate_params)
 
@@ -61,6 +62,40 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         scores = self.decision_function(X)
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
+
+    # ---- fitted state, for fastnn.save / fastnn.load --------------------------------------------
+    def _get_fitted_state(self):
+        """The fitted attributes as arrays and JSON scalars, or None before fit."""
+        if not hasattr(self, "coef_"):
+            return None
+        state = {"classes_": portable_labels(self.classes_), "n_features_in_": int(self.n_features_in_),
+                 "coef_": np.asarray(self.coef_), "intercept_": np.asarray(self.intercept_),
+                 "n_iter_": int(self.n_iter_)}
+        state.update(self._own_fitted_state())
+        return state
+
+    def _set_fitted_state(self, state):
+        """Restore what _get_fitted_state returned; ValueError (naming the entry) if it does not
+        fit together, in which case nothing is set."""
+        reader = StateReader(state, type(self).__name__)
+        classes = reader.labels("classes_")
+        n_features = reader.integer("n_features_in_", low=1)
+        n_outputs = 1 if len(classes) == 2 else len(classes)
+        fitted = {"classes_": classes, "n_features_in_": n_features,
+                  "coef_": reader.array("coef_", ["float64"], (n_outputs, n_features)),
+                  "intercept_": reader.array("intercept_", ["float64"], (n_outputs,)),
+                  "n_iter_": reader.integer("n_iter_")}
+        fitted.update(self._read_own_fitted_state(reader))
+        reader.done()
+        self.__dict__.update(fitted)
+        return self
+
+    def _own_fitted_state(self):
+        """What a subclass adds to the state (its own fitted attributes)."""
+        return {}
+
+    def _read_own_fitted_state(self, reader):
+        return {}
 
 
 class Perceptron(LinearClassifier):
@@ -136,6 +171,18 @@ class Perceptron(LinearClassifier):
         self.coef_ = self._weights[:, :-1]
         self.intercept_ = self._weights[:, -1]
 
+    def _own_fitted_state(self):
+        return {"mistakes_per_epoch_": np.array(self.mistakes_per_epoch_, dtype=np.int64)}
+
+    def _read_own_fitted_state(self, reader):
+        return {"mistakes_per_epoch_": reader.numbers("mistakes_per_epoch_", "int64")}
+
+    def _set_fitted_state(self, state):
+        super()._set_fitted_state(state)
+        self._weights = np.hstack([self.coef_, self.intercept_[:, None]])
+        self._expose()  # coef_ and intercept_ view the weights partial_fit updates
+        return self
+
     def _epochs(self, X, index, max_epochs, warn):
         rng = check_random_state(self.random_state, "Perceptron")
         augmented = np.hstack([X, np.full((X.shape[0], 1), 1.0 if self.fit_intercept else 0.0)])
@@ -192,6 +239,12 @@ class _GradientDescentClassifier(LinearClassifier):
         scores = matmul(X, W, trans_b=True)
         scores += b
         return scores
+
+    def _own_fitted_state(self):
+        return {"loss_curve_": np.array(self.loss_curve_, dtype=np.float64)}
+
+    def _read_own_fitted_state(self, reader):
+        return {"loss_curve_": reader.numbers("loss_curve_", "float64")}
 
 
 class LogisticRegression(_GradientDescentClassifier):
@@ -336,6 +389,12 @@ class LinearSVM(_GradientDescentClassifier):
         W[...] = best[:W.size].reshape(W.shape)
         b[...] = best[W.size:]
         self.objective_ = best_objective
+
+    def _own_fitted_state(self):
+        return dict(super()._own_fitted_state(), objective_=float(self.objective_))
+
+    def _read_own_fitted_state(self, reader):
+        return dict(super()._read_own_fitted_state(reader), objective_=reader.number("objective_"))
 
     def _objective(self, X, signs, weights, W, b):
         """λ‖W‖² + Σ wᵢ·Σ_k max(0, 1 − y_ik·s_ik), the exact hinge."""

@@ -20,6 +20,7 @@ from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, Regressor
 from ._network import HIDDEN_ACTIVATIONS, DenseNetwork
 from ._optimizers import SGD, Adam
 from ._progress import EpochReporter
+from ._state import StateReader, portable_labels
 from ._validation import (Boolean, FloatDtype, Interval, LayerSizes, Options, RandomState, as_layer_sizes,
                           check_array, check_class_labels, check_consistent_length, check_n_features,
                           check_regression_targets, check_sample_weight, validate_params)
@@ -190,6 +191,80 @@ class BaseMLP(BaseEstimator):
         self.__dict__.update(state)
         if "_network" in state:  # unpickled: point the public lists back at the network's views
             self.coefs_, self.intercepts_ = self._network.coefs, self._network.intercepts
+
+    # ---- fitted state, for fastnn.save / fastnn.load --------------------------------------------
+    # _own_fitted_state() -> the subclass's entries; _read_outputs_state(reader, n_outputs,
+    #     out_activation) -> its attributes, checked against the output layer
+
+    def _get_fitted_state(self):
+        """The fitted attributes and the optimiser's state as arrays and JSON scalars, or None
+        before fit: enough for identical predictions, and for partial_fit and warm_start to go on
+        exactly as this estimator would."""
+        if not hasattr(self, "coefs_"):
+            return None
+        self._sync_network()
+        network = self._network
+        state = {"n_features_in_": self.n_features_in_, "n_outputs_": self.n_outputs_,
+                 "n_layers_": self.n_layers_, "out_activation_": self.out_activation_,
+                 "activation": network.activation,  # the network's: set_params after fit leaves it
+                 "n_iter_": self.n_iter_, "t_": self.t_,
+                 "loss_curve_": np.array(self.loss_curve_, dtype=np.float64),
+                 "validation_scores_": None if self.validation_scores_ is None else
+                 np.array(self.validation_scores_, dtype=np.float64),
+                 "best_loss_": self.best_loss_, "best_validation_score_": self.best_validation_score_,
+                 "_no_improvement_count": self._no_improvement_count,
+                 "_best_params": getattr(self, "_best_params", None)}
+        if hasattr(self, "loss_"):
+            state["loss_"] = self.loss_
+        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
+            state[f"coefs_.{i}"] = np.ascontiguousarray(coef)
+            state[f"intercepts_.{i}"] = np.ascontiguousarray(intercept)
+        state.update(self._own_fitted_state())
+        optimizer = getattr(self, "_optimizer", None)
+        state.update(optimizer.get_state() if optimizer is not None else {"optimizer": None})
+        return state
+
+    def _set_fitted_state(self, state):
+        """Restore what _get_fitted_state returned; ValueError (naming the entry) if it does not
+        fit together, in which case nothing is set."""
+        reader = StateReader(state, type(self).__name__)
+        n_features = reader.integer("n_features_in_", low=1)
+        n_layers = reader.integer("n_layers_", low=2)
+        n_outputs = reader.integer("n_outputs_", low=1)
+        out_activation = reader.choice("out_activation_", tuple(OUTPUT_LOSSES))
+        fitted = self._read_outputs_state(reader, n_outputs, out_activation)
+        coefs, intercepts, units = [], [], [n_features]
+        for i in range(n_layers - 1):  # a wrong n_layers_ stops at the first layer the state lacks
+            dtypes = ["float32", "float64"] if i == 0 else [coefs[0].dtype]
+            coefs.append(reader.array(f"coefs_.{i}", dtypes, (units[-1], None)))
+            units.append(coefs[-1].shape[1])
+            if units[-1] < 1:
+                reader.fail(f"coefs_.{i}", "has no units")
+            intercepts.append(reader.array(f"intercepts_.{i}", dtypes, (units[-1],)))
+        if units[-1] != n_outputs:
+            reader.fail(f"coefs_.{n_layers - 2}", f"has {units[-1]} outputs, n_outputs_ is {n_outputs}")
+        network = DenseNetwork(units, reader.choice("activation", HIDDEN_ACTIVATIONS), coefs[0].dtype, rng=None)
+        network.load(coefs, intercepts)
+        fitted.update(
+            _network=network, coefs_=network.coefs, intercepts_=network.intercepts,
+            n_features_in_=n_features, n_outputs_=n_outputs, n_layers_=n_layers, out_activation_=out_activation,
+            n_iter_=reader.integer("n_iter_"), t_=reader.integer("t_"),
+            loss_curve_=reader.numbers("loss_curve_", "float64"),
+            validation_scores_=reader.numbers("validation_scores_", "float64", nullable=True),
+            best_loss_=reader.number("best_loss_", nullable=True),
+            best_validation_score_=reader.number("best_validation_score_", nullable=True),
+            _no_improvement_count=reader.integer("_no_improvement_count"))
+        if reader.has("loss_"):
+            fitted["loss_"] = reader.number("loss_")
+        best_params = reader.array("_best_params", [network.dtype], network.params.shape, nullable=True)
+        if best_params is not None:
+            fitted["_best_params"] = best_params
+        solver = reader.choice("optimizer", ("sgd", "adam"), nullable=True)
+        if solver is not None:
+            fitted["_optimizer"] = (SGD if solver == "sgd" else Adam).from_state(network, reader)
+        reader.done()
+        self.__dict__.update(fitted)
+        return self
 
     def _validation_split(self, n_samples, stratify, rng):
         """Indices (train, validation), validation_fraction of the samples (rounded up) held out,
@@ -366,6 +441,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _out_activation(self):
         return "logistic" if len(self.classes_) == 2 else "softmax"
 
+    def _own_fitted_state(self):
+        return {"classes_": portable_labels(self.classes_)}
+
+    def _read_outputs_state(self, reader, n_outputs, out_activation):
+        classes = reader.labels("classes_")
+        expected = (1, "logistic") if len(classes) == 2 else (len(classes), "softmax")
+        if (n_outputs, out_activation) != expected:
+            reader.fail("classes_", f"holds {len(classes)} labels, which need n_outputs_={expected[0]} and"
+                                    f" out_activation_={expected[1]!r}, not {n_outputs} and {out_activation!r}")
+        return {"classes_": classes}
+
     def _validation_score(self, X, targets, sample_weight):
         """Accuracy on held-out rows, `targets` in the encoding _targets made."""
         predicted = np.searchsorted(self.classes_, self.predict(X))
@@ -423,6 +509,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _out_activation(self):
         return "identity"
+
+    def _own_fitted_state(self):
+        return {}
+
+    def _read_outputs_state(self, reader, n_outputs, out_activation):
+        if out_activation != "identity":
+            reader.fail("out_activation_", f"must be 'identity' for a regressor, got {out_activation!r}")
+        return {"_fit_outputs": n_outputs}
 
     def _validation_score(self, X, targets, sample_weight):
         """R² on held-out rows."""
