@@ -1,11 +1,14 @@
 """Saving and loading models as .npz files that cannot run code.
 
 A file is a zip archive that numpy reads as an .npz: one member `fastnn.json`, plain JSON text
-describing the model (the module types, named from an allow-list, and their constructor
-arguments) and every array (dtype, shape, SHA-256), and one .npy member per array. Loading reads
-the arrays with allow_pickle=False, calls only the allow-listed constructors with arguments of the
-types they expect, and checks every array against the description, so a file can at worst fail
-to load: a truncated, corrupted or edited file raises ValueError saying what is wrong.
+describing the model and every array (dtype, shape, SHA-256), and one .npy member per array.
+A model is either a fastnn.nn module (the module types, named from an allow-list, and their
+constructor arguments) or one of fastnn's estimators (its class, from an allow-list, its
+get_params() and, once fitted, its fitted state: the arrays coefs_, classes_, ... and the
+scalars n_iter_, loss_, ...). Loading reads the arrays with allow_pickle=False, calls only the
+allow-listed constructors with arguments of the types they expect, and checks every array
+against the description and against the model, so a file can at worst fail to load: a
+truncated, corrupted or edited file raises ValueError saying what is wrong.
 
     >>> import os, tempfile, numpy as np, fastnn
     >>> from fastnn import nn
@@ -19,7 +22,9 @@ to load: a truncated, corrupted or edited file raises ValueError saying what is 
 """
 import hashlib
 import json
+import numbers
 import os
+import re
 import tempfile
 import zipfile
 from collections import OrderedDict
@@ -30,6 +35,12 @@ FORMAT = "fastnn.model"
 FORMAT_VERSION = 1
 MANIFEST = "fastnn.json"
 ARRAY_DTYPES = ("float32", "float64")
+# an estimator's arrays also hold class labels: any numeric kind, or unicode strings
+ESTIMATOR_ARRAY_DTYPES = ARRAY_DTYPES + ("bool", "int8", "int16", "int32", "int64",
+                                         "uint8", "uint16", "uint32", "uint64")
+UNICODE_DTYPE = re.compile(r"<U[1-9][0-9]{0,5}")
+ESTIMATORS = ("MLPClassifier", "MLPRegressor", "Perceptron", "LogisticRegression", "LinearSVM")
+PARAMETER_DTYPES = ("float32", "float64")  # the values a `dtype` parameter may take in a file
 MANIFEST_MAX = 16 * 2**20
 NPY_HEADER_MAX = 4096  # an .npy header is far shorter; a member larger than its data is not ours
 
@@ -141,7 +152,24 @@ def _abbreviate(value, limit=200):
 
 
 def _digest(array):
-    return hashlib.sha256(np.ascontiguousarray(array).view(np.uint8).data).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data).hexdigest()
+
+
+def _dtype_text(dtype):
+    """How the manifest names `dtype`: its name ("float32") or, for unicode, "<U{length}"."""
+    return f"<U{dtype.itemsize // 4}" if dtype.kind == "U" else dtype.name
+
+
+def _allowed_dtype(text, kind):
+    """The dtype a manifest's text names, if arrays of `kind` ("module", "estimator") may have it;
+    else None."""
+    if not isinstance(text, str):
+        return None
+    if kind == "module":
+        return np.dtype(text) if text in ARRAY_DTYPES else None
+    if text in ESTIMATOR_ARRAY_DTYPES or UNICODE_DTYPE.fullmatch(text):
+        return np.dtype(text)
+    return None
 
 
 def _arrays_of(model):
@@ -154,10 +182,138 @@ def _arrays_of(model):
     return arrays
 
 
+def _estimator_classes():
+    from . import estimators
+    return {name: getattr(estimators, name) for name in ESTIMATORS}
+
+
+def _is_estimator(model):
+    return hasattr(model, "get_params") and hasattr(model, "fit") and not hasattr(model, "state_dict")
+
+
+def _to_json(value, where):
+    """`value` as JSON (tuples and dtypes as one-key objects, numpy scalars as Python numbers), or
+    TypeError naming `where` for what a file cannot hold."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        items = [_to_json(item, where) for item in value]
+        return {"tuple": items} if isinstance(value, tuple) else items
+    if value is float:
+        return {"python_type": "float"}
+    if isinstance(value, type) and issubclass(value, np.generic) and np.dtype(value).name in PARAMETER_DTYPES:
+        return {"numpy_type": np.dtype(value).name}
+    if isinstance(value, np.dtype) and value.name in PARAMETER_DTYPES:
+        return {"numpy_dtype": value.name}
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):
+        raise TypeError(f"save: {where} is a numpy {type(value).__name__}, whose state a file does not "
+                        f"hold; give it an int seed or None first, e.g. "
+                        f"estimator.set_params(random_state=0)")
+    raise TypeError(f"save: {where} is a {type(value).__module__}.{type(value).__qualname__}; a file "
+                    f"holds only None, bools, numbers, strings, lists and tuples of them, and the "
+                    f"dtypes {', '.join(PARAMETER_DTYPES)}")
+
+
+def _from_json(value, where):
+    """The inverse of _to_json; ValueError for an object it does not write."""
+    if isinstance(value, list):
+        return [_from_json(item, where) for item in value]
+    if not isinstance(value, dict):
+        return value
+    (tag, content), = value.items() if len(value) == 1 else ((None, None),)
+    if tag == "tuple" and isinstance(content, list):
+        return tuple(_from_json(item, where) for item in content)
+    if tag == "python_type" and content == "float":
+        return float
+    if tag in ("numpy_type", "numpy_dtype") and content in PARAMETER_DTYPES:
+        return getattr(np, content) if tag == "numpy_type" else np.dtype(content)
+    raise ValueError(f"{where}: {_abbreviate(value)} is not a value fastnn writes")
+
+
+def _describe_estimator(model):
+    """The JSON description of a fastnn estimator and its fitted arrays, or TypeError."""
+    classes = _estimator_classes()
+    name = type(model).__name__
+    if classes.get(name) is not type(model):
+        raise TypeError(
+            f"save: cannot describe a {type(model).__module__}.{type(model).__qualname__}; files "
+            f"name only fastnn's own estimators ({', '.join(ESTIMATORS)}) and modules.")
+    params = {key: _to_json(value, f"{name} parameter {key!r}")
+              for key, value in model.get_params(deep=False).items()}
+    state = model._get_fitted_state()
+    fitted, arrays = None, OrderedDict()
+    if state is not None:
+        fitted = {}
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                arrays[key] = _portable_array(value, f"{name}.{key}")
+            else:
+                fitted[key] = _to_json(value, f"{name} fitted attribute {key!r}")
+    return {"type": name, "params": params, "fitted": fitted}, arrays
+
+
+def _portable_array(array, where):
+    """`array` contiguous, in native byte order, with a dtype an estimator's file may hold."""
+    native = array.dtype.newbyteorder("=") if array.dtype.kind != "U" else np.dtype(f"<U{array.dtype.itemsize // 4}")
+    array = np.ascontiguousarray(array, dtype=native)
+    if _allowed_dtype(_dtype_text(array.dtype), "estimator") is None:
+        raise TypeError(f"save: {where} has dtype {array.dtype}, which a file does not hold")
+    return array
+
+
+def _build_estimator(description, arrays):
+    """The estimator a checked JSON description and its arrays stand for; ValueError for
+    anything unexpected."""
+    classes = _estimator_classes()
+    if not isinstance(description, dict) or set(description) != {"type", "params", "fitted"}:
+        raise ValueError(f"an estimator description must be an object with type, params and fitted, "
+                         f"got {_abbreviate(description)}")
+    name, params, fitted = description["type"], description["params"], description["fitted"]
+    if not isinstance(name, str) or name not in classes:
+        raise ValueError(f"estimator type {_abbreviate(name)} is not one fastnn loads ({', '.join(ESTIMATORS)})")
+    cls = classes[name]
+    if not isinstance(params, dict) or set(params) != set(cls._get_param_names()):
+        found = sorted(params) if isinstance(params, dict) else _abbreviate(params)
+        raise ValueError(f"{name}: the parameters must be {sorted(cls._get_param_names())}, the file has {found}")
+    estimator = cls(**{key: _from_json(value, f"{name} parameter {key!r}") for key, value in params.items()})
+    from .estimators._validation import validate_params
+    try:
+        validate_params(estimator, cls._parameter_constraints)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(str(exc)) from None
+    if fitted is None:
+        if arrays:
+            raise ValueError(f"{name} is not fitted, yet the file holds arrays {list(arrays)}")
+        return estimator
+    if not isinstance(fitted, dict):
+        raise ValueError(f"{name}: fitted must be an object or null, got {_abbreviate(fitted)}")
+    both = sorted(set(fitted) & set(arrays))
+    if both:
+        raise ValueError(f"{name}: {both} appear both as arrays and in the description")
+    return estimator._set_fitted_state({**fitted, **arrays})
+
+
 def save(path, model):
-    """Write `model` (a fastnn.nn module: Linear, Sequential, activations, losses) to `path` as an
-    .npz that `fastnn.load` reads back exactly: the architecture as JSON text and every
-    parameter bit for bit. The file is written whole or not at all (a temporary file, renamed).
+    """Write `model` to `path` as an .npz that `fastnn.load` reads back exactly. The file is
+    written whole or not at all (a temporary file, renamed).
+
+    `model` is a fastnn.nn module (Linear, Sequential, activations, losses: the architecture is
+    stored as JSON text, every parameter bit for bit) or one of fastnn's estimators
+    (MLPClassifier, MLPRegressor, Perceptron, LogisticRegression, LinearSVM, fitted or not: its
+    get_params() as JSON, and its fitted state: coefs_/coef_, intercepts_/intercept_, classes_
+    (numbers or strings; an object array of strings is stored, and comes back, as a unicode
+    array), n_features_in_, n_iter_, the loss curves, and the MLP's optimiser state (Adam's
+    moments and step count, SGD's momentum buffer and current learning rate), so that the loaded
+    estimator predicts identically and partial_fit or warm_start continue as this one would).
+    Raises TypeError for any other model, and for a parameter a file cannot hold: notably a
+    random_state that is a numpy Generator or RandomState (its state is not saved; set an int
+    seed or None before saving).
 
     >>> import os, tempfile, fastnn
     >>> from fastnn import nn
@@ -165,14 +321,24 @@ def save(path, model):
     >>> fastnn.save(path, nn.Linear(3, 2, activation="tanh", rng=0))
     >>> fastnn.load(path)
     Linear(in_features=3, out_features=2, bias=True, activation='tanh')
+    >>> from fastnn.datasets import make_xor
+    >>> X, y = make_xor(100, noise=0.1, random_state=0)
+    >>> clf = fastnn.MLPClassifier((8,), learning_rate_init=0.05, max_iter=30, random_state=0).fit(X, y)
+    >>> fastnn.save(path, clf)
+    >>> bool((fastnn.load(path).predict_proba(X) == clf.predict_proba(X)).all())
+    True
     """
-    layouts = _layouts()
     path = os.fspath(path)
-    manifest = {"format": FORMAT, "version": FORMAT_VERSION, "kind": "module",
-                "architecture": _describe(model, layouts), "arrays": OrderedDict()}
-    arrays = _arrays_of(model)
+    if _is_estimator(model):
+        description, arrays = _describe_estimator(model)
+        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "kind": "estimator",
+                    "estimator": description, "arrays": OrderedDict()}
+    else:
+        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "kind": "module",
+                    "architecture": _describe(model, _layouts()), "arrays": OrderedDict()}
+        arrays = _arrays_of(model)
     for name, array in arrays.items():
-        manifest["arrays"][name] = {"dtype": array.dtype.name, "shape": list(array.shape),
+        manifest["arrays"][name] = {"dtype": _dtype_text(array.dtype), "shape": list(array.shape),
                                     "sha256": _digest(array)}
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".fastnn-", suffix=".npz")
@@ -205,7 +371,7 @@ def _read_manifest(archive, path):
     if manifest.get("version") != FORMAT_VERSION:
         raise ValueError(f"load: {path} has format version {manifest.get('version')!r}; this "
                          f"fastnn reads version {FORMAT_VERSION}")
-    if manifest.get("kind") != "module" or not isinstance(manifest.get("arrays"), dict):
+    if manifest.get("kind") not in ("module", "estimator") or not isinstance(manifest.get("arrays"), dict):
         raise ValueError(f"load: {path}: the description is incomplete")
     return manifest
 
@@ -218,32 +384,53 @@ def _read_arrays(archive, manifest, path):
     extra = sorted(set(members) - {MANIFEST} - {name + ".npy" for name in listed})
     if extra:
         raise ValueError(f"load: {path} holds members the description does not list: {extra}")
+    kind = manifest["kind"]
+    allowed = ARRAY_DTYPES if kind == "module" else ESTIMATOR_ARRAY_DTYPES + ("<U{length}",)
     arrays = OrderedDict()
     for name, entry in listed.items():
-        where = f"load: {path}: parameter {name!r}"
-        if not isinstance(entry, dict) or entry.get("dtype") not in ARRAY_DTYPES:
-            raise ValueError(f"{where}: dtype must be one of {ARRAY_DTYPES}")
+        where = f"load: {path}: {'parameter' if kind == 'module' else 'array'} {name!r}"
+        dtype = _allowed_dtype(entry.get("dtype"), kind) if isinstance(entry, dict) else None
+        if dtype is None:
+            raise ValueError(f"{where}: dtype must be one of {allowed}")
         shape = entry.get("shape")
         if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
             raise ValueError(f"{where}: bad shape {_abbreviate(shape)}")
         info = members.get(name + ".npy")
         if info is None:
             raise ValueError(f"{where} is missing from the file")
-        expected_bytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(entry["dtype"]).itemsize
+        expected_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
         if info.file_size > expected_bytes + NPY_HEADER_MAX:
             raise ValueError(f"{where}: the stored member is larger than its shape {tuple(shape)}")
         try:
+            # the .npy header first: the data is read (and its memory allocated) only if the
+            # header says what the description does
+            with archive.open(info) as member:
+                stored_shape, stored_dtype = _npy_header(member)
+            if stored_dtype != dtype or list(stored_shape) != shape:
+                raise ValueError(f"{where}: the file holds {stored_dtype} {stored_shape}, its "
+                                 f"description says {entry['dtype']} {tuple(shape)}")
             with archive.open(info) as member:
                 array = np.lib.format.read_array(member, allow_pickle=False)
-        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        except (EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{where} cannot be read: {exc}") from None
-        if array.dtype.name != entry["dtype"] or list(array.shape) != shape:
-            raise ValueError(f"{where}: the file holds {array.dtype} {array.shape}, its description "
-                             f"says {entry['dtype']} {tuple(shape)}")
+        except ValueError as exc:
+            raise ValueError(str(exc) if str(exc).startswith(where) else f"{where} cannot be read: {exc}") from None
         if _digest(array) != entry.get("sha256"):
             raise ValueError(f"{where}: the values do not match their SHA-256: the file was altered")
         arrays[name] = array
     return arrays
+
+
+def _npy_header(member):
+    """(shape, dtype) from the header of an .npy stream, reading nothing more."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f".npy format version {version} is not one fastnn writes")
+    return shape, dtype
 
 
 def _check_fits(model, arrays, path):
@@ -266,8 +453,12 @@ def load(path, into=None):
     parameters copied into that existing model (which must have the same parameter names, shapes
     and dtypes) and `into` returned. Never runs code from the file.
 
+    An estimator comes back unfitted if it was saved so; fitted, it predicts exactly as the saved
+    one did, and partial_fit / warm_start fit continue from its weights and optimiser state.
+    `into` applies to modules only.
+
     Raises ValueError if the file is truncated, corrupted, altered, not a fastnn model, or (with
-    `into`) does not fit the model; the message names the parameter concerned.
+    `into`) does not fit the model; the message names the parameter or attribute concerned.
 
     >>> import os, tempfile, fastnn
     >>> from fastnn import nn
@@ -277,6 +468,9 @@ def load(path, into=None):
     Traceback (most recent call last):
     ...
     ValueError: load: parameter 'weight': the file holds float32 (2, 3), the model has float32 (5, 3)
+    >>> fastnn.save(path, fastnn.Perceptron(eta0=0.5))
+    >>> fastnn.load(path).get_params()["eta0"]
+    0.5
     """
     path = os.fspath(path)
     try:
@@ -285,12 +479,21 @@ def load(path, into=None):
             arrays = _read_arrays(archive, manifest, path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise ValueError(f"load: {path} is truncated or corrupted ({exc})") from None
+    if manifest["kind"] == "estimator":
+        if into is not None:
+            raise ValueError(f"load: {path} holds an estimator; into= is for modules only")
+        try:
+            return _build_estimator(manifest.get("estimator"), arrays)
+        except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+            raise ValueError(f"load: {path}: {exc}") from None
     if into is None:
         try:
             model = _build(manifest.get("architecture"), _layouts(), arrays)
         except ValueError as exc:
             raise ValueError(f"load: {path}: {exc}") from None
     else:
+        if not hasattr(into, "state_dict"):
+            raise TypeError(f"load: into= must be a fastnn.nn module, got {type(into).__name__}")
         model = into
     _check_fits(model, arrays, path)
     model.load_state_dict(arrays)
