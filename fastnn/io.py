@@ -224,6 +224,8 @@ def _from_json(value, where):
     """The inverse of _to_json; ValueError for an object it does not write."""
     if isinstance(value, list):
         return [_from_json(item, where) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise ValueError(f"{where}: {_abbreviate(value)} is out of range")  # numpy's checks would choke on it
     if not isinstance(value, dict):
         return value
     (tag, content), = value.items() if len(value) == 1 else ((None, None),)
@@ -401,24 +403,27 @@ def _read_arrays(archive, manifest, path):
         expected_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
         if info.file_size > expected_bytes + NPY_HEADER_MAX:
             raise ValueError(f"{where}: the stored member is larger than its shape {tuple(shape)}")
-        try:
-            # the .npy header first: the data is read (and its memory allocated) only if the
-            # header says what the description does
-            with archive.open(info) as member:
-                stored_shape, stored_dtype = _npy_header(member)
-            if stored_dtype != dtype or list(stored_shape) != shape:
-                raise ValueError(f"{where}: the file holds {stored_dtype} {stored_shape}, its "
-                                 f"description says {entry['dtype']} {tuple(shape)}")
-            with archive.open(info) as member:
-                array = np.lib.format.read_array(member, allow_pickle=False)
-        except (EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{where} cannot be read: {exc}") from None
-        except ValueError as exc:
-            raise ValueError(str(exc) if str(exc).startswith(where) else f"{where} cannot be read: {exc}") from None
+        # the .npy header first: the data is read (and its memory allocated) only if the header
+        # says what the description does
+        stored_shape, stored_dtype = _read_member(archive, info, where, _npy_header)
+        if stored_dtype != dtype or list(stored_shape) != shape:
+            raise ValueError(f"{where}: the file holds {stored_dtype} {stored_shape}, its "
+                             f"description says {entry['dtype']} {tuple(shape)}")
+        array = _read_member(archive, info, where,
+                             lambda member: np.lib.format.read_array(member, allow_pickle=False))
         if _digest(array) != entry.get("sha256"):
             raise ValueError(f"{where}: the values do not match their SHA-256: the file was altered")
         arrays[name] = array
     return arrays
+
+
+def _read_member(archive, info, where, read):
+    """read(the member's stream); ValueError naming `where` if the member is damaged."""
+    try:
+        with archive.open(info) as member:
+            return read(member)
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{where} cannot be read: {exc}") from None
 
 
 def _npy_header(member):

@@ -260,12 +260,19 @@ class _Trap:
         return (exec, ("import pathlib; pathlib.Path(%r).write_text('ran')" % self.marker,))
 
 
-def test_a_pickle_in_the_file_is_never_run(tmp_path):
-    marker = tmp_path / "code-ran"
+def trap_array(marker, length=1):
+    """An object array holding a _Trap: loading it with pickles allowed would create `marker`."""
     trap = _Trap()
     trap.marker = str(marker)
-    payload = np.empty(1, dtype=object)
+    payload = np.empty(length, dtype=object)
     payload[0] = trap
+    return payload
+
+
+def test_a_pickle_in_the_file_is_never_run(tmp_path):
+    marker = tmp_path / "code-ran"
+    payload = trap_array(marker)
+    trap = payload[0]
     data = rewritten(saved_bytes(tmp_path), change={"0.bias.npy": lambda c: npy_bytes(payload, True)})
     assert_load_fails(tmp_path, data, r"'0\.bias'")
     # the whole file as a pickle, too
