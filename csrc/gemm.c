@@ -13,9 +13,11 @@
 #include <omp.h>
 #endif
 
-/* Below this many multiply-adds a product runs on one thread: waking a team costs a few
- * microseconds, as much as such a product takes. */
-#define FASTNN_GEMM_PARALLEL_MIN_FMAS (64.0 * 64.0 * 256.0)
+/* Below this many multiply-adds (about 80 us of one core's work) a product runs on one thread.
+ * Waking a team costs a few microseconds on an idle machine, but when other processes hold the
+ * cores every join waits for a descheduled thread, and small products threaded that way were
+ * measured 10-30x slower than on one thread; above this size the gain outweighs that risk. */
+#define FASTNN_GEMM_PARALLEL_MIN_FMAS (8.0 * 1024.0 * 1024.0)
 
 /* Up to this many rows of C, a row-major B is read in place rather than packed: each of its
  * panels would be used by at most 4 micro-kernel calls, too few to repay a copy. */

@@ -7,10 +7,10 @@ package validates, allocates and orchestrates.
 import os as _os
 
 from . import _core
+from . import datasets, functional, init, nn, optim
+from .estimators import LinearSVM, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
+from .io import load, save
 from .linalg import matmul
-from . import functional
-from . import nn, optim, init
-from .io import save, load
 
 __version__ = "0.1.0"
 
@@ -61,8 +61,6 @@ def set_num_threads(n):
     _core.set_num_threads(n)
 
 
-__all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
-__all__ += ["save", "load"]
-
-from . import datasets
-from .estimators import MLPClassifier, MLPRegressor, Perceptron, LogisticRegression, LinearSVM
+__all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "save", "load",
+           "MLPClassifier", "MLPRegressor", "Perceptron", "LogisticRegression", "LinearSVM",
+           "datasets", "functional", "init", "nn", "optim", "__version__"]
