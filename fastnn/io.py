@@ -228,7 +228,7 @@ def _from_json(value, where):
         raise ValueError(f"{where}: {_abbreviate(value)} is out of range")  # numpy's checks would choke on it
     if not isinstance(value, dict):
         return value
-    (tag, content), = value.items() if len(value) == 1 else ((None, None),)
+    tag, content = next(iter(value.items())) if len(value) == 1 else (None, None)
     if tag == "tuple" and isinstance(content, list):
         return tuple(_from_json(item, where) for item in content)
     if tag == "python_type" and content == "float":
@@ -325,7 +325,7 @@ def save(path, model):
     Linear(in_features=3, out_features=2, bias=True, activation='tanh')
     >>> from fastnn.datasets import make_xor
     >>> X, y = make_xor(100, noise=0.1, random_state=0)
-    >>> clf = fastnn.MLPClassifier((8,), learning_rate_init=0.05, max_iter=30, random_state=0).fit(X, y)
+    >>> clf = fastnn.MLPClassifier((8,), tol=0.5, max_iter=30, random_state=0).fit(X, y)
     >>> fastnn.save(path, clf)
     >>> bool((fastnn.load(path).predict_proba(X) == clf.predict_proba(X)).all())
     True
