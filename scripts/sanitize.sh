@@ -27,6 +27,9 @@ mkdir "$work/src"
 [ -f "$work/src/setup.py" ] || fail "could not copy the sources (is $repo a git checkout?)"
 cd "$work/src"
 
+"$PYTHON" -c 'import Cython, setuptools' 2>/dev/null \
+    || fail "the sanitizer build runs setup.py directly: pip install \"Cython>=3\" \"setuptools>=77\" first"
+
 say "building with -fsanitize=address,undefined"
 FASTNN_SANITIZE=1 CC="$CC" "$PYTHON" setup.py build_ext --inplace >"$work/build.log" 2>&1 \
     || { tail -40 "$work/build.log"; fail "the sanitizer build failed"; }
