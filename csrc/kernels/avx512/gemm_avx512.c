@@ -74,4 +74,5 @@ const fastnn_kernel_context fastnn_context_avx512 = {
               .pack_transposed = fastnn_spack_transposed_avx2},
     .dgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
               .pack_transposed = fastnn_dpack_transposed_avx2},
+    .activations = &fastnn_activations_avx512,
 };
