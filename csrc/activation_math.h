@@ -142,9 +142,8 @@ static inline float fastnn_normal_tail_f32(float s, float g)
     return (float)((double)g * (t * q));
 }
 
-/* sigmoid(u) and sigmoid(u) sigmoid(-u) for u = hi + lo, from e = e^(-|u|) <= 1, which never
- * overflows: both are accurate for every u, the second without the cancellation of y (1 - y) near
- * y = 1. lo lets an argument computed in double keep its precision: e^u amplifies an absolute
+/* sigmoid(u) and sigmoid(-u) for u = hi + lo, from e = e^(-|u|) <= 1, which never overflows: both
+ * are accurate for every u, the second without the cancellation of 1 - sigmoid(u) near 1. lo lets an argument computed in double keep its precision: e^u amplifies an absolute
  * error in u into the same relative error. */
 static inline float fastnn_exp_minus_abs_f32(float hi, float lo)
 {
@@ -157,10 +156,11 @@ static inline float fastnn_sigmoid_sum_f32(float hi, float lo)
     return (hi >= 0 ? 1.0f : e) / (1.0f + e);
 }
 
-static inline float fastnn_sigmoid_slope_sum_f32(float hi, float lo)
+/* sigmoid(-u), from the same e */
+static inline float fastnn_sigmoid_minus_sum_f32(float hi, float lo)
 {
     float e = fastnn_exp_minus_abs_f32(hi, lo);
-    return e / ((1.0f + e) * (1.0f + e));
+    return (hi >= 0 ? e : 1.0f) / (1.0f + e);
 }
 
 static inline float fastnn_sigmoid_f32(float x) { return fastnn_sigmoid_sum_f32(x, 0.0f); }
@@ -186,10 +186,9 @@ static inline double fastnn_sigmoid_sum_f64(double hi, double lo)
     double u = hi + lo, e = exp(-fabs(u));
     return (u >= 0 ? 1.0 : e) / (1.0 + e);
 }
-static inline double fastnn_sigmoid_slope_sum_f64(double hi, double lo)
+static inline double fastnn_sigmoid_minus_sum_f64(double hi, double lo)
 {
-    double e = exp(-fabs(hi + lo));
-    return e / ((1.0 + e) * (1.0 + e));
+    return fastnn_sigmoid_sum_f64(-hi, -lo);
 }
 static inline double fastnn_sigmoid_f64(double x) { return fastnn_sigmoid_sum_f64(x, 0.0); }
 static inline void fastnn_split_f64(double x, double *hi, double *lo)
@@ -206,6 +205,13 @@ static inline void fastnn_split_f64(double x, double *hi, double *lo)
 static inline double fastnn_gelu_tanh_arg(double s)
 {
     return s * (2 * FASTNN_SQRT2_PI + 2 * FASTNN_SQRT2_PI * FASTNN_GELU_TANH_CUBIC * s * s);
+}
+
+/* s du/ds, for the derivative sigmoid(u) + s sigmoid(u) sigmoid(-u) du/ds
+ * = sigmoid(u) (1 + s du/ds sigmoid(-u)), which rounds less. */
+static inline double fastnn_gelu_tanh_arg_slope_times(double s)
+{
+    return s * (2 * FASTNN_SQRT2_PI + 6 * FASTNN_SQRT2_PI * FASTNN_GELU_TANH_CUBIC * s * s);
 }
 
 /* s is clamped to [-16, 16] where only a limit is left (Phi and sigmoid(u) saturated, the Gaussian
@@ -236,7 +242,7 @@ static inline double fastnn_gelu_tanh_arg(double s)
     /* d act / d s, from the output y (ReLU, tanh, sigmoid) or the input s (GELU forms). */      \
     static inline T fastnn_act_derivative_##SUFFIX(fastnn_activation act, T s, T y)               \
     {                                                                                             \
-        T clamped = fastnn_clamp16_##SUFFIX(s), g, u_hi, u_lo, du;                                \
+        T clamped = fastnn_clamp16_##SUFFIX(s), g, u_hi, u_lo, s_du;                              \
         switch (act) {                                                                            \
         case FASTNN_ACT_RELU: return y > 0 ? (T)1 : (T)0;                                         \
         case FASTNN_ACT_TANH: return ((T)1 - y) * ((T)1 + y);                                     \
@@ -246,10 +252,9 @@ static inline double fastnn_gelu_tanh_arg(double s)
             return fastnn_normal_cdf_##SUFFIX(s, g) + clamped * (T)FASTNN_INV_SQRT_2PI * g;       \
         case FASTNN_ACT_GELU_TANH:                                                                \
             fastnn_split_##SUFFIX(fastnn_gelu_tanh_arg(clamped), &u_hi, &u_lo);                   \
-            du = (T)(2 * FASTNN_SQRT2_PI) +                                                       \
-                 (T)(6 * FASTNN_SQRT2_PI * FASTNN_GELU_TANH_CUBIC) * clamped * clamped;           \
-            return fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo) +                                      \
-                   clamped * fastnn_sigmoid_slope_sum_##SUFFIX(u_hi, u_lo) * du;                  \
+            s_du = (T)fastnn_gelu_tanh_arg_slope_times(clamped);                                  \
+            return fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo) *                                      \
+                   ((T)1 + s_du * fastnn_sigmoid_minus_sum_##SUFFIX(u_hi, u_lo));                 \
         default: return (T)1;                                                                     \
         }                                                                                         \
     }
