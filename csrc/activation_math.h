@@ -7,9 +7,11 @@
  * (approximate="none") is s * Phi(s) with Phi the normal CDF, GELU(approximate="tanh") is
  * s/2 * (1 + tanh(sqrt(2/pi) (s + 0.044715 s^3))).
  *
- * float32 has its own exp, tanh and normal tail, written so that a loop over them vectorises:
- * straight-line code (selects, no branches, no calls), range reduction, polynomials fitted for
- * minimax relative error, and 2^n built from its bits. Within 2-3 ulp over all of float's range
+ * float32 has its own exp, tanh, Gaussian and normal tail (all GELU needs of erf), written so that
+ * a loop over them vectorises: straight-line code (selects, no branches, no calls), range
+ * reduction, polynomials fitted for minimax relative error (Lawson's reweighted least squares
+ * against 40-digit references), and 2^n built from its bits. Over all of float's range: tanh
+ * 1.5 ulp, sigmoid 2.3, GELU 2.8, GELU-tanh 3.2, their derivatives 3.0 and 4.3
  * (tests/test_activation_accuracy.py); NaN propagates, and +-inf and overflow give the limits.
  * float64 calls libm: it serves gradient checks, where accuracy matters more than speed.
  *
