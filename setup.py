@@ -5,7 +5,8 @@ files under csrc/kernels/<isa>/ raise their own instruction set with `#pragma GC
 dispatch chooses among them at run time, so one wheel runs on every x86-64.
 
 OpenMP is used when the compiler has it (libgomp with gcc) and left out otherwise; the GEMM then
-runs on one thread. FASTNN_SANITIZE=1 builds with AddressSanitizer and UBSan.
+runs on one thread (FASTNN_OPENMP=0 asks for that build). FASTNN_SANITIZE=1 builds with
+AddressSanitizer and UBSan.
 """
 import os
 import sys
@@ -42,7 +43,7 @@ class BuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
-        openmp = compiler_has_openmp(self.compiler)
+        openmp = os.environ.get("FASTNN_OPENMP", "1") != "0" and compiler_has_openmp(self.compiler)
         if not openmp:
             print("fastnn: the compiler has no OpenMP; building the serial GEMM", file=sys.stderr)
         for ext in self.extensions:
@@ -52,7 +53,8 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-compile_args = ["-O3", "-std=gnu11", "-fno-math-errno", "-Wall", "-Wno-unused-function"]
+compile_args = ["-O3", "-std=gnu11", "-fno-math-errno", "-Wall", "-Wno-unused-function",
+                "-Wno-unknown-pragmas"]
 link_args = []
 if SANITIZE:
     compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",

@@ -13,15 +13,22 @@
 #include <omp.h>
 #endif
 
-/* Below this many multiply-adds a product runs on one thread: waking a team costs a few
- * microseconds, as much as such a product takes. */
-#define FASTNN_GEMM_PARALLEL_MIN_FMAS (64.0 * 64.0 * 256.0)
+/* Below this many multiply-adds (about 80 us of one core's work) a product runs on one thread.
+ * Waking a team costs a few microseconds on an idle machine, but when other processes hold the
+ * cores every join waits for a descheduled thread, and small products threaded that way were
+ * measured 10-30x slower than on one thread; above this size the gain outweighs that risk. */
+#define FASTNN_GEMM_PARALLEL_MIN_FMAS (8.0 * 1024.0 * 1024.0)
 
 /* Up to this many rows of C, a row-major B is read in place rather than packed: each of its
  * panels would be used by at most 4 micro-kernel calls, too few to repay a copy. */
 #define FASTNN_B_IN_PLACE_MAX_ROWS(mr) (4 * (mr))
 /* ... and so is a B whose rows all lie within half an L1 cache. */
 #define FASTNN_B_IN_PLACE_MAX_BYTES (16 * 1024)
+
+/* Up to this many rows of C, or columns (where a register tile would be mostly padding),
+ * X W^T runs on the dot-product kernels where the ISA has them. */
+#define FASTNN_DOT_MAX_ROWS(mr) (4 * (mr))
+#define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
 
 /* Threads split C into rows x cols independent sub-blocks, each with its own packing: no
  * barriers and no shared scratch, at the price of packing the shared operand once per thread. */

@@ -106,6 +106,27 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
     }
 }
 
+/* The path for few rows or columns of C with both operands contiguous along k (X W^T at a
+ * small batch, or into a few outputs):
+ * dot-product micro-kernels read A and B where they are, so W is not transposed into panels,
+ * which would cost as much as the product. Each DN-row group of B stays in L1 while all the rows
+ * of A (a few, in L2) stream past it; the epilogue runs once C is complete. */
+static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                           T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                           const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
+                           ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
+                           ptrdiff_t col0, T *a_packed, T *b_packed)
+{
+    (void)cs_a, (void)rs_b, (void)a_packed, (void)b_packed;
+    const int dm = blk->dot_mr, dn = blk->dot_nr;
+    for (ptrdiff_t j = 0; j < n; j += dn)
+        for (ptrdiff_t i = 0; i < m; i += dm)
+            blk->dot_ukernel(k, a + i * rs_a, rs_a, m - i < dm ? m - i : dm, b + j * cs_b, cs_b,
+                             n - j < dn ? n - j : dn, c + i * ldc + j, ldc, alpha, beta);
+    if (epilogue)
+        epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
+}
+
 /* k == 0 (or alpha == 0): C = beta * C, then the epilogue. */
 static void NAME(scale_only)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t ldc,
                              const fastnn_epilogue *epilogue)
@@ -137,13 +158,20 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 15) & ~(size_t)15;
     size_t packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc);
     thread_grid grid = choose_thread_grid(m, n, k, blk->mr, blk->nr);
+    /* chosen for the whole product, so that every thread count sums in the same order */
+    int dot = blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
+              (m <= FASTNN_DOT_MAX_ROWS(blk->mr) || n <= FASTNN_DOT_MAX_COLS(blk->nr));
+    void (*serial)(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
+                   ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *, ptrdiff_t,
+                   const fastnn_epilogue *, ptrdiff_t, ptrdiff_t, T *, T *) =
+        dot ? NAME(gemm_dot) : NAME(gemm_serial);
     int threads = grid.rows * grid.cols, failed = 0;
     if (threads == 1) { /* no OpenMP region at all: it costs microseconds on small products */
         T *buffer = packing_buffer(packed_bytes);
         if (buffer == NULL)
             return -1;
         unsigned int fp_state = fastnn_flush_denormals_begin();
-        NAME(gemm_serial)(blk, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
+        serial(blk, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
                           epilogue, 0, 0, buffer + b_panel_elements, buffer);
         fastnn_flush_denormals_end(fp_state);
         return 0;
@@ -158,7 +186,7 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
             failed = 1;
         } else if (m1 > m0 && n1 > n0) {
             unsigned int fp_state = fastnn_flush_denormals_begin();
-            NAME(gemm_serial)(blk, m1 - m0, n1 - n0, k, alpha, a + m0 * rs_a, rs_a, cs_a,
+            serial(blk, m1 - m0, n1 - n0, k, alpha, a + m0 * rs_a, rs_a, cs_a,
                               b + n0 * cs_b, rs_b, cs_b, beta, c + m0 * ldc + n0, ldc, epilogue,
                               m0, n0, buffer + b_panel_elements, buffer);
             fastnn_flush_denormals_end(fp_state);

@@ -27,16 +27,32 @@ typedef void (*fastnn_spack_transposed)(ptrdiff_t kc, const float *src, ptrdiff_
 typedef void (*fastnn_dpack_transposed)(ptrdiff_t kc, const double *src, ptrdiff_t ld, int w,
                                         double *dst);
 
+/* Optional: a dot-product micro-kernel for operands contiguous along k, A rows lda apart and B
+ * columns ldb apart (as X and W in X W^T): a rows x cols tile (at most dot_mr x dot_nr) of
+ * C = alpha * A B + beta * C, any k, reading nothing outside the given rows and columns. */
+typedef void (*fastnn_sgemm_dot_ukernel)(ptrdiff_t k, const float *a, ptrdiff_t lda,
+                                         ptrdiff_t rows, const float *b, ptrdiff_t ldb,
+                                         ptrdiff_t cols, float *c, ptrdiff_t ldc, float alpha,
+                                         float beta);
+typedef void (*fastnn_dgemm_dot_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t lda,
+                                         ptrdiff_t rows, const double *b, ptrdiff_t ldb,
+                                         ptrdiff_t cols, double *c, ptrdiff_t ldc, double alpha,
+                                         double beta);
+
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
     fastnn_spack_transposed pack_transposed;
+    int dot_mr, dot_nr;
+    fastnn_sgemm_dot_ukernel dot_ukernel;
 } fastnn_sgemm_blocking;
 
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_dgemm_ukernel ukernel;
     fastnn_dpack_transposed pack_transposed;
+    int dot_mr, dot_nr;
+    fastnn_dgemm_dot_ukernel dot_ukernel;
 } fastnn_dgemm_blocking;
 
 /* AVX transposes of 8 x 8 floats and 4 x 4 doubles (csrc/kernels/avx2/pack_avx2.c), used by the

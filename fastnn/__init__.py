@@ -7,14 +7,20 @@ package validates, allocates and orchestrates.
 import os as _os
 
 from . import _core
+from . import datasets, functional, init, nn, optim
+from .estimators import LinearSVM, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
+from .io import load, save
 from .linalg import matmul
-from . import functional
-from . import nn, optim, init
 
 __version__ = "0.1.0"
 
 # Decided once, at import: the best kernels this CPU runs, unless FASTNN_ISA names others.
 _core.select_isa(_os.environ.get("FASTNN_ISA", "").strip().lower())
+
+# libgomp does not survive fork: a forked child's first parallel region waits forever for the
+# parent's pool threads. A forked child therefore runs fastnn on one thread; workers that want
+# threads are started with multiprocessing's "spawn" or "forkserver" (tests/test_concurrency.py).
+_os.register_at_fork(after_in_child=lambda: _core.set_num_threads(1))
 
 
 def cpu_info():
@@ -55,4 +61,6 @@ def set_num_threads(n):
     _core.set_num_threads(n)
 
 
-__all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "__version__"]
+__all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "save", "load",
+           "MLPClassifier", "MLPRegressor", "Perceptron", "LogisticRegression", "LinearSVM",
+           "datasets", "functional", "init", "nn", "optim", "__version__"]

@@ -190,8 +190,8 @@ def cpu_features():
     """The CPU's vendor, brand and the instruction-set features the dispatcher looks at."""
     cdef const fastnn_cpu_features *f = fastnn_cpu()
     return {
-        "vendor": f.vendor.decode("ascii", "replace").strip("\x00 "),
-        "brand": f.brand.decode("ascii", "replace").strip("\x00 "),
+        "vendor": (<const char *>f.vendor).decode("ascii", "replace").strip(),
+        "brand": (<const char *>f.brand).decode("ascii", "replace").strip(),
         "sse2": bool(f.sse2), "avx": bool(f.avx), "fma": bool(f.fma), "avx2": bool(f.avx2),
         "avx512f": bool(f.avx512f), "avx512bw": bool(f.avx512bw), "avx512dq": bool(f.avx512dq),
         "avx512vl": bool(f.avx512vl), "avx512_bf16": bool(f.avx512_bf16),

@@ -326,7 +326,8 @@ def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_ou
 
 
 def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre_activation=None,
-                    need_input_grad=True, has_bias=True, weight_grad=None, bias_grad=None):
+                    need_input_grad=True, has_bias=True, weight_grad=None, bias_grad=None,
+                    accumulate=True):
     """The gradients of y = act(x · weightᵀ + b): returns (dx, dweight, dbias).
 
     One C pass forms dS = grad_output ⊙ act'(S) and reduces dbias = Σ_rows dS (in double); then
@@ -335,7 +336,9 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
     see `linear(..., pre_activation_out=)`); identity (activation=None) needs neither.
 
     With `weight_grad` (out, in) and/or `bias_grad` (out,) given, the gradients are added into
-    them, as PyTorch accumulates into .grad, and those arrays are returned. dx is None when
+    them, as PyTorch accumulates into .grad, and those arrays are returned; with
+    `accumulate=False` they are overwritten instead (what a first backward after zeroing needs,
+    without reading the zeros). dx is None when
     `need_input_grad` is False (a first layer), dbias None when `has_bias` is False.
 
     >>> import numpy as np, fastnn.functional as F
@@ -375,10 +378,10 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
         saved = _unit_column_stride(saved)
         delta = np.empty(grad_output.shape, dtype=dtype)
 
-    accumulate_bias = bias_grad is not None
+    accumulate_bias = bias_grad is not None and accumulate
     if not has_bias:
         db = None
-    elif accumulate_bias:
+    elif bias_grad is not None:
         _check_output(bias_grad, (out_features,), dtype, {}, "bias_grad", caller)
         db = bias_grad
     else:
@@ -393,7 +396,7 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
     else:
         _check_output(weight_grad, (out_features, in_features), dtype,
                       {"x": x, "weight": weight, "grad_output": grad_output}, "weight_grad", caller)
-        dw = _core.gemm(delta.T, x, weight_grad, beta=1.0)
+        dw = _core.gemm(delta.T, x, weight_grad, beta=1.0 if accumulate else 0.0)
     dx = _core.gemm(delta, weight, np.empty((n, in_features), dtype=dtype)) if need_input_grad else None
     return dx, dw, db
 

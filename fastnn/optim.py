@@ -67,10 +67,11 @@ class Optimizer:
         """Raise on hyper-parameters out of range (each optimizer knows its own)."""
 
     def zero_grad(self):
-        """Zero the `.grad` of every parameter (they are then accumulated into again)."""
+        """Zero the `.grad` of every parameter (they are then accumulated into again); see
+        `Parameter.zero_grad` for why this costs nothing until a gradient is read."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad.fill(0)
+                p.zero_grad()
 
     def step(self, closure=None):
         raise NotImplementedError

@@ -566,3 +566,38 @@ def test_losses_match_torch(name):
     expected.backward()
     assert value == pytest.approx(expected.item(), rel=1e-12)
     np.testing.assert_allclose(loss_fn.backward(), p.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_zero_grad_is_lazy_but_reads_as_zeros_and_the_next_backward_overwrites():
+    rng = np.random.default_rng(7)
+    layer = nn.Linear(5, 3, activation="tanh", dtype=np.float64, rng=0)
+    x = rng.standard_normal((4, 5))
+    g = rng.standard_normal((4, 3))
+    layer(x)
+    layer.backward(g)
+    fresh_w, fresh_b = layer.weight.grad.copy(), layer.bias.grad.copy()
+    layer(x)
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad, 2 * fresh_w)   # accumulates
+    layer.zero_grad()
+    layer(x)
+    layer.backward(g)                                             # overwrites the stale values
+    np.testing.assert_array_equal(layer.weight.grad, fresh_w)
+    np.testing.assert_array_equal(layer.bias.grad, fresh_b)
+    layer.zero_grad()
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()  # a read sees zeros
+    layer.bias.zero_grad()                                        # only one of the pair zeroed
+    layer.weight.grad[...] = 1.0
+    layer(x)
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad, 1.0 + fresh_w)
+    np.testing.assert_allclose(layer.bias.grad, fresh_b)
+
+
+def test_optimizer_zero_grad_then_step_sees_zero_gradients():
+    p = nn.Parameter(np.ones(3))
+    p.grad[...] = 5.0
+    opt = optim.SGD([p], lr=0.5)
+    opt.zero_grad()
+    opt.step()
+    np.testing.assert_array_equal(p.data, np.ones(3))

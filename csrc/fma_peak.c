@@ -1,0 +1,87 @@
+/* Times the active instruction set's FMA chains: calibrate the iteration count to the requested
+ * duration once, then keep the fastest of several runs, so a late clock ramp only costs the runs
+ * it touched. The clock is the thread's CPU time where there is one: on a machine shared with
+ * other processes, time spent descheduled is not time the FMA units were busy. */
+#include "fma_peak.h"
+
+#include <time.h>
+
+#include "fp_env.h"
+#include "kernel_context.h"
+
+static const fastnn_fma_peak_kernels *active_kernels(void)
+{
+    const fastnn_kernel_context *context = fastnn_active_context();
+    if (context == &fastnn_context_avx512) return &fastnn_fma_peak_avx512;
+    if (context == &fastnn_context_avx2) return &fastnn_fma_peak_avx2;
+    return &fastnn_fma_peak_generic;
+}
+
+#ifdef CLOCK_THREAD_CPUTIME_ID
+#define PROBE_CLOCK CLOCK_THREAD_CPUTIME_ID
+#else
+#define PROBE_CLOCK CLOCK_MONOTONIC
+#endif
+
+static int now(double *seconds)
+{
+    struct timespec t;
+    if (clock_gettime(PROBE_CLOCK, &t) != 0)
+        return -1;
+    *seconds = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    return 0;
+}
+
+/* Where the chains' checksums go: a volatile store the compiler must keep, and the loop with it. */
+volatile double fastnn_fma_peak_sink;
+
+/* Seconds one call of `run` takes. */
+static double time_chains(fastnn_fma_chains_fn run, long iterations)
+{
+    double start, stop;
+    if (now(&start) != 0)
+        return -1;
+    fastnn_fma_peak_sink = run(iterations);
+    if (now(&stop) != 0)
+        return -1;
+    return stop - start;
+}
+
+double fastnn_fma_peak_gflops(int is_double, double seconds, int runs)
+{
+    const fastnn_fma_peak_kernels *kernels = active_kernels();
+    fastnn_fma_chains_fn run = is_double ? kernels->run_f64 : kernels->run_f32;
+    double flops_per_iteration =
+        2.0 * kernels->chains * (is_double ? kernels->lanes_f64 : kernels->lanes_f32);
+    unsigned int saved_fp = fastnn_flush_denormals_begin();
+    long iterations = 1024;
+    double elapsed;
+    /* Doubling until a run lasts a tenth of the target keeps calibration short yet above the
+     * clock's resolution. */
+    while ((elapsed = time_chains(run, iterations)) >= 0 && elapsed < 0.1 * seconds &&
+           iterations < (1L << 40))
+        iterations *= 2;
+    double best = -1;
+    if (elapsed >= 0) {
+        if (elapsed > 0)
+            iterations = (long)(iterations * (seconds / elapsed)) + 1;
+        for (int r = 0; r < (runs > 0 ? runs : 1); r++) {
+            elapsed = time_chains(run, iterations);
+            if (elapsed < 0) {
+                best = -1;
+                break;
+            }
+            double gflops = elapsed > 0 ? flops_per_iteration * (double)iterations / elapsed * 1e-9 : 0;
+            if (gflops > best)
+                best = gflops;
+        }
+    }
+    fastnn_flush_denormals_end(saved_fp);
+    return best;
+}
+
+int fastnn_fma_peak_lanes(int is_double)
+{
+    const fastnn_fma_peak_kernels *kernels = active_kernels();
+    return is_double ? kernels->lanes_f64 : kernels->lanes_f32;
+}

@@ -1,0 +1,109 @@
+"""The libraries fastnn is measured beside: numpy always; torch and jax when installed.
+
+Thread counts: fastnn and torch take theirs at run time; numpy's BLAS does through threadpoolctl
+when it is installed (otherwise numpy runs with its default and the figures say so); jax (XLA)
+fixes its thread pool at start-up, so it is timed only with all threads.
+"""
+import contextlib
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+from functools import partial
+
+import numpy as np
+
+import fastnn
+
+_modules = {}
+
+
+def optional_module(name):
+    """The module `name`, or None when it is not installed (or fails to import)."""
+    if name not in _modules:
+        try:
+            _modules[name] = importlib.import_module(name)
+        except Exception:
+            _modules[name] = None
+    return _modules[name]
+
+
+def numpy_blas():
+    """The BLAS behind numpy, as threadpoolctl names it, or None."""
+    threadpoolctl = optional_module("threadpoolctl")
+    if threadpoolctl is None:
+        return None
+    for pool in threadpoolctl.threadpool_info():
+        if pool.get("user_api") == "blas":
+            return f"{pool.get('internal_api')} {pool.get('version')}"
+    return None
+
+
+def installed(name):
+    """Whether `name` can be imported, without importing it (torch and jax take seconds)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def competitor_versions():
+    """Versions of the libraries that may take part (None for those not installed)."""
+    versions = {"numpy": np.__version__, "numpy_blas": numpy_blas()}
+    for name in ("torch", "jax", "threadpoolctl", "matplotlib"):
+        try:
+            versions[name] = importlib.metadata.version(name) if installed(name) else None
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def available_libraries(wanted=("fastnn", "numpy", "torch", "jax")):
+    """Those of `wanted` that can run here, in order."""
+    return [name for name in wanted if name in ("fastnn", "numpy") or optional_module(name)]
+
+
+def libraries_for_threads(libraries, threads, all_threads):
+    """Those of `libraries` whose thread count can be set to `threads`."""
+    return [name for name in libraries if name != "jax" or threads == all_threads]
+
+
+@contextlib.contextmanager
+def thread_count(threads):
+    """Run fastnn, numpy's BLAS (with threadpoolctl) and torch on `threads` threads, restoring
+    their previous settings afterwards. torch is covered only if imported before the call."""
+    previous_fastnn = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    torch = sys.modules.get("torch")  # only a torch some step has already imported
+    previous_torch = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    threadpoolctl = optional_module("threadpoolctl")
+    limiter = (threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
+               if threadpoolctl is not None else contextlib.nullcontext())
+    try:
+        with limiter:
+            yield
+    finally:
+        fastnn.set_num_threads(previous_fastnn)
+        if torch is not None:
+            torch.set_num_threads(previous_torch)
+
+
+def gemm_runner(library, a, b, trans_a=False, trans_b=False):
+    """A callable computing op(a)·op(b) with `library` into a buffer it keeps, so every library
+    is timed on the product alone, without allocation."""
+    op_a = a.T if trans_a else a
+    op_b = b.T if trans_b else b
+    out = np.empty((op_a.shape[0], op_b.shape[1]), dtype=a.dtype)
+    if library == "fastnn":
+        return partial(fastnn.matmul, a, b, trans_a=trans_a, trans_b=trans_b, out=out)
+    if library == "numpy":
+        return partial(np.matmul, op_a, op_b, out=out)
+    if library == "torch":
+        torch = optional_module("torch")
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        return partial(torch.matmul, ta.T if trans_a else ta, tb.T if trans_b else tb, out=tout)
+    if library == "jax":
+        jax = optional_module("jax")
+        product = jax.jit(lambda x, y: (x.T if trans_a else x) @ (y.T if trans_b else y))
+        ja, jb = jax.device_put(a), jax.device_put(b)
+        return lambda: product(ja, jb).block_until_ready()
+    raise ValueError(f"gemm_runner: unknown library {library!r}")
