@@ -66,8 +66,8 @@ void fastnn_dpack_transposed_avx2(ptrdiff_t kc, const double *src, ptrdiff_t ld,
  * other overlap is allowed. */
 #define FASTNN_DECLARE_ACTIVATION_KERNELS(T, SUFFIX)                                              \
     typedef struct {                                                                              \
-        /* The Linear layer's epilogue on a rows x cols block of C: c = act(c + bias), bias (cols) \
-         * may be NULL; pre (if not NULL) first receives c + bias. */                             \
+        /* The Linear layer's epilogue on a rows x cols block of C: c = act(c + bias), bias       \
+         * (cols) may be NULL; pre (if not NULL) first receives c + bias. */                      \
         void (*bias_activation)(int act, ptrdiff_t rows, ptrdiff_t cols, const T *bias, T *c,     \
                                 ptrdiff_t ldc, T *pre, ptrdiff_t ld_pre);                         \
         /* y = act(x) */                                                                          \

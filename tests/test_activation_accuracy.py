@@ -26,11 +26,12 @@ ISAS = ("avx512", "avx2", "generic")
 TINY = 2.0 ** -116
 FLT_MIN = float(np.finfo(np.float32).tiny)
 
-# Worst error allowed, in ulps. Measured over the three kernel sets at most: tanh 1.5, sigmoid 2.3,
-# gelu 2.8, gelu_tanh 3.2, tanh' 1.5, sigmoid' 1.5, gelu' 3.0, gelu_tanh' 4.3 (float64 libm-based
-# tanhf/erff forms lost every digit of the GELUs' negative tails).
-BOUNDS = {"relu": 0, "tanh": 2, "sigmoid": 3, "gelu": 3, "gelu_tanh": 4, "relu'": 0, "tanh'": 2,
-          "sigmoid'": 2, "gelu'": 4, "gelu_tanh'": 5}
+# Worst error allowed, in ulps. Measured at most, over the three kernel sets here and over every
+# 7th float in C (tanh, sigmoid, GELU, GELU-tanh, the GELU derivatives in ulps of their terms):
+# 1.5, 2.3, 2.9, 3.3, 3.0, 4.5. The libm forms these replace (0.5 s (1 + erf), 0.5 s (1 + tanh))
+# lost every digit of the GELUs' negative tails.
+BOUNDS = {"relu": 0, "tanh": 2, "sigmoid": 3, "gelu": 3.5, "gelu_tanh": 4, "relu'": 0,
+          "tanh'": 2, "sigmoid'": 2, "gelu'": 4, "gelu_tanh'": 5}
 
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 SQRT_2_PI = math.sqrt(2 / math.pi)

@@ -26,6 +26,9 @@
 
 #define FASTNN_PASTE_(a, b) a##b
 #define FASTNN_PASTE(a, b) FASTNN_PASTE_(a, b)
+/* forward_f32_avx512 ...: the ISA in every kernel's name, which is how tools (and
+ * tests/test_isa_isolation.py, on a wheel) tell kernel code from framework code. */
+#define KERNEL(NAME, SUFFIX) FASTNN_PASTE(NAME##_##SUFFIX##_, FASTNN_ISA)
 
 #define FOR_EACH_ACTIVATION(act, LOOP)                                                            \
     switch ((fastnn_activation)(act)) {                                                           \
@@ -64,8 +67,9 @@
 #define ALONE(ACT) BIAS_ACTIVATION_LOOP(ACT, row[j], (void)0)
 
 #define DEFINE_ACTIVATION_ROWS(T, SUFFIX)                                                         \
-    static void bias_activation_##SUFFIX(int act, ptrdiff_t rows, ptrdiff_t cols, const T *bias,  \
-                                         T *c, ptrdiff_t ldc, T *pre, ptrdiff_t ld_pre)           \
+    static void KERNEL(bias_activation, SUFFIX)(int act, ptrdiff_t rows, ptrdiff_t cols,          \
+                                                const T *bias, T *c, ptrdiff_t ldc, T *pre,       \
+                                                ptrdiff_t ld_pre)                                 \
     {                                                                                             \
         for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
             T *row = c + i * ldc, *pre_row = pre ? pre + i * ld_pre : NULL;                       \
@@ -80,21 +84,20 @@
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
-    static void forward_##SUFFIX(int act, ptrdiff_t n, const T *x, T *y)                          \
+    static void KERNEL(forward, SUFFIX)(int act, ptrdiff_t n, const T *x, T *y)                   \
     {                                                                                             \
         FOR_EACH_ACTIVATION(act, FORWARD_LOOP);                                                   \
     }                                                                                             \
                                                                                                   \
-    static void backward_##SUFFIX(int act, ptrdiff_t n, const T *grad_output, const T *saved,     \
-                                  T *grad_input)                                                  \
+    static void KERNEL(backward, SUFFIX)(int act, ptrdiff_t n, const T *grad_output,              \
+                                         const T *saved, T *grad_input)                           \
     {                                                                                             \
         FOR_EACH_ACTIVATION(act, BACKWARD_LOOP);                                                  \
     }                                                                                             \
                                                                                                   \
-    static void delta_and_column_sums_##SUFFIX(int act, ptrdiff_t rows, ptrdiff_t cols,           \
-                                               const T *grad_output, ptrdiff_t ld_grad_output,    \
-                                               const T *saved, ptrdiff_t ld_saved, T *delta,      \
-                                               ptrdiff_t ld_delta, double *sums)                  \
+    static void KERNEL(delta_and_column_sums, SUFFIX)(                                            \
+        int act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output, ptrdiff_t ld_grad_output,  \
+        const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, double *sums)           \
     {                                                                                             \
         for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
             const T *g = grad_output + i * ld_grad_output;                                        \
@@ -120,8 +123,12 @@ DEFINE_ACTIVATION_ROWS(double, f64)
 #undef DERIVATIVE
 
 const fastnn_activation_kernels FASTNN_PASTE(fastnn_activations_, FASTNN_ISA) = {
-    .f32 = {.bias_activation = bias_activation_f32, .forward = forward_f32,
-            .backward = backward_f32, .delta_and_column_sums = delta_and_column_sums_f32},
-    .f64 = {.bias_activation = bias_activation_f64, .forward = forward_f64,
-            .backward = backward_f64, .delta_and_column_sums = delta_and_column_sums_f64},
+    .f32 = {.bias_activation = KERNEL(bias_activation, f32),
+            .forward = KERNEL(forward, f32),
+            .backward = KERNEL(backward, f32),
+            .delta_and_column_sums = KERNEL(delta_and_column_sums, f32)},
+    .f64 = {.bias_activation = KERNEL(bias_activation, f64),
+            .forward = KERNEL(forward, f64),
+            .backward = KERNEL(backward, f64),
+            .delta_and_column_sums = KERNEL(delta_and_column_sums, f64)},
 };
