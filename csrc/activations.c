@@ -1,58 +1,38 @@
 /* Whole-array activations, softmax, and the fused delta / bias-gradient pass of Linear's backward.
  *
- * Each loop is instantiated once per activation (the switch sits outside the loop), so the
- * compiler sees a constant activation and can vectorise ReLU and friends. */
-/* Without trapping math, gcc if-converts ReLU's derivative (a select multiplied into the gradient)
- * and vectorises the backward pass; with it, the loop stays scalar and branchy, ~10x slower.
- * Nothing here relies on floating-point traps. Set before the includes, so that the inlined
- * formulas of activation_math.h are compiled the same way. */
-#pragma GCC optimize("no-trapping-math")
-
+ * The activations' row loops are kernels, compiled once per instruction set
+ * (csrc/kernels/activation_rows.h) and taken from the active context; this file splits the work
+ * among threads and sets the floating-point environment around them. */
 #include "activations.h"
 
 #include <math.h>
 
-#include "activation_math.h"
 #include "elementwise.h"
+#include "kernel_context.h"
 
 /* Columns per block of the bias-gradient reduction: the block's double accumulators stay in L1
  * while the rows stream past, and blocks are what threads share out. */
 #define BIAS_GRAD_BLOCK 256
 
-#define FOR_EACH_ACTIVATION(act, LOOP)                                                            \
-    switch ((fastnn_activation)(act)) {                                                           \
-    case FASTNN_ACT_RELU: LOOP(FASTNN_ACT_RELU); break;                                           \
-    case FASTNN_ACT_TANH: LOOP(FASTNN_ACT_TANH); break;                                           \
-    case FASTNN_ACT_SIGMOID: LOOP(FASTNN_ACT_SIGMOID); break;                                     \
-    case FASTNN_ACT_GELU: LOOP(FASTNN_ACT_GELU); break;                                           \
-    case FASTNN_ACT_GELU_TANH: LOOP(FASTNN_ACT_GELU_TANH); break;                                 \
-    default: LOOP(FASTNN_ACT_IDENTITY); break;                                                    \
-    }
-
-/* The derivative's second and third arguments are the input s and the output y; each activation
- * reads only the one it is written in (activation_math.h), and `saved` is that one. */
-#define FORWARD_LOOP(ACT)                                                                         \
-    for (ptrdiff_t i = lo; i < hi; i++) y[i] = FORWARD(ACT, x[i])
-#define BACKWARD_LOOP(ACT)                                                                        \
-    for (ptrdiff_t i = lo; i < hi; i++)                                                           \
-        grad_input[i] = grad_output[i] * DERIVATIVE(ACT, saved[i], saved[i])
-#define DELTA_ROW_LOOP(ACT)                                                                       \
-    for (ptrdiff_t j = 0; j < width; j++) {                                                       \
-        __typeof__(*d) delta_j = g[j] * DERIVATIVE(ACT, s[j], s[j]);                              \
-        d[j] = delta_j;                                                                           \
-        sums[j] += delta_j;                                                                       \
-    }
-
 #define DEFINE_ACTIVATIONS(T, SUFFIX, EXP)                                                        \
+    static const fastnn_activation_kernels_##SUFFIX *kernels_##SUFFIX(void)                       \
+    {                                                                                             \
+        return &fastnn_active_context()->activations->SUFFIX;                                     \
+    }                                                                                             \
+                                                                                                  \
     void fastnn_activation_forward_##SUFFIX(int act, ptrdiff_t n, const T *x, T *y)               \
     {                                                                                             \
-        FASTNN_FOR_EACH_SPAN(n, n, FOR_EACH_ACTIVATION(act, FORWARD_LOOP));                       \
+        const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
+        FASTNN_FOR_EACH_SPAN(n, n, k->forward(act, hi - lo, x + lo, y + lo));                     \
     }                                                                                             \
                                                                                                   \
     void fastnn_activation_backward_##SUFFIX(int act, ptrdiff_t n, const T *grad_output,          \
                                              const T *saved, T *grad_input)                       \
     {                                                                                             \
-        FASTNN_FOR_EACH_SPAN(n, n, FOR_EACH_ACTIVATION(act, BACKWARD_LOOP));                      \
+        const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
+        FASTNN_FOR_EACH_SPAN(n, n,                                                                \
+                             k->backward(act, hi - lo, grad_output + lo, saved + lo,              \
+                                         grad_input + lo));                                       \
     }                                                                                             \
                                                                                                   \
     void fastnn_delta_and_bias_grad_##SUFFIX(                                                     \
@@ -60,6 +40,7 @@
         const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, T *bias_grad,           \
         int accumulate)                                                                           \
     {                                                                                             \
+        const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
         ptrdiff_t blocks = (cols + BIAS_GRAD_BLOCK - 1) / BIAS_GRAD_BLOCK;                        \
         FASTNN_FOR_EACH_SPAN(rows * cols, blocks, {                                               \
             for (ptrdiff_t block = lo; block < hi; block++) {                                     \
@@ -67,16 +48,9 @@
                 ptrdiff_t width = cols - j0 < BIAS_GRAD_BLOCK ? cols - j0 : BIAS_GRAD_BLOCK;      \
                 double sums[BIAS_GRAD_BLOCK];                                                     \
                 for (ptrdiff_t j = 0; j < width; j++) sums[j] = 0;                                \
-                for (ptrdiff_t i = 0; i < rows; i++) {                                            \
-                    const T *g = grad_output + i * ld_grad_output + j0;                           \
-                    if (delta) {                                                                  \
-                        const T *s = saved + i * ld_saved + j0;                                   \
-                        T *d = delta + i * ld_delta + j0;                                         \
-                        FOR_EACH_ACTIVATION(act, DELTA_ROW_LOOP);                                 \
-                    } else {                                                                      \
-                        for (ptrdiff_t j = 0; j < width; j++) sums[j] += g[j];                    \
-                    }                                                                             \
-                }                                                                                 \
+                k->delta_and_column_sums(act, rows, width, grad_output + j0, ld_grad_output,      \
+                                         delta ? saved + j0 : NULL, ld_saved,                     \
+                                         delta ? delta + j0 : NULL, ld_delta, sums);              \
                 if (bias_grad) {                                                                  \
                     T *out = bias_grad + j0;                                                      \
                     for (ptrdiff_t j = 0; j < width; j++)                                         \
@@ -127,11 +101,5 @@
         });                                                                                       \
     }
 
-#define FORWARD fastnn_act_forward_f32
-#define DERIVATIVE fastnn_act_derivative_f32
 DEFINE_ACTIVATIONS(float, f32, expf)
-#undef FORWARD
-#undef DERIVATIVE
-#define FORWARD fastnn_act_forward_f64
-#define DERIVATIVE fastnn_act_derivative_f64
 DEFINE_ACTIVATIONS(double, f64, exp)

@@ -61,10 +61,47 @@ void fastnn_spack_transposed_avx2(ptrdiff_t kc, const float *src, ptrdiff_t ld, 
 void fastnn_dpack_transposed_avx2(ptrdiff_t kc, const double *src, ptrdiff_t ld, int w,
                                   double *dst);
 
+/* The activations' row loops (csrc/kernels/activation_rows.h, compiled once per instruction set).
+ * `act` is a fastnn_activation; a row is contiguous; an output may be its input (y == x) but no
+ * other overlap is allowed. */
+#define FASTNN_DECLARE_ACTIVATION_KERNELS(T, SUFFIX)                                              \
+    typedef struct {                                                                              \
+        /* The Linear layer's epilogue on a rows x cols block of C: c = act(c + bias), bias       \
+         * (cols) may be NULL; pre (if not NULL) first receives c + bias. */                      \
+        void (*bias_activation)(int act, ptrdiff_t rows, ptrdiff_t cols, const T *bias, T *c,     \
+                                ptrdiff_t ldc, T *pre, ptrdiff_t ld_pre);                         \
+        /* y = act(x) */                                                                          \
+        void (*forward)(int act, ptrdiff_t n, const T *x, T *y);                                  \
+        /* grad_input = grad_output * act'(saved): saved is y for ReLU, tanh, sigmoid, identity,  \
+         * s for the GELUs; grad_input may be either input. */                                    \
+        void (*backward)(int act, ptrdiff_t n, const T *grad_output, const T *saved,              \
+                         T *grad_input);                                                          \
+        /* Over rows x cols: delta = grad_output * act'(saved) unless delta is NULL (then only    \
+         * the sums), and sums[j] += delta[i][j] (or grad_output's) in double. */                 \
+        void (*delta_and_column_sums)(int act, ptrdiff_t rows, ptrdiff_t cols,                    \
+                                      const T *grad_output, ptrdiff_t ld_grad_output,             \
+                                      const T *saved, ptrdiff_t ld_saved, T *delta,               \
+                                      ptrdiff_t ld_delta, double *sums);                          \
+    } fastnn_activation_kernels_##SUFFIX;
+
+FASTNN_DECLARE_ACTIVATION_KERNELS(float, f32)
+FASTNN_DECLARE_ACTIVATION_KERNELS(double, f64)
+#undef FASTNN_DECLARE_ACTIVATION_KERNELS
+
+typedef struct {
+    fastnn_activation_kernels_f32 f32;
+    fastnn_activation_kernels_f64 f64;
+} fastnn_activation_kernels;
+
+extern const fastnn_activation_kernels fastnn_activations_avx512;
+extern const fastnn_activation_kernels fastnn_activations_avx2;
+extern const fastnn_activation_kernels fastnn_activations_generic;
+
 typedef struct {
     const char *name;
     fastnn_sgemm_blocking sgemm;
     fastnn_dgemm_blocking dgemm;
+    const fastnn_activation_kernels *activations;
 } fastnn_kernel_context;
 
 extern const fastnn_kernel_context fastnn_context_avx512;

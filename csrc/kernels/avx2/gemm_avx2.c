@@ -24,4 +24,5 @@ const fastnn_kernel_context fastnn_context_avx2 = {
               .pack_transposed = fastnn_spack_transposed_avx2},
     .dgemm = {.mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8,
               .pack_transposed = fastnn_dpack_transposed_avx2},
+    .activations = &fastnn_activations_avx2,
 };

@@ -71,4 +71,5 @@ const fastnn_kernel_context fastnn_context_avx512 = {
     .dgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
               .pack_transposed = fastnn_dpack_transposed_avx2,
               .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_ukernel = dgemm_dot_avx512_4x4},
+    .activations = &fastnn_activations_avx512,
 };

@@ -28,4 +28,5 @@ const fastnn_kernel_context fastnn_context_generic = {
               .pack_transposed = NULL},
     .dgemm = {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4,
               .pack_transposed = NULL},
+    .activations = &fastnn_activations_generic,
 };
