@@ -9,6 +9,16 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+
+cdef inline int _check_aligned(cnp.ndarray x, str name) except -1:
+    """C reads a float through a float pointer: an address that is not a multiple of the
+    element's size is undefined behaviour there, however x86 tolerates it. Callers in Python
+    copy misaligned inputs; what reaches a kernel misaligned is refused."""
+    if not cnp.PyArray_ISALIGNED(x):
+        raise ValueError(f"{name}: the array's data is not aligned to its dtype "
+                         f"(flags.aligned is False); pass a copy")
+    return 0
+
 include "_gemm.pxi"
 include "_ops.pxi"
 include "_optim.pxi"

@@ -54,8 +54,8 @@ cdef cnp.ndarray _float_matrix(object x, str name):
         raise TypeError(f"matmul: {name} must be float32 or float64, got {arr.dtype}")
     if cnp.PyArray_NDIM(arr) != 2:
         raise ValueError(f"matmul: {name} must be 2-D, got {arr.ndim}-D with shape {(<object>arr).shape}")
-    if arr.strides[0] % arr.itemsize or arr.strides[1] % arr.itemsize:
-        arr = np.ascontiguousarray(arr)  # byte strides that are not whole elements cannot be packed
+    if arr.strides[0] % arr.itemsize or arr.strides[1] % arr.itemsize or not cnp.PyArray_ISALIGNED(arr):
+        arr = arr.copy()  # misaligned data, or byte strides that are not whole elements, cannot be packed
     return arr
 
 
@@ -121,7 +121,9 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None):
     if m == 0 or n == 0:
         return out
     cdef ptrdiff_t itemsize = C.itemsize
-    if C.strides[1] == itemsize and C.strides[0] % itemsize == 0:
+    if not cnp.PyArray_ISALIGNED(C):
+        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0))
+    elif C.strides[1] == itemsize and C.strides[0] % itemsize == 0:
         gemm(op_a, op_b, C)
     elif C.strides[0] == itemsize and C.strides[1] % itemsize == 0:
         gemm(op_b.T, op_a.T, C.T)  # a column-major out: C^T = op(b)^T op(a)^T
@@ -147,6 +149,9 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
     if m and n and c.strides[1] != c.itemsize:
         raise ValueError("gemm: c needs unit column stride")
     cdef bint is_double = type_num == cnp.NPY_FLOAT64
+    _check_aligned(a, "gemm: a")
+    _check_aligned(b, "gemm: b")
+    _check_aligned(c, "gemm: c")
     cdef ptrdiff_t rs_a = _element_stride(a, 0), cs_a = _element_stride(a, 1)
     cdef ptrdiff_t rs_b = _element_stride(b, 0), cs_b = _element_stride(b, 1)
     cdef ptrdiff_t ldc = _element_stride(c, 0)
@@ -156,11 +161,13 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
     if bias is not None:
         if cnp.PyArray_TYPE(bias) != type_num or bias.ndim != 1 or bias.shape[0] != n or not bias.flags.c_contiguous:
             raise ValueError("gemm: bias must be contiguous (n,) of c's dtype")
+        _check_aligned(bias, "gemm: bias")
         bias_data = cnp.PyArray_DATA(bias)
     if pre_activation is not None:
         if (cnp.PyArray_TYPE(pre_activation) != type_num or pre_activation.ndim != 2 or pre_activation.shape[0] != m
                 or pre_activation.shape[1] != n or (m and n and pre_activation.strides[1] != c.itemsize)):
             raise ValueError("gemm: pre_activation must be (m, n) of c's dtype with unit column stride")
+        _check_aligned(pre_activation, "gemm: pre_activation")
         pre_data = cnp.PyArray_DATA(pre_activation)
         ld_pre = _element_stride(pre_activation, 0)
     if not 0 <= activation < len(ACTIVATIONS):

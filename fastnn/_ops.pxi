@@ -75,6 +75,7 @@ cdef inline void *_data(cnp.ndarray x, ptrdiff_t size, int typenum, str name) ex
     if cnp.PyArray_TYPE(x) != typenum or cnp.PyArray_SIZE(x) != size or not cnp.PyArray_IS_C_CONTIGUOUS(x):
         raise ValueError(f"{name}: expected a C-contiguous array of {size} elements of the operands' "
                          f"dtype, got shape {(<object>x).shape}, dtype {x.dtype}")
+    _check_aligned(x, name)
     return cnp.PyArray_DATA(x)
 
 
@@ -92,6 +93,7 @@ cdef inline void *_rows_data(cnp.ndarray x, ptrdiff_t rows, ptrdiff_t cols, int 
             or (rows and cols and x.strides[1] != x.itemsize) or x.strides[0] % x.itemsize):
         raise ValueError(f"{name}: expected ({rows}, {cols}) of the operands' dtype with unit column "
                          f"stride, got shape {(<object>x).shape}, strides {(<object>x).strides}, dtype {x.dtype}")
+    _check_aligned(x, name)
     ld[0] = x.strides[0] // x.itemsize
     return cnp.PyArray_DATA(x)
 
@@ -207,6 +209,7 @@ cdef inline const int64_t *_class_data(cnp.ndarray target, ptrdiff_t rows, ptrdi
     if cnp.PyArray_TYPE(target) != cnp.NPY_INT64 or cnp.PyArray_SIZE(target) != rows \
             or not cnp.PyArray_IS_C_CONTIGUOUS(target):
         raise ValueError(f"{caller}: target must be {rows} contiguous int64 class indices")
+    _check_aligned(target, f"{caller}: target")
     cdef const int64_t *pt = <const int64_t *>cnp.PyArray_DATA(target)
     cdef ptrdiff_t bad
     with nogil:

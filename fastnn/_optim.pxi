@@ -24,6 +24,7 @@ cdef int _check_updated(cnp.ndarray param) except -1:
         raise TypeError(f"optimizer: parameter must be float32 or float64, got {param.dtype}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(param) or not cnp.PyArray_ISWRITEABLE(param):
         raise ValueError("optimizer: parameter must be C-contiguous and writeable")
+    _check_aligned(param, "optimizer: parameter")
     return 0
 
 
@@ -34,6 +35,7 @@ cdef void *_state_data(cnp.ndarray param, cnp.ndarray x, str name, bint written)
         raise ValueError(f"optimizer: {name} must be a contiguous{' writeable' if written else ''} "
                          f"{param.dtype} array of {param.size} elements like its parameter, "
                          f"got {x.dtype} {(<object>x).shape}")
+    _check_aligned(x, f"optimizer: {name}")
     return cnp.PyArray_DATA(x)
 
 

@@ -38,6 +38,8 @@ def _float_array(x, name, caller):
         x = np.asarray(x)
     if x.dtype.type not in FLOAT_DTYPES:
         raise TypeError(f"{caller}: {name} must be float32 or float64, got {x.dtype}")
+    if not x.flags.aligned:
+        x = x.copy()  # the kernels read floats through float pointers: they need aligned data
     return x
 
 
@@ -80,7 +82,8 @@ def _check_output(out, shape, dtype, inputs, name, caller):
     memory with the arrays in the dict `inputs`. On the hot path of training: one cheap test,
     the detailed ones only to explain a failure."""
     if not (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
-            and out.flags.writeable and (out.strides[-1] == out.itemsize or out.size == 0)
+            and out.flags.writeable and out.flags.aligned
+            and (out.strides[-1] == out.itemsize or out.size == 0)
             and out.strides[0] % out.itemsize == 0):
         _explain_bad_output(out, shape, dtype, name, caller)
     overlap = _core.first_overlap(out, *inputs.values())
@@ -97,6 +100,8 @@ def _explain_bad_output(out, shape, dtype, name, caller):
         raise TypeError(f"{caller}: {name} has dtype {out.dtype}, expected {dtype}")
     if not out.flags.writeable:
         raise ValueError(f"{caller}: {name} is read-only")
+    if not out.flags.aligned:
+        raise ValueError(f"{caller}: {name}'s data is not aligned to its dtype")
     raise ValueError(f"{caller}: {name} needs contiguous rows, got strides {out.strides}")
 
 
@@ -433,7 +438,7 @@ def _float_target(target, prediction, caller):
     if target.shape != prediction.shape:
         raise ValueError(f"{caller}: target has shape {target.shape}, but the prediction has shape "
                          f"{prediction.shape}")
-    return np.ascontiguousarray(target, dtype=prediction.dtype)
+    return np.require(target, prediction.dtype, ("C_CONTIGUOUS", "ALIGNED"))
 
 
 def _class_target(target, n, caller):
@@ -443,7 +448,7 @@ def _class_target(target, n, caller):
         raise TypeError(f"{caller}: class indices must be integers, got {target.dtype}")
     if target.shape != (n,):
         raise ValueError(f"{caller}: class-index target must have shape ({n},), got {target.shape}")
-    return np.ascontiguousarray(target, dtype=np.int64)
+    return np.require(target, np.int64, ("C_CONTIGUOUS", "ALIGNED"))
 
 
 def mse_loss(input, target, reduction="mean", *, return_grad=False):

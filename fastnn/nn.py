@@ -56,7 +56,7 @@ class Parameter:
             if data.dtype.kind not in "iub":
                 raise TypeError(f"Parameter: data must be float32 or float64, got {data.dtype}")
             data = data.astype(np.float64)
-        self.data = np.ascontiguousarray(data)
+        self.data = np.require(data, requirements=("C_CONTIGUOUS", "ALIGNED"))
         self._grad = np.zeros_like(self.data)
         self._grad_zeroed = False
 

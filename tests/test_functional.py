@@ -418,3 +418,24 @@ def test_overlap_test_agrees_with_numpy_bounds():
              (a[::-1], a[0]), (a[::-1][:2], a[0]), (a[:0], a), (a[3], np.zeros(3))]
     for out, x in pairs:
         assert (_core.first_overlap(out, None, x) == 1) == np.may_share_memory(out, x)
+
+
+def test_misaligned_arrays_are_copied_in_and_refused_out():
+    def misaligned(x):
+        raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
+        out = np.ndarray(x.shape, dtype=x.dtype, buffer=raw, offset=1)
+        out[...] = x
+        return out
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 5)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    expected = F.linear(x, w, b, activation="tanh")
+    np.testing.assert_array_equal(F.linear(misaligned(x), misaligned(w), misaligned(b), activation="tanh"),
+                                  expected)
+    np.testing.assert_array_equal(F.relu(misaligned(x)), F.relu(x))
+    target = np.array([0, 3, 1, 2, 0, 1])
+    assert F.cross_entropy(misaligned(expected), misaligned(target)) == F.cross_entropy(expected, target)
+    with pytest.raises(ValueError, match="not aligned"):
+        F.linear(x, w, b, out=misaligned(np.zeros((6, 4), np.float32)))

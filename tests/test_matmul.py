@@ -210,3 +210,25 @@ class TestBadInput:
             fastnn.matmul(square, np.ones((4, 4), np.float32), out=square)
         with pytest.raises(ValueError, match="out overlaps b"):
             fastnn.matmul(np.ones((4, 4), np.float32), square, out=square.T)
+
+
+def misaligned(x):
+    """A copy of x whose data starts one byte past an aligned address (flags.aligned False)."""
+    raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
+    out = np.ndarray(x.shape, dtype=x.dtype, buffer=raw, offset=1)
+    out[...] = x
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_misaligned_inputs_and_out_are_handled_without_reading_through_misaligned_pointers(dtype):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((19, 23)).astype(dtype)
+    b = rng.standard_normal((23, 17)).astype(dtype)
+    assert_product(fastnn.matmul(misaligned(a), misaligned(b)), a, b)
+    out = misaligned(np.zeros((19, 17), dtype))
+    assert fastnn.matmul(a, b, out=out) is out
+    assert_product(out, a, b)
+    with pytest.raises(ValueError, match="not aligned"):
+        _core.gemm(misaligned(a), b, np.empty((19, 17), dtype))
