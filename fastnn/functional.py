@@ -77,6 +77,13 @@ def _unit_column_stride(x):
     return x if x.strides[1] == x.itemsize or x.size == 0 else np.ascontiguousarray(x)
 
 
+def _kernel_rows(x):
+    """x itself when the row kernels can read it (contiguous rows, aligned), else a copy."""
+    if (x.strides[1] == x.itemsize or x.size == 0) and x.flags.aligned:
+        return x
+    return np.array(x, order="C")
+
+
 def _check_output(out, shape, dtype, inputs, name, caller):
     """`out` must be a writeable array of `shape` and `dtype` with contiguous rows, sharing no
     memory with the arrays in the dict `inputs`. On the hot path of training: one cheap test,
@@ -327,6 +334,16 @@ def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_ou
     if pre_activation_out is not None:
         _check_output(pre_activation_out, shape, x.dtype, dict(inputs, out=out),
                       "pre_activation_out", caller)
+    return linear_unchecked(x, weight, bias, code, out, pre_activation_out)
+
+
+def linear_unchecked(x, weight, bias, code, out=None, pre_activation_out=None):
+    """`linear` without its checks, for fastnn's own layers, which hold their parameters in the
+    right shapes and dtypes and check their inputs once: x (N, in) aligned, weight (out, in),
+    bias (out,) contiguous or None, `code` from ACTIVATIONS; out and pre_activation_out (N, out)
+    with contiguous rows, or None. Checking again per call would cost more than a small layer."""
+    if out is None:
+        out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
     return _core.gemm(x, weight.T, out, bias=bias, activation=code, pre_activation=pre_activation_out)
 
 
@@ -368,9 +385,8 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
                          f"need grad_output (N, out) = {(n, out_features)}, got {grad_output.shape}")
     grad_output = _unit_column_stride(grad_output)
 
-    if code == _IDENTITY:
-        saved = delta = None
-    else:
+    saved = None
+    if code != _IDENTITY:
         from_input = code in _DERIVATIVE_FROM_INPUT
         saved = pre_activation if from_input else output
         if saved is None:
@@ -380,27 +396,43 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
             raise ValueError(f"{caller}: {'pre_activation' if from_input else 'output'} must be "
                              f"{grad_output.shape} of dtype {dtype}, got "
                              f"{getattr(saved, 'shape', type(saved).__name__)}")
-        saved = _unit_column_stride(saved)
-        delta = np.empty(grad_output.shape, dtype=dtype)
+    if bias_grad is not None and has_bias:
+        _check_output(bias_grad, (out_features,), dtype, {}, "bias_grad", caller)
+    if weight_grad is not None:
+        _check_output(weight_grad, (out_features, in_features), dtype,
+                      {"x": x, "weight": weight, "grad_output": grad_output}, "weight_grad", caller)
+    return linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_grad, has_bias,
+                                     weight_grad, bias_grad, accumulate)
 
-    accumulate_bias = bias_grad is not None and accumulate
+
+def linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_grad=True,
+                              has_bias=True, weight_grad=None, bias_grad=None, accumulate=True):
+    """`linear_backward` without its checks, for fastnn's own layers (see `linear_unchecked`):
+    `saved` is the forward output, or the pre-activation for the GELU forms, or None for the
+    identity. grad_output and saved are made row-contiguous and aligned here, as they may come
+    from anywhere."""
+    grad_output = _kernel_rows(grad_output)
+    dtype = x.dtype
+    (n, in_features), out_features = x.shape, weight.shape[0]
+    if code == _IDENTITY:
+        delta = None
+    else:
+        saved = _kernel_rows(saved)
+        delta = np.empty(grad_output.shape, dtype=dtype)
     if not has_bias:
         db = None
     elif bias_grad is not None:
-        _check_output(bias_grad, (out_features,), dtype, {}, "bias_grad", caller)
         db = bias_grad
     else:
         db = np.empty(out_features, dtype=dtype)
     if delta is not None or db is not None:
-        _core.delta_and_bias_grad(code, grad_output, saved, delta, db, accumulate_bias)
+        _core.delta_and_bias_grad(code, grad_output, saved, delta, db, bias_grad is not None and accumulate)
     if delta is None:
         delta = grad_output
 
     if weight_grad is None:
         dw = _core.gemm(delta.T, x, np.empty((out_features, in_features), dtype=dtype))
     else:
-        _check_output(weight_grad, (out_features, in_features), dtype,
-                      {"x": x, "weight": weight, "grad_output": grad_output}, "weight_grad", caller)
         dw = _core.gemm(delta.T, x, weight_grad, beta=1.0 if accumulate else 0.0)
     dx = _core.gemm(delta, weight, np.empty((n, in_features), dtype=dtype)) if need_input_grad else None
     return dx, dw, db

@@ -284,14 +284,15 @@ class Linear(Module):
         if x.ndim != 2 or x.shape[1] != self.in_features or x.shape[0] == 0 or x.dtype != self.weight.data.dtype:
             raise ValueError(f"{_describe(self)}: expected input (N >= 1, {self.in_features}) of dtype "
                              f"{self.weight.data.dtype}, got {x.shape} of dtype {x.dtype}")
-        return x
+        return x if x.flags.aligned else x.copy()
 
     def _forward(self, x, activation):
         """(output, pre-activation or None) for a checked x; the pre-activation is kept only where
         the derivative needs it (the GELU forms)."""
         pre = np.empty((x.shape[0], self.out_features), x.dtype) if activation in _GELU_ACTIVATIONS else None
         bias = self.bias.data if self.bias is not None else None
-        return F.linear(x, self.weight.data, bias, activation, pre_activation_out=pre), pre
+        code = F.ACTIVATIONS[activation or "identity"]
+        return F.linear_unchecked(x, self.weight.data, bias, code, pre_activation_out=pre), pre
 
     def _backward(self, grad_output, cache, activation, need_input_grad):
         x, output, pre = cache
@@ -302,10 +303,10 @@ class Linear(Module):
             if bias_accumulate != accumulate:  # only one was zeroed: write its zeros, add to both
                 (bias_grad if accumulate else weight_grad).fill(0)
                 accumulate = True
-        dx, _, _ = F.linear_backward(
-            grad_output, x, self.weight.data, activation=activation, output=output, pre_activation=pre,
-            need_input_grad=need_input_grad, has_bias=self.bias is not None, weight_grad=weight_grad,
-            bias_grad=bias_grad, accumulate=accumulate)
+        dx, _, _ = F.linear_backward_unchecked(
+            grad_output, x, self.weight.data, F.ACTIVATIONS[activation or "identity"],
+            pre if activation in _GELU_ACTIVATIONS else output, need_input_grad,
+            self.bias is not None, weight_grad, bias_grad, accumulate)
         return dx
 
     def forward(self, x):

@@ -85,14 +85,16 @@ class DenseNetwork:
     def forward(self, X, keep=False):
         """The output layer's values (before the output function) for X (n, n_in) of self.dtype;
         with keep=True also every layer's output (and pre-activation, for GELU) for backward."""
-        activation = _FUNCTIONAL_NAME[self.activation]
+        code = F.ACTIVATIONS[_FUNCTIONAL_NAME[self.activation] or "identity"]
         keep_pre = keep and self.activation == "gelu"
         outputs, pre_activations = [X], [None]
         A = X
         last = len(self.weights) - 1
         for i, (W, b) in enumerate(zip(self.weights, self.intercepts)):
             pre = np.empty((A.shape[0], W.shape[0]), dtype=self.dtype) if keep_pre and i < last else None
-            A = F.linear(A, W, b, activation if i < last else None, pre_activation_out=pre)
+            # the network owns W, b and every activation; only X came from outside, checked by fit
+            A = F.linear_unchecked(A, W, b, code if i < last else F.ACTIVATIONS["identity"],
+                                   pre_activation_out=pre)
             outputs.append(A)
             pre_activations.append(pre)
         if keep:
@@ -106,12 +108,13 @@ class DenseNetwork:
         self.grads[self.n_coef:] = 0
         outputs, pre = self._outputs, self._pre_activations
         grad = output_grad
+        hidden = F.ACTIVATIONS[_FUNCTIONAL_NAME[self.activation] or "identity"]
         for i in range(len(self.weights) - 1, -1, -1):
-            activation = _FUNCTIONAL_NAME[self.activation] if i < len(self.weights) - 1 else None
-            grad, _, _ = F.linear_backward(
-                grad, outputs[i], self.weights[i], activation=activation, output=outputs[i + 1],
-                pre_activation=pre[i + 1], need_input_grad=i > 0,
-                weight_grad=self.weight_grads[i], bias_grad=self.intercept_grads[i])
+            code = hidden if i < len(self.weights) - 1 else F.ACTIVATIONS["identity"]
+            saved = pre[i + 1] if self.activation == "gelu" else outputs[i + 1]
+            grad, _, _ = F.linear_backward_unchecked(
+                grad, outputs[i], self.weights[i], code, saved, i > 0, True,
+                self.weight_grads[i], self.intercept_grads[i])
         del self._outputs, self._pre_activations
 
     def squared_norm(self):

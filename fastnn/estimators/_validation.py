@@ -136,7 +136,7 @@ def check_array(X, dtype, caller, name="X"):
         raise ValueError(f"{caller}: Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.shape[1] < 1:
         raise ValueError(f"{caller}: Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
-    X = np.ascontiguousarray(X, dtype=dtype)
+    X = np.require(X, dtype, ("C_CONTIGUOUS", "ALIGNED"))
     if not np.isfinite(X).all():
         what = "NaN" if np.isnan(X).any() else "infinity"
         raise ValueError(f"{caller}: Input {name} contains {what}; NaN and inf are not supported.")
