@@ -9,6 +9,7 @@
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/copy_sources.sh"
 out_dir=$(mkdir -p "${1:-$repo/dist}" && cd "${1:-$repo/dist}" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastnn-wheel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -17,10 +18,7 @@ say() { printf '\n== check_wheel: %s\n' "$*"; }
 fail() { printf '\ncheck_wheel: FAILED: %s\n' "$*" >&2; exit 1; }
 
 say "copying the tracked sources to $work/src"
-mkdir "$work/src"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard) \
-    | (cd "$repo" && xargs -0 cp --parents -t "$work/src" 2>/dev/null || true)
-[ -f "$work/src/setup.py" ] || fail "could not copy the sources (is $repo a git checkout?)"
+copy_sources "$repo" "$work/src"
 
 say "pip wheel"
 "$PYTHON" -m pip wheel --no-deps -w "$work/raw" "$work/src" >"$work/pip-wheel.log" 2>&1 \

@@ -11,6 +11,7 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 CC=${CC:-gcc}
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/scripts/copy_sources.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastnn-sanitize.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 unset PYTHONPATH PYTHONHOME
@@ -21,10 +22,7 @@ asan_runtime=$("$CC" -print-file-name=libasan.so)
 [ -e "$asan_runtime" ] || fail "$CC has no libasan.so ($asan_runtime)"
 
 say "copying the tracked sources to $work/src"
-mkdir "$work/src"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard) \
-    | (cd "$repo" && xargs -0 cp --parents -t "$work/src" 2>/dev/null || true)
-[ -f "$work/src/setup.py" ] || fail "could not copy the sources (is $repo a git checkout?)"
+copy_sources "$repo" "$work/src"
 cd "$work/src"
 
 "$PYTHON" -c 'import Cython, setuptools' 2>/dev/null \
