@@ -14,6 +14,29 @@
  * Threads split C into a grid of independent sub-blocks (gemm.c); this nest is serial.
  */
 
+/* A full panel by copying: w values a k step. The panel widths the kernel sets use get loops
+ * of constant length, which the compiler turns into a few vector moves; a loop of run-time
+ * length w costs more in control than in copying at these widths. */
+static void NAME(copy_panel)(ptrdiff_t kc, const T *src, ptrdiff_t s_k, int w, T *restrict dst)
+{
+#define COPY_PANEL_OF_WIDTH(W)                                                                    \
+    case W:                                                                                       \
+        for (ptrdiff_t p = 0; p < kc; p++)                                                        \
+            for (int r = 0; r < W; r++) dst[p * W + r] = src[p * s_k + r];                        \
+        return;
+    switch (w) {
+        COPY_PANEL_OF_WIDTH(4)
+        COPY_PANEL_OF_WIDTH(6)
+        COPY_PANEL_OF_WIDTH(8)
+        COPY_PANEL_OF_WIDTH(16)
+        COPY_PANEL_OF_WIDTH(32)
+    default:
+        for (ptrdiff_t p = 0; p < kc; p++)
+            for (int r = 0; r < w; r++) dst[p * w + r] = src[p * s_k + r];
+    }
+#undef COPY_PANEL_OF_WIDTH
+}
+
 /* Packing: `count` rows (of A) or columns (of B) into micro-panels of width w, k-major:
  * panel[p * w + r] = src[r * s_w + p * s_k], the panel's tail past `count` zero.
  *   s_w == 1  each k step is w consecutive values: a copy (A transposed, B as stored)
@@ -27,7 +50,9 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff
         ptrdiff_t width = count - r0 < w ? count - r0 : w;
         if (width < w)
             memset(dst, 0, sizeof(T) * (size_t)(w * kc));
-        if (s_w == 1) {
+        if (s_w == 1 && width == w) {
+            NAME(copy_panel)(kc, src, s_k, w, dst);
+        } else if (s_w == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t r = 0; r < width; r++) dst[p * w + r] = src[p * s_k + r];
         } else if (s_k == 1 && width == w && blk->pack_transposed) {
