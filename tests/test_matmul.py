@@ -232,3 +232,25 @@ def test_misaligned_inputs_and_out_are_handled_without_reading_through_misaligne
     assert_product(out, a, b)
     with pytest.raises(ValueError, match="not aligned"):
         _core.gemm(misaligned(a), b, np.empty((19, 17), dtype))
+
+
+def test_thread_count_follows_omp_num_threads_at_every_call():
+    code = ("import fastnn; n = fastnn.get_num_threads(); fastnn.set_num_threads(2); "
+            "m = fastnn.get_num_threads(); fastnn.set_num_threads(None); print(n, m, fastnn.get_num_threads())")
+    run = subprocess.run([sys.executable, "-c", code], env=fastnn_env(OMP_NUM_THREADS="1"),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    expected_two = 2 if fastnn.cpu_info()["openmp"] else 1
+    assert run.stdout.split() == ["1", str(expected_two), "1"]
+
+
+def test_threadpoolctl_limits_fastnn():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not fastnn.cpu_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    before = fastnn.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fastnn.get_num_threads() == 1
+        a = np.ones((300, 300), np.float32)
+        np.testing.assert_array_equal(fastnn.matmul(a, a), np.full((300, 300), 300, np.float32))
+    assert fastnn.get_num_threads() == before
