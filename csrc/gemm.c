@@ -25,9 +25,8 @@
 /* ... and so is a B whose rows all lie within half an L1 cache. */
 #define FASTNN_B_IN_PLACE_MAX_BYTES (16 * 1024)
 
-/* Up to this many rows of C, or columns (where a register tile would be mostly padding),
- * X W^T runs on the dot-product kernels where the ISA has them. */
-#define FASTNN_DOT_MAX_ROWS(mr) (4 * (mr))
+/* Up to this many columns of C (where a register tile would be mostly padding), or up to the
+ * kernel set's dot_max_rows rows, X W^T runs on the dot-product kernels where the set has them. */
 #define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
 
 /* Threads split C into rows x cols independent sub-blocks, each with its own packing: no

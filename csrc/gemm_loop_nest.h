@@ -185,7 +185,7 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     thread_grid grid = choose_thread_grid(m, n, k, blk->mr, blk->nr);
     /* chosen for the whole product, so that every thread count sums in the same order */
     int dot = blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
-              (m <= FASTNN_DOT_MAX_ROWS(blk->mr) || n <= FASTNN_DOT_MAX_COLS(blk->nr));
+              (m <= blk->dot_max_rows || n <= FASTNN_DOT_MAX_COLS(blk->nr));
     void (*serial)(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
                    ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *, ptrdiff_t,
                    const fastnn_epilogue *, ptrdiff_t, ptrdiff_t, T *, T *) =

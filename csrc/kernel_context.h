@@ -43,7 +43,7 @@ typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
     fastnn_spack_transposed pack_transposed;
-    int dot_mr, dot_nr;
+    int dot_mr, dot_nr, dot_max_rows; /* dot kernels beat packing up to dot_max_rows rows of C */
     fastnn_sgemm_dot_ukernel dot_ukernel;
 } fastnn_sgemm_blocking;
 
@@ -51,7 +51,7 @@ typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_dgemm_ukernel ukernel;
     fastnn_dpack_transposed pack_transposed;
-    int dot_mr, dot_nr;
+    int dot_mr, dot_nr, dot_max_rows;
     fastnn_dgemm_dot_ukernel dot_ukernel;
 } fastnn_dgemm_blocking;
 
