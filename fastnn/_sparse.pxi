@@ -58,7 +58,8 @@ cdef int _check_rows_out(cnp.ndarray out, Py_ssize_t rows, Py_ssize_t cols, dtyp
                          str caller) except -1:
     if (out.dtype != dtype or out.ndim != 2 or out.shape[0] != rows or out.shape[1] != cols
             or not cnp.PyArray_ISWRITEABLE(out)
-            or (cols > 1 and out.strides[1] != out.itemsize) or out.strides[0] % out.itemsize):
+            or (rows > 0 and cols > 1 and out.strides[1] != out.itemsize)
+            or out.strides[0] % out.itemsize):
         raise ValueError(f"{caller}: {name} must be a writeable ({rows}, {cols}) {dtype} array "
                          f"with contiguous rows, got {(<object>out).shape} {out.dtype}")
     _check_aligned(out, f"{caller}: {name}")
@@ -70,7 +71,7 @@ def csr_linear(data, indices, indptr, cnp.ndarray weight, bias, cnp.ndarray out)
     columns; weight (out_features, n_cols) with contiguous rows. Returns out."""
     caller = "csr_linear"
     if weight.ndim != 2 or weight.dtype not in (np.float32, np.float64) or (
-            weight.shape[1] > 1 and weight.strides[1] != weight.itemsize):
+            weight.shape[0] > 0 and weight.shape[1] > 1 and weight.strides[1] != weight.itemsize):
         raise ValueError(f"{caller}: weight must be a 2-D float array with contiguous rows")
     _check_aligned(weight, f"{caller}: weight")
     cdef Py_ssize_t n_rows = out.shape[0], out_features = weight.shape[0]
@@ -120,7 +121,7 @@ def csr_weight_grad(data, indices, indptr, cnp.ndarray grad, cnp.ndarray weight_
     caller = "csr_weight_grad"
     if grad.ndim != 2 or grad.dtype not in (np.float32, np.float64):
         raise ValueError(f"{caller}: grad must be a 2-D float array")
-    if grad.shape[1] > 1 and grad.strides[1] != grad.itemsize:
+    if grad.shape[0] > 0 and grad.shape[1] > 1 and grad.strides[1] != grad.itemsize:
         raise ValueError(f"{caller}: grad needs contiguous rows")
     _check_aligned(grad, f"{caller}: grad")
     cdef Py_ssize_t n_rows = grad.shape[0], out_features = grad.shape[1]

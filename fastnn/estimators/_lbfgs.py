@@ -1,11 +1,7 @@
-"""L-BFGS for the MLP estimators' full-batch objective: scipy's L-BFGS-B when scipy is
-installed, else the same method in numpy.
+"""L-BFGS for the MLP estimators' full-batch objective, in numpy.
 
-scikit-learn's solver="lbfgs" hands its loss and gradient to scipy's L-BFGS-B with no bounds.
-With scipy present we do the same, so a fit makes scikit-learn's iterates (up to the rounding
-of our gradient) and stops where scikit-learn's stops: same n_iter_, same ConvergenceWarning
-under max_iter or max_fun. Without scipy (fastnn needs only numpy) `minimize_numpy` runs: the
-same method without the bounds, the two-loop recursion over the last `memory`
+scikit-learn's solver="lbfgs" hands its loss and gradient to scipy's L-BFGS-B with no bounds;
+this is the same method without the bounds, the two-loop recursion over the last `memory`
 (10, scipy's default) steps, scaled by sᵀy/yᵀy, and a line search for the strong Wolfe
 conditions with scipy's constants (sufficient decrease 1e-3, curvature 0.9; the first step has
 length one, later ones start at step 1). The stopping rules and their order are scipy's, so
@@ -16,6 +12,12 @@ that n_iter_, the warnings and `max_fun` behave as scikit-learn users know them:
   objective fell by no more than ftol·max(|f_old|, |f|, 1) in the last iteration;
 - a line search that finds no acceptable step restarts once from the steepest descent, then
   gives up (status 2), keeping the best point found.
+
+Why not scipy's: fastnn needs only numpy, and scipy's L-BFGS-B runs its vector updates on the
+BLAS, whose threads, on a busy machine, made a 97-iteration fit of a 10-50-1 network take
+1.0-2.7 s where this takes 32 ms (same iterations, same stopping point, same R²; see
+tests/test_mlp_dropin.py for the comparison with scipy). scikit-learn's own test file passes
+on it (tests/test_sklearn_mlp_suite.py), max_fun and n_iter_ included.
 """
 import math
 
@@ -31,30 +33,9 @@ class Result:
         self.x, self.fun, self.nit, self.nfev, self.status, self.message = x, fun, nit, nfev, status, message
 
 
-def minimize(fun, x0, *, max_iter, max_fun, gtol, callback=None):
-    """Minimise fun(x) -> (f, gradient) from x0 (float64 vectors), by scipy's L-BFGS-B when
-    scipy is installed, else by minimize_numpy. callback(nit, f) runs after each iteration.
-    Returns a Result with x, fun, nit, nfev, status and message."""
-    try:
-        from scipy.optimize import minimize as scipy_minimize
-    except ImportError:
-        return minimize_numpy(fun, x0, max_iter=max_iter, max_fun=max_fun, gtol=gtol, callback=callback)
-    iterations = 0
-
-    def after_iteration(intermediate_result):
-        nonlocal iterations
-        iterations += 1
-        if callback is not None:
-            callback(iterations, float(intermediate_result.fun))
-
-    result = scipy_minimize(fun, np.array(x0, dtype=np.float64), method="L-BFGS-B", jac=True,
-                            callback=after_iteration,
-                            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": gtol})
-    return Result(result.x, float(result.fun), result.nit, result.nfev, result.status, str(result.message))
-
-
-def minimize_numpy(fun, x0, *, max_iter, max_fun, gtol, ftol=FTOL, memory=10, callback=None):
-    """minimize without scipy: the L-BFGS of this module's docstring."""
+def minimize(fun, x0, *, max_iter, max_fun, gtol, ftol=FTOL, memory=10, callback=None):
+    """Minimise fun(x) -> (f, gradient) from x0 (float64 vectors). callback(nit, f) runs after
+    each iteration. Returns a Result with x, fun, nit, nfev, status and message."""
     x = np.array(x0, dtype=np.float64)
     f, g = fun(x)
     nfev = 1
