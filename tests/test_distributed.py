@@ -189,3 +189,15 @@ def test_grid_search_on_a_dask_cluster_equals_the_local_search(dask_client, fitt
         search.set_params(n_jobs=-1).fit(X, y)
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"], local)
     assert len(tasks.data) >= 8  # the 4 candidates x 2 folds ran on the cluster's workers
+
+
+def test_example_trains_on_two_ranks_and_rank_zero_alone_prints(tmp_path):
+    example = HERE.parent / "examples" / "distributed_mlp.py"
+    command = [mpiexec(), "-n", "2", sys.executable, "-W", "ignore", str(example), "--epochs", "3",
+               "--save", str(tmp_path / "model.npz")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120, env=fastnn_env(OMP_NUM_THREADS="1"),
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("epoch 3:") == 1 and "2 rank(s)" in run.stdout
+    assert float(run.stdout.split("test accuracy ")[1].split()[0]) > 0.85  # chance is 0.1
+    assert isinstance(fastnn.load(tmp_path / "model.npz"), fastnn.nn.Sequential)
