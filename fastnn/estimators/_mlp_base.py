@@ -44,6 +44,10 @@ def random_state_as_scikit_learn(random_state):
 class BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: validation, the training loops, the solvers."""
 
+    # The other processes of a data-parallel fit (fastnn.distributed sets it for the call; see
+    # _epoch for what they answer). None: this process trains alone.
+    _peers = None
+
     _parameter_constraints = {
         "hidden_layer_sizes": [LayerSizes()],
         "activation": [Options(*HIDDEN_ACTIVATIONS)],
@@ -137,6 +141,8 @@ class BaseMLP(BaseEstimator):
                     f" fitted {network.layer_units} {network.activation}, now {layer_units} {self.activation};"
                     " set warm_start=False to start over")
             self.out_activation_ = self._out_activation()
+        if self._peers is not None:
+            self._peers.broadcast(self._network.params)  # every rank starts from rank 0's weights
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, targets, sample_weight)
         else:
@@ -362,16 +368,18 @@ class BaseMLP(BaseEstimator):
         batch_size = self._batch_size(n_samples, caller)
         if sample_weight is not None:
             sample_weight = sample_weight.astype(network.dtype)
-        reporter = EpochReporter(self.verbose, 1 if incremental else self.max_iter, type(self).__name__)
+        peers = self._peers
+        reporter = EpochReporter(self.verbose and (peers is None or peers.rank == 0),
+                                 1 if incremental else self.max_iter, type(self).__name__)
         self.n_iter_ = 0  # epochs of this call, as scikit-learn counts them; t_ counts samples over all calls
         try:
             for _ in range(1 if incremental else self.max_iter):
                 started = time.perf_counter()
                 order = rng.permutation(n_samples) if self.shuffle else None
-                self.loss_ = train_epoch(network, optimizer, output_loss, X, targets, sample_weight,
-                                         self.alpha, batch_size, order)
+                self.loss_, rows = train_epoch(network, optimizer, output_loss, X, targets, sample_weight,
+                                               self.alpha, batch_size, order, peers)
                 self.n_iter_ += 1
-                self.t_ += n_samples
+                self.t_ += rows
                 self.loss_curve_.append(self.loss_)
                 score = self._update_no_improvement_count(X_val, y_val, w_val)
                 optimizer.epoch_ends(self.t_)
@@ -405,6 +413,10 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             return None
         score = float(self._validation_score(X_val, y_val, w_val))
+        if self._peers is not None:  # each rank holds out part of its shard: weigh the parts
+            weight = len(y_val) if w_val is None else float(np.sum(w_val, dtype=np.float64))
+            weighted_score, weight = self._peers.total(score * weight, weight)
+            score = float(weighted_score / weight)
         self.validation_scores_.append(score)
         if score < self.best_validation_score_ + self.tol:
             self._no_improvement_count += 1
@@ -421,12 +433,14 @@ class BaseMLP(BaseEstimator):
         output_loss = OUTPUT_LOSSES[self.out_activation_]
         if sample_weight is not None:
             sample_weight = sample_weight.astype(network.dtype)
-        reporter = EpochReporter(self.verbose, self.max_iter, type(self).__name__)
+        peers = self._peers
+        reporter = EpochReporter(self.verbose and (peers is None or peers.rank == 0), self.max_iter,
+                                 type(self).__name__)
         started = [time.perf_counter()]
 
         def loss_and_gradient(x):
             network.params[...] = x
-            loss = objective(network, output_loss, X, targets, sample_weight, self.alpha)
+            loss, _ = objective(network, output_loss, X, targets, sample_weight, self.alpha, peers)
             if loss is None:
                 raise ValueError("sample_weight: the weights sum to zero; there is nothing to fit")
             return loss, network.grads.astype(np.float64)
@@ -469,7 +483,7 @@ class BaseMLP(BaseEstimator):
         X = check_array(X, network.dtype, "_loss_grad_lbfgs", accept_sparse=True)
         targets = np.asarray(y, dtype=network.dtype).reshape(X.shape[0], -1)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=network.dtype)
-        loss = objective(network, OUTPUT_LOSSES[self.out_activation_], X, targets, weights, self.alpha)
+        loss, _ = objective(network, OUTPUT_LOSSES[self.out_activation_], X, targets, weights, self.alpha)
         grads = [g.T for g in network.weight_grads] + network.intercept_grads
         return loss, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
 

@@ -10,7 +10,6 @@ itself is in _mlp_base.
 """
 import numpy as np
 
-from .. import functional as F
 from ._base import ClassifierMixin, RegressorMixin, available_if, r2_score
 from ._mlp_base import BaseMLP
 from ._losses import OUTPUT_LOSSES, output_function
@@ -160,14 +159,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """P(class | x), (n_samples, n_classes) in the model's dtype, in the order of classes_;
         rows sum to 1 except for multilabel, where each column is its label's probability."""
         logits = self._forward(X, "MLPClassifier.predict_proba")
-        if self._is_multilabel():
-            return F.sigmoid(logits)
+        dtype = logits.dtype
         if len(self.classes_) == 1:
             return np.ones_like(logits)
-        if logits.shape[1] == 1:
-            positive = F.sigmoid(logits)
-            return np.hstack([1 - positive, positive])
-        return F.softmax(logits)
+        # numpy in float64, row by row the same whatever the batch (predictions made in chunks,
+        # as fastnn.distributed makes them, equal those made at once to the last bit)
+        logits = logits.astype(np.float64)
+        if self._is_multilabel():
+            return np.exp(-np.logaddexp(0, -logits)).astype(dtype, copy=False)
+        if logits.shape[1] == 1:  # log σ(−z) = log(1 − σ(z)) and log σ(z), without cancellation
+            return np.exp(-np.logaddexp(0, np.hstack([logits, -logits]))).astype(dtype, copy=False)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (shifted / shifted.sum(axis=1, keepdims=True)).astype(dtype, copy=False)
 
     def predict_log_proba(self, X):
         """log(predict_proba(X)), as scikit-learn defines it."""
