@@ -2,6 +2,7 @@
 pass/skip counts and the time each run takes; then a few of its fits, timed one by one.
 
     python benchmarks/sklearn_mlp_suite.py                      # both runs, then the fits
+    python benchmarks/sklearn_mlp_suite.py --fits               # the fits alone
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE taskset -c 0 python benchmarks/sklearn_mlp_suite.py
 
 Each run is a pytest subprocess on a copy of sklearn/neural_network/tests/test_mlp.py (for
@@ -21,6 +22,7 @@ import warnings
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # this checkout's fastnn, as the suite's subprocesses get it
 THEIR_IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
 
 
@@ -72,17 +74,32 @@ def time_fits():
         ("adam digits 64-100-3, 200 epochs", "MLPClassifier", X_dig, y_dig,
          dict(max_iter=200, tol=0, random_state=1)),
     ]
-    print(f"\n{'fit (CPU time, best of 5)':34s} {'fastnn':>10s} {'scikit-learn':>13s} {'speed-up':>9s}")
+    try:  # text-like sparse input: 2000 rows of 20000 features, 100 nonzeros a row
+        from scipy import sparse
+        rng = np.random.default_rng(0)
+        X_text = sparse.random(2000, 20000, density=0.005, format="csr", random_state=0, dtype=np.float64)
+        y_text = (X_text @ rng.standard_normal(20000) > 0).astype(int)
+        cases.append(("sgd sparse 20000-100-1, 5 epochs", "MLPClassifier", X_text, y_text,
+                      dict(hidden_layer_sizes=100, solver="sgd", max_iter=5, random_state=1)))
+    except ImportError:
+        pass
+    print(f"\n{'fit (CPU time, best of 5)':34s} {'fastnn':>10s} {'scikit-learn':>13s} {'speed-up':>9s}"
+          "  iterations (fastnn, scikit-learn)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, estimator, X, y, params in cases:
             ours = best_cpu_seconds(lambda: getattr(fastnn, estimator)(**params).fit(X, y))
             reference = best_cpu_seconds(lambda: getattr(theirs, estimator)(**params).fit(X, y))
-            print(f"{name:34s} {ours * 1e3:8.1f} ms {reference * 1e3:10.1f} ms {reference / ours:8.1f}x")
+            iterations = [getattr(m, estimator)(**params).fit(X, y).n_iter_ for m in (fastnn, theirs)]
+            print(f"{name:34s} {ours * 1e3:8.1f} ms {reference * 1e3:10.1f} ms {reference / ours:8.1f}x"
+                  f"  {iterations[0]}, {iterations[1]}")
 
 
 def main():
     import sklearn
+    if "--fits" in sys.argv:  # the fits alone
+        time_fits()
+        return
     source = os.path.join(os.path.dirname(sklearn.__file__), "neural_network", "tests", "test_mlp.py")
     with open(source, encoding="utf-8") as f:
         text = f.read()

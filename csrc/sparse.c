@@ -1,88 +1,109 @@
 /* Sparse (CSR) x dense products of sparse.h.
  *
- * Both loops keep one row of W (or dW) hot while they run over a block of input rows: a weight
- * row is touched at the row's nonzero columns only, so walking every output unit for one input
- * row would visit out_features distant cache lines per nonzero, while this order reuses each
- * weight row for a whole block of input rows. The forward pass splits the input rows among
- * threads (each writes its own output rows), the weight gradient splits the output units (each
- * thread owns whole rows of dW): no two threads write the same element, so there are no atomics
- * and the result does not depend on the thread count. */
+ * A weight row is touched at the input's nonzero columns only, so walking every output unit for
+ * one input row would fetch out_features distant cache lines per nonzero. Instead the input rows
+ * are taken in blocks whose nonzeros fit in L2 (FASTNN_CSR_BLOCK_NONZEROS), and for each block
+ * every weight row (dW row) is streamed once past them: for a minibatch that is one block, so
+ * each weight is read once per product. Threads take contiguous ranges of output units
+ * (elementwise.h): each owns its out columns and dW rows, so no two threads write one element,
+ * and every element is summed in the same order whatever the thread count. */
 #include "sparse.h"
 
 #include <string.h>
 
-#include "dispatch.h"
-#include "fp_env.h"
+#include "elementwise.h"
 
-/* Rows per block of the forward pass: their nonzeros (a few hundred kB for typical text data)
- * stay in L2 while every weight row streams past them once. */
-#define FASTNN_CSR_ROW_BLOCK 64
+/* Nonzeros of a block of input rows: 16384 values and column indices are 128-192 kB. */
+#define FASTNN_CSR_BLOCK_NONZEROS 16384
 
-/* Below this many multiply-adds a thread team costs more than it saves. */
-#define FASTNN_CSR_PARALLEL_MIN ((ptrdiff_t)1 << 16)
+/* The end of the block of rows starting at `first`: at least one row, then rows while the
+ * block's nonzeros stay within the budget. */
+#define CSR_BLOCK_END(indptr, first, n_rows)                                                     \
+    ({                                                                                           \
+        ptrdiff_t last_ = (first) + 1;                                                           \
+        while (last_ < (n_rows) &&                                                               \
+               (ptrdiff_t)((indptr)[last_ + 1] - (indptr)[first]) <= FASTNN_CSR_BLOCK_NONZEROS)  \
+            last_++;                                                                             \
+        last_;                                                                                   \
+    })
 
-static int csr_threads(ptrdiff_t work)
-{
-    int threads = work >= FASTNN_CSR_PARALLEL_MIN ? fastnn_get_num_threads() : 1;
-    return threads > 1 ? threads : 1;
-}
-
-#define DEFINE_CSR_FORWARD(T, I, SUFFIX)                                                         \
-    void fastnn_csr_linear_##SUFFIX(ptrdiff_t n_rows, ptrdiff_t out_features, const T *data,     \
-                                    const I *indices, const I *indptr, const T *weight,          \
-                                    ptrdiff_t ldw, const T *bias, T *out, ptrdiff_t ldo)         \
+#define DEFINE_CSR(T, I, SUFFIX)                                                                 \
+    typedef struct {                                                                             \
+        ptrdiff_t n_rows, n_cols, ld_dense, ld_out;                                              \
+        const T *data, *dense, *bias;                                                            \
+        const I *indices, *indptr;                                                               \
+        T *out;                                                                                  \
+        int accumulate;                                                                          \
+    } csr_args_##SUFFIX;                                                                         \
+                                                                                                 \
+    /* out[:, lo:hi] = X · weight[lo:hi, :]ᵀ (+ bias[lo:hi]) */                                  \
+    static void csr_linear_span_##SUFFIX(const void *p, ptrdiff_t lo, ptrdiff_t hi)              \
     {                                                                                            \
-        ptrdiff_t n_blocks = (n_rows + FASTNN_CSR_ROW_BLOCK - 1) / FASTNN_CSR_ROW_BLOCK;         \
-        int threads = csr_threads((ptrdiff_t)(indptr[n_rows] - indptr[0]) * out_features);       \
-        _Pragma("omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic)")     \
-        for (ptrdiff_t block = 0; block < n_blocks; block++) {                                   \
-            unsigned int fp_state = fastnn_flush_denormals_begin();                              \
-            ptrdiff_t first = block * FASTNN_CSR_ROW_BLOCK;                                      \
-            ptrdiff_t last = first + FASTNN_CSR_ROW_BLOCK < n_rows ? first + FASTNN_CSR_ROW_BLOCK \
-                                                                   : n_rows;                     \
-            for (ptrdiff_t o = 0; o < out_features; o++) {                                       \
-                const T *w = weight + o * ldw;                                                   \
-                T start = bias ? bias[o] : (T)0;                                                 \
+        const csr_args_##SUFFIX *a = p;                                                          \
+        const T *data = a->data;                                                                 \
+        const I *indices = a->indices, *indptr = a->indptr;                                      \
+        for (ptrdiff_t first = 0, last; first < a->n_rows; first = last) {                       \
+            last = CSR_BLOCK_END(indptr, first, a->n_rows);                                      \
+            for (ptrdiff_t o = lo; o < hi; o++) {                                                \
+                const T *w = a->dense + o * a->ld_dense;                                         \
+                T start = a->bias ? a->bias[o] : (T)0;                                           \
                 for (ptrdiff_t i = first; i < last; i++) {                                       \
                     T sum = start;                                                               \
                     for (I k = indptr[i]; k < indptr[i + 1]; k++)                                \
                         sum += data[k] * w[indices[k]];                                          \
-                    out[i * ldo + o] = sum;                                                      \
+                    a->out[i * a->ld_out + o] = sum;                                             \
                 }                                                                                \
             }                                                                                    \
-            fastnn_flush_denormals_end(fp_state);                                                \
         }                                                                                        \
-    }
-
-#define DEFINE_CSR_WEIGHT_GRAD(T, I, SUFFIX)                                                     \
+    }                                                                                            \
+                                                                                                 \
+    /* weight_grad[lo:hi, :] (+)= grad[:, lo:hi]ᵀ · X */                                         \
+    static void csr_weight_grad_span_##SUFFIX(const void *p, ptrdiff_t lo, ptrdiff_t hi)         \
+    {                                                                                            \
+        const csr_args_##SUFFIX *a = p;                                                          \
+        const T *data = a->data;                                                                 \
+        const I *indices = a->indices, *indptr = a->indptr;                                      \
+        if (!a->accumulate)                                                                      \
+            for (ptrdiff_t o = lo; o < hi; o++)                                                  \
+                memset(a->out + o * a->ld_out, 0, (size_t)a->n_cols * sizeof(T));               \
+        for (ptrdiff_t first = 0, last; first < a->n_rows; first = last) {                       \
+            last = CSR_BLOCK_END(indptr, first, a->n_rows);                                      \
+            for (ptrdiff_t o = lo; o < hi; o++) {                                                \
+                T *dw = a->out + o * a->ld_out;                                                  \
+                for (ptrdiff_t i = first; i < last; i++) {                                       \
+                    T d = a->dense[i * a->ld_dense + o];                                         \
+                    if (d == 0)                                                                  \
+                        continue; /* ReLU zeroes many: their rows add nothing */                \
+                    for (I k = indptr[i]; k < indptr[i + 1]; k++)                                \
+                        dw[indices[k]] += d * data[k];                                           \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    void fastnn_csr_linear_##SUFFIX(ptrdiff_t n_rows, ptrdiff_t out_features, const T *data,     \
+                                    const I *indices, const I *indptr, const T *weight,          \
+                                    ptrdiff_t ldw, const T *bias, T *out, ptrdiff_t ldo)         \
+    {                                                                                            \
+        csr_args_##SUFFIX a = {n_rows, 0, ldw, ldo, data, weight, bias, indices, indptr, out, 0}; \
+        ptrdiff_t work = (ptrdiff_t)(indptr[n_rows] - indptr[0]) * out_features;                 \
+        fastnn_for_each_span(work, out_features, csr_linear_span_##SUFFIX, &a);                  \
+    }                                                                                            \
+                                                                                                 \
     void fastnn_csr_weight_grad_##SUFFIX(ptrdiff_t n_rows, ptrdiff_t n_cols,                     \
                                          ptrdiff_t out_features, const T *data, const I *indices, \
                                          const I *indptr, const T *grad, ptrdiff_t lds,          \
                                          T *weight_grad, ptrdiff_t ldw, int accumulate)          \
     {                                                                                            \
-        int threads = csr_threads((ptrdiff_t)(indptr[n_rows] - indptr[0]) * out_features);       \
-        _Pragma("omp parallel for num_threads(threads) if (threads > 1) schedule(static)")      \
-        for (ptrdiff_t o = 0; o < out_features; o++) {                                           \
-            unsigned int fp_state = fastnn_flush_denormals_begin();                              \
-            T *dw = weight_grad + o * ldw;                                                       \
-            if (!accumulate)                                                                     \
-                memset(dw, 0, (size_t)n_cols * sizeof(T));                                       \
-            for (ptrdiff_t i = 0; i < n_rows; i++) {                                             \
-                T d = grad[i * lds + o];                                                         \
-                if (d == 0)                                                                      \
-                    continue; /* ReLU zeroes many: their rows add nothing */                    \
-                for (I k = indptr[i]; k < indptr[i + 1]; k++)                                    \
-                    dw[indices[k]] += d * data[k];                                               \
-            }                                                                                    \
-            fastnn_flush_denormals_end(fp_state);                                                \
-        }                                                                                        \
+        csr_args_##SUFFIX a = {n_rows, n_cols, lds, ldw, data, grad, NULL, indices, indptr,      \
+                               weight_grad, accumulate};                                         \
+        ptrdiff_t work = (ptrdiff_t)(indptr[n_rows] - indptr[0]) * out_features;                 \
+        if (!accumulate)                                                                         \
+            work += n_cols * out_features;                                                       \
+        fastnn_for_each_span(work, out_features, csr_weight_grad_span_##SUFFIX, &a);             \
     }
 
-DEFINE_CSR_FORWARD(float, int32_t, f32_i32)
-DEFINE_CSR_FORWARD(float, int64_t, f32_i64)
-DEFINE_CSR_FORWARD(double, int32_t, f64_i32)
-DEFINE_CSR_FORWARD(double, int64_t, f64_i64)
-DEFINE_CSR_WEIGHT_GRAD(float, int32_t, f32_i32)
-DEFINE_CSR_WEIGHT_GRAD(float, int64_t, f32_i64)
-DEFINE_CSR_WEIGHT_GRAD(double, int32_t, f64_i32)
-DEFINE_CSR_WEIGHT_GRAD(double, int64_t, f64_i64)
+DEFINE_CSR(float, int32_t, f32_i32)
+DEFINE_CSR(float, int64_t, f32_i64)
+DEFINE_CSR(double, int32_t, f64_i32)
+DEFINE_CSR(double, int64_t, f64_i64)
