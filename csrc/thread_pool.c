@@ -8,6 +8,10 @@
 
 /* More helpers than this are never started, whatever the thread count asked for. */
 #define MAX_HELPERS 255
+/* A helper that finds no work watches for more this long before it sleeps: long enough to catch
+ * the next product of a training step (waking a sleeping thread costs tens of microseconds on a
+ * VM), short enough not to hold a core another process wants. */
+#define IDLE_WATCH_NS 50000LL
 /* The calling thread asks the interrupt check at most this often. */
 #define INTERRUPT_CHECK_NS 20000000LL
 
@@ -26,7 +30,7 @@ static struct {
     pthread_cond_t work_posted;  /* helpers sleep on it */
     pthread_cond_t helpers_left; /* the caller sleeps on it until its job's helpers are out */
     job *current;                /* NULL when no job takes helpers */
-    unsigned long generation;    /* counts posted jobs, so a helper joins each at most once */
+    atomic_ulong generation;     /* counts posted jobs, so a helper joins each at most once */
     int helpers;                 /* started */
     atomic_int taken;            /* a caller holds the helpers */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
@@ -60,6 +64,29 @@ static ptrdiff_t run_claimed_units(job *j)
     return ran;
 }
 
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Whether a job after `seen` is posted within IDLE_WATCH_NS. */
+static int watch_for_work(unsigned long seen)
+{
+    long long until = now_ns() + IDLE_WATCH_NS;
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(&pool.generation, memory_order_relaxed) != seen)
+                return 1;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while (now_ns() < until);
+    return 0;
+}
+
 static void *helper_main(void *arg)
 {
     (void)arg;
@@ -70,7 +97,11 @@ static void *helper_main(void *arg)
         if (j == NULL || seen == pool.generation || j->helpers_inside >= j->helpers_wanted) {
             if (j != NULL)
                 seen = pool.generation; /* not needed on this job */
-            pthread_cond_wait(&pool.work_posted, &pool.lock);
+            pthread_mutex_unlock(&pool.lock);
+            int posted = watch_for_work(seen);
+            pthread_mutex_lock(&pool.lock);
+            if (!posted && seen == pool.generation)
+                pthread_cond_wait(&pool.work_posted, &pool.lock);
             continue;
         }
         seen = pool.generation;
@@ -123,13 +154,6 @@ static void start_helpers(int wanted)
         pool.helpers++;
     }
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-}
-
-static long long now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
 /* The caller's share: like run_claimed_units, asking the interrupt check between units. */
