@@ -52,16 +52,20 @@ void fastnn_unit_counts(long long *by_callers, long long *by_helpers)
     *by_helpers = atomic_load(&units_by_helpers);
 }
 
-/* Claims and runs units until none are left; returns how many it ran. */
-static ptrdiff_t run_claimed_units(job *j)
+/* Runs unit u, counted in `tally` as soon as it is done. */
+static void run_unit(job *j, ptrdiff_t u, atomic_llong *tally)
 {
-    ptrdiff_t ran = 0, u;
-    while ((u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->units) {
-        if (j->unit(j->context, u))
-            atomic_store(&j->failed, 1);
-        ran++;
-    }
-    return ran;
+    if (j->unit(j->context, u))
+        atomic_store(&j->failed, 1);
+    atomic_fetch_add_explicit(tally, 1, memory_order_relaxed);
+}
+
+/* Claims and runs units until none are left. */
+static void run_claimed_units(job *j, atomic_llong *tally)
+{
+    ptrdiff_t u;
+    while ((u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->units)
+        run_unit(j, u, tally);
 }
 
 static long long now_ns(void)
@@ -107,8 +111,7 @@ static void *helper_main(void *arg)
         seen = pool.generation;
         j->helpers_inside++;
         pthread_mutex_unlock(&pool.lock);
-        ptrdiff_t ran = run_claimed_units(j);
-        atomic_fetch_add_explicit(&units_by_helpers, ran, memory_order_relaxed);
+        run_claimed_units(j, &units_by_helpers);
         pthread_mutex_lock(&pool.lock);
         /* the caller cannot return, and `j` stays valid, until this count reaches zero */
         if (--j->helpers_inside == 0)
@@ -161,16 +164,14 @@ static int run_units_as_caller(job *j, int interruptible)
 {
     int (*check)(void) = interrupt_check;
     if (!interruptible || check == NULL || (unsigned long)pthread_self() != interrupt_thread) {
-        atomic_fetch_add_explicit(&units_by_callers, run_claimed_units(j), memory_order_relaxed);
+        run_claimed_units(j, &units_by_callers);
         return 0;
     }
     long long last_check = now_ns();
-    ptrdiff_t u, ran = 0;
+    ptrdiff_t u;
     int interrupted = 0;
     while ((u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->units) {
-        if (j->unit(j->context, u))
-            atomic_store(&j->failed, 1);
-        ran++;
+        run_unit(j, u, &units_by_callers);
         if (now_ns() - last_check >= INTERRUPT_CHECK_NS) {
             if (check()) {
                 atomic_store(&j->next, j->units); /* helpers stop claiming */
@@ -180,7 +181,6 @@ static int run_units_as_caller(job *j, int interruptible)
             last_check = now_ns();
         }
     }
-    atomic_fetch_add_explicit(&units_by_callers, ran, memory_order_relaxed);
     return interrupted;
 }
 
