@@ -435,7 +435,9 @@ class Softmax(Module):
     """
 
     def __init__(self, dim=-1):
-        self.dim = dim
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Softmax: dim must be an int, got {type(dim).__name__}")
+        self.dim = int(dim)
 
     def forward(self, x):
         y = F.softmax(x, self.dim)
@@ -672,6 +674,9 @@ class HingeLoss(_Loss):
 
     def __init__(self, margin=1.0, *, reduction="mean"):
         super().__init__(reduction=reduction)
+        if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(margin):
+            raise ValueError(f"HingeLoss: margin must be a finite number, got {margin!r}")
         self.margin = float(margin)
 
     def _loss_and_grad(self, prediction, target):
