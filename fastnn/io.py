@@ -191,7 +191,7 @@ def _arrays_of(model):
         array = np.asarray(array)
         if array.dtype.name not in ARRAY_DTYPES:
             raise TypeError(f"save: parameter {name} has dtype {array.dtype}, not float32/float64")
-        arrays[name] = np.ascontiguousarray(array)
+        arrays[name] = np.asarray(array, order="C")
     return arrays
 
 
@@ -276,7 +276,7 @@ def _describe_estimator(model):
 def _portable_array(array, where):
     """`array` contiguous, in native byte order, with a dtype an estimator's file may hold."""
     native = array.dtype.newbyteorder("=") if array.dtype.kind != "U" else np.dtype(f"<U{array.dtype.itemsize // 4}")
-    array = np.ascontiguousarray(array, dtype=native)
+    array = np.asarray(array, dtype=native, order="C")
     if _allowed_dtype(_dtype_text(array.dtype), "estimator") is None:
         raise TypeError(f"save: {where} has dtype {array.dtype}, which a file does not hold")
     return array

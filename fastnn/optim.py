@@ -136,6 +136,18 @@ def _is_parameter(p):
     return isinstance(p, Parameter)
 
 
+def _parameter_error(optimizer, group_index, position, p, error=None):
+    """The error a step raises for a parameter whose .data or .grad the kernel cannot take (None,
+    another dtype or size, read-only), naming the parameter by its place among the groups."""
+    where = f"{type(optimizer).__name__}.step: parameter {position} of group {group_index}"
+    for attribute in ("data", "grad"):
+        value = getattr(p, attribute)
+        if not isinstance(value, np.ndarray):
+            return TypeError(f"{where}: .{attribute} is {type(value).__name__}, not an array; a "
+                             f"parameter's .data and .grad are float32/float64 arrays of one shape")
+    return type(error)(f"{where} (shape {p.data.shape}, grad {p.grad.dtype} {p.grad.shape}): {error}")
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, torch.optim.SGD's rule plus an L1 penalty:
 
@@ -171,19 +183,25 @@ class SGD(Optimizer):
         loss = closure() if closure is not None else None
         sgd_step = _core.sgd_step
         state = self.state
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             nesterov, weight_decay, l1 = group["nesterov"], float(group["weight_decay"]), float(group["l1"])
-            for p in group["params"]:
+            for position, p in enumerate(group["params"]):
+                data, grad = p.data, p.grad
+                if not isinstance(data, np.ndarray) or not isinstance(grad, np.ndarray):
+                    raise _parameter_error(self, group_index, position, p)
                 buffer, first_step = None, False
                 if momentum != 0:
                     p_state = state.get(p)
                     if p_state is None:
-                        p_state = state[p] = {"momentum_buffer": np.empty_like(p.data)}
+                        p_state = state[p] = {"momentum_buffer": np.empty_like(data)}
                         first_step = True
                     buffer = p_state["momentum_buffer"]
-                sgd_step(p.data, p.grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
-                         l1, first_step)
+                try:
+                    sgd_step(data, grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
+                             l1, first_step)
+                except (TypeError, ValueError) as exc:
+                    raise _parameter_error(self, group_index, position, p, exc) from None
         return loss
 
 
@@ -221,21 +239,27 @@ class Adam(Optimizer):
         loss = closure() if closure is not None else None
         adam_step = _core.adam_step
         decoupled = self._decoupled_weight_decay
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = map(float, group["betas"])
             amsgrad = group["amsgrad"]
-            for p in group["params"]:
+            for position, p in enumerate(group["params"]):
+                data, grad = p.data, p.grad
+                if not isinstance(data, np.ndarray) or not isinstance(grad, np.ndarray):
+                    raise _parameter_error(self, group_index, position, p)
                 p_state = self.state.get(p)
                 if p_state is None:
-                    p_state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                               "exp_avg_sq": np.zeros_like(p.data)}
+                    p_state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(data),
+                                               "exp_avg_sq": np.zeros_like(data)}
                     if amsgrad:
-                        p_state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                        p_state["max_exp_avg_sq"] = np.zeros_like(data)
+                try:
+                    adam_step(data, grad, p_state["exp_avg"], p_state["exp_avg_sq"],
+                              p_state.get("max_exp_avg_sq"), lr, beta1, beta2, eps, weight_decay,
+                              decoupled, p_state["step"] + 1)
+                except (TypeError, ValueError) as exc:
+                    raise _parameter_error(self, group_index, position, p, exc) from None
                 p_state["step"] += 1
-                adam_step(p.data, p.grad, p_state["exp_avg"], p_state["exp_avg_sq"],
-                          p_state.get("max_exp_avg_sq"), lr, beta1, beta2, eps, weight_decay,
-                          decoupled, p_state["step"])
         return loss
 
 

@@ -6,9 +6,17 @@ import numpy as np
 from ._random import check_random_state
 
 
+# 2-D float64 samples: X takes 16 bytes a row, and no array may hold more than intp's range of
+# bytes; beyond that numpy's indexing fails (IndexError) or wraps (empty arrays).
+MAX_SAMPLES = np.iinfo(np.intp).max // 16
+
+
 def _check_n_samples(n_samples, minimum, caller):
     if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < minimum:
         raise ValueError(f"{caller}: n_samples must be an int >= {minimum}, got {n_samples!r}")
+    if n_samples > MAX_SAMPLES:
+        raise ValueError(f"{caller}: n_samples={n_samples} is more than an array can hold "
+                         f"(at most {MAX_SAMPLES})")
     return int(n_samples)
 
 
