@@ -384,7 +384,8 @@ def _check_members(archive, path, file_size):
                              f"writes and reads stored (uncompressed) members only")
         if info.flag_bits & 0x1:
             raise ValueError(f"{where} is encrypted")
-        if info.compress_size != info.file_size or info.header_offset + info.file_size > file_size:
+        if (info.compress_size != info.file_size or info.header_offset < 0
+                or info.header_offset + info.file_size > file_size):
             raise ValueError(f"{where} claims {info.file_size} bytes, which the file "
                              f"({file_size} bytes) does not hold")
         members[info.filename] = info
@@ -478,7 +479,7 @@ def _read_member(archive, info, where, read):
     try:
         with archive.open(info) as member:
             return read(member)
-    except (ValueError, OverflowError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OverflowError, EOFError, NotImplementedError, OSError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{where} cannot be read: {exc}") from None
 
 
@@ -539,14 +540,17 @@ def load(path, into=None):
     0.5
     """
     path = os.fspath(path)
-    file_size = os.stat(path).st_size
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = _check_members(archive, path, file_size)
-            manifest = _read_manifest(archive, members, path, file_size)
-            arrays = _read_arrays(archive, members, manifest, path, file_size)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-        raise ValueError(f"load: {path} is truncated or corrupted ({exc})") from None
+    with open(path, "rb") as file:  # an OSError about the path itself is the caller's to see
+        file_size = os.fstat(file.fileno()).st_size
+        try:
+            with zipfile.ZipFile(file) as archive:
+                members = _check_members(archive, path, file_size)
+                manifest = _read_manifest(archive, members, path, file_size)
+                arrays = _read_arrays(archive, members, manifest, path, file_size)
+        # zipfile's errors for damaged archives; an OSError here is a seek the archive's offsets
+        # sent astray, NotImplementedError a "version needed to extract" we do not write
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as exc:
+            raise ValueError(f"load: {path} is truncated or corrupted ({type(exc).__name__}: {exc})") from None
     if manifest["kind"] == "estimator":
         if into is not None:
             raise ValueError(f"load: {path} holds an estimator; into= is for modules only")

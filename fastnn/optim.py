@@ -97,6 +97,13 @@ class Optimizer:
         """Restore hyper-parameters and state saved by `state_dict()` of an optimizer over
         parameters of the same shapes, in the same groups."""
         name = type(self).__name__
+        if (not isinstance(state_dict, dict) or not isinstance(state_dict.get("state"), dict)
+                or not isinstance(state_dict.get("param_groups"), list)
+                or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                           for g in state_dict["param_groups"])):
+            raise TypeError(f"{name}.load_state_dict: expected what state_dict() returns, a dict with "
+                            f"'state' (a dict) and 'param_groups' (a list of dicts with 'params'), got "
+                            f"{type(state_dict).__name__}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: {len(groups)} parameter groups saved, "
@@ -113,6 +120,9 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {index}, which no group holds")
             p = by_index[index]
             state[p] = {}
+            if not isinstance(saved, dict):
+                raise TypeError(f"{name}.load_state_dict: the state of parameter {index} must be a dict, "
+                                f"got {type(saved).__name__}")
             for key, value in saved.items():
                 if isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
@@ -120,8 +130,15 @@ class Optimizer:
                                          f"{value.shape}, the parameter {p.data.shape}")
                     value = np.array(value, dtype=p.data.dtype, order="C")
                 state[p][key] = value
+        updated = []
         for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
+            group = dict(group, **{k: v for k, v in saved.items() if k != "params"})
+            unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+            if unknown:
+                raise ValueError(f"{name}.load_state_dict: unknown hyper-parameters {sorted(unknown)}")
+            self._check_group(group)
+            updated.append(group)
+        self.param_groups[:] = updated
         self.state = state
 
     def __repr__(self):
