@@ -305,7 +305,16 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__}: last_epoch must be an int, got {type(last_epoch).__name__}")
+        if last_epoch < -1:
+            raise ValueError(f"{type(self).__name__}: last_epoch must be >= -1, got {last_epoch}")
+        gamma = getattr(self, "gamma", 1.0)
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(gamma):
+            raise TypeError(f"{type(self).__name__}: gamma must be a finite number, got {gamma!r}")
         self.optimizer = optimizer
+        last_epoch = int(last_epoch)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])

@@ -77,7 +77,10 @@ def run_calls(seed, start, count, progress_path, verbose=False):
             allowed = label != "drawing the call" and call.may_be_too_large
             outcome, detail = ("refused" if allowed else "unclear"), f"MemoryError: {exc}"
         except Exception as exc:  # noqa: BLE001 - that is what we look for
-            outcome, detail = "unclear", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
+            if label != "drawing the call" and isinstance(exc, tuple(getattr(call, "also_clear", ()))):
+                outcome, detail = "refused", f"{type(exc).__name__}: {exc}"
+            else:
+                outcome, detail = "unclear", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
         finally:
             faulthandler.cancel_dump_traceback_later()
         counts[outcome] += 1

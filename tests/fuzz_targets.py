@@ -30,9 +30,10 @@ HOSTILE_VALUES = [0.0, np.nan, np.inf, -np.inf, 1e38, -3.4e38, 1e300, 1e-45, 5e-
 
 
 class Call:
-    def __init__(self, label, thunk, check=None, may_be_too_large=False):
+    def __init__(self, label, thunk, check=None, may_be_too_large=False, also_clear=()):
         self.label, self.thunk, self.check = label, thunk, check
         self.may_be_too_large = may_be_too_large
+        self.also_clear = also_clear  # exception types this call's protocol defines (IndexError for [])
 
 
 def float_array(rng, shape, dtype=None, scale=1.0):
@@ -410,6 +411,46 @@ def module_target(rng):
     return call_with(rng, f"{type(layer).__name__}.backward", layer.backward, (g,), {})
 
 
+def loss_module_target(rng):
+    """A loss module's forward(prediction, target) then backward(), with hostile arguments."""
+    n, c = int(rng.choice([0, 1, 3, 8])), int(rng.choice([1, 2, 4]))
+    dtype = np.float32 if rng.random() < 0.5 else np.float64
+    kind = rng.integers(4)
+    x = float_array(rng, (n, c), dtype)
+    if kind == 0:
+        loss, t = nn.MSELoss(reduction="sum"), float_array(rng, (n, c), dtype)
+    elif kind == 1:
+        loss, t = nn.BCEWithLogitsLoss(), rng.random((n, c)).astype(dtype)
+    elif kind == 2:
+        loss, t = nn.CrossEntropyLoss(), rng.integers(0, c, n)
+    else:
+        loss, t = nn.HingeLoss(margin=0.5), rng.integers(0, c, n) if c > 1 else rng.choice([-1.0, 1.0], (n, 1))
+
+    def forward_backward(x, t):
+        return loss(x, t), loss.backward()
+
+    def check(result, x, t):
+        value, grad = result
+        assert grad.shape == x.shape and np.isfinite(grad).all() and np.isfinite(value)
+    return call_with(rng, f"{type(loss).__name__} forward+backward", forward_backward, (x, t), {}, check)
+
+
+def sequential_target(rng):
+    """Sequential's container methods and a backward that skips the input gradient."""
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    kind = rng.integers(3)
+    if kind == 0:
+        call = call_with(rng, "Sequential[index]", lambda i: model[i], (int(rng.integers(-3, 3)),), {})
+        call.also_clear = (IndexError,)  # the sequence protocol: iteration stops on it, as list's
+        return call
+    if kind == 1:
+        return call_with(rng, "Sequential.append", model.append, (nn.Tanh(),), {})
+    x = float_array(rng, (int(rng.integers(0, 5)), 3), np.float32)
+    y = model(x)
+    return call_with(rng, "Sequential.backward", model.backward, (np.ones_like(y),),
+                     {"need_input_grad": bool(rng.random() < 0.5)})
+
+
 def optimizer_target(rng):
     p = nn.Parameter(float_array(rng, (3, 2)))
     p.grad[...] = 1
@@ -417,7 +458,20 @@ def optimizer_target(rng):
               (optim.Adam, {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0, "amsgrad": False}),
               (optim.AdamW, {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "amsgrad": True})]
     cls, kwargs = makers[rng.integers(len(makers))]
-    kind = rng.integers(4)
+    kind = rng.integers(5)
+    if kind == 4:  # parameter groups given as dicts, with hostile overrides
+        q = nn.Parameter(float_array(rng, (2,)))
+        groups = [{"params": [p]}, {"params": q, "lr": 0.01}]
+
+        def construct_and_step(groups, **kw):
+            opt = cls(groups, **kw)
+            opt.step()
+            opt.zero_grad()
+            return opt
+        if rng.random() < 0.7:
+            groups[int(rng.integers(2))][["params", "lr", "weight_decay", "unknown"][rng.integers(4)]] = \
+                HOSTILE_SCALARS[rng.integers(len(HOSTILE_SCALARS))]
+        return Call(f"{cls.__name__} parameter groups", lambda: construct_and_step(groups, **kwargs))
     if kind == 0:
         def construct_and_step(params, **kw):
             opt = cls(params, **kw)
@@ -433,9 +487,9 @@ def optimizer_target(rng):
         return call_with(rng, f"{cls.__name__}.load_state_dict", opt.load_state_dict, (opt.state_dict(),), {})
     if rng.random() < 0.5:
         return call_with(rng, "StepLR", lambda o, **k: optim.StepLR(o, **k).step(), (opt,),
-                         {"step_size": 2, "gamma": 0.5})
+                         {"step_size": 2, "gamma": 0.5, "last_epoch": -1})
     return call_with(rng, "ExponentialLR", lambda o, **k: optim.ExponentialLR(o, **k).step(), (opt,),
-                     {"gamma": 0.5})
+                     {"gamma": 0.5, "last_epoch": -1})
 
 
 def dataset_target(rng):
@@ -515,8 +569,8 @@ def estimator_target(rng):
             params[str(key)] = value
     X, y = estimator_data(rng, regression)
     estimator = cls(**params) if not hostile_params else None
-    method = ["fit", "partial_fit", "predict", "predict_proba", "decision_function", "score", "set_params",
-              "get_params"][rng.integers(8)]
+    method = ["fit", "partial_fit", "predict", "predict_proba", "predict_log_proba", "decision_function", "score",
+              "set_params", "get_params"][rng.integers(9)]
 
     def run(X, y):
         model = estimator if estimator is not None else cls(**params)
@@ -527,6 +581,8 @@ def estimator_target(rng):
             if not hasattr(model, "partial_fit"):
                 return model, None
             extra = {} if regression else {"classes": np.unique(y) if len(y) else None}
+            if extra and rng.random() < 0.3:
+                extra["classes"] = hostile_array(rng, extra["classes"])
             return model, model.partial_fit(X, y, **extra)
         if method == "set_params":
             key = sorted(params)[rng.integers(len(params))]
@@ -627,7 +683,7 @@ def load_target(rng):
 
 
 TARGETS = [matmul_target, activation_target, activation_backward_target, softmax_target, linear_target,
-           linear_out_target, state_target, loss_target, init_target, module_target, optimizer_target, dataset_target, threads_target,
+           linear_out_target, state_target, loss_target, loss_module_target, sequential_target, init_target, module_target, optimizer_target, dataset_target, threads_target,
            estimator_target, load_target]
 
 

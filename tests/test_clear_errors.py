@@ -183,3 +183,53 @@ def test_generators_refuse_more_samples_than_an_array_holds(generator, shuffle, 
 def test_generators_too_large_for_memory_raise_memory_error():
     with pytest.raises(MemoryError):
         make_spirals(n_samples=2**50)
+
+
+# ---------------------------------------------------------------- found by the fuzzer
+
+@pytest.mark.parametrize("last_epoch, error", [(float("nan"), TypeError), ("relu", TypeError), (False, TypeError),
+                                               (-2**63, ValueError), (-2, ValueError)])
+def test_schedulers_check_last_epoch(last_epoch, error):
+    opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(error, match="last_epoch"):
+        optim.ExponentialLR(opt, gamma=0.5, last_epoch=last_epoch)
+    with pytest.raises(error, match="last_epoch"):
+        optim.StepLR(opt, step_size=1, last_epoch=last_epoch)
+
+
+@pytest.mark.parametrize("gamma", [float("nan"), float("inf"), None, "0.5"])
+def test_schedulers_check_gamma(gamma):
+    opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(TypeError, match="gamma"):
+        optim.ExponentialLR(opt, gamma=gamma)
+
+
+@pytest.mark.parametrize("state", [None, 3, [], {"state": {}}, {"state": [], "param_groups": []},
+                                   {"state": {}, "param_groups": [3]}])
+def test_optimizer_load_state_dict_checks_its_input(state):
+    opt = optim.Adam([nn.Parameter(np.zeros(2))])
+    with pytest.raises(TypeError, match="load_state_dict"):
+        opt.load_state_dict(state)
+
+
+def test_optimizer_load_state_dict_checks_the_hyper_parameters():
+    opt = optim.SGD([nn.Parameter(np.zeros(2))], lr=0.1)
+    saved = opt.state_dict()
+    saved["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="lr"):
+        opt.load_state_dict(saved)
+    assert opt.param_groups[0]["lr"] == 0.1  # unchanged
+
+
+@pytest.mark.parametrize("slope", [1e308, -1e200, float("inf"), float("nan")])
+def test_calculate_gain_on_extreme_slopes(slope):
+    if not np.isfinite(slope):
+        with pytest.raises(ValueError, match="slope"):
+            fastnn.init.calculate_gain("leaky_relu", slope)
+    else:
+        assert fastnn.init.calculate_gain("leaky_relu", slope) == pytest.approx(np.sqrt(2.0) / abs(slope))
+
+
+def test_make_spirals_bounds_n_classes():
+    with pytest.raises(ValueError, match="n_classes"):
+        make_spirals(n_samples=10, n_classes=2**64)
