@@ -298,6 +298,11 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
+class MissingInitialLR(KeyError, ValueError):
+    """Resuming a schedule (last_epoch >= 0) over groups without "initial_lr": a KeyError as in
+    torch, and a ValueError as every other bad argument here."""
+
+
 class LRScheduler:
     """Sets each group's "lr" once per `step()` (call it after `optimizer.step()`, once per epoch
     or per iteration as you choose); `get_last_lr()` returns what it set last."""
@@ -319,7 +324,7 @@ class LRScheduler:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
         elif any("initial_lr" not in group for group in optimizer.param_groups):
-            raise KeyError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
+            raise MissingInitialLR(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
                            f"'initial_lr' in every parameter group")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch

@@ -570,7 +570,7 @@ def estimator_target(rng):
     X, y = estimator_data(rng, regression)
     estimator = cls(**params) if not hostile_params else None
     method = ["fit", "partial_fit", "predict", "predict_proba", "predict_log_proba", "decision_function", "score",
-              "set_params", "get_params"][rng.integers(9)]
+              "set_params", "get_params", "edited_attribute"][rng.integers(10)]
 
     def run(X, y):
         model = estimator if estimator is not None else cls(**params)
@@ -595,6 +595,18 @@ def estimator_target(rng):
         train_X = float_array(np.random.default_rng(2), (20, features), np.float64)
         train_y = np.arange(20) % 2 if not regression else train_X.sum(axis=1)
         model.fit(train_X, train_y)
+        if method == "edited_attribute":  # a fitted attribute replaced, then predict / train on
+            names = [n for n in ("coefs_", "intercepts_", "coef_", "intercept_", "classes_") if hasattr(model, n)]
+            name = names[rng.integers(len(names))]
+            value = getattr(model, name)
+            if isinstance(value, list) and value and rng.random() < 0.7:
+                value = list(value)
+                value[rng.integers(len(value))] = hostile_array(rng, value[0])
+            else:
+                value = hostile_array(rng, value if isinstance(value, np.ndarray) else None)
+            setattr(model, name, value)
+            return model, (model.predict(train_X) if rng.random() < 0.7 else
+                           model.partial_fit(train_X, train_y) if hasattr(model, "partial_fit") else None)
         if not hasattr(model, method):
             return model, None
         return model, (getattr(model, method)(X) if method != "score" else model.score(X, y))

@@ -233,3 +233,24 @@ def test_calculate_gain_on_extreme_slopes(slope):
 def test_make_spirals_bounds_n_classes():
     with pytest.raises(ValueError, match="n_classes"):
         make_spirals(n_samples=10, n_classes=2**64)
+
+
+def test_resuming_a_schedule_without_initial_lr_is_a_value_error_and_a_key_error():
+    opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError, match="initial_lr"):
+        optim.ExponentialLR(opt, gamma=0.5, last_epoch=2)
+    with pytest.raises(KeyError, match="initial_lr"):  # as torch raises it
+        optim.ExponentialLR(opt, gamma=0.5, last_epoch=2)
+
+
+@pytest.mark.parametrize("estimator", [fastnn.MLPClassifier((3,), max_iter=3, random_state=0),
+                                       fastnn.LogisticRegression(max_iter=3), fastnn.Perceptron(max_iter=3)])
+@pytest.mark.parametrize("classes", [np.array([]), np.array([0, 1, 2, 3]), None, [0, 1]])
+def test_predict_after_classes_was_replaced_by_hand(estimator, classes):
+    X, y = make_xor(40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X, y)
+    estimator.classes_ = classes
+    with pytest.raises(ValueError, match="classes_"):
+        estimator.predict(X)

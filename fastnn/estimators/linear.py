@@ -13,7 +13,7 @@ import numpy as np
 from .. import functional as F
 from ..datasets._random import check_random_state
 from ..linalg import matmul
-from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, check_is_fitted
+from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, check_is_fitted, labels_of
 from ._state import StateReader, portable_labels
 from ._validation import (Boolean, Interval, RandomState, check_array, check_class_labels,
                           check_consistent_length, check_n_features, check_sample_weight, validate_params)
@@ -61,7 +61,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         """The class of each row of X, as labels from classes_."""
         scores = self.decision_function(X)
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[index]
+        return labels_of(self, index, 1 if scores.ndim == 1 else scores.shape[1], f"{type(self).__name__}.predict")
 
     # ---- fitted state, for fastnn.save / fastnn.load --------------------------------------------
     def _get_fitted_state(self):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import functional as F
 from ..datasets._random import check_random_state
-from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, RegressorMixin, check_is_fitted
+from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, RegressorMixin, check_is_fitted, labels_of
 from ._network import HIDDEN_ACTIVATIONS, DenseNetwork
 from ._optimizers import SGD, Adam
 from ._progress import EpochReporter
@@ -475,7 +475,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """The most probable class of each row of X, as labels from classes_."""
         logits = self._forward(X, "MLPClassifier.predict")
         index = (logits[:, 0] > 0).astype(np.intp) if logits.shape[1] == 1 else logits.argmax(axis=1)
-        return self.classes_[index]
+        return labels_of(self, index, logits.shape[1], "MLPClassifier.predict")
 
     def predict_log_proba(self, X):
         """log P(class | x), (n_samples, n_classes) float64 in the order of classes_."""
