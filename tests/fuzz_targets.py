@@ -314,6 +314,11 @@ def state_target(rng):
         os.rmdir(directory)
     if kind == 3:
         target = model if rng.random() < 0.5 else HOSTILE_SCALARS[rng.integers(len(HOSTILE_SCALARS))]
+        if rng.random() < 0.4:  # an estimator, unfitted, with a hostile parameter
+            cls = list(ESTIMATOR_PARAMS)[rng.integers(len(ESTIMATOR_PARAMS))]
+            params = dict(ESTIMATOR_PARAMS[cls])
+            params[sorted(params)[rng.integers(len(params))]] = HOSTILE_SCALARS[rng.integers(len(HOSTILE_SCALARS))]
+            target = cls(**params)
 
         def save():
             try:
@@ -512,6 +517,19 @@ def dataset_target(rng):
     return call_with(rng, "load_digits", load_digits, (), {"n_class": int(rng.integers(1, 11)), "return_X_y": True})
 
 
+def misc_target(rng):
+    """The remaining public entry points: what fastnn runs on, and every repr."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return Call("cpu_info", lambda: fastnn.cpu_info(),
+                    lambda info: None if info["num_threads"] >= 1 and info["isa"] else 1 / 0)
+    if kind == 1:
+        return Call("get_num_threads", fastnn.get_num_threads, lambda n: None if n >= 1 else 1 / 0)
+    things = [nn.Sequential(nn.Linear(2, 3, rng=0), nn.GELU(approximate="tanh")), nn.HingeLoss(margin=2.0),
+              fastnn.MLPClassifier(hidden_layer_sizes=(7, 3)), optim.SGD([nn.Parameter(np.zeros(1))])]
+    return Call("repr", lambda: repr(things[rng.integers(len(things))]))
+
+
 def threads_target(rng):
     before = fastnn.get_num_threads()
     n = [1, 2, None, 0][rng.integers(4)]
@@ -695,8 +713,9 @@ def load_target(rng):
 
 
 TARGETS = [matmul_target, activation_target, activation_backward_target, softmax_target, linear_target,
-           linear_out_target, state_target, loss_target, loss_module_target, sequential_target, init_target, module_target, optimizer_target, dataset_target, threads_target,
-           estimator_target, load_target]
+           linear_out_target, loss_target, loss_module_target, init_target, module_target, sequential_target,
+           state_target, optimizer_target, dataset_target, threads_target, estimator_target, load_target,
+           misc_target]
 
 
 def draw_call(rng):
