@@ -122,17 +122,10 @@ const char *fastnn_isa_name(void) { return active->name; }
 const fastnn_kernel_context *fastnn_active_context(void) { return active; }
 
 static int requested_threads; /* 0: follow OpenMP */
-/* libgomp's thread pool does not survive fork: a forked child's first parallel region with more
- * than one thread waits forever for the parent's pool threads. */
-static int in_forked_child;
-
-void fastnn_mark_forked_child(void) { in_forked_child = 1; }
 
 int fastnn_get_num_threads(void)
 {
 #ifdef _OPENMP
-    if (in_forked_child)
-        return 1;
     return requested_threads > 0 ? requested_threads : omp_get_max_threads();
 #else
     return 1;

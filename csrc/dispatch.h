@@ -27,8 +27,6 @@ const char *fastnn_isa_name(void);
  * (OMP_NUM_THREADS, threadpoolctl), read at every call. */
 int fastnn_get_num_threads(void);
 void fastnn_set_num_threads(int n);
-/* Called in a forked child: from then on every call runs on one thread, whatever is requested. */
-void fastnn_mark_forked_child(void);
 int fastnn_has_openmp(void);
 
 #endif

@@ -6,7 +6,6 @@ package validates, allocates and orchestrates.
 """
 import operator as _operator
 import os as _os
-import warnings as _warnings
 
 from . import _core
 from . import datasets, functional, init, nn, optim
@@ -19,21 +18,9 @@ __version__ = "0.1.0"
 # Decided once, at import: the best kernels this CPU runs, unless FASTNN_ISA names others.
 _core.select_isa(_os.environ.get("FASTNN_ISA", "").strip().lower())
 
-# libgomp does not survive fork: a forked child's first parallel region waits forever for the
-# parent's pool threads. A forked child therefore runs fastnn on one thread, whatever it asks
-# set_num_threads or OpenMP for; workers that want threads are started with multiprocessing's
-# "spawn" or "forkserver" (tests/test_concurrency.py).
-_in_forked_child = False
-
-
-def _after_fork_in_child():
-    global _in_forked_child
-    _in_forked_child = True
-    _core.mark_forked_child()
-
-
-_os.register_at_fork(after_in_child=_after_fork_in_child)
-MAX_THREADS = 1024
+# A forked child has none of the parent's worker threads: it starts on one thread, and starts
+# its own helpers if it asks for more (csrc/thread_pool.c; tests/test_clear_errors.py).
+_os.register_at_fork(after_in_child=lambda: _core.set_num_threads(1))
 
 
 def cpu_info():
@@ -61,14 +48,12 @@ def get_num_threads():
     return _core.get_num_threads()
 
 
-def set_num_threads(n):
-    """Use `n` threads (1 to MAX_THREADS) for large kernels; `n=None` (or 0) follows OpenMP
-    again, so OMP_NUM_THREADS and threadpoolctl take effect.
+MAX_THREADS = 1024
 
-    In a child made by fork (multiprocessing's default start method on Linux) fastnn stays on
-    one thread whatever is asked, with a RuntimeWarning when more are: OpenMP's threads do not
-    survive fork, and a parallel region there would wait for them forever. Start such workers
-    with the "spawn" or "forkserver" method to use threads in them."""
+
+def set_num_threads(n):
+    """Use `n` threads (at most MAX_THREADS) for large kernels; `n=None` (or 0) follows OpenMP
+    again, so OMP_NUM_THREADS and threadpoolctl take effect."""
     if n is None:
         n = 0
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
@@ -77,11 +62,6 @@ def set_num_threads(n):
     if not 0 <= n <= MAX_THREADS:
         raise ValueError(f"set_num_threads: n must be >= 1 and <= {MAX_THREADS} (or None/0 for "
                          f"OpenMP's default), got {n}")
-    if _in_forked_child and n != 1:
-        _warnings.warn("set_num_threads: this process was forked from one that may have started "
-                       "OpenMP's threads, which do not survive fork; fastnn stays on one thread here "
-                       "(start workers with multiprocessing's 'spawn' or 'forkserver' method for "
-                       "threads)", RuntimeWarning, stacklevel=2)
     _core.set_num_threads(n)
 
 

@@ -29,7 +29,6 @@ cdef extern from "dispatch.h" nogil:
     const char *fastnn_isa_name()
     int fastnn_get_num_threads()
     void fastnn_set_num_threads(int n)
-    void fastnn_mark_forked_child()
     int fastnn_has_openmp()
 
 # Activation codes of csrc/activation_math.h, by the names the Python API uses.
@@ -191,6 +190,8 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
         else:
             status = fastnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rs_a, cs_a, <const float *>pb,
                          rs_b, cs_b, <float>beta, <float *>pc, ldc, epilogue_ptr)
+    if status == FASTNN_UNITS_INTERRUPTED:
+        _raise_pending()
     if status != 0:
         raise MemoryError("gemm: could not allocate the packing buffers")
     return c
@@ -234,10 +235,6 @@ def get_num_threads():
 
 def set_num_threads(int n):
     fastnn_set_num_threads(n)
-
-
-def mark_forked_child():
-    fastnn_mark_forked_child()
 
 
 def has_openmp():

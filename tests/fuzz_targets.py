@@ -485,9 +485,12 @@ def optimizer_target(rng):
         return call_with(rng, f"{cls.__name__}()+step", construct_and_step, ([p],), kwargs)
     opt = cls([p], **kwargs)
     if kind == 1:  # a hostile .grad or .data, then step
-        mutated = hostile_array(rng, p.data)
-        setattr(p, "grad" if rng.random() < 0.6 else "data", mutated)
-        return Call(f"{cls.__name__}.step hostile parameter", opt.step)
+        mutated, attribute = hostile_array(rng, p.data), "grad" if rng.random() < 0.6 else "data"
+
+        def edit_and_step():
+            setattr(p, attribute, mutated)
+            return opt.step()
+        return Call(f"{cls.__name__}.step hostile .{attribute}", edit_and_step)
     if kind == 2:
         return call_with(rng, f"{cls.__name__}.load_state_dict", opt.load_state_dict, (opt.state_dict(),), {})
     if rng.random() < 0.5:

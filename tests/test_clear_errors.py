@@ -24,7 +24,12 @@ from support import fastnn_env
 def test_a_parameter_without_an_array_is_named(make, attribute):
     kept = nn.Parameter(np.ones(3, np.float32))
     broken = nn.Parameter(np.ones((2, 2), np.float32))
-    setattr(broken, attribute, None)
+    if attribute == "data":  # refused where it is set
+        with pytest.raises(TypeError, match=r"Parameter \(2, 2\) float32: data cannot be None"):
+            broken.data = None
+        broken._data = None  # as a careless subclass or pickle might leave it
+    else:
+        broken.grad = None
     optimizer = make([kept, broken])
     with pytest.raises(TypeError, match=rf"parameter 1 of group 0: \.{attribute} is NoneType"):
         optimizer.step()
@@ -34,7 +39,7 @@ def test_a_parameter_without_an_array_is_named(make, attribute):
 def test_a_gradient_of_another_shape_is_named():
     p = nn.Parameter(np.ones(3, np.float32))
     p.grad = np.ones(4, np.float32)
-    with pytest.raises(ValueError, match=r"Adam\.step: parameter 0 of group 0 .*grad"):
+    with pytest.raises(ValueError, match=r"Adam\.step: a parameter of group 0 .*grad"):
         optim.Adam([p]).step()
 
 
@@ -72,24 +77,21 @@ def test_the_c_shell_refuses_none_for_arrays(name):
 
 # ---------------------------------------------------------------- fork and threads
 
-def test_a_forked_child_asking_for_threads_runs_on_one(tmp_path):
-    """libgomp's pool does not survive fork: a child that asks for 2 threads (or OpenMP's
-    default) and multiplies must finish, on one thread, warned; in a fresh process so that this
-    one's pool is not at stake. A hang is caught by the timeout."""
+def test_a_forked_child_asking_for_threads_does_not_hang():
+    """The parent's worker threads do not exist in a forked child: one that asks for 2 threads
+    (or OpenMP's default) and multiplies must finish with the right product. In a fresh process,
+    so that this one's threads are not at stake; a hang is caught by the timeout."""
     child = """
-import os, warnings, numpy as np, fastnn
+import os, numpy as np, fastnn
 a = np.ones((300, 300), np.float32)
 fastnn.set_num_threads(2)
-fastnn.matmul(a, a)  # the parent's pool is started
+fastnn.matmul(a, a)  # the parent's helpers are started
 results = []
 for n in (2, None):
     pid = os.fork()
     if pid == 0:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fastnn.set_num_threads(n)
-        ok = (fastnn.matmul(a, a)[0, 0] == 300 and fastnn.get_num_threads() == 1
-              and [w.category for w in caught] == [RuntimeWarning])
+        fastnn.set_num_threads(n)
+        ok = (fastnn.matmul(a, a) == 300).all() and (n is None or fastnn.get_num_threads() == n)
         os._exit(0 if ok else 3)
     results.append(os.waitpid(pid, 0)[1])
 print(results)
