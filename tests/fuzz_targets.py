@@ -586,7 +586,7 @@ def estimator_target(rng):
             value = HOSTILE_SCALARS[rng.integers(len(HOSTILE_SCALARS))]
             if key in SLOW_IF_HUGE and isinstance(value, (int, float)) and not isinstance(value, bool) \
                     and abs(value) > 100 and value == value:
-                value = -value if rng.random() < 0.5 else 0
+                value = -abs(value) if rng.random() < 0.5 else 0
             params[str(key)] = value
     X, y = estimator_data(rng, regression)
     estimator = cls(**params) if not hostile_params else None

@@ -256,3 +256,11 @@ def test_predict_after_classes_was_replaced_by_hand(estimator, classes):
     estimator.classes_ = classes
     with pytest.raises(ValueError, match="classes_"):
         estimator.predict(X)
+
+
+def test_partial_fit_with_no_classes_names_them_and_leaves_the_model_unfitted():
+    X, y = make_xor(20, random_state=0)
+    model = fastnn.Perceptron()
+    with pytest.raises(ValueError, match="no class at all"):
+        model.partial_fit(X, y, classes=np.array([]))
+    assert not hasattr(model, "classes_")

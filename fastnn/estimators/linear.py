@@ -28,10 +28,12 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         y = check_class_labels(y, caller)
         check_consistent_length(X, y, caller)
         if reset:
-            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            if len(self.classes_) < 2:
+            labels = np.unique(y if classes is None else np.asarray(classes))
+            if len(labels) < 2:
+                found = f"only one class: {labels[0]!r}" if len(labels) else "no class at all"
                 raise ValueError(f"{caller}: needs samples of at least 2 classes in the data, but the data"
-                                 f" contains only one class: {self.classes_[0]!r}")
+                                 f" contains {found}")
+            self.classes_ = labels
             self.n_features_in_ = X.shape[1]
         else:
             check_n_features(self, X, caller)
