@@ -21,6 +21,8 @@ from fastnn import distributed
 from support import fastnn_env
 
 HERE = Path(__file__).resolve().parent
+# the short fits here stop at max_iter on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")
 
 
 def mpiexec():
