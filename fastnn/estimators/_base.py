@@ -121,5 +121,18 @@ def check_is_fitted(estimator, attribute):
             " appropriate arguments before using this estimator.")
 
 
-__all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError",
-           "ConvergenceWarning", "DataConversionWarning", "HAVE_SKLEARN", "available_if", "check_is_fitted", "r2_score"]
+def labels_of(estimator, index, n_scores, caller, n_labels=None):
+    """classes_[index], after checking classes_ still holds a label per score column (two for a
+    single column, or `n_labels` when given): a classes_ replaced by hand is a ValueError here,
+    not an IndexError."""
+    expected = max(2, n_scores) if n_labels is None else n_labels
+    classes = getattr(estimator, "classes_", None)
+    if not isinstance(classes, np.ndarray) or classes.shape != (expected,):
+        raise ValueError(f"{caller}: classes_ must be an array of the {expected} labels the model was "
+                         f"fitted with, got {getattr(classes, 'shape', type(classes).__name__)}")
+    return classes[index]
+
+
+__all__ = ["labels_of", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError",
+           "ConvergenceWarning", "DataConversionWarning", "HAVE_SKLEARN", "available_if", "check_is_fitted",
+           "r2_score"]

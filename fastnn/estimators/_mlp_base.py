@@ -151,6 +151,11 @@ class BaseMLP(BaseEstimator):
             self._fit_stochastic(X, targets, sample_weight, stratify, rng, incremental, caller)
         if not np.isfinite(self._network.params).all():
             raise ValueError(NON_FINITE_WEIGHTS)
+        if self.early_stopping and self.solver != "lbfgs" and not np.isfinite(self.best_validation_score_):
+            # scikit-learn would return the initial weights untrained; say what happened instead
+            raise ValueError(f"{caller}: no epoch gave a finite validation score (the loss is {self.loss_}):"
+                             " the solver produced non-finite outputs; the input may contain large values"
+                             " and need to be preprocessed.")
         return self
 
     def _new_optimizer(self):
@@ -355,6 +360,11 @@ class BaseMLP(BaseEstimator):
         network, optimizer = self._network, self._optimizer
         output_loss = OUTPUT_LOSSES[self.out_activation_]
         early_stopping = self.early_stopping
+        # warm_start after set_params(early_stopping=...) changed it: start the record the rule needs
+        if early_stopping and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not early_stopping and self.best_loss_ is None:
+            self.best_loss_ = np.inf
         X_val = y_val = w_val = None
         if early_stopping:
             train, val = self._validation_split(X.shape[0], stratify, rng)

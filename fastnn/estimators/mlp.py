@@ -10,7 +10,7 @@ itself is in _mlp_base.
 """
 import numpy as np
 
-from ._base import ClassifierMixin, RegressorMixin, available_if, r2_score
+from ._base import ClassifierMixin, RegressorMixin, available_if, labels_of, r2_score
 from ._mlp_base import BaseMLP
 from ._losses import OUTPUT_LOSSES, output_function
 from ._state import portable_labels
@@ -150,10 +150,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         logits = self._forward(X, "MLPClassifier.predict")
         if self._is_multilabel():
             return (logits > 0).astype(np.int64)
+        caller = "MLPClassifier.predict"
         if logits.shape[1] > 1:
-            return self.classes_[logits.argmax(axis=1)]
-        index = (logits[:, 0] > 0).astype(np.intp) if len(self.classes_) == 2 else np.zeros(len(logits), np.intp)
-        return self.classes_[index]
+            return labels_of(self, logits.argmax(axis=1), logits.shape[1], caller)
+        if isinstance(self.classes_, np.ndarray) and len(self.classes_) == 1:
+            return labels_of(self, np.zeros(len(logits), np.intp), 1, caller, n_labels=1)
+        return labels_of(self, (logits[:, 0] > 0).astype(np.intp), 1, caller)
 
     def predict_proba(self, X):
         """P(class | x), (n_samples, n_classes) in the model's dtype, in the order of classes_;
