@@ -409,6 +409,7 @@ def test_works_without_scikit_learn():
     script = """
 import sys, pickle, warnings
 sys.modules['sklearn'] = None  # any import of scikit-learn now fails
+sys.modules['scipy'] = None  # and of scipy: L-BFGS and the rest need numpy only
 import numpy as np
 from fastnn import MLPClassifier, MLPRegressor
 from fastnn.estimators import _base
@@ -423,6 +424,8 @@ assert 'MLPClassifier(' in repr(clf)
 pickle.loads(pickle.dumps(clf)).predict(X)
 reg = MLPRegressor((8,), max_iter=200, learning_rate_init=0.01, random_state=0).fit(X, X[:, 0] * 2)
 assert reg.score(X, X[:, 0] * 2) > 0.9
+lbfgs = MLPRegressor((8,), solver="lbfgs", max_iter=300, random_state=0).fit(X, X[:, 0] * 2)
+assert lbfgs.score(X, X[:, 0] * 2) > 0.99, lbfgs.score(X, X[:, 0] * 2)
 try:
     clf.predict(X[:, :1])
 except ValueError as e:
