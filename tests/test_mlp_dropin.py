@@ -239,3 +239,11 @@ def test_save_and_load_keep_the_new_models(tmp_path, make, data):
     fastnn.save(tmp_path / "m.npz", est)
     copy = fastnn.load(tmp_path / "m.npz")
     np.testing.assert_array_equal(copy.predict(X), est.predict(X))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from fastnn.estimators import mlp
+    result = doctest.testmod(mlp, raise_on_error=True)
+    assert result.attempted >= 8

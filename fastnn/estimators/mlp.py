@@ -201,6 +201,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     ...                    random_state=0).fit(X, np.sin(X).ravel())
     >>> reg.score(X, np.sin(X).ravel()) > 0.95
     True
+
+    Counts, by L-BFGS on the Poisson deviance (the predictions are means, always positive):
+
+    >>> counts = np.random.default_rng(0).poisson(np.exp(1 + np.sin(X).ravel()))
+    >>> poisson = MLPRegressor((8,), loss="poisson", solver="lbfgs", random_state=0).fit(X, counts)
+    >>> bool((poisson.predict(X) > 0).all()), poisson.out_activation_
+    (True, 'exp')
     """
 
     _parameter_constraints = {**BaseMLP._parameter_constraints, "loss": [Options("squared_error", "poisson")]}
