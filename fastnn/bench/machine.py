@@ -7,7 +7,7 @@ import numpy as np
 import fastnn
 from fastnn import _core
 
-from .competitors import competitor_versions
+from .competitors import comparison_warnings, competitor_versions
 
 
 def fma_peak_gflops(dtype=np.float32, seconds=0.002, runs=50):
@@ -64,4 +64,5 @@ def describe_machine(probe_runs=50):
         "platform": platform.platform(),
         "fastnn": fastnn.__version__,
         "libraries": competitor_versions(),
+        "warnings": comparison_warnings(),
     }
