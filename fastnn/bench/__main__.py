@@ -12,13 +12,14 @@ from . import report
 from .competitors import available_libraries, libraries_for_threads, thread_count
 from .gemm import GEMM_FORMS, gemm_case
 from .layers import ratio_case
+from .applications import applications_section, digits_fit_case, latency_case
 from .busy import busy_core_case, busy_section
 from .machine import describe_machine, load_average
 from .modes import MODES
 from .timing import Progress, clock_for
 from .training import training_case
 
-SECTIONS = ("gemm", "layers", "training", "busy")
+SECTIONS = ("gemm", "layers", "training", "applications", "busy")
 
 
 def parse_args(argv):
@@ -81,6 +82,12 @@ def plan_steps(mode, sections, all_threads, results):
             rows = training_case(sizes, batch, libraries, mode.timing, clock_for(threads))
         results["training"] += [dict(row, threads=threads) for row in rows]
 
+    def measure_applications():
+        with thread_count(1):
+            results["latency"] = [latency_case(sizes, mode.timing, clock_for(1))
+                                  for sizes in mode.latency_sizes]
+            results["digits"] = digits_fit_case(**mode.digits, clock=clock_for(1))
+
     def measure_busy():
         results["busy"] = busy_core_case(mode.busy_rounds, mode.busy_batch, mode.busy_sizes,
                                          mode.busy_matmul_n, all_threads)
@@ -112,6 +119,8 @@ def plan_steps(mode, sections, all_threads, results):
                 steps.append((f"training: {report.sizes_label(sizes)} batch {batch} "
                               f"{threads_label(threads)}",
                               partial(measure_training, sizes, batch, threads)))
+    if "applications" in sections:
+        steps.append(("applications: single-row latency, digits fit", measure_applications))
     if "busy" in sections and mode.busy_rounds:
         steps.append(("busy: another process spinning on one core", measure_busy))
     return steps
@@ -141,8 +150,12 @@ def render(results, sections):
     if "training" in sections and results["training"]:
         out += ["== 4. Training step (SGD momentum, softmax cross-entropy) ==",
                 report.training_section(results["training"], results["machine"]), ""]
+    if "applications" in sections and "digits" in results:
+        out += ["== 5. Inference latency and a whole fit ==",
+                applications_section(results["latency"], results["digits"],
+                                     results["machine"]["peak_gflops_f32_one_core"] * 1e9), ""]
     if "busy" in sections and "busy" in results:
-        out += ["== 5. Threads on a busy machine ==", busy_section(results["busy"]), ""]
+        out += ["== 6. Threads on a busy machine ==", busy_section(results["busy"]), ""]
     out.append(f"took {results['elapsed_s']:.1f} s")
     return "\n".join(out)
 

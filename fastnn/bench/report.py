@@ -1,4 +1,5 @@
 """The printed report: one table per section, and the verdict on the backward/forward ratio."""
+from .flops import training_step_flops
 from .layers import COMPUTE_BOUND_FLOPS_PER_BYTE, COMPUTE_BOUND_MIN_FLOPS, TOLERANCE
 
 BAR_SIZES = [784, 1024, 1024, 10]
@@ -182,13 +183,6 @@ def verdict_by_threads(rows, busy=False):
     return overall
 
 
-def step_flops(sizes, batch):
-    """FLOPs of one training step: forward, and backward without the first layer's input
-    gradient (the optimizer's and the loss's elementwise work is not counted)."""
-    from .flops import mlp_backward_flops, mlp_forward_flops
-    return mlp_forward_flops(sizes, batch) + mlp_backward_flops(sizes, batch, need_input_grad=False)
-
-
 def training_section(rows, machine):
     """One line per (MLP, batch, threads): each library's step time, its ratio to fastnn's, and
     fastnn's share of the FLOP limit (the step's FLOPs at the measured peak of its cores)."""
@@ -209,7 +203,7 @@ def training_section(rows, machine):
             cells.append(f"{r['seconds'] * 1e3:.3f}{relative}")
         limit = "-"
         if fastnn_row:
-            limit = f"{100 * step_flops(sizes, batch) / (peak * threads) / fastnn_row['seconds']:.0f}%"
+            limit = f"{100 * training_step_flops(sizes, batch) / (peak * threads) / fastnn_row['seconds']:.0f}%"
         body.append([sizes_label(sizes), str(batch), str(threads)] + cells + [limit])
     return (table(["MLP", "batch", "threads"] + [f"{lib} ms" for lib in libraries]
                   + ["fastnn, % of FLOP limit"], body)
