@@ -8,21 +8,14 @@ import numpy as np
 
 from .flops import training_step_flops
 from .timing import interleaved_best
-from .training import initial_parameters
+from .training import fastnn_mlp, initial_parameters
 
 
 def inference_pair(sizes, seed=0):
     """(fastnn, numpy) callables each running one forward pass of a ReLU MLP `sizes` on one row,
     with the same float32 weights."""
-    from fastnn import nn
     params = initial_parameters(sizes, seed)
-    layers = []
-    for w, b in params:
-        linear = nn.Linear(w.shape[1], w.shape[0])
-        linear.weight.data[...] = w
-        linear.bias.data[...] = b
-        layers += [linear, nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
+    model = fastnn_mlp(params)
     x = np.random.default_rng(seed + 1).standard_normal((1, sizes[0])).astype(np.float32)
     weights_t = [(np.ascontiguousarray(w.T), b) for w, b in params]
 
