@@ -59,7 +59,8 @@ def plan_steps(mode, sections, all_threads, results):
     """(label, callable) for every measurement, in the order they run. The machine comes first:
     the GEMM rows need its peak."""
     def measure_machine():
-        results["machine"] = describe_machine(mode.probe_runs)
+        compared = set(mode.gemm_libraries) | set(mode.training_libraries)
+        results["machine"] = describe_machine(mode.probe_runs, tuple(sorted(compared)))
         results["machine"]["threads"] = all_threads
 
     def measure_gemm(n, form, dtype, threads):
