@@ -264,3 +264,11 @@ def test_partial_fit_with_no_classes_names_them_and_leaves_the_model_unfitted():
     with pytest.raises(ValueError, match="no class at all"):
         model.partial_fit(X, y, classes=np.array([]))
     assert not hasattr(model, "classes_")
+
+
+def test_mlp_partial_fit_with_no_classes_names_them():
+    X, y = make_xor(20, random_state=0)
+    model = fastnn.MLPClassifier((3,))
+    with pytest.raises(ValueError, match="no class at all"):
+        model.partial_fit(X, y, classes=np.array([]))
+    assert not hasattr(model, "classes_")
