@@ -456,6 +456,32 @@ def sequential_target(rng):
                      {"need_input_grad": bool(rng.random() < 0.5)})
 
 
+def flat_target(rng):
+    """A model whose parameters live in one flat buffer: train a step with hostile gradients or
+    data, or load a hostile state, then check the views still are the buffer."""
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    flat = model.flatten_parameters()
+    opt = [optim.SGD(model.parameters(), lr=0.1, momentum=0.9), optim.Adam(model.parameters())][rng.integers(2)]
+    x = float_array(rng, (int(rng.integers(0, 5)), 3), np.float32)
+    p = model.parameters()[rng.integers(4)] if isinstance(model.parameters(), list) else list(model.parameters())[0]
+    attribute = ["grad", "data", None][rng.integers(3)]
+    value = hostile_array(rng, p.data)
+
+    def train_step():
+        y = model(x)
+        model.backward(np.ones_like(y))
+        if attribute is not None:
+            setattr(p, attribute, value)
+        opt.step()
+        return flat
+
+    def check(result):
+        for q in model.parameters():
+            assert np.shares_memory(q.data, flat.data), "a parameter left the flat buffer"
+    return Call(f"flat {type(opt).__name__} step, hostile .{attribute}", train_step,
+                check if attribute != "grad" else None)
+
+
 def optimizer_target(rng):
     p = nn.Parameter(float_array(rng, (3, 2)))
     p.grad[...] = 1
@@ -717,7 +743,7 @@ def load_target(rng):
 
 TARGETS = [matmul_target, activation_target, activation_backward_target, softmax_target, linear_target,
            linear_out_target, loss_target, loss_module_target, init_target, module_target, sequential_target,
-           state_target, optimizer_target, dataset_target, threads_target, estimator_target, load_target,
+           state_target, flat_target, optimizer_target, dataset_target, threads_target, estimator_target, load_target,
            misc_target]
 
 
