@@ -408,7 +408,7 @@ def module_target(rng):
         cls = losses[rng.integers(len(losses))]
         return call_with(rng, f"nn.{cls.__name__}()", cls, (), {"reduction": "sum"})
     layer = LAYER_MAKERS[rng.integers(len(LAYER_MAKERS))](rng)
-    x = float_array(rng, (int(rng.integers(0, 6)), 4), np.float32)
+    x = float_array(rng, (int(rng.integers(0 if kind == 2 else 1, 6)), 4), np.float32)
     if kind == 2:
         return call_with(rng, f"{type(layer).__name__}.forward", layer, (x,), {})
     y = layer(x)
@@ -450,7 +450,7 @@ def sequential_target(rng):
         return call
     if kind == 1:
         return call_with(rng, "Sequential.append", model.append, (nn.Tanh(),), {})
-    x = float_array(rng, (int(rng.integers(0, 5)), 3), np.float32)
+    x = float_array(rng, (int(rng.integers(1, 5)), 3), np.float32)
     y = model(x)
     return call_with(rng, "Sequential.backward", model.backward, (np.ones_like(y),),
                      {"need_input_grad": bool(rng.random() < 0.5)})
