@@ -50,7 +50,7 @@ def layout(rng, array):
     if kind == 1:
         bigger = np.repeat(array[..., None], 2, axis=-1) if array.ndim else array
         return bigger[..., 0] if array.ndim else array
-    if kind == 2 and array.size:  # misaligned: the data one byte past an aligned address
+    if kind == 2 and array.size and not array.dtype.hasobject:  # misaligned: one byte past an aligned address
         raw = np.zeros(array.nbytes + 1, np.uint8)
         view = raw[1:].view(array.dtype).reshape(array.shape)
         view[...] = array
