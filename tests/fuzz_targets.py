@@ -45,6 +45,9 @@ def layout(rng, array):
     """`array`, or the same values in a hostile layout: transposed, strided, misaligned,
     read-only, Fortran order, a subclass, a list."""
     kind = rng.integers(9)
+    # numpy 2.4's np.repeat on a 3-D view of a non-contiguous np.matrix writes out of bounds:
+    # the layouts are made from plain arrays only, so that a crash here is fastnn's
+    array = np.asarray(array) if type(array) is not np.ndarray and isinstance(array, np.ndarray) else array
     if kind == 0 and array.ndim >= 2:
         return np.asfortranarray(array)
     if kind == 1:
