@@ -91,20 +91,23 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y = check_class_labels(y, caller)
         check_consistent_length(X, y, caller)
         present = np.unique(y)
-        if redefine:
-            self.classes_ = present if classes is None else np.unique(np.asarray(classes))
-        elif self._is_multilabel():
-            raise ValueError(f"{caller}: this model was fitted on a multilabel indicator y; y has labels {present}")
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"{caller}: classes={classes!r} is not the same as on the first call, {self.classes_!r}")
-        elif self.warm_start and not incremental and not np.array_equal(present, self.classes_):
-            raise ValueError(f"{caller}: warm_start can only be used where `y` has the same classes as in the"
-                             f" previous call to fit. Previously got {self.classes_}, `y` has {present}")
-        missing = np.setdiff1d(present, self.classes_)
+        labels = self.classes_ if not redefine else present if classes is None else np.unique(np.asarray(classes))
+        if len(labels) == 0:
+            raise ValueError(f"{caller}: needs samples of at least one class, but classes holds no class at all")
+        if not redefine:
+            if self._is_multilabel():
+                raise ValueError(f"{caller}: this model was fitted on a multilabel indicator y; y has labels"
+                                 f" {present}")
+            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), labels):
+                raise ValueError(f"{caller}: classes={classes!r} is not the same as on the first call, {labels!r}")
+            if self.warm_start and not incremental and not np.array_equal(present, labels):
+                raise ValueError(f"{caller}: warm_start can only be used where `y` has the same classes as in"
+                                 f" the previous call to fit. Previously got {labels}, `y` has {present}")
+        missing = np.setdiff1d(present, labels)
         if len(missing):
             raise ValueError(f"{caller}: `y` has classes not in `self.classes_`. `self.classes_` has"
-                             f" {self.classes_}. 'y' has {present}.")
-        self._fit_multilabel = False
+                             f" {labels}. 'y' has {present}.")
+        self.classes_, self._fit_multilabel = labels, False
         index = np.searchsorted(self.classes_, y)
         if len(self.classes_) <= 2:
             return index.astype(X.dtype).reshape(-1, 1), index
