@@ -14,9 +14,10 @@
 /* out[i, o] = bias[o] + sum_k X[i, k] W[o, k]   (out is n_rows x out_features, row stride ldo;
  * bias may be NULL). */
 #define FASTNN_DECLARE_CSR_FORWARD(T, I, SUFFIX)                                                 \
-    void fastnn_csr_linear_##SUFFIX(ptrdiff_t n_rows, ptrdiff_t out_features, const T *data,     \
-                                    const I *indices, const I *indptr, const T *weight,          \
-                                    ptrdiff_t ldw, const T *bias, T *out, ptrdiff_t ldo);
+    void fastnn_csr_linear_##SUFFIX(ptrdiff_t n_rows, ptrdiff_t n_cols, ptrdiff_t out_features,  \
+                                    const T *data, const I *indices, const I *indptr,            \
+                                    const T *weight, ptrdiff_t ldw, const T *bias, T *out,       \
+                                    ptrdiff_t ldo);
 
 /* dW[o, k] (+)= sum_i dS[i, o] X[i, k]   (dW is out_features x n_cols, row stride ldw; dS is
  * n_rows x out_features, row stride lds). accumulate == 0 overwrites dW. */

@@ -3,16 +3,16 @@
 from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "sparse.h" nogil:
-    void fastnn_csr_linear_f32_i32(ptrdiff_t, ptrdiff_t, const float *, const int32_t *,
+    void fastnn_csr_linear_f32_i32(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, const int32_t *,
                                    const int32_t *, const float *, ptrdiff_t, const float *,
                                    float *, ptrdiff_t)
-    void fastnn_csr_linear_f32_i64(ptrdiff_t, ptrdiff_t, const float *, const int64_t *,
+    void fastnn_csr_linear_f32_i64(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, const int64_t *,
                                    const int64_t *, const float *, ptrdiff_t, const float *,
                                    float *, ptrdiff_t)
-    void fastnn_csr_linear_f64_i32(ptrdiff_t, ptrdiff_t, const double *, const int32_t *,
+    void fastnn_csr_linear_f64_i32(ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *, const int32_t *,
                                    const int32_t *, const double *, ptrdiff_t, const double *,
                                    double *, ptrdiff_t)
-    void fastnn_csr_linear_f64_i64(ptrdiff_t, ptrdiff_t, const double *, const int64_t *,
+    void fastnn_csr_linear_f64_i64(ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *, const int64_t *,
                                    const int64_t *, const double *, ptrdiff_t, const double *,
                                    double *, ptrdiff_t)
     void fastnn_csr_weight_grad_f32_i32(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *,
@@ -74,7 +74,7 @@ def csr_linear(data, indices, indptr, cnp.ndarray weight, bias, cnp.ndarray out)
             weight.shape[0] > 0 and weight.shape[1] > 1 and weight.strides[1] != weight.itemsize):
         raise ValueError(f"{caller}: weight must be a 2-D float array with contiguous rows")
     _check_aligned(weight, f"{caller}: weight")
-    cdef Py_ssize_t n_rows = out.shape[0], out_features = weight.shape[0]
+    cdef Py_ssize_t n_rows = out.shape[0], out_features = weight.shape[0], n_cols = weight.shape[1]
     _check_rows_out(out, n_rows, out_features, weight.dtype, "out", caller)
     data, indices, indptr = _checked_csr(data, indices, indptr, n_rows, weight.shape[1],
                                          weight.dtype, caller)
@@ -96,19 +96,19 @@ def csr_linear(data, indices, indptr, cnp.ndarray weight, bias, cnp.ndarray out)
     cdef bint wide = ix.dtype == np.int64
     with nogil:
         if double_precision and wide:
-            fastnn_csr_linear_f64_i64(n_rows, out_features, <const double *>pd, <const int64_t *>pix,
+            fastnn_csr_linear_f64_i64(n_rows, n_cols, out_features, <const double *>pd, <const int64_t *>pix,
                                       <const int64_t *>pip, <const double *>pw, ldw,
                                       <const double *>pb, <double *>po, ldo)
         elif double_precision:
-            fastnn_csr_linear_f64_i32(n_rows, out_features, <const double *>pd, <const int32_t *>pix,
+            fastnn_csr_linear_f64_i32(n_rows, n_cols, out_features, <const double *>pd, <const int32_t *>pix,
                                       <const int32_t *>pip, <const double *>pw, ldw,
                                       <const double *>pb, <double *>po, ldo)
         elif wide:
-            fastnn_csr_linear_f32_i64(n_rows, out_features, <const float *>pd, <const int64_t *>pix,
+            fastnn_csr_linear_f32_i64(n_rows, n_cols, out_features, <const float *>pd, <const int64_t *>pix,
                                       <const int64_t *>pip, <const float *>pw, ldw,
                                       <const float *>pb, <float *>po, ldo)
         else:
-            fastnn_csr_linear_f32_i32(n_rows, out_features, <const float *>pd, <const int32_t *>pix,
+            fastnn_csr_linear_f32_i32(n_rows, n_cols, out_features, <const float *>pd, <const int32_t *>pix,
                                       <const int32_t *>pip, <const float *>pw, ldw,
                                       <const float *>pb, <float *>po, ldo)
     return out
