@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "elementwise.h"
+#include "fp_env.h"
 #include "gemm.h"
 #include "kernel_context.h"
 
@@ -20,6 +21,24 @@ static int reads_input_as_columns(const fastnn_conv_geometry *g)
 {
     return g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
            g->pad_h == 0 && g->pad_w == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+}
+
+/* Whether a tap's values over consecutive output pixels are consecutive in its input plane,
+ * across output rows too (stride 1 and OW == W: the "same" convolutions): then a row of the
+ * column matrix is one copy from the plane, with the padding zeroed after. */
+static int rows_are_contiguous(const fastnn_conv_geometry *g)
+{
+    return g->stride_w == 1 && g->stride_h * g->in_w == g->out_w;
+}
+
+/* The row stride of a block of nc columns: whole register tiles, and not a multiple of 2 KiB,
+ * whose rows would all fall in the same few sets of the L1 cache. */
+static ptrdiff_t block_stride(ptrdiff_t nc, int nr, ptrdiff_t itemsize)
+{
+    ptrdiff_t ld = (nc + nr - 1) / nr * nr;
+    if ((ld * itemsize) % 2048 == 0)
+        ld += nr;
+    return ld;
 }
 
 /* Output pixels per chunk: as many as fit the buffer bound, at least FASTNN_CONV_MIN_COLS (a
@@ -47,11 +66,11 @@ ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t item
            itemsize;
 }
 
-/* Each calling thread keeps its two buffers (windows, and their gradient) for the next call, as
+/* Each calling thread keeps its buffers (windows, their gradient, packed weights) for the next call, as
  * the GEMM keeps its packing buffers: they are bounded, and a fresh megabyte per call would be
  * page-faulted in every time. */
-static __thread void *window_buffers[2];
-static __thread size_t window_buffer_sizes[2];
+static __thread void *window_buffers[3];
+static __thread size_t window_buffer_sizes[3];
 
 static void *window_buffer(int which, size_t bytes)
 {
@@ -67,22 +86,40 @@ static void *window_buffer(int which, size_t bytes)
     return window_buffers[which];
 }
 
+/* Threads for a convolution of `fmas` multiply-adds in `units` independent pieces: one below
+ * the GEMM's own threshold (a team costs more than it gives there), else all, up to units. */
+static int conv_threads(double fmas, ptrdiff_t units)
+{
+    int threads = fastnn_get_num_threads();
+    if (fmas < 8.0 * 1024 * 1024 || units < 2)
+        return 1;
+    return units < threads ? (int)units : threads;
+}
+
 #define T float
 #define NAME(x) x##_f32
+#define BLOCKING sgemm
+#define BLOCKING_TYPE fastnn_sgemm_blocking
 #define GEMM fastnn_sgemm
 #define ACTS f32
 #include "conv_template.h"
 #undef T
 #undef NAME
 #undef GEMM
+#undef BLOCKING
+#undef BLOCKING_TYPE
 #undef ACTS
 
 #define T double
 #define NAME(x) x##_f64
+#define BLOCKING dgemm
+#define BLOCKING_TYPE fastnn_dgemm_blocking
 #define GEMM fastnn_dgemm
 #define ACTS f64
 #include "conv_template.h"
 #undef T
 #undef NAME
 #undef GEMM
+#undef BLOCKING
+#undef BLOCKING_TYPE
 #undef ACTS

@@ -26,91 +26,246 @@ static void NAME(row_bias_activation)(const fastnn_epilogue *self, void *c, ptrd
                                                                    self->ld_pre);
 }
 
-/* One input channel's kh * kw rows of the column matrix, over output pixels [p0, p0 + cols):
- * row (ki, kj) holds the input values the kernel tap (ki, kj) meets, zero where it lies in the
- * padding. With accumulate set it runs the other way (col2im): the rows are added back into
- * the channel's plane. Walks one output row at a time, so that the taps inside the image are a
- * contiguous copy at stride 1. */
-static void NAME(gather_channel)(const fastnn_conv_geometry *g, T *plane, ptrdiff_t p0,
-                                 ptrdiff_t cols, T *col, int accumulate)
+/* Moves len values between the column matrix, at relative pixels [jj, jj + len) of dst laid out
+ * in panels of seg pixels pstride apart (dst[(jj / seg) * pstride + jj % seg]), and src[i * step]:
+ * copies them there (zeros when src is NULL: padding), or with accumulate adds them back into src. */
+static void NAME(move)(T *dst, ptrdiff_t jj, ptrdiff_t len, T *src, ptrdiff_t step, ptrdiff_t seg,
+                       ptrdiff_t pstride, int accumulate)
 {
-    const ptrdiff_t W = g->in_w, OW = g->out_w, sw = g->stride_w;
-    for (ptrdiff_t ki = 0; ki < g->kernel_h; ki++)
-        for (ptrdiff_t kj = 0; kj < g->kernel_w; kj++) {
-            T *dst = col + (ki * g->kernel_w + kj) * cols;
-            const ptrdiff_t off_w = kj * g->dilation_w - g->pad_w;
-            /* output columns whose tap lands inside the image: 0 <= ow * sw + off_w < W */
-            const ptrdiff_t ow_lo = clamp(ceil_div_signed(-off_w, sw), 0, OW);
-            const ptrdiff_t ow_hi = clamp(ceil_div_signed(W - off_w, sw), ow_lo, OW);
-            for (ptrdiff_t j = p0; j < p0 + cols;) {
-                ptrdiff_t oh = j / OW, ow = j - oh * OW;
-                ptrdiff_t run = OW - ow < p0 + cols - j ? OW - ow : p0 + cols - j;
-                ptrdiff_t ih = oh * g->stride_h - g->pad_h + ki * g->dilation_h;
-                ptrdiff_t lo = clamp(ow_lo, ow, ow + run), hi = clamp(ow_hi, lo, ow + run);
-                if (ih < 0 || ih >= g->in_h)
-                    lo = hi = ow + run;
-                /* plane[base + o * sw] is tap (ki, kj) of output column o, for o in [lo, hi) */
-                const ptrdiff_t base = ih * W + off_w;
-                if (accumulate) {
-                    for (ptrdiff_t o = lo; o < hi; o++) plane[base + o * sw] += dst[o - ow];
-                } else {
-                    for (ptrdiff_t o = ow; o < lo; o++) dst[o - ow] = 0;
-                    if (sw == 1 && hi > lo)
-                        memcpy(dst + (lo - ow), plane + base + lo, sizeof(T) * (size_t)(hi - lo));
-                    else
-                        for (ptrdiff_t o = lo; o < hi; o++) dst[o - ow] = plane[base + o * sw];
-                    for (ptrdiff_t o = hi; o < ow + run; o++) dst[o - ow] = 0;
-                }
-                dst += run;
-                j += run;
-            }
+    while (len > 0) {
+        ptrdiff_t q = jj / seg, r = jj - q * seg, piece = seg - r < len ? seg - r : len;
+        T *d = dst + q * pstride + r;
+        if (accumulate) {
+            if (src)
+                for (ptrdiff_t i = 0; i < piece; i++) src[i * step] += d[i];
+        } else if (src == NULL) {
+            memset(d, 0, sizeof(T) * (size_t)piece);
+        } else if (step == 1) {
+            memcpy(d, src, sizeof(T) * (size_t)piece);
+        } else {
+            for (ptrdiff_t i = 0; i < piece; i++) d[i] = src[i * step];
         }
+        if (src)
+            src += piece * step;
+        jj += piece;
+        len -= piece;
+    }
 }
 
-/* im2col (or col2im with accumulate) of `channels` channels starting at plane x, threaded over
- * channels: in col2im each thread adds into its own channels' planes only. */
+/* One row of the column matrix: the values kernel tap (ki, kj) of one input channel (plane) meets
+ * over output pixels [p0, p0 + cols), zero where it lies in the padding, placed as NAME(move)
+ * says; with accumulate, the other way (col2im). Walks one output row at a time, so that the
+ * taps inside the image are one contiguous copy at stride 1. */
+static void NAME(tap_row)(const fastnn_conv_geometry *g, T *plane, ptrdiff_t ki, ptrdiff_t kj,
+                          ptrdiff_t p0, ptrdiff_t cols, T *dst, ptrdiff_t seg, ptrdiff_t pstride,
+                          int accumulate)
+{
+    const ptrdiff_t W = g->in_w, OW = g->out_w, sw = g->stride_w;
+    const ptrdiff_t off_w = kj * g->dilation_w - g->pad_w;
+    /* output columns whose tap lands inside the image: 0 <= ow * sw + off_w < W */
+    const ptrdiff_t ow_lo = clamp(ceil_div_signed(-off_w, sw), 0, OW);
+    const ptrdiff_t ow_hi = clamp(ceil_div_signed(W - off_w, sw), ow_lo, OW);
+    for (ptrdiff_t j = p0; j < p0 + cols;) {
+        ptrdiff_t oh = j / OW, ow = j - oh * OW;
+        ptrdiff_t run = OW - ow < p0 + cols - j ? OW - ow : p0 + cols - j;
+        ptrdiff_t ih = oh * g->stride_h - g->pad_h + ki * g->dilation_h;
+        ptrdiff_t lo = clamp(ow_lo, ow, ow + run), hi = clamp(ow_hi, lo, ow + run);
+        if (ih < 0 || ih >= g->in_h)
+            lo = hi = ow + run;
+        ptrdiff_t jj = j - p0;
+        NAME(move)(dst, jj, lo - ow, NULL, 0, seg, pstride, accumulate);
+        if (hi > lo) /* plane[ih * W + o * sw + off_w] is the tap of output column o */
+            NAME(move)(dst, jj + lo - ow, hi - lo, plane + ih * W + lo * sw + off_w, sw, seg,
+                       pstride, accumulate);
+        NAME(move)(dst, jj + hi - ow, ow + run - hi, NULL, 0, seg, pstride, accumulate);
+        j += run;
+    }
+}
+
+/* im2col (or col2im with accumulate) of `channels` channels starting at plane x into a
+ * row-major (channels * taps) x cols matrix, threaded over channels: in col2im each thread adds
+ * into its own channels' planes only. */
 static void NAME(gather)(const fastnn_conv_geometry *g, const T *x, ptrdiff_t channels,
                          ptrdiff_t p0, ptrdiff_t cols, T *col, int accumulate)
 {
-    const ptrdiff_t taps = g->kernel_h * g->kernel_w, plane = g->in_h * g->in_w;
+    const ptrdiff_t kw = g->kernel_w, taps = g->kernel_h * kw, plane = g->in_h * g->in_w;
     FASTNN_FOR_EACH_SPAN(channels * taps * cols, channels, {
         for (ptrdiff_t c = lo; c < hi; c++)
-            NAME(gather_channel)(g, (T *)x + c * plane, p0, cols, col + c * taps * cols,
-                                 accumulate);
+            for (ptrdiff_t t = 0; t < taps; t++)
+                NAME(tap_row)(g, (T *)x + c * plane, t / kw, t % kw, p0, cols,
+                              col + (c * taps + t) * cols, cols, 0, accumulate);
     });
+}
+
+/* Rows [pc, pc + kc) of the column matrix over pixels [p0, p0 + cols), row p at dst + p * ldb,
+ * the lanes from cols up to the next multiple of nr zero. The micro-kernel reads this block in
+ * place (its rows ldb apart), as the GEMM reads a row-major B without packing it, so each
+ * window value is written once. */
+static void NAME(gather_block)(const fastnn_conv_geometry *g, const T *x, ptrdiff_t pc,
+                               ptrdiff_t kc, ptrdiff_t p0, ptrdiff_t cols, int nr, T *dst,
+                               ptrdiff_t ldb)
+{
+    const ptrdiff_t kw = g->kernel_w, taps = g->kernel_h * kw, H = g->in_h, W = g->in_w;
+    const ptrdiff_t OW = g->out_w, plane = H * W, end = p0 + cols;
+    const ptrdiff_t tail = (cols + nr - 1) / nr * nr - cols;
+    const int contiguous = rows_are_contiguous(g);
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        ptrdiff_t k = pc + p, c = k / taps, t = k - c * taps, ki = t / kw, kj = t - ki * kw;
+        T *row = dst + p * ldb, *src = (T *)x + c * plane;
+        if (!contiguous) {
+            NAME(tap_row)(g, src, ki, kj, p0, cols, row, cols, 0, 0);
+        } else {
+            /* pixel j reads src[j + shift]; the output rows whose input row is inside the image
+             * are [oh_lo, oh_hi), and within them the columns [ow_lo, ow_hi) */
+            const ptrdiff_t off_h = ki * g->dilation_h - g->pad_h, off_w = kj * g->dilation_w - g->pad_w;
+            const ptrdiff_t shift = off_h * W + off_w;
+            const ptrdiff_t oh_lo = clamp(ceil_div_signed(-off_h, g->stride_h), 0, g->out_h);
+            const ptrdiff_t oh_hi = clamp(ceil_div_signed(H - off_h, g->stride_h), oh_lo, g->out_h);
+            const ptrdiff_t ow_lo = clamp(-off_w, 0, OW), ow_hi = clamp(W - off_w, ow_lo, OW);
+            ptrdiff_t lo = clamp(oh_lo * OW, p0, end), hi = clamp(oh_hi * OW, lo, end);
+            /* the copy, kept inside the plane: what it leaves out is padding */
+            ptrdiff_t copy_lo = clamp(-shift, lo, hi), copy_hi = clamp(plane - shift, copy_lo, hi);
+            memset(row, 0, sizeof(T) * (size_t)(copy_lo - p0));
+            memcpy(row + (copy_lo - p0), src + copy_lo + shift, sizeof(T) * (size_t)(copy_hi - copy_lo));
+            memset(row + (copy_hi - p0), 0, sizeof(T) * (size_t)(end - copy_hi));
+            if (ow_lo > 0 || ow_hi < OW)
+                for (ptrdiff_t oh = lo / OW; oh * OW < hi; oh++) {
+                    ptrdiff_t first = oh * OW;
+                    for (ptrdiff_t j = clamp(first, lo, hi); j < clamp(first + ow_lo, lo, hi); j++)
+                        row[j - p0] = 0;
+                    for (ptrdiff_t j = clamp(first + ow_hi, lo, hi); j < clamp(first + OW, lo, hi); j++)
+                        row[j - p0] = 0;
+                }
+        }
+        for (ptrdiff_t r = 0; r < tail; r++) row[cols + r] = 0;
+    }
+}
+
+/* The weights of every group as panels of mr output channels, k-major over all the group's rows:
+ * panel[p * mr + r] = w_g[q * mr + r][p], zero past the group's last channel. Packed once per
+ * call and shared by every image and thread. */
+static void NAME(pack_weights)(const T *w, ptrdiff_t groups, ptrdiff_t mg, ptrdiff_t rows, int mr,
+                               T *dst)
+{
+    ptrdiff_t panels = (mg + mr - 1) / mr;
+    for (ptrdiff_t grp = 0; grp < groups; grp++)
+        for (ptrdiff_t q = 0; q < panels; q++) {
+            T *d = dst + (grp * panels + q) * rows * mr;
+            for (ptrdiff_t p = 0; p < rows; p++)
+                for (int r = 0; r < mr; r++) {
+                    ptrdiff_t i = q * mr + r;
+                    d[p * mr + r] = i < mg ? w[(grp * mg + i) * rows + p] : 0;
+                }
+        }
+}
+
+/* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
+static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *ap, const T *bp,
+                            ptrdiff_t rs_b, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
+                            T beta)
+{
+    T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+    blk->ukernel(kc, ap, bp, rs_b, tile, blk->nr, (T)1, (T)0);
+    for (ptrdiff_t i = 0; i < rows; i++)
+        for (ptrdiff_t j = 0; j < cols; j++)
+            c[i * ldc + j] = tile[i * blk->nr + j] + (beta != 0 ? beta * c[i * ldc + j] : 0);
+}
+
+/* What one forward call shares among its threads. */
+typedef struct {
+    const fastnn_conv_geometry *g;
+    const BLOCKING_TYPE *blk;
+    const T *x, *w_packed;
+    T *y;
+    fastnn_epilogue epilogue; /* bias and pre_activation at group 0, image 0 */
+    int fused;
+    ptrdiff_t rows, pixels, kc, k_blocks, nc, ldb, col_blocks;
+} NAME(forward_plan);
+
+/* One unit of work: output pixels [p0, p0 + nc) of one image and group, all its channels. The
+ * loops are the GEMM's (gemm_loop_nest.h): a kc x nc block of windows gathered into L2, an
+ * mr x kc panel of weights in L1, the micro-kernel streaming the block nr columns at a time. */
+static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T *block)
+{
+    const fastnn_conv_geometry *g = plan->g;
+    const BLOCKING_TYPE *blk = plan->blk;
+    const int mr = blk->mr, nr = blk->nr;
+    const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
+    const ptrdiff_t jb = unit % plan->col_blocks, grp = unit / plan->col_blocks % groups;
+    const ptrdiff_t n = unit / plan->col_blocks / groups, pixels = plan->pixels, rows = plan->rows;
+    const ptrdiff_t p0 = jb * plan->nc, cols = pixels - p0 < plan->nc ? pixels - p0 : plan->nc;
+    const ptrdiff_t panels = (mg + mr - 1) / mr;
+    const T *xg = plan->x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w;
+    const ptrdiff_t out_offset = (n * g->out_channels + grp * mg) * pixels;
+    fastnn_epilogue epilogue = plan->epilogue;
+    if (epilogue.bias)
+        epilogue.bias = (const T *)epilogue.bias + grp * mg;
+    if (epilogue.pre_activation)
+        epilogue.pre_activation = (T *)epilogue.pre_activation + out_offset;
+    for (ptrdiff_t kb = 0; kb < plan->k_blocks; kb++) {
+        ptrdiff_t pc = kb * plan->kc, kc = rows - pc < plan->kc ? rows - pc : plan->kc;
+        T beta = kb == 0 ? 0 : 1;
+        NAME(gather_block)(g, xg, pc, kc, p0, cols, nr, block, plan->ldb);
+        for (ptrdiff_t q = 0; q < panels; q++) {
+            ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
+            const T *ap = plan->w_packed + ((grp * panels + q) * rows + pc) * mr;
+            T *c = plan->y + out_offset + q * mr * pixels + p0;
+            for (ptrdiff_t jr = 0; jr < cols; jr += nr) {
+                if (rows_here == mr && cols - jr >= nr)
+                    blk->ukernel(kc, ap, block + jr, plan->ldb, c + jr, pixels, (T)1, beta);
+                else
+                    NAME(edge_tile)(blk, kc, ap, block + jr, plan->ldb, c + jr, pixels, rows_here,
+                                    cols - jr < nr ? cols - jr : nr, beta);
+            }
+            if (kb == plan->k_blocks - 1 && plan->fused)
+                epilogue.apply(&epilogue, c, pixels, q * mr, p0, rows_here, cols);
+        }
+    }
 }
 
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                 const T *bias, int activation, T *y, T *pre)
 {
-    const ptrdiff_t cg = g->in_channels / g->groups, mg = g->out_channels / g->groups;
-    const ptrdiff_t rows = cg * g->kernel_h * g->kernel_w, pixels = g->out_h * g->out_w;
-    const ptrdiff_t plane = g->in_h * g->in_w;
-    const int direct = reads_input_as_columns(g);
-    const ptrdiff_t chunk = direct ? pixels : chunk_columns(g, sizeof(T));
-    T *col = direct ? NULL : window_buffer(0, sizeof(T) * (size_t)(rows * chunk));
-    if (!direct && col == NULL)
+    NAME(forward_plan) plan = {.g = g, .blk = &fastnn_active_context()->BLOCKING, .x = x, .y = y};
+    const BLOCKING_TYPE *blk = plan.blk;
+    const ptrdiff_t mg = g->out_channels / g->groups;
+    plan.rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
+    plan.pixels = g->out_h * g->out_w;
+    /* k split evenly into blocks of at most KC, so no block is a sliver */
+    plan.k_blocks = (plan.rows + blk->kc - 1) / blk->kc;
+    plan.kc = (plan.rows + plan.k_blocks - 1) / plan.k_blocks;
+    plan.nc = plan.pixels < blk->nc ? plan.pixels : blk->nc;
+    plan.col_blocks = (plan.pixels + plan.nc - 1) / plan.nc;
+    plan.ldb = block_stride(plan.nc, blk->nr, sizeof(T));
+    plan.epilogue = (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
+                                      .activation = activation, .pre_activation = pre,
+                                      .ld_pre = plan.pixels};
+    plan.fused = bias != NULL || activation != 0 || pre != NULL;
+    const ptrdiff_t panels = (mg + blk->mr - 1) / blk->mr;
+    T *w_packed = window_buffer(2, sizeof(T) * (size_t)(g->groups * panels * blk->mr * plan.rows));
+    if (w_packed == NULL)
         return -1;
-    fastnn_epilogue epilogue = {.apply = NAME(row_bias_activation), .activation = activation,
-                                .ld_pre = pixels};
-    const int fused = bias != NULL || activation != 0 || pre != NULL;
-    for (ptrdiff_t n = 0; n < g->batch; n++)
-        for (ptrdiff_t grp = 0; grp < g->groups; grp++) {
-            const T *xg = x + (n * g->in_channels + grp * cg) * plane;
-            const ptrdiff_t out_offset = (n * g->out_channels + grp * mg) * pixels;
-            epilogue.bias = bias ? bias + grp * mg : NULL;
-            for (ptrdiff_t p0 = 0; p0 < pixels; p0 += chunk) {
-                ptrdiff_t cols = pixels - p0 < chunk ? pixels - p0 : chunk;
-                const T *b = direct ? xg + p0 : col;
-                if (!direct)
-                    NAME(gather)(g, xg, cg, p0, cols, col, 0);
-                epilogue.pre_activation = pre ? pre + out_offset + p0 : NULL;
-                if (GEMM(mg, cols, rows, 1, w + grp * mg * rows, rows, 1, b, direct ? plane : cols,
-                         1, 0, y + out_offset + p0, pixels, fused ? &epilogue : NULL))
-                    return -1;
-            }
+    NAME(pack_weights)(w, g->groups, mg, plan.rows, blk->mr, w_packed);
+    plan.w_packed = w_packed;
+    const size_t b_bytes = sizeof(T) * (size_t)(plan.kc * plan.ldb);
+    const ptrdiff_t units = g->batch * g->groups * plan.col_blocks;
+    int threads = conv_threads((double)g->batch * g->out_channels * plan.rows * plan.pixels, units);
+    int failed = 0;
+    (void)threads;
+#pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
+    {
+        ptrdiff_t lo, hi;
+        fastnn_thread_span(units, &lo, &hi);
+        T *block = window_buffer(0, b_bytes);
+        if (block == NULL) {
+            failed = 1;
+        } else {
+            unsigned int fp_state = fastnn_flush_denormals_begin();
+            for (ptrdiff_t unit = lo; unit < hi; unit++) NAME(forward_unit)(&plan, unit, block);
+            fastnn_flush_denormals_end(fp_state);
         }
-    return 0;
+    }
+    return failed ? -1 : 0;
 }
 
 int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, const T *w,
