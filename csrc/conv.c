@@ -58,12 +58,20 @@ static ptrdiff_t chunk_columns(const fastnn_conv_geometry *g, ptrdiff_t itemsize
     return cols < pixels ? cols : pixels;
 }
 
-ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize)
+ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward)
 {
-    if (reads_input_as_columns(g))
-        return 0;
-    return g->in_channels / g->groups * g->kernel_h * g->kernel_w * chunk_columns(g, itemsize) *
-           itemsize;
+    const ptrdiff_t rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
+    const ptrdiff_t pixels = g->out_h * g->out_w;
+    if (backward)
+        return reads_input_as_columns(g) ? 0 : 2 * rows * chunk_columns(g, itemsize) * itemsize;
+    const fastnn_kernel_context *ctx = fastnn_active_context();
+    int mr = itemsize == 8 ? ctx->dgemm.mr : ctx->sgemm.mr, nr = itemsize == 8 ? ctx->dgemm.nr : ctx->sgemm.nr;
+    ptrdiff_t kc = itemsize == 8 ? ctx->dgemm.kc : ctx->sgemm.kc, nc = itemsize == 8 ? ctx->dgemm.nc : ctx->sgemm.nc;
+    ptrdiff_t k_blocks = (rows + kc - 1) / kc;
+    kc = (rows + k_blocks - 1) / k_blocks;
+    nc = pixels < nc ? pixels : nc;
+    ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + mr - 1) / mr;
+    return (kc * block_stride(nc, nr, itemsize) + g->groups * panels * mr * rows) * itemsize;
 }
 
 /* Each calling thread keeps its buffers (windows, their gradient, packed weights) for the next call, as

@@ -48,7 +48,8 @@ FASTNN_DECLARE_CONV(float, f32)
 FASTNN_DECLARE_CONV(double, f64)
 #undef FASTNN_DECLARE_CONV
 
-/* Bytes of window buffer one forward call uses (backward: twice this), for the benchmark. */
-ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize);
+/* The extra memory one call uses (per thread, for the forward; window buffers and packed
+ * weights), in bytes: what the benchmark reports. */
+ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward);
 
 #endif

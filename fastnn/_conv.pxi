@@ -21,7 +21,7 @@ cdef extern from "conv.h" nogil:
                                  const float *x, float *sums, int accumulate)
     void fastnn_channel_sums_f64(ptrdiff_t batch, ptrdiff_t channels, ptrdiff_t spatial,
                                  const double *x, double *sums, int accumulate)
-    ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize)
+    ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward)
 
 cdef extern from "pooling.h" nogil:
     ctypedef struct fastnn_pool_geometry:
@@ -141,11 +141,13 @@ def conv2d_backward(tuple shape, cnp.ndarray x, cnp.ndarray w, cnp.ndarray delta
         raise MemoryError("conv2d_backward: could not allocate the window buffers")
 
 
-def conv_buffer_bytes(tuple shape, int itemsize):
-    """Bytes of window buffer a forward with this geometry uses (a backward: up to twice)."""
+def conv_buffer_bytes(tuple shape, int itemsize, bint backward):
+    """The extra bytes a forward (or backward) with this geometry uses."""
     cdef fastnn_conv_geometry g
     _conv_geometry(shape, &g)
-    return fastnn_conv_buffer_bytes(&g, itemsize)
+    if itemsize != 4 and itemsize != 8:
+        raise ValueError("conv_buffer_bytes: itemsize must be 4 or 8")
+    return fastnn_conv_buffer_bytes(&g, itemsize, backward)
 
 
 def channel_sums(cnp.ndarray x, cnp.ndarray sums, bint accumulate):
