@@ -2,6 +2,7 @@
  * once for float and double (conv_template.h). */
 #include "conv.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +105,54 @@ static int conv_threads(double fmas, ptrdiff_t units)
     return units < threads ? (int)units : threads;
 }
 
+/* The window gathers of each instruction set (csrc/kernels/conv_gather.h), by the context they
+ * belong to and the register tile width they were compiled for. */
+#define DECLARE_GATHER(U, NAME)                                                                   \
+    void NAME(ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t taps, const U *x, ptrdiff_t total,            \
+              ptrdiff_t plane, const ptrdiff_t *tap_offset, const U *lane_mask, U *dst);
+DECLARE_GATHER(uint32_t, fastnn_conv_gather_f32_avx512)
+DECLARE_GATHER(uint64_t, fastnn_conv_gather_f64_avx512)
+DECLARE_GATHER(uint32_t, fastnn_conv_gather_f32_avx2)
+DECLARE_GATHER(uint64_t, fastnn_conv_gather_f64_avx2)
+DECLARE_GATHER(uint32_t, fastnn_conv_gather_f32_generic)
+DECLARE_GATHER(uint64_t, fastnn_conv_gather_f64_generic)
+#undef DECLARE_GATHER
+
+typedef void (*conv_gather_f32)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const uint32_t *, ptrdiff_t,
+                                ptrdiff_t, const ptrdiff_t *, const uint32_t *, uint32_t *);
+typedef void (*conv_gather_f64)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const uint64_t *, ptrdiff_t,
+                                ptrdiff_t, const ptrdiff_t *, const uint64_t *, uint64_t *);
+
+static const struct {
+    const fastnn_kernel_context *context;
+    int nr_f32, nr_f64;
+    conv_gather_f32 f32;
+    conv_gather_f64 f64;
+} gathers[] = {
+    {&fastnn_context_avx512, 32, 16, fastnn_conv_gather_f32_avx512, fastnn_conv_gather_f64_avx512},
+    {&fastnn_context_avx2, 16, 8, fastnn_conv_gather_f32_avx2, fastnn_conv_gather_f64_avx2},
+    {&fastnn_context_generic, 8, 4, fastnn_conv_gather_f32_generic, fastnn_conv_gather_f64_generic},
+};
+
+/* The active set's gather for a register tile nr wide, or NULL (the block path then gathers). */
+static conv_gather_f32 active_gather_f32(int nr)
+{
+    for (size_t i = 0; i < sizeof gathers / sizeof gathers[0]; i++)
+        if (gathers[i].context == fastnn_active_context() && gathers[i].nr_f32 == nr)
+            return gathers[i].f32;
+    return NULL;
+}
+
+static conv_gather_f64 active_gather_f64(int nr)
+{
+    for (size_t i = 0; i < sizeof gathers / sizeof gathers[0]; i++)
+        if (gathers[i].context == fastnn_active_context() && gathers[i].nr_f64 == nr)
+            return gathers[i].f64;
+    return NULL;
+}
+
 #define T float
+#define BITS uint32_t
 #define NAME(x) x##_f32
 #define BLOCKING sgemm
 #define BLOCKING_TYPE fastnn_sgemm_blocking
@@ -114,11 +162,13 @@ static int conv_threads(double fmas, ptrdiff_t units)
 #undef T
 #undef NAME
 #undef GEMM
+#undef BITS
 #undef BLOCKING
 #undef BLOCKING_TYPE
 #undef ACTS
 
 #define T double
+#define BITS uint64_t
 #define NAME(x) x##_f64
 #define BLOCKING dgemm
 #define BLOCKING_TYPE fastnn_dgemm_blocking
@@ -128,6 +178,7 @@ static int conv_threads(double fmas, ptrdiff_t units)
 #undef T
 #undef NAME
 #undef GEMM
+#undef BITS
 #undef BLOCKING
 #undef BLOCKING_TYPE
 #undef ACTS

@@ -171,6 +171,38 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *ap,
             c[i * ldc + j] = tile[i * blk->nr + j] + (beta != 0 ? beta * c[i * ldc + j] : 0);
 }
 
+/* For each panel of nr pixels from p0 (cols in all) and each tap: where the tap's values start
+ * relative to the channel's plane (offsets[panel * taps + t]) and which lanes lie inside the
+ * image (masks[(panel * taps + t) * nr + r], all ones or zero), for the contiguous convolutions
+ * (rows_are_contiguous), where pixel j's tap reads plane[j + shift]. */
+static void NAME(panel_masks)(const fastnn_conv_geometry *g, ptrdiff_t p0, ptrdiff_t cols, int nr,
+                              BITS *masks, ptrdiff_t *offsets)
+{
+    const ptrdiff_t taps = g->kernel_h * g->kernel_w, OW = g->out_w;
+    for (ptrdiff_t jp = 0; jp * nr < cols; jp++)
+        for (ptrdiff_t t = 0; t < taps; t++) {
+            const ptrdiff_t off_h = t / g->kernel_w * g->dilation_h - g->pad_h;
+            const ptrdiff_t off_w = t % g->kernel_w * g->dilation_w - g->pad_w;
+            offsets[jp * taps + t] = p0 + jp * nr + off_h * g->in_w + off_w;
+            BITS *mask = masks + (jp * taps + t) * nr;
+            for (int r = 0; r < nr; r++) {
+                ptrdiff_t j = p0 + jp * nr + r, oh = j / OW, ow = j - oh * OW;
+                ptrdiff_t ih = oh * g->stride_h + off_h, iw = ow + off_w;
+                int inside = j < p0 + cols && ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+                mask[r] = inside ? ~(BITS)0 : 0;
+            }
+        }
+}
+
+/* The panel path's scratch: a kc x nr panel, then the masks and offsets of every panel of nc
+ * pixels. */
+static size_t NAME(panel_path_bytes)(const fastnn_conv_geometry *g, ptrdiff_t kc, ptrdiff_t nc, int nr)
+{
+    ptrdiff_t col_panels = (nc + nr - 1) / nr, taps = g->kernel_h * g->kernel_w;
+    return sizeof(T) * (size_t)(kc * col_panels * nr) + sizeof(BITS) * (size_t)(col_panels * taps * nr) +
+           sizeof(ptrdiff_t) * (size_t)(col_panels * taps);
+}
+
 /* What one forward call shares among its threads. */
 typedef struct {
     const fastnn_conv_geometry *g;
@@ -179,6 +211,7 @@ typedef struct {
     T *y;
     fastnn_epilogue epilogue; /* bias and pre_activation at group 0, image 0 */
     int fused;
+    NAME(conv_gather) gather; /* the ISA's panel gather, where the windows are contiguous */
     ptrdiff_t rows, pixels, kc, k_blocks, nc, ldb, col_blocks;
 } NAME(forward_plan);
 
@@ -202,6 +235,42 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
         epilogue.bias = (const T *)epilogue.bias + grp * mg;
     if (epilogue.pre_activation)
         epilogue.pre_activation = (T *)epilogue.pre_activation + out_offset;
+    if (plan->gather) {
+        /* the ISA's gather writes the kc x nc block of windows straight in the packed panels the
+         * micro-kernel streams (vector moves under lane masks); then each mr x kc panel of
+         * weights, held in L1, meets every panel of the block */
+        const ptrdiff_t taps = g->kernel_h * g->kernel_w, col_panels = (cols + nr - 1) / nr;
+        BITS *masks = (BITS *)(block + plan->kc * col_panels * nr);
+        ptrdiff_t *offsets = (ptrdiff_t *)(masks + col_panels * taps * nr);
+        NAME(panel_masks)(g, p0, cols, nr, masks, offsets);
+        for (ptrdiff_t kb = 0; kb < plan->k_blocks; kb++) {
+            ptrdiff_t pc = kb * plan->kc, kc = rows - pc < plan->kc ? rows - pc : plan->kc;
+            T beta = kb == 0 ? 0 : 1;
+            for (ptrdiff_t jp = 0; jp < col_panels; jp++)
+                plan->gather(pc, kc, taps, (const BITS *)xg, cg * g->in_h * g->in_w,
+                             g->in_h * g->in_w, offsets + jp * taps, masks + jp * taps * nr,
+                             (BITS *)(block + jp * kc * nr));
+            for (ptrdiff_t q = 0; q < panels; q++) {
+                ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
+                const T *ap = plan->w_packed + ((grp * panels + q) * rows + pc) * mr;
+                T *c = plan->y + out_offset + q * mr * pixels + p0;
+                for (ptrdiff_t jp = 0; jp < col_panels; jp++) {
+                    ptrdiff_t cols_here = cols - jp * nr < nr ? cols - jp * nr : nr;
+                    const T *bp = block + jp * kc * nr;
+                    if (rows_here == mr && cols_here == nr)
+                        blk->ukernel(kc, ap, bp, nr, c + jp * nr, pixels, (T)1, beta);
+                    else
+                        NAME(edge_tile)(blk, kc, ap, bp, nr, c + jp * nr, pixels, rows_here,
+                                        cols_here, beta);
+                }
+            }
+        }
+        if (plan->fused)
+            for (ptrdiff_t q = 0; q < panels; q++)
+                epilogue.apply(&epilogue, plan->y + out_offset + q * mr * pixels + p0, pixels,
+                               q * mr, p0, mg - q * mr < mr ? mg - q * mr : mr, cols);
+        return;
+    }
     for (ptrdiff_t kb = 0; kb < plan->k_blocks; kb++) {
         ptrdiff_t pc = kb * plan->kc, kc = rows - pc < plan->kc ? rows - pc : plan->kc;
         T beta = kb == 0 ? 0 : 1;
@@ -247,7 +316,9 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
         return -1;
     NAME(pack_weights)(w, g->groups, mg, plan.rows, blk->mr, w_packed);
     plan.w_packed = w_packed;
-    const size_t b_bytes = sizeof(T) * (size_t)(plan.kc * plan.ldb);
+    plan.gather = rows_are_contiguous(g) ? NAME(active_gather)(blk->nr) : NULL;
+    const size_t b_bytes = plan.gather ? NAME(panel_path_bytes)(g, plan.kc, plan.nc, blk->nr)
+                                       : sizeof(T) * (size_t)(plan.kc * plan.ldb);
     const ptrdiff_t units = g->batch * g->groups * plan.col_blocks;
     int threads = conv_threads((double)g->batch * g->out_channels * plan.rows * plan.pixels, units);
     int failed = 0;
