@@ -75,11 +75,11 @@ ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t item
     return (kc * block_stride(nc, nr, itemsize) + g->groups * panels * mr * rows) * itemsize;
 }
 
-/* Each calling thread keeps its buffers (windows, their gradient, packed weights) for the next call, as
+/* Each calling thread keeps its buffers (windows, their gradient, packed weights, flipped weights) for the next call, as
  * the GEMM keeps its packing buffers: they are bounded, and a fresh megabyte per call would be
  * page-faulted in every time. */
-static __thread void *window_buffers[3];
-static __thread size_t window_buffer_sizes[3];
+static __thread void *window_buffers[4];
+static __thread size_t window_buffer_sizes[4];
 
 static void *window_buffer(int which, size_t bytes)
 {

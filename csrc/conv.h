@@ -2,14 +2,17 @@
  * uses: x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), y (N, C_out, OH, OW), all contiguous.
  * A 1-D convolution is the 2-D one with H = KH = 1.
  *
- * Each image's windows are gathered (im2col) a chunk of output pixels at a time into a buffer of
- * at most FASTNN_CONV_BUFFER_BYTES (more only when a single column block of FASTNN_CONV_MIN_COLS
- * pixels needs it), so the extra memory is bounded whatever the batch and image size; then
- *   forward  y_g[:, chunk]  = w_g · col                (bias and activation in the write-back)
- *   dW       dw_g          += delta_g[:, chunk] · colᵀ
- *   dX       dcol           = w_gᵀ · delta_g[:, chunk], added back into dx by col2im
- * on fastnn's GEMM, per group g. A 1x1 convolution with stride 1 and no padding reads x as its
- * own column matrix: no gather at all.
+ * forward: an implicit GEMM in conv.c's own loop nest over the active ISA's micro-kernel: the
+ *   weights packed once per call, the windows (im2col) gathered a kc x nc block at a time straight
+ *   into the packed form the micro-kernel reads (by an ISA kernel for the "same" stride-1
+ *   convolutions), bias and activation applied in the write-back; threads over (image, group,
+ *   column block). Extra memory: one block and the packed weights, whatever the batch.
+ * dW: dw_g += delta_g[:, chunk] · colᵀ on fastnn's GEMM, the windows gathered a chunk of output
+ *   pixels at a time into a buffer of at most FASTNN_CONV_BUFFER_BYTES (more only when one chunk
+ *   of FASTNN_CONV_MIN_COLS pixels needs it).
+ * dX: for stride 1, the forward of delta by the flipped, transposed weights; otherwise
+ *   dcol = w_gᵀ · delta_g[:, chunk], added back into dx by col2im. A 1x1 convolution with stride
+ *   1 and no padding reads x as its own column matrix.
  */
 #ifndef FASTNN_CONV_H
 #define FASTNN_CONV_H
@@ -25,8 +28,11 @@ typedef struct {
     ptrdiff_t dilation_h, dilation_w;
 } fastnn_conv_geometry;
 
-/* The bound on the window buffer (per buffer: backward uses two). */
-#define FASTNN_CONV_BUFFER_BYTES ((ptrdiff_t)1 << 20)
+/* The bound on the window buffer (per buffer; a backward by col2im uses two). 4 MiB holds a
+ * whole image's windows for 64 channels at 32x32 with a 3x3 kernel: the weight gradient's GEMM
+ * then reduces over all of an image's pixels at once (at 1 MiB, in three chunks, it measured
+ * 10% slower). */
+#define FASTNN_CONV_BUFFER_BYTES ((ptrdiff_t)1 << 22)
 #define FASTNN_CONV_MIN_COLS 64
 
 #define FASTNN_DECLARE_CONV(T, SUFFIX)                                                            \

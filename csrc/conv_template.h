@@ -141,6 +141,15 @@ static void NAME(gather_block)(const fastnn_conv_geometry *g, const T *x, ptrdif
     }
 }
 
+/* All `rows` rows of the column matrix over pixels [p0, p0 + cols), row-major, threaded over
+ * rows: the windows the weight gradient's GEMM reads. */
+static void NAME(gather_rows)(const fastnn_conv_geometry *g, const T *x, ptrdiff_t rows,
+                              ptrdiff_t p0, ptrdiff_t cols, T *col)
+{
+    FASTNN_FOR_EACH_SPAN(rows * cols, rows,
+                         NAME(gather_block)(g, x, lo, hi - lo, p0, cols, 1, col + lo * cols, cols));
+}
+
 /* The weights of every group as panels of mr output channels, k-major over all the group's rows:
  * panel[p * mr + r] = w_g[q * mr + r][p], zero past the group's last channel. Packed once per
  * call and shared by every image and thread. */
@@ -339,9 +348,49 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
     return failed ? -1 : 0;
 }
 
+/* The input gradient of a stride-1 convolution is itself a stride-1 convolution: of delta, by
+ * the weights flipped in both spatial axes with input and output channels swapped, padded by
+ * the kernel's span minus the forward padding. It runs on the forward's implicit GEMM (and its
+ * ISA gather for "same" convolutions), where col2im would scatter every window back. Returns 1
+ * if it applied, 0 if the geometry is not one it covers (strided, or padding wider than the
+ * kernel's reach), -1 if a buffer could not be allocated. */
+static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, const T *w,
+                                               const T *delta, T *dx)
+{
+    const ptrdiff_t reach_h = g->dilation_h * (g->kernel_h - 1), reach_w = g->dilation_w * (g->kernel_w - 1);
+    if (g->stride_h != 1 || g->stride_w != 1 || g->pad_h > reach_h || g->pad_w > reach_w ||
+        g->out_h > g->in_h + g->pad_h || g->out_w > g->in_w + g->pad_w)
+        return 0;
+    const ptrdiff_t cg = g->in_channels / g->groups, mg = g->out_channels / g->groups;
+    const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, taps = kh * kw;
+    T *flipped = window_buffer(3, sizeof(T) * (size_t)(g->in_channels * mg * taps));
+    if (flipped == NULL)
+        return -1;
+    for (ptrdiff_t grp = 0; grp < g->groups; grp++)
+        for (ptrdiff_t o = 0; o < mg; o++)
+            for (ptrdiff_t c = 0; c < cg; c++)
+                for (ptrdiff_t t = 0; t < taps; t++)
+                    flipped[((grp * cg + c) * mg + o) * taps + (taps - 1 - t)] =
+                        w[((grp * mg + o) * cg + c) * taps + t];
+    fastnn_conv_geometry transposed = *g;
+    transposed.in_channels = g->out_channels;
+    transposed.out_channels = g->in_channels;
+    transposed.in_h = g->out_h, transposed.in_w = g->out_w;
+    transposed.out_h = g->in_h, transposed.out_w = g->in_w;
+    transposed.pad_h = reach_h - g->pad_h, transposed.pad_w = reach_w - g->pad_w;
+    return NAME(fastnn_conv2d_forward)(&transposed, delta, flipped, NULL, 0, dx, NULL) ? -1 : 1;
+}
+
 int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                  const T *delta, T *dx, T *dw, int accumulate_dw)
 {
+    if (dx) {
+        int done = NAME(input_grad_by_transposed_conv)(g, w, delta, dx);
+        if (done < 0)
+            return -1;
+        if (done)
+            dx = NULL;
+    }
     const ptrdiff_t cg = g->in_channels / g->groups, mg = g->out_channels / g->groups;
     const ptrdiff_t rows = cg * g->kernel_h * g->kernel_w, pixels = g->out_h * g->out_w;
     const ptrdiff_t plane = g->in_h * g->in_w;
@@ -367,7 +416,7 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
                 const T *b = direct ? xg + p0 : col;
                 const ptrdiff_t ldb = direct ? plane : cols;
                 if (!direct)
-                    NAME(gather)(g, xg, cg, p0, cols, col, 0);
+                    NAME(gather_rows)(g, xg, rows, p0, cols, col);
                 /* dw_g += delta_g[:, chunk] (mg x cols) times the windows transposed (cols x rows) */
                 T beta = accumulate_dw || n > 0 || p0 > 0 ? 1 : 0;
                 if (GEMM(mg, rows, cols, 1, dg + p0, pixels, 1, b, 1, ldb, beta, dw + grp * mg * rows,

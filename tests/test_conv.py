@@ -21,7 +21,8 @@ CONV_CASES = [
     (2, 3, 1, 1, 4, (1, 1), 1, 0, 1, 1),            # a single pixel
     (2, 3, 1, 1, 4, (3, 3), 1, 1, 1, 1),            # a single pixel, padded
     (1, 16, 33, 35, 19, (5, 5), 2, 2, 1, 1),        # several column blocks, edge tiles
-    (2, 40, 30, 30, 20, (3, 3), 1, 1, 1, 1),        # several k blocks and window chunks
+    (2, 40, 30, 30, 20, (3, 3), 1, 1, 1, 1),        # several k blocks
+    (1, 128, 61, 61, 4, (3, 3), 2, 1, 1, 1),        # the weight gradient's windows in chunks
     (2, 3, 10, 12, 5, (3, 4), (1, 2), (2, 0), (1, 3), 1),  # per-axis arguments
     (2, 3, 6, 7, 4, (4, 2), 1, "same", 1, 1),       # "same" with an even kernel (asymmetric)
     (1, 2, 9, 8, 3, (3, 3), 1, "same", 2, 1),       # "same" with dilation
