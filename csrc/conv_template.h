@@ -39,8 +39,8 @@ static void NAME(move)(T *dst, ptrdiff_t jj, ptrdiff_t len, T *src, ptrdiff_t st
             if (src)
                 for (ptrdiff_t i = 0; i < piece; i++) src[i * step] += d[i];
         } else if (src == NULL) {
-            memset(d, 0, sizeof(T) * (size_t)piece);
-        } else if (step == 1) {
+            for (ptrdiff_t i = 0; i < piece; i++) d[i] = 0;
+        } else if (step == 1 && piece >= 32) { /* below that, a call costs more than the copy */
             memcpy(d, src, sizeof(T) * (size_t)piece);
         } else {
             for (ptrdiff_t i = 0; i < piece; i++) d[i] = src[i * step];
@@ -112,7 +112,32 @@ static void NAME(gather_block)(const fastnn_conv_geometry *g, const T *x, ptrdif
     for (ptrdiff_t p = 0; p < kc; p++) {
         ptrdiff_t k = pc + p, c = k / taps, t = k - c * taps, ki = t / kw, kj = t - ki * kw;
         T *row = dst + p * ldb, *src = (T *)x + c * plane;
-        if (!contiguous) {
+        if (!contiguous && g->stride_w == 1) {
+            /* whole output rows: zeros, one copy, zeros, with the columns' range found once */
+            const ptrdiff_t off_w = kj * g->dilation_w - g->pad_w;
+            const ptrdiff_t ow_lo = clamp(-off_w, 0, OW), ow_hi = clamp(W - off_w, ow_lo, OW);
+            const ptrdiff_t first = (p0 + OW - 1) / OW * OW, last = end / OW * OW;
+            if (first >= last) {
+                NAME(tap_row)(g, src, ki, kj, p0, cols, row, cols, 0, 0);
+            } else {
+                if (first > p0)
+                    NAME(tap_row)(g, src, ki, kj, p0, first - p0, row, first - p0, 0, 0);
+                for (ptrdiff_t j = first; j < last; j += OW) {
+                    T *d = row + (j - p0);
+                    ptrdiff_t ih = j / OW * g->stride_h - g->pad_h + ki * g->dilation_h;
+                    if (ih < 0 || ih >= H) {
+                        for (ptrdiff_t o = 0; o < OW; o++) d[o] = 0;
+                        continue;
+                    }
+                    const ptrdiff_t base = ih * W + off_w;
+                    for (ptrdiff_t o = 0; o < ow_lo; o++) d[o] = 0;
+                    for (ptrdiff_t o = ow_lo; o < ow_hi; o++) d[o] = src[base + o];
+                    for (ptrdiff_t o = ow_hi; o < OW; o++) d[o] = 0;
+                }
+                if (end > last)
+                    NAME(tap_row)(g, src, ki, kj, last, end - last, row + (last - p0), end - last, 0, 0);
+            }
+        } else if (!contiguous) {
             NAME(tap_row)(g, src, ki, kj, p0, cols, row, cols, 0, 0);
         } else {
             /* pixel j reads src[j + shift]; the output rows whose input row is inside the image
@@ -226,15 +251,19 @@ typedef struct {
 
 /* One unit of work: output pixels [p0, p0 + nc) of one image and group, all its channels. The
  * loops are the GEMM's (gemm_loop_nest.h): a kc x nc block of windows gathered into L2, an
- * mr x kc panel of weights in L1, the micro-kernel streaming the block nr columns at a time. */
-static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T *block)
+ * mr x kc panel of weights in L1, the micro-kernel streaming the block nr columns at a time.
+ * Units run column block by column block (the images and groups inside), so that the lane
+ * masks, which depend on the pixels only, are computed once per block and thread
+ * (*masks_block says for which). */
+static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T *block,
+                               ptrdiff_t *masks_block)
 {
     const fastnn_conv_geometry *g = plan->g;
     const BLOCKING_TYPE *blk = plan->blk;
     const int mr = blk->mr, nr = blk->nr;
     const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
-    const ptrdiff_t jb = unit % plan->col_blocks, grp = unit / plan->col_blocks % groups;
-    const ptrdiff_t n = unit / plan->col_blocks / groups, pixels = plan->pixels, rows = plan->rows;
+    const ptrdiff_t jb = unit / (g->batch * groups), grp = unit % groups;
+    const ptrdiff_t n = unit / groups % g->batch, pixels = plan->pixels, rows = plan->rows;
     const ptrdiff_t p0 = jb * plan->nc, cols = pixels - p0 < plan->nc ? pixels - p0 : plan->nc;
     const ptrdiff_t panels = (mg + mr - 1) / mr;
     const T *xg = plan->x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w;
@@ -251,7 +280,9 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
         const ptrdiff_t taps = g->kernel_h * g->kernel_w, col_panels = (cols + nr - 1) / nr;
         BITS *masks = (BITS *)(block + plan->kc * col_panels * nr);
         ptrdiff_t *offsets = (ptrdiff_t *)(masks + col_panels * taps * nr);
-        NAME(panel_masks)(g, p0, cols, nr, masks, offsets);
+        if (*masks_block != jb)
+            NAME(panel_masks)(g, p0, cols, nr, masks, offsets);
+        *masks_block = jb;
         for (ptrdiff_t kb = 0; kb < plan->k_blocks; kb++) {
             ptrdiff_t pc = kb * plan->kc, kc = rows - pc < plan->kc ? rows - pc : plan->kc;
             T beta = kb == 0 ? 0 : 1;
@@ -341,7 +372,9 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
             failed = 1;
         } else {
             unsigned int fp_state = fastnn_flush_denormals_begin();
-            for (ptrdiff_t unit = lo; unit < hi; unit++) NAME(forward_unit)(&plan, unit, block);
+            ptrdiff_t masks_block = -1;
+            for (ptrdiff_t unit = lo; unit < hi; unit++)
+                NAME(forward_unit)(&plan, unit, block, &masks_block);
             fastnn_flush_denormals_end(fp_state);
         }
     }
@@ -351,15 +384,25 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
 /* The input gradient of a stride-1 convolution is itself a stride-1 convolution: of delta, by
  * the weights flipped in both spatial axes with input and output channels swapped, padded by
  * the kernel's span minus the forward padding. It runs on the forward's implicit GEMM (and its
- * ISA gather for "same" convolutions), where col2im would scatter every window back. Returns 1
- * if it applied, 0 if the geometry is not one it covers (strided, or padding wider than the
- * kernel's reach), -1 if a buffer could not be allocated. */
+ * ISA gather), where col2im would scatter every window back. Returns 1 if it applied, 0 if the
+ * geometry is not one it covers (strided, padding wider than the kernel's reach, or windows
+ * that are not contiguous), -1 if a buffer could not be allocated. */
 static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, const T *w,
                                                const T *delta, T *dx)
 {
     const ptrdiff_t reach_h = g->dilation_h * (g->kernel_h - 1), reach_w = g->dilation_w * (g->kernel_w - 1);
     if (g->stride_h != 1 || g->stride_w != 1 || g->pad_h > reach_h || g->pad_w > reach_w ||
         g->out_h > g->in_h + g->pad_h || g->out_w > g->in_w + g->pad_w)
+        return 0;
+    fastnn_conv_geometry transposed = *g;
+    transposed.in_channels = g->out_channels;
+    transposed.out_channels = g->in_channels;
+    transposed.in_h = g->out_h, transposed.in_w = g->out_w;
+    transposed.out_h = g->in_h, transposed.out_w = g->in_w;
+    transposed.pad_h = reach_h - g->pad_h, transposed.pad_w = reach_w - g->pad_w;
+    /* only where its windows are contiguous: elsewhere (the "valid" convolutions, whose
+     * transposed one is "full") the GEMM and col2im measured twice as fast */
+    if (!rows_are_contiguous(&transposed))
         return 0;
     const ptrdiff_t cg = g->in_channels / g->groups, mg = g->out_channels / g->groups;
     const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, taps = kh * kw;
@@ -372,12 +415,6 @@ static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, co
                 for (ptrdiff_t t = 0; t < taps; t++)
                     flipped[((grp * cg + c) * mg + o) * taps + (taps - 1 - t)] =
                         w[((grp * mg + o) * cg + c) * taps + t];
-    fastnn_conv_geometry transposed = *g;
-    transposed.in_channels = g->out_channels;
-    transposed.out_channels = g->in_channels;
-    transposed.in_h = g->out_h, transposed.in_w = g->out_w;
-    transposed.out_h = g->in_h, transposed.out_w = g->in_w;
-    transposed.pad_h = reach_h - g->pad_h, transposed.pad_w = reach_w - g->pad_w;
     return NAME(fastnn_conv2d_forward)(&transposed, delta, flipped, NULL, 0, dx, NULL) ? -1 : 1;
 }
 
