@@ -42,6 +42,24 @@ static ptrdiff_t block_stride(ptrdiff_t nc, int nr, ptrdiff_t itemsize)
     return ld;
 }
 
+/* The geometry of the convolution that computes a stride-1 convolution's input gradient (the
+ * forward of delta by the flipped, transposed weights, padded by the kernel's reach minus the
+ * forward padding); 0 where that does not apply: strided, padding wider than the kernel's reach,
+ * or windows that are not contiguous (there, the "valid" convolutions, whose transposed one is
+ * "full", the GEMM and col2im measured twice as fast). */
+static int transposed_geometry(const fastnn_conv_geometry *g, fastnn_conv_geometry *t)
+{
+    const ptrdiff_t reach_h = g->dilation_h * (g->kernel_h - 1), reach_w = g->dilation_w * (g->kernel_w - 1);
+    if (g->stride_h != 1 || g->stride_w != 1 || g->pad_h > reach_h || g->pad_w > reach_w ||
+        g->out_h > g->in_h + g->pad_h || g->out_w > g->in_w + g->pad_w)
+        return 0;
+    *t = *g;
+    t->in_channels = g->out_channels, t->out_channels = g->in_channels;
+    t->in_h = g->out_h, t->in_w = g->out_w, t->out_h = g->in_h, t->out_w = g->in_w;
+    t->pad_h = reach_h - g->pad_h, t->pad_w = reach_w - g->pad_w;
+    return rows_are_contiguous(t);
+}
+
 /* Output pixels per chunk: as many as fit the buffer bound, at least FASTNN_CONV_MIN_COLS (a
  * GEMM over fewer columns would be all edges), split evenly so that no chunk is a sliver. */
 static ptrdiff_t chunk_columns(const fastnn_conv_geometry *g, ptrdiff_t itemsize)
@@ -57,22 +75,6 @@ static ptrdiff_t chunk_columns(const fastnn_conv_geometry *g, ptrdiff_t itemsize
     cols = (pixels + chunks - 1) / chunks;
     cols = (cols + 15) & ~(ptrdiff_t)15;
     return cols < pixels ? cols : pixels;
-}
-
-ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward)
-{
-    const ptrdiff_t rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
-    const ptrdiff_t pixels = g->out_h * g->out_w;
-    if (backward)
-        return reads_input_as_columns(g) ? 0 : 2 * rows * chunk_columns(g, itemsize) * itemsize;
-    const fastnn_kernel_context *ctx = fastnn_active_context();
-    int mr = itemsize == 8 ? ctx->dgemm.mr : ctx->sgemm.mr, nr = itemsize == 8 ? ctx->dgemm.nr : ctx->sgemm.nr;
-    ptrdiff_t kc = itemsize == 8 ? ctx->dgemm.kc : ctx->sgemm.kc, nc = itemsize == 8 ? ctx->dgemm.nc : ctx->sgemm.nc;
-    ptrdiff_t k_blocks = (rows + kc - 1) / kc;
-    kc = (rows + k_blocks - 1) / k_blocks;
-    nc = pixels < nc ? pixels : nc;
-    ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + mr - 1) / mr;
-    return (kc * block_stride(nc, nr, itemsize) + g->groups * panels * mr * rows) * itemsize;
 }
 
 /* Each calling thread keeps its buffers (windows, their gradient, packed weights, flipped weights) for the next call, as
@@ -182,3 +184,28 @@ static conv_gather_f64 active_gather_f64(int nr)
 #undef BLOCKING
 #undef BLOCKING_TYPE
 #undef ACTS
+
+ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward)
+{
+    const ptrdiff_t rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
+    if (backward) {
+        ptrdiff_t windows = reads_input_as_columns(g) ? 0 : rows * chunk_columns(g, itemsize) * itemsize;
+        fastnn_conv_geometry t;
+        if (!transposed_geometry(g, &t))
+            return 2 * windows; /* the windows and their gradient, for col2im */
+        /* the windows, the transposed forward's block and the flipped weights */
+        return windows + fastnn_conv_buffer_bytes(&t, itemsize, 0) + rows * g->out_channels * itemsize;
+    }
+    const ptrdiff_t pixels = g->out_h * g->out_w;
+    const fastnn_kernel_context *ctx = fastnn_active_context();
+    int mr = itemsize == 8 ? ctx->dgemm.mr : ctx->sgemm.mr, nr = itemsize == 8 ? ctx->dgemm.nr : ctx->sgemm.nr;
+    ptrdiff_t kc = itemsize == 8 ? ctx->dgemm.kc : ctx->sgemm.kc, nc = itemsize == 8 ? ctx->dgemm.nc : ctx->sgemm.nc;
+    ptrdiff_t k_blocks = (rows + kc - 1) / kc;
+    kc = (rows + k_blocks - 1) / k_blocks;
+    nc = pixels < nc ? pixels : nc;
+    ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + mr - 1) / mr;
+    ptrdiff_t block = kc * block_stride(nc, nr, itemsize) * itemsize;
+    if (rows_are_contiguous(g) && (itemsize == 8 ? active_gather_f64(nr) != NULL : active_gather_f32(nr) != NULL))
+        block = (ptrdiff_t)(itemsize == 8 ? panel_path_bytes_f64(g, kc, nc, nr) : panel_path_bytes_f32(g, kc, nc, nr));
+    return block + g->groups * panels * mr * rows * itemsize;
+}

@@ -390,19 +390,8 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
 static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, const T *w,
                                                const T *delta, T *dx)
 {
-    const ptrdiff_t reach_h = g->dilation_h * (g->kernel_h - 1), reach_w = g->dilation_w * (g->kernel_w - 1);
-    if (g->stride_h != 1 || g->stride_w != 1 || g->pad_h > reach_h || g->pad_w > reach_w ||
-        g->out_h > g->in_h + g->pad_h || g->out_w > g->in_w + g->pad_w)
-        return 0;
-    fastnn_conv_geometry transposed = *g;
-    transposed.in_channels = g->out_channels;
-    transposed.out_channels = g->in_channels;
-    transposed.in_h = g->out_h, transposed.in_w = g->out_w;
-    transposed.out_h = g->in_h, transposed.out_w = g->in_w;
-    transposed.pad_h = reach_h - g->pad_h, transposed.pad_w = reach_w - g->pad_w;
-    /* only where its windows are contiguous: elsewhere (the "valid" convolutions, whose
-     * transposed one is "full") the GEMM and col2im measured twice as fast */
-    if (!rows_are_contiguous(&transposed))
+    fastnn_conv_geometry transposed;
+    if (!transposed_geometry(g, &transposed))
         return 0;
     const ptrdiff_t cg = g->in_channels / g->groups, mg = g->out_channels / g->groups;
     const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, taps = kh * kw;
