@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "elementwise.h"
 #include "fp_env.h"
+#include "thread_pool.h"
 #include "gemm.h"
 #include "kernel_context.h"
 
@@ -82,6 +84,12 @@ static ptrdiff_t chunk_columns(const fastnn_conv_geometry *g, ptrdiff_t itemsize
  * page-faulted in every time. */
 static __thread void *window_buffers[4];
 static __thread size_t window_buffer_sizes[4];
+
+/* Which column block's lane masks this thread's block buffer holds, and for which call (calls
+ * are numbered by conv_calls): units of one block share them. */
+static unsigned long conv_calls;
+static __thread unsigned long masks_call;
+static __thread ptrdiff_t masks_block = -1;
 
 static void *window_buffer(int which, size_t bytes)
 {

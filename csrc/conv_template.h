@@ -85,16 +85,30 @@ static void NAME(tap_row)(const fastnn_conv_geometry *g, T *plane, ptrdiff_t ki,
 /* im2col (or col2im with accumulate) of `channels` channels starting at plane x into a
  * row-major (channels * taps) x cols matrix, threaded over channels: in col2im each thread adds
  * into its own channels' planes only. */
+typedef struct {
+    const fastnn_conv_geometry *g;
+    T *x, *col;
+    ptrdiff_t p0, cols, rows;
+    int accumulate;
+} NAME(gather_args);
+
+static void NAME(gather_span)(const void *args, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const NAME(gather_args) *a = args;
+    const fastnn_conv_geometry *g = a->g;
+    const ptrdiff_t kw = g->kernel_w, taps = g->kernel_h * kw, plane = g->in_h * g->in_w;
+    for (ptrdiff_t c = lo; c < hi; c++)
+        for (ptrdiff_t t = 0; t < taps; t++)
+            NAME(tap_row)(g, a->x + c * plane, t / kw, t % kw, a->p0, a->cols,
+                          a->col + (c * taps + t) * a->cols, a->cols, 0, a->accumulate);
+}
+
 static void NAME(gather)(const fastnn_conv_geometry *g, const T *x, ptrdiff_t channels,
                          ptrdiff_t p0, ptrdiff_t cols, T *col, int accumulate)
 {
-    const ptrdiff_t kw = g->kernel_w, taps = g->kernel_h * kw, plane = g->in_h * g->in_w;
-    FASTNN_FOR_EACH_SPAN(channels * taps * cols, channels, {
-        for (ptrdiff_t c = lo; c < hi; c++)
-            for (ptrdiff_t t = 0; t < taps; t++)
-                NAME(tap_row)(g, (T *)x + c * plane, t / kw, t % kw, p0, cols,
-                              col + (c * taps + t) * cols, cols, 0, accumulate);
-    });
+    NAME(gather_args) a = {.g = g, .x = (T *)x, .col = col, .p0 = p0, .cols = cols,
+                           .accumulate = accumulate};
+    fastnn_for_each_span(channels * g->kernel_h * g->kernel_w * cols, channels, NAME(gather_span), &a);
 }
 
 /* Rows [pc, pc + kc) of the column matrix over pixels [p0, p0 + cols), row p at dst + p * ldb,
@@ -168,11 +182,17 @@ static void NAME(gather_block)(const fastnn_conv_geometry *g, const T *x, ptrdif
 
 /* All `rows` rows of the column matrix over pixels [p0, p0 + cols), row-major, threaded over
  * rows: the windows the weight gradient's GEMM reads. */
+static void NAME(gather_rows_span)(const void *args, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const NAME(gather_args) *a = args;
+    NAME(gather_block)(a->g, a->x, lo, hi - lo, a->p0, a->cols, 1, a->col + lo * a->cols, a->cols);
+}
+
 static void NAME(gather_rows)(const fastnn_conv_geometry *g, const T *x, ptrdiff_t rows,
                               ptrdiff_t p0, ptrdiff_t cols, T *col)
 {
-    FASTNN_FOR_EACH_SPAN(rows * cols, rows,
-                         NAME(gather_block)(g, x, lo, hi - lo, p0, cols, 1, col + lo * cols, cols));
+    NAME(gather_args) a = {.g = g, .x = (T *)x, .col = col, .p0 = p0, .cols = cols, .rows = rows};
+    fastnn_for_each_span(rows * cols, rows, NAME(gather_rows_span), &a);
 }
 
 /* The weights of every group as panels of mr output channels, k-major over all the group's rows:
@@ -247,6 +267,8 @@ typedef struct {
     int fused;
     NAME(conv_gather) gather; /* the ISA's panel gather, where the windows are contiguous */
     ptrdiff_t rows, pixels, kc, k_blocks, nc, ldb, col_blocks;
+    size_t block_bytes;   /* each thread's block (and lane masks) */
+    unsigned long call;   /* this call's number: lane masks kept from another call are stale */
 } NAME(forward_plan);
 
 /* One unit of work: output pixels [p0, p0 + nc) of one image and group, all its channels. The
@@ -332,6 +354,23 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
     }
 }
 
+/* A unit on whichever thread takes it (thread_pool.h), with that thread's block buffer. */
+static int NAME(forward_run)(void *context, ptrdiff_t unit)
+{
+    const NAME(forward_plan) *plan = context;
+    T *block = window_buffer(0, plan->block_bytes);
+    if (block == NULL)
+        return 1;
+    if (masks_call != plan->call) {
+        masks_call = plan->call;
+        masks_block = -1;
+    }
+    unsigned int fp_state = fastnn_flush_denormals_begin();
+    NAME(forward_unit)(plan, unit, block, &masks_block);
+    fastnn_flush_denormals_end(fp_state);
+    return 0;
+}
+
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                 const T *bias, int activation, T *y, T *pre)
 {
@@ -360,25 +399,10 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
     const size_t b_bytes = plan.gather ? NAME(panel_path_bytes)(g, plan.kc, plan.nc, blk->nr)
                                        : sizeof(T) * (size_t)(plan.kc * plan.ldb);
     const ptrdiff_t units = g->batch * g->groups * plan.col_blocks;
+    plan.block_bytes = b_bytes;
+    plan.call = __atomic_add_fetch(&conv_calls, 1, __ATOMIC_RELAXED);
     int threads = conv_threads((double)g->batch * g->out_channels * plan.rows * plan.pixels, units);
-    int failed = 0;
-    (void)threads;
-#pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
-    {
-        ptrdiff_t lo, hi;
-        fastnn_thread_span(units, &lo, &hi);
-        T *block = window_buffer(0, b_bytes);
-        if (block == NULL) {
-            failed = 1;
-        } else {
-            unsigned int fp_state = fastnn_flush_denormals_begin();
-            ptrdiff_t masks_block = -1;
-            for (ptrdiff_t unit = lo; unit < hi; unit++)
-                NAME(forward_unit)(&plan, unit, block, &masks_block);
-            fastnn_flush_denormals_end(fp_state);
-        }
-    }
-    return failed ? -1 : 0;
+    return fastnn_run_units(threads, units, NAME(forward_run), &plan, 0) ? -1 : 0;
 }
 
 /* The input gradient of a stride-1 convolution is itself a stride-1 convolution: of delta, by
@@ -461,21 +485,33 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
     return 0;
 }
 
+typedef struct {
+    ptrdiff_t batch, channels, spatial;
+    const T *x;
+    T *sums;
+    int accumulate;
+} NAME(sums_args);
+
+static void NAME(channel_sums_span)(const void *args, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const NAME(sums_args) *a = args;
+    for (ptrdiff_t c = lo; c < hi; c++) {
+        double s[4] = {0, 0, 0, 0}; /* four chains: the adds pipeline */
+        for (ptrdiff_t n = 0; n < a->batch; n++) {
+            const T *p = a->x + (n * a->channels + c) * a->spatial;
+            ptrdiff_t i = 0;
+            for (; i + 4 <= a->spatial; i += 4)
+                for (int u = 0; u < 4; u++) s[u] += p[i + u];
+            for (; i < a->spatial; i++) s[0] += p[i];
+        }
+        double total = (s[0] + s[1]) + (s[2] + s[3]);
+        a->sums[c] = (T)(a->accumulate ? total + (double)a->sums[c] : total);
+    }
+}
+
 void NAME(fastnn_channel_sums)(ptrdiff_t batch, ptrdiff_t channels, ptrdiff_t spatial,
                                const T *x, T *sums, int accumulate)
 {
-    FASTNN_FOR_EACH_SPAN(batch * channels * spatial, channels, {
-        for (ptrdiff_t c = lo; c < hi; c++) {
-            double s[4] = {0, 0, 0, 0}; /* four chains: the adds pipeline */
-            for (ptrdiff_t n = 0; n < batch; n++) {
-                const T *p = x + (n * channels + c) * spatial;
-                ptrdiff_t i = 0;
-                for (; i + 4 <= spatial; i += 4)
-                    for (int u = 0; u < 4; u++) s[u] += p[i + u];
-                for (; i < spatial; i++) s[0] += p[i];
-            }
-            double total = (s[0] + s[1]) + (s[2] + s[3]);
-            sums[c] = (T)(accumulate ? total + (double)sums[c] : total);
-        }
-    });
+    NAME(sums_args) a = {batch, channels, spatial, x, sums, accumulate};
+    fastnn_for_each_span(batch * channels * spatial, channels, NAME(channel_sums_span), &a);
 }
