@@ -29,7 +29,7 @@ def theoretical_bound(dtype):
     return vector_lanes(dtype) * 2 * MAX_FMA_PIPES * MAX_GHZ
 
 
-@pytest.fixture(params=["avx512", "avx2", "generic"])
+@pytest.fixture(params=_core.isa_names())
 def isa(request):
     """Each ISA this machine runs, selected in turn, then the original choice restored."""
     if _core.isa_supported(request.param) != 1:
@@ -47,7 +47,7 @@ def test_probe_is_positive_and_physically_possible(isa, dtype):
 
 
 def test_probe_lanes_follow_the_isa(isa):
-    expected = {"avx512": 16, "avx2": 8, "generic": 4}[isa]
+    expected = {"avx512_bf16": 16, "avx512": 16, "avx2": 8, "generic": 4}[isa]
     assert vector_lanes(np.float32) == expected
     assert vector_lanes(np.float64) == expected // 2
 
