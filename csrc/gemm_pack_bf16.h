@@ -14,16 +14,17 @@ static void pack_panels_bf16(const fastnn_bf16gemm_blocking *blk, ptrdiff_t coun
                              fastnn_bf16 *restrict dst)
 {
     ptrdiff_t kc_even = kc + (kc & 1);
+    fastnn_bf16_pack vector_pack = s_k == 1 ? blk->pack_transposed
+                                 : s_w == 1 ? blk->pack_interleaved : NULL;
+    if (vector_pack && count >= w) {
+        ptrdiff_t panels = count / w;
+        vector_pack(kc, src, s_k == 1 ? s_w : s_k, w, panels, dst);
+        src += panels * w * s_w;
+        dst += panels * w * kc_even;
+        count -= panels * w;
+    }
     for (ptrdiff_t r0 = 0; r0 < count; r0 += w, src += w * s_w, dst += (ptrdiff_t)w * kc_even) {
         ptrdiff_t width = count - r0 < w ? count - r0 : w;
-        if (width == w && s_k == 1 && blk->pack_transposed) {
-            blk->pack_transposed(kc, src, s_w, w, dst);
-            continue;
-        }
-        if (width == w && s_w == 1 && blk->pack_interleaved) {
-            blk->pack_interleaved(kc, src, s_k, w, dst);
-            continue;
-        }
         if (width < w || kc_even != kc)
             memset(dst, 0, sizeof(fastnn_bf16) * (size_t)(w * kc_even));
         for (ptrdiff_t r = 0; r < width; r++)

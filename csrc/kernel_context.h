@@ -40,6 +40,7 @@ typedef void (*fastnn_dgemm_dot_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t
                                          ptrdiff_t cols, double *c, ptrdiff_t ldc, double alpha,
                                          double beta);
 
+/* In every blocking, mc is a multiple of mr: the packing buffer holds mc x kc of A. */
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
@@ -112,14 +113,15 @@ typedef void (*fastnn_bf16gemm_ukernel)(ptrdiff_t k, const fastnn_bf16 *a, const
                                         ptrdiff_t rs_b, float *c, ptrdiff_t ldc, float alpha,
                                         float beta);
 
-/* Optional vector packers of a full panel of width w from float32 into the pair layout above
- * (rounding to nearest even): `transposed` for w rows each contiguous along k (row r at
- * src + r * ld), `interleaved` for k steps of w consecutive values (step p at src + p * ld). */
+/* Optional vector packers of `panels` full panels of width w from float32 into the pair layout
+ * above (rounding to nearest even), panel i at dst + i * w * (kc rounded up to even):
+ * `transposed` for rows each contiguous along k (row r at src + r * ld), `interleaved` for k
+ * steps of consecutive values (step p at src + p * ld). */
 typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
-                                 fastnn_bf16 *dst);
+                                 ptrdiff_t panels, fastnn_bf16 *dst);
 
 typedef struct {
-    int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd */
+    int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
     fastnn_bf16_pack pack_transposed, pack_interleaved;
 } fastnn_bf16gemm_blocking;
