@@ -116,8 +116,8 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
     array([[ 5., 14.],
            [14., 50.]], dtype=float32)
     >>> fastnn.matmul(x + 1/3, x, trans_b=True, precision="bf16")  # 1/3 kept to 8 bits
-    array([[ 5.9921875, 16.984375 ],
-           [14.996094 , 55.960938 ]], dtype=float32)
+    array([[ 5.9921875, 17.986328 ],
+           [15.03125  , 54.078125 ]], dtype=float32)
     """
     # Validation lives here rather than in Python because it is most of the cost of a small
     # product: a 64 x 64 product takes about 5 microseconds.
