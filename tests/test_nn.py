@@ -287,7 +287,7 @@ def test_sequential_fuses_pairs_and_matches_the_unfused_chain(activations):
     model = mlp(activations)
     x = random((8, 5), seed=1)
     y = model(x)
-    assert [type(step).__name__ for step in model._plan] == ["_LinearActivation"] * 2 + ["Linear"]
+    assert [type(step).__name__ for step in model._plan] == ["LinearActivation"] * 2 + ["Linear"]
     # the same modules run one by one, unfused
     h = x
     for module in model:
@@ -601,3 +601,42 @@ def test_optimizer_zero_grad_then_step_sees_zero_gradients():
     opt.zero_grad()
     opt.step()
     np.testing.assert_array_equal(p.data, np.ones(3))
+
+
+@pytest.mark.parametrize("name", ["parameter", "module", "linear", "activation", "container", "loss"])
+def test_nn_docstring_examples_run(name):
+    import doctest
+    import importlib
+    module = importlib.import_module(f"fastnn.nn.{name}")
+    result = doctest.testmod(module, raise_on_error=True)
+    assert result.attempted > 0
+
+
+def test_a_layer_declares_what_it_fuses_and_a_subclass_that_changes_forward_is_not_fused():
+    class Shifted(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) + 1
+
+    assert nn.ReLU().epilogue_activation == "relu"
+    assert nn.GELU(approximate="tanh").epilogue_activation == "gelu_tanh"
+    assert Shifted().epilogue_activation is None
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), Shifted(), nn.Linear(4, 2, rng=1))
+    x = np.ones((2, 3), np.float32)
+    y = model(x)
+    assert [type(step).__name__ for step in model._plan] == ["Linear", "Shifted", "Linear"]
+    expected = model[2](np.maximum(model[0](x), 0) + 1)
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+
+
+def test_a_custom_module_without_need_input_grad_still_works_first_in_a_sequential():
+    class Scale(nn.Module):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad_output):  # the old one-argument signature
+            return 2 * grad_output
+
+    model = nn.Sequential(Scale(), nn.Linear(3, 2, rng=0))
+    y = model(np.ones((2, 3), np.float32))
+    assert model.backward(np.ones_like(y), need_input_grad=False) is None
+    assert model[1].weight.grad.any()

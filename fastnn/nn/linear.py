@@ -1,0 +1,155 @@
+"""Linear: y = act(x · Wᵀ + b) as one GEMM with the bias and the activation in its write-back."""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from .. import init
+from .module import Module, backward_before_forward, check_grad_output, describe
+from .parameter import Parameter
+
+__all__ = ["Linear"]
+
+_FLOAT_DTYPES = (np.float32, np.float64)
+_GELU_ACTIVATIONS = ("gelu", "gelu_tanh")
+
+
+class Linear(Module):
+    """y = act(x · weightᵀ + bias) for x of shape (N, in_features); one GEMM with the bias and the
+    activation fused into its write-back.
+
+    weight is (out_features, in_features) and bias (out_features,), both initialised as torch
+    does: U(−1/√in_features, 1/√in_features) (kaiming_uniform with a = √5 for the weight). `rng`
+    is a numpy Generator or an int seed. `activation` is None or one of "identity", "relu",
+    "tanh", "sigmoid", "gelu", "gelu_tanh" (GELU(approximate="tanh")).
+
+    backward(grad_output, need_input_grad=True) adds into weight.grad and bias.grad and returns
+    the gradient with respect to x; with need_input_grad=False (a first layer, whose input is data)
+    it skips that product and returns None.
+
+    >>> import numpy as np
+    >>> layer = Linear(3, 2, activation="relu", rng=0)
+    >>> y = layer(np.ones((4, 3), np.float32))
+    >>> y.shape, bool((y >= 0).all())
+    ((4, 2), True)
+    >>> layer.backward(np.ones_like(y)).shape
+    (4, 3)
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, activation=None, dtype=np.float32,
+                 rng=None):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
+        dtype = np.dtype(dtype)
+        if dtype.type not in _FLOAT_DTYPES:
+            raise TypeError(f"Linear: dtype must be float32 or float64, got {dtype}")
+        if activation is not None and activation not in F.ACTIVATIONS:
+            raise ValueError(f"Linear: unknown activation {activation!r}; expected None or one of "
+                             f"{sorted(F.ACTIVATIONS)}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self._activation = None if activation == "identity" else activation
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
+        self.bias = Parameter(np.empty(self.out_features, dtype)) if bias else None
+        self.reset_parameters(rng)
+        self._cache = None
+
+    @property
+    def activation(self):
+        """The fused activation's name, or None (fixed at construction: a Sequential plans on it)."""
+        return self._activation
+
+    def reset_parameters(self, rng=None):
+        """Draw weight and bias again from U(−1/√in_features, 1/√in_features)."""
+        rng = init._generator(rng, "Linear")
+        init.kaiming_uniform(self.weight, a=math.sqrt(5), rng=rng)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform(self.bias, -bound, bound, rng=rng)
+
+    def _checked_input(self, x):
+        if type(x) is not np.ndarray:
+            raise TypeError(f"{describe(self)}: input must be a numpy.ndarray, got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != self.in_features or x.shape[0] == 0 or x.dtype != self.weight.data.dtype:
+            raise ValueError(f"{describe(self)}: expected input (N >= 1, {self.in_features}) of dtype "
+                             f"{self.weight.data.dtype}, got {x.shape} of dtype {x.dtype}")
+        return x if x.flags.aligned else x.copy()
+
+    def _forward(self, x, activation):
+        """(output, pre-activation or None) for a checked x; the pre-activation is kept only where
+        the derivative needs it (the GELU forms)."""
+        pre = np.empty((x.shape[0], self.out_features), x.dtype) if activation in _GELU_ACTIVATIONS else None
+        bias = self.bias.data if self.bias is not None else None
+        code = F.ACTIVATIONS[activation or "identity"]
+        return F.linear_unchecked(x, self.weight.data, bias, code, pre_activation_out=pre), pre
+
+    def _backward(self, grad_output, cache, activation, need_input_grad):
+        x, output, pre = cache
+        weight_grad, accumulate = self.weight.grad_for_backward()
+        bias_grad = None
+        if self.bias is not None:
+            bias_grad, bias_accumulate = self.bias.grad_for_backward()
+            if bias_accumulate != accumulate:  # only one was zeroed: write its zeros, add to both
+                (bias_grad if accumulate else weight_grad).fill(0)
+                accumulate = True
+        dx, _, _ = F.linear_backward_unchecked(
+            grad_output, x, self.weight.data, F.ACTIVATIONS[activation or "identity"],
+            pre if activation in _GELU_ACTIVATIONS else output, need_input_grad,
+            self.bias is not None, weight_grad, bias_grad, accumulate)
+        return dx
+
+    def forward(self, x):
+        x = self._checked_input(x)
+        y, pre = self._forward(x, self._activation)
+        self._cache = (x, y, pre)
+        return y
+
+    def backward(self, grad_output, need_input_grad=True):
+        if self._cache is None:
+            raise backward_before_forward(self)
+        check_grad_output(self, grad_output, self._cache[1])
+        return self._backward(grad_output, self._cache, self._activation, need_input_grad)
+
+    skips_input_grad = True
+
+    def fuse_next(self, following):
+        """A Linear without an activation of its own takes the activation module after it into
+        its write-back."""
+        name = following.epilogue_activation if following is not None else None
+        if self._activation is not None or name is None:
+            return None
+        return LinearActivation(self, following, None if name == "identity" else name)
+
+    def extra_repr(self):
+        text = f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        if self._activation is not None:
+            text += f", activation={self._activation!r}"
+        if self.weight.data.dtype != np.float32:
+            text += f", dtype={self.weight.data.dtype}"
+        return text
+
+
+class LinearActivation:
+    """A Linear and the activation module after it, run by a Sequential as one fused Linear: the
+    forward writes the activated output directly, the backward forms dS once from it (or from
+    the pre-activation for GELU). The cache lives here, so the two modules' own caches stay empty."""
+
+    __slots__ = ("linear", "modules", "activation", "cache")
+    skips_input_grad = True
+
+    def __init__(self, linear, activation_module, activation):
+        self.linear, self.activation, self.cache = linear, activation, None
+        self.modules = (linear, activation_module)
+
+    def parameters(self):
+        return self.linear.parameters()
+
+    def forward(self, x):
+        linear = self.linear
+        x = linear._checked_input(x)
+        y, pre = linear._forward(x, self.activation)
+        self.cache = (x, y, pre)
+        return y
+
+    def backward(self, grad_output, need_input_grad=True):
+        return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad)

@@ -1,0 +1,163 @@
+"""Module: the base of every layer and loss, and the protocol by which a layer declares itself.
+
+A container (Sequential) never asks what type a layer is. It asks the layer:
+- `fuse_next(following)`: a step that runs this layer and the one after it as one kernel (a
+  Linear and the activation after it: one GEMM whose write-back applies the activation), or None;
+- `epilogue_activation`: the activation this module applies, by name, when a producer before it
+  may apply it in its own write-back instead (None: this module cannot be fused that way);
+- `skips_input_grad`: whether `backward(grad_output, need_input_grad=False)` saves the work of
+  the input gradient (a first layer fed with data never needs it); a module without it is called
+  as `backward(grad_output)` and its result dropped.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .parameter import Parameter
+
+__all__ = ["Module"]
+
+
+class Module:
+    """The base of every layer and loss.
+
+    Subclasses define `forward` and `backward`. Parameters and sub-modules are found among the
+    instance's attributes (in the order they were set), so `self.fc = Linear(...)` registers it;
+    hold lists of modules in a `Sequential`.
+
+    >>> from fastnn.nn import Linear
+    >>> class TwoLayer(Module):
+    ...     def __init__(self):
+    ...         self.hidden = Linear(3, 4, activation="tanh", rng=0)
+    ...         self.out = Linear(4, 1, rng=1)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x))
+    ...     def backward(self, grad_output):
+    ...         return self.hidden.backward(self.out.backward(grad_output))
+    >>> [name for name, _ in TwoLayer().named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
+
+    training = True
+    # The protocol a container reads (see the module docstring): defaults for a layer that
+    # fuses nothing, is fused into nothing and always computes its input gradient.
+    epilogue_activation = None
+    skips_input_grad = False
+
+    def fuse_next(self, following):
+        """A step running this module and `following` as one, or None (the default)."""
+        return None
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, grad_output, need_input_grad=True):
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    # ------------------------------------------------------------ structure
+
+    def named_children(self):
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self):
+        return (module for _, module in self.named_children())
+
+    def _named_parameters_with_duplicates(self, prefix=""):
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._named_parameters_with_duplicates(f"{prefix}{name}.")
+
+    def named_parameters(self):
+        """(name, Parameter) pairs, torch's dotted names ("0.weight"), each parameter once."""
+        seen = set()
+        for name, p in self._named_parameters_with_duplicates():
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.zero_grad()
+
+    def flatten_parameters(self):
+        """Move every parameter into one flat data buffer and one gradient buffer (values kept,
+        `.data` and `.grad` become views): optimizers then update the whole model in one C call.
+        Returns the `FlatParameters`; call again after adding parameters."""
+        from .flat import FlatParameters
+        return FlatParameters(self.parameters())
+
+    def train(self, mode=True):
+        """Set training mode here and below (no module here behaves differently yet; the flag is
+        kept for those that will and for code that reads it)."""
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self):
+        """An OrderedDict of parameter name -> a copy of its data."""
+        return OrderedDict((name, p.data.copy()) for name, p in self._named_parameters_with_duplicates())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from `state_dict` into the parameters of the same names (cast to their
+        dtype). Every name must match both ways when `strict`; shapes must always match.
+        Returns (missing_keys, unexpected_keys)."""
+        own = OrderedDict(self._named_parameters_with_duplicates())
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        if strict and (missing or unexpected):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                             f"unexpected keys {unexpected}")
+        for name, p in own.items():
+            if name in state_dict:
+                value = np.asarray(state_dict[name])
+                if value.shape != p.data.shape:
+                    raise ValueError(f"{type(self).__name__}.load_state_dict: size mismatch for {name}: "
+                                     f"the checkpoint has shape {value.shape}, the model {p.data.shape}")
+        for name, p in own.items():
+            if name in state_dict:
+                np.copyto(p.data, state_dict[name], casting="same_kind")
+        return missing, unexpected
+
+    # ------------------------------------------------------------ display
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()]
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(children) + "\n)"
+
+
+def describe(module):
+    """A one-line name for error messages (a container's repr spans lines)."""
+    return f"{type(module).__name__}({module.extra_repr()})"
+
+
+def backward_before_forward(module):
+    return RuntimeError(f"{describe(module)}: backward called before forward (nothing cached to differentiate)")
+
+
+def check_grad_output(module, grad_output, output):
+    """grad_output must be an ndarray of the shape and dtype of the output it differentiates."""
+    if type(grad_output) is not np.ndarray or grad_output.shape != output.shape or grad_output.dtype != output.dtype:
+        raise ValueError(f"{describe(module)}: grad_output must match the forward output, shape {output.shape} "
+                         f"{output.dtype}; got {getattr(grad_output, 'shape', type(grad_output).__name__)} "
+                         f"{getattr(grad_output, 'dtype', '')}".rstrip())
