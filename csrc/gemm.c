@@ -140,6 +140,7 @@ static void *packing_buffer(size_t bytes)
 
 #define KGROUP 1
 #define READS_SOURCE 1
+#define PREFETCH_A 0
 #define T float
 #define P float
 #define NAME(x) x##_f32
@@ -165,6 +166,7 @@ static void *packing_buffer(size_t bytes)
 #undef BLOCKING_TYPE
 #undef KGROUP
 #undef READS_SOURCE
+#undef PREFETCH_A
 
 int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                  const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -187,6 +189,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 
 #define T float
 #define READS_SOURCE 0
+#define PREFETCH_A 1
 #define P fastnn_bf16
 #define KGROUP 2
 #define PACK_PANELS pack_panels_bf16
@@ -215,6 +218,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #undef BLOCKING
 #undef BLOCKING_TYPE
 #undef READS_SOURCE
+#undef PREFETCH_A
 #undef T
 
 int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,

@@ -6,6 +6,7 @@
  *             the nest's own copying packer
  *   READS_SOURCE  whether a micro-kernel may read the source where it is (B in place, the dot
  *             kernels): not when packing converts or rounds
+ *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -91,6 +92,44 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap,
     }
 }
 
+#if PREFETCH_A
+/* While one block of A is computed with, the source of the next block is fetched into the cache,
+ * a few lines before each micro-kernel call: its packing then reads L2 rather than waiting on
+ * memory line by line (bf16 packing was bound by that latency: a tenth of the product). */
+typedef struct {
+    const char *row;                /* the row being fetched */
+    ptrdiff_t stride_bytes, lines_per_row, rows_left, line, per_call;
+} NAME(a_prefetch);
+
+/* Rows row0.. of op(A) (`rows` of them), k steps k0.. (`steps`), over `calls` kernel calls. */
+static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                  ptrdiff_t row0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t steps,
+                                  ptrdiff_t calls)
+{
+    *pf = (NAME(a_prefetch)){0};
+    if (rows <= 0 || steps <= 0 || (cs_a != 1 && rs_a != 1))
+        return;
+    ptrdiff_t extent = cs_a == 1 ? steps : rows;
+    pf->rows_left = cs_a == 1 ? rows : steps;
+    pf->row = (const char *)(a + row0 * rs_a + k0 * cs_a);
+    pf->stride_bytes = (cs_a == 1 ? rs_a : cs_a) * (ptrdiff_t)sizeof(T);
+    pf->lines_per_row = (extent * (ptrdiff_t)sizeof(T) + 63) / 64 + 1; /* +1: rows start anywhere */
+    pf->per_call = (pf->rows_left * pf->lines_per_row + calls - 1) / calls;
+}
+
+static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
+{
+    for (ptrdiff_t i = 0; i < pf->per_call && pf->rows_left > 0; i++) {
+        __builtin_prefetch(pf->row + pf->line * 64, 0, 3);
+        if (++pf->line == pf->lines_per_row) {
+            pf->line = 0;
+            pf->row += pf->stride_bytes;
+            pf->rows_left--;
+        }
+    }
+}
+#endif
+
 /* C[0:m, 0:n] of the whole product, at (row0, col0) of it, for the epilogue's indexing. */
 static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -120,6 +159,18 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
             for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
                 ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
                 PACK_PANELS(blk, mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_packed);
+#if PREFETCH_A
+                NAME(a_prefetch) next_a; /* the next block: down the rows, else along k */
+                ptrdiff_t calls = (mc + mr - 1) / mr * ((nc + nr - 1) / nr);
+                if (ic + mc < m)
+                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, ic + mc,
+                                          m - ic - mc < blk->mc ? m - ic - mc : blk->mc, pc, kc,
+                                          calls);
+                else
+                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, 0, m < blk->mc ? m : blk->mc,
+                                          pc + kc, k - pc - kc < blk->kc ? k - pc - kc : blk->kc,
+                                          calls);
+#endif
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
                     const P *ap = a_packed + ir * kc_packed;
@@ -130,6 +181,9 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
                         const P *bp = in_place ? (const P *)(b_block + jr)
                                                : b_packed + (jr - nc_in_place) * kc_packed;
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
+#if PREFETCH_A
+                        NAME(a_prefetch_some)(&next_a);
+#endif
                         if (rows == mr && cols == nr)
                             blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha, beta_here);
                         else

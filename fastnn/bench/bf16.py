@@ -58,6 +58,8 @@ def bf16_case(n, form, libraries, timing, seed=0):
     """One row per runner: an n x n x n product in `form` on one thread."""
     a, b = gemm_operands(n, n, n, form, np.float32, np.random.default_rng(seed))
     trans_a, trans_b = GEMM_FORMS[form]
+    if "torch" in libraries:
+        optional_module("torch")  # imported before thread_count, so that it sets torch's threads
     with thread_count(1):
         runners = bf16_runners(a, b, trans_a, trans_b, libraries)
         for run in runners.values():  # torch compiles a kernel per shape over its first calls
