@@ -85,16 +85,16 @@ cdef bint _may_overlap(cnp.ndarray x, cnp.ndarray y):
 PRECISIONS = ("fp32", "bf16")
 
 
-cdef bint _bf16_requested(object precision, cnp.ndarray a, str caller) except -1:
-    """Whether `precision` asks for bf16 products; a ValueError naming it when it is not one of
-    PRECISIONS or does not suit a's dtype."""
+cpdef bint precision_is_bf16(object precision, object dtype, str caller) except -1:
+    """Whether `precision` asks for bf16 products on arrays of `dtype`; a ValueError naming the
+    argument when it is not one of PRECISIONS or does not suit the dtype."""
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise ValueError(f"{caller}: precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "fp32":
         return False
-    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32:
+    if dtype != np.float32:
         raise ValueError(f"{caller}: precision='bf16' takes float32 arrays (bf16 products "
-                         f"accumulate in float32), got {a.dtype}")
+                         f"accumulate in float32), got {dtype}")
     return True
 
 
@@ -126,7 +126,7 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
         raise TypeError(f"matmul: a and b must share a dtype, got {A.dtype} and {B.dtype}")
     cdef cnp.ndarray op_a = A.T if trans_a else A
     cdef cnp.ndarray op_b = B.T if trans_b else B
-    cdef bint bf16 = _bf16_requested(precision, A, "matmul")
+    cdef bint bf16 = precision_is_bf16(precision, A.dtype, "matmul")
     cdef ptrdiff_t m = op_a.shape[0], k = op_a.shape[1], n = op_b.shape[1]
     if op_b.shape[0] != k:
         raise ValueError(
