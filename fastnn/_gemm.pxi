@@ -83,6 +83,7 @@ cdef bint _may_overlap(cnp.ndarray x, cnp.ndarray y):
 
 
 PRECISIONS = ("fp32", "bf16")
+cdef str _FP32 = PRECISIONS[0]
 
 
 cpdef bint precision_is_bf16(object precision, object dtype, str caller) except -1:
@@ -98,7 +99,7 @@ cpdef bint precision_is_bf16(object precision, object dtype, str caller) except 
     return True
 
 
-def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision="fp32"):
+def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=_FP32):
     """op(a) @ op(b), where op transposes when `trans_a` / `trans_b` is set.
 
     `a` and `b` are 2-D arrays of one dtype, float32 or float64, with any strides: transposes and
@@ -126,7 +127,8 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
         raise TypeError(f"matmul: a and b must share a dtype, got {A.dtype} and {B.dtype}")
     cdef cnp.ndarray op_a = A.T if trans_a else A
     cdef cnp.ndarray op_b = B.T if trans_b else B
-    cdef bint bf16 = precision_is_bf16(precision, A.dtype, "matmul")
+    # the default's own object first: the full check costs as much as a 16 x 16 product
+    cdef bint bf16 = precision is not _FP32 and precision_is_bf16(precision, A.dtype, "matmul")
     cdef ptrdiff_t m = op_a.shape[0], k = op_a.shape[1], n = op_b.shape[1]
     if op_b.shape[0] != k:
         raise ValueError(
