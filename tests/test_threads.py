@@ -2,9 +2,6 @@
 depend on the thread count, per-thread packing buffers die with their threads, a long product
 stops for Ctrl-C, and a forked child may use threads again."""
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -13,19 +10,11 @@ import pytest
 import fastnn
 from fastnn import _core
 
+from test_concurrency import run_script
 from test_memory import GROWTH_LIMIT, needs_plain_process, resident_bytes
 
 needs_two_threads = pytest.mark.skipif(
     not fastnn.cpu_info()["openmp"], reason="built without OpenMP: one thread only")
-
-
-def run_script(code, timeout=120):
-    env = {k: v for k, v in os.environ.items() if k not in ("FASTNN_ISA", "OMP_NUM_THREADS")}
-    try:
-        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                              text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the child process hung (killed after {timeout} s):\n{exc.stderr}")
 
 
 @needs_two_threads
@@ -173,3 +162,24 @@ FORKED_CHILD_WITH_THREADS = """
 def test_forked_child_may_use_threads_again():
     result = run_script(FORKED_CHILD_WITH_THREADS, timeout=60)
     assert result.returncode == 0 and result.stdout.split() == ["ok"], result.stderr
+
+
+@needs_two_threads
+def test_idle_helpers_sleep():
+    """After the last call, helpers watch for work for 50 us and then sleep: an idle process uses
+    no CPU. Many short parallel calls give a helper every chance to arrive after the caller has
+    already run all the units (it must then wait for the next call, not for this one again)."""
+    import time
+    a = np.random.default_rng(0).standard_normal((128, 256)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((256, 256)).astype(np.float32)
+    previous = fastnn.get_num_threads()
+    try:
+        fastnn.set_num_threads(2)
+        for _ in range(500):  # 8M multiply-adds each: just above the parallel threshold
+            fastnn.matmul(a, b)
+        start = time.process_time()
+        time.sleep(0.5)
+        busy = time.process_time() - start
+    finally:
+        fastnn.set_num_threads(previous)
+    assert busy < 0.05, f"{busy:.3f} s of CPU used while idle for 0.5 s"
