@@ -22,4 +22,5 @@ cdef inline int _check_aligned(cnp.ndarray x, str name) except -1:
 include "_gemm.pxi"
 include "_ops.pxi"
 include "_optim.pxi"
+include "_plan.pxi"
 include "_probe.pxi"

@@ -1,0 +1,99 @@
+/* The optimizer inside backward (fused_optim.h): the update as a GEMM epilogue on strips of dW,
+ * and the few-row path that never forms dW. */
+#include "fused_optim.h"
+
+#include "elementwise.h"
+#include "fp_env.h"
+#include "gemm.h"
+
+/* Columns of one row of dW summed at a time on the few-row path: 8 KiB of floats, in L1 beside
+ * the rows of X they are summed from. */
+#define FEW_ROW_CHUNK 2048
+
+void fastnn_update_begin_step(fastnn_update *update)
+{
+    if (update->rule == FASTNN_RULE_ADAM) {
+        update->adam.step++;
+        fastnn_adam_prepare(&update->adam, &update->adam_scalars);
+    }
+}
+
+void fastnn_update_end_step(fastnn_update *update)
+{
+    if (update->rule == FASTNN_RULE_SGD)
+        update->sgd.first_step = 0;
+}
+
+/* The GEMM's epilogue, extended: the update of the weight whose gradient the GEMM computes. The
+ * GEMM hands this back as its fastnn_epilogue (the first member). */
+typedef struct {
+    fastnn_epilogue base;
+    const fastnn_update *update;
+    ptrdiff_t ld_param;
+} update_epilogue;
+
+#define DEFINE_FUSED_OPTIM(T, SUFFIX)                                                             \
+    void fastnn_update_range_##SUFFIX(const fastnn_update *u, ptrdiff_t offset, ptrdiff_t n,      \
+                                      const T *grad)                                              \
+    {                                                                                             \
+        const fastnn_optim_kernels_##SUFFIX *k = &fastnn_optim_kernels_active()->SUFFIX;          \
+        T *param = (T *)u->param + offset;                                                        \
+        T *const *state = (T *const *)u->state;                                                   \
+        if (u->rule == FASTNN_RULE_SGD)                                                           \
+            k->sgd(n, param, grad, state[0] ? state[0] + offset : NULL, &u->sgd);                 \
+        else if (u->rule == FASTNN_RULE_ADAM)                                                     \
+            k->adam(n, param, grad, state[0] + offset, state[1] + offset,                         \
+                    state[2] ? state[2] + offset : NULL, &u->adam_scalars);                       \
+    }                                                                                             \
+                                                                                                  \
+    static void update_strip_##SUFFIX(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,        \
+                                      ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows,             \
+                                      ptrdiff_t cols)                                             \
+    {                                                                                             \
+        const update_epilogue *e = (const update_epilogue *)self;                                 \
+        for (ptrdiff_t i = 0; i < rows; i++)                                                      \
+            fastnn_update_range_##SUFFIX(e->update, (row0 + i) * e->ld_param + col0, cols,        \
+                                         (const T *)c + i * ldc);                                 \
+    }                                                                                             \
+                                                                                                  \
+    static void few_row_update_##SUFFIX(ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t cols, ptrdiff_t k,  \
+                                        const T *delta, ptrdiff_t ld_delta, const T *x,           \
+                                        ptrdiff_t ld_x, const T *grad, int accumulate,            \
+                                        const fastnn_update *update)                              \
+    {                                                                                             \
+        const fastnn_optim_kernels_##SUFFIX *kern = &fastnn_optim_kernels_active()->SUFFIX;       \
+        T g[FEW_ROW_CHUNK] __attribute__((aligned(64)));                                          \
+        for (ptrdiff_t i = lo; i < hi; i++)                                                       \
+            for (ptrdiff_t j = 0; j < cols; j += FEW_ROW_CHUNK) {                                 \
+                ptrdiff_t n = cols - j < FEW_ROW_CHUNK ? cols - j : FEW_ROW_CHUNK;                \
+                kern->few_row_gradient(k, delta + i, ld_delta, x + j, ld_x, n,                    \
+                                       accumulate ? grad + i * cols + j : NULL, g);               \
+                fastnn_update_range_##SUFFIX(update, i * cols + j, n, g);                         \
+            }                                                                                     \
+    }                                                                                             \
+                                                                                                  \
+    int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
+                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
+                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
+                                           const fastnn_update *update)                           \
+    {                                                                                             \
+        if (rows <= 0 || cols <= 0)                                                               \
+            return 0;                                                                             \
+        if (k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                                \
+            FASTNN_FOR_EACH_SPAN(rows * cols, rows,                                               \
+                                 few_row_update_##SUFFIX(lo, hi, cols, k, delta, ld_delta, x,     \
+                                                         ld_x, grad, accumulate, update));        \
+            return 0;                                                                             \
+        }                                                                                         \
+        update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
+        epilogue.base.apply = update_strip_##SUFFIX;                                              \
+        return GEMM(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
+                    cols, &epilogue.base);                                                        \
+    }
+
+#define GEMM fastnn_sgemm
+DEFINE_FUSED_OPTIM(float, f32)
+#undef GEMM
+#define GEMM fastnn_dgemm
+DEFINE_FUSED_OPTIM(double, f64)
+#undef GEMM
