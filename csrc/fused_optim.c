@@ -10,6 +10,11 @@
  * the rows of X they are summed from. */
 #define FEW_ROW_CHUNK 2048
 
+/* Rows of dW per GEMM call on the row-block path: few enough that the GEMM reads X in place
+ * (gemm.c: B_IN_PLACE_MAX_ROWS) and the block (128 KiB at 1024 columns) waits in L2 for its
+ * update, which then streams whole rows of the weight and its state. */
+#define ROW_BLOCK 32
+
 void fastnn_update_begin_step(fastnn_update *update)
 {
     if (update->rule == FASTNN_RULE_ADAM) {
@@ -84,6 +89,23 @@ typedef struct {
                                  few_row_update_##SUFFIX(lo, hi, cols, k, delta, ld_delta, x,     \
                                                          ld_x, grad, accumulate, update));        \
             return 0;                                                                             \
+        }                                                                                         \
+        if (k <= FASTNN_ROW_BLOCK_MAX_K) {         \
+            ptrdiff_t blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;                                \
+            int failed = 0;                                                                       \
+            FASTNN_FOR_EACH_SPAN(rows * cols, blocks, {                                           \
+                for (ptrdiff_t b = lo; b < hi && !failed; b++) {                                  \
+                    ptrdiff_t r0 = b * ROW_BLOCK;                                                 \
+                    ptrdiff_t r = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;                  \
+                    if (GEMM(r, cols, k, 1, delta + r0, 1, ld_delta, x, ld_x, 1,                  \
+                             accumulate ? 1 : 0, grad + r0 * cols, cols, NULL))                   \
+                        failed = 1;                                                               \
+                    else                                                                          \
+                        fastnn_update_range_##SUFFIX(update, r0 * cols, r * cols,                 \
+                                                     grad + r0 * cols);                           \
+                }                                                                                 \
+            });                                                                                   \
+            return failed ? -1 : 0;                                                               \
         }                                                                                         \
         update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
         epilogue.base.apply = update_strip_##SUFFIX;                                              \

@@ -6,9 +6,16 @@
  *   - from k = 1 to FASTNN_FEW_ROW_MAX_K samples, one row of dW at a time is summed into a
  *     stack buffer by the few-row kernel and the update applied from there: dW is never formed
  *     (for k = 1 it is the outer product dS^T x, applied row by row);
- *   - above, the GEMM writes dW into `grad` and the update runs in its write-back, on each strip
- *     of dW right after its last k-block, while the strip is in L1: dW is written once and never
- *     read back from memory (the unfused optimizer reads it again, with the weight and state).
+ *   - up to FASTNN_ROW_BLOCK_MAX_K, the GEMM writes dW into `grad` a block of whole rows at a
+ *     time and the block is updated from L2 as soon as it is complete;
+ *   - above, the update runs in the GEMM's write-back, on each strip of dW right after its last
+ *     k-block, while the strip is in L1.
+ * On the last two paths dW is written to `grad` once and never read back from memory (the
+ * unfused optimizer reads it again, with the weight and its state).
+ * Measured on the 784-1024-1024-10 step (one Zen 5 core): the strip epilogue alone cost ~1 ms
+ * more than a separate optimizer pass at batch 1-16 (strips are 2 KiB row pieces a row apart,
+ * which the prefetchers do not follow), the row blocks win there and tie at 64, the strips win
+ * at 256 and above, where the row blocks would re-read X from L3 for every block.
  * The arithmetic is the plain optimizer's (the same row kernels, optim_kernels.h), so the fused
  * step equals the unfused one. */
 #ifndef FASTNN_FUSED_OPTIM_H
@@ -34,8 +41,13 @@ typedef struct {
 
 /* Up to this many samples the weight gradient is summed row by row beside the update (no GEMM,
  * no packing, dW never stored): with so few products per weight, the step is bound by reading
- * and writing the weight and its state, which this path does once. */
+ * and writing the weight and its state, which this path does once (measured: at 8 rows the
+ * row blocks below are faster). */
 #define FASTNN_FEW_ROW_MAX_K 4
+
+/* ... and up to this many, dW is formed in blocks of whole rows, each updated from L2 as soon as
+ * it is complete (above, in the GEMM's write-back, strip by strip). */
+#define FASTNN_ROW_BLOCK_MAX_K 64
 
 /* Counts the step (Adam's t) and prepares its scalars: once per step, before the update runs. */
 void fastnn_update_begin_step(fastnn_update *update);
