@@ -156,7 +156,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                 plan->layers[l].weight_accumulate = plan->layers[l].bias_accumulate = 0;          \
             }                                                                                     \
         else                                                                                      \
-            for (int l = 0; l < plan->count; l++)                                                 \
+            for (int l = 0; l < plan->count; l++) /* the next steps add to these gradients */     \
                 plan->layers[l].weight_accumulate = plan->layers[l].bias_accumulate = 1;          \
         return status;                                                                            \
     }                                                                                             \

@@ -23,7 +23,8 @@ typedef struct {
     int activation;          /* a fastnn_activation, applied after the product for a Linear */
     void *weight, *bias;     /* (out, in) and (out,) or NULL */
     void *weight_grad, *bias_grad;
-    /* per step: whether the batch's gradient adds to what the grad arrays hold */
+    /* whether the batch's gradient adds to what the grad arrays hold: set by the plan's own
+     * accumulation steps, cleared by its updating steps */
     int weight_accumulate, bias_accumulate;
     fastnn_update weight_update, bias_update; /* rule NONE: the gradient is left in grad */
     void *output;            /* capacity x out */
@@ -50,7 +51,8 @@ int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, 
 
 /* One step on `rows` samples: forward, loss, backward; with `update`, every layer's parameters
  * with a rule are stepped in the backward, else the gradients are added into the grad arrays
- * (gradient accumulation). Returns the loss (mean or sum over the batch) in *loss.
+ * (gradient accumulation: the first such step after an update overwrites them, the next add,
+ * and the updating step adds its own before it applies the sum). Returns the loss (mean or sum over the batch) in *loss.
  * target: rows int64 class indices (cross-entropy) or rows x out values (contiguous). */
 int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
                            int update, double *loss);

@@ -162,6 +162,10 @@ cdef class Plan:
     def adam_step_count(self, int i, bint of_bias):
         return self._update(i, of_bias).adam.step
 
+    def set_adam_step(self, int i, bint of_bias, long long step):
+        """Adam's step count before the next step (the optimizer's own step() may have moved it)."""
+        self._update(i, of_bias).adam.step = step
+
     def forward(self, cnp.ndarray x, cnp.ndarray y):
         """The forward pass of x's rows into y (both checked by the caller)."""
         cdef ptrdiff_t rows = x.shape[0]
@@ -181,6 +185,13 @@ cdef class Plan:
         cdef const void *pt = cnp.PyArray_DATA(target)
         cdef double loss = 0
         cdef int status
+        cdef ptrdiff_t bad, classes = self.plan.layers[self.plan.count - 1].out
+        if self.plan.loss == PLAN_LOSSES["cross_entropy"]:
+            with nogil:
+                bad = fastnn_first_invalid_class(rows, <const int64_t *>pt, classes)
+            if bad >= 0:
+                raise ValueError(f"compiled step: target[{bad}] = {target[bad]} is not a class "
+                                 f"index in [0, {classes})")
         with nogil:
             status = fastnn_plan_train_step(&self.plan, rows, px, pt, update, &loss)
         if status:

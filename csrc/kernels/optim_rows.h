@@ -80,7 +80,8 @@
             param[i] = w - step_size * m / (SQRT(v) / bias_correction2_sqrt + eps);               \
         }                                                                                         \
     }                                                                                             \
-                                                                                                  \
+
+#define DEFINE_FEW_ROW_GRADIENT(T, SUFFIX)                                                        \
     /* Blocks of FEW_ROW_BLOCK columns whose sums stay in registers over all k rows: a load of  \
      * x and an FMA per product, no store until the block is done. */                             \
     static void KERNEL(few_row_gradient, SUFFIX)(ptrdiff_t k, const T *restrict a, ptrdiff_t lda, \
@@ -108,8 +109,16 @@
         }                                                                                         \
     }
 
+/* The updates round every operation as written (no fused multiply-add), as the scalar reference
+ * and numpy do; the few-row gradient contracts its products as the GEMM's kernels of the same
+ * instruction set do (FMA on AVX2 and AVX-512, none on the baseline), so that both give one dW. */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
 DEFINE_OPTIM_ROWS(float, f32, sqrtf)
 DEFINE_OPTIM_ROWS(double, f64, sqrt)
+#pragma GCC pop_options
+DEFINE_FEW_ROW_GRADIENT(float, f32)
+DEFINE_FEW_ROW_GRADIENT(double, f64)
 
 const fastnn_optim_kernels FASTNN_PASTE(fastnn_optim_, FASTNN_ISA) = {
     .f32 = {.sgd = KERNEL(sgd, f32), .adam = KERNEL(adam, f32),

@@ -18,10 +18,12 @@ Nesterov, dampening, weight decay, L1), Adam and AdamW (amsgrad too) are fused; 
 state (`optimizer.state`) is the plan's, so plain and compiled steps may be mixed.
 
 Semantics worth knowing:
-- an updating step consumes the gradients: afterwards every optimized `.grad` reads as zeros (as
-  after `optimizer.zero_grad()`); parameters outside the optimizer get their gradient added to
-  `.grad` as a plain backward would;
-- gradient accumulation: `step(x, y, update=False)` adds the batch's gradients into `.grad`; the
+- a step is a whole `zero_grad(); forward; backward; optimizer.step()`: it starts from zero
+  gradients, whatever `.grad` held, and consumes them: afterwards every optimized `.grad` reads
+  as zeros (small batches never store dW at all); parameters outside the optimizer are left
+  holding this batch's gradient;
+- gradient accumulation: `step(x, y, update=False)` computes the batch's gradients into `.grad`
+  (the first such step after an update starts from zero, the next add) and updates nothing; the
   next updating step adds its own and applies the sum (so accumulate over micro-batches with
   `reduction="sum"`, or scale as you would in a plain loop);
 - learning rates are read from the optimizer's groups at every step (schedulers work as usual);
@@ -232,6 +234,7 @@ class CompiledStep:
         self._optimized = [id(p) in owned for p in self._net.params]
         self._pending_momentum = []
         self._adam_states = []
+        self._accumulating = False
         self._state_dict = None
         self._group_lrs = None
 
@@ -267,7 +270,8 @@ class CompiledStep:
                         self._bind_update(plan, where[id(p)], p, group)
             self._state_dict = opt.state
             self._group_lrs = [group["lr"] for group in opt.param_groups]
-        self._sync_accumulate()
+        for i, op in enumerate(net.ops):  # a rebuild between accumulation steps keeps adding
+            plan.set_accumulate(i, self._accumulating, self._accumulating)
         return plan
 
     def _bind_update(self, plan, slot, p, group):
@@ -299,17 +303,7 @@ class CompiledStep:
                           p_state.get("max_exp_avg_sq") if group["amsgrad"] else None, lr, beta1,
                           beta2, float(group["eps"]), float(group["weight_decay"]),
                           self._rule == "adamw", int(p_state["step"]))
-            self._adam_states.append(p_state)
-
-    def _sync_accumulate(self):
-        """Tell C, per layer, whether the gradient arrays hold something to add to (read from the
-        parameters' lazy-zero flags)."""
-        plan = self._net.plan
-        flags = {}
-        for i, of_bias, p, _ in self._slots:
-            flags.setdefault(i, [False, False])[of_bias] = not p._grad_zeroed
-        for i, (weight, bias) in flags.items():
-            plan.set_accumulate(i, weight, bias)
+            self._adam_states.append((i, of_bias, p_state))
 
     # ------------------------------------------------------------ running
 
@@ -317,10 +311,11 @@ class CompiledStep:
         """Rebuild when needed, then push changed learning rates: the per-step Python work."""
         net, opt = self._net, self._optimizer
         if net.plan is None or rows > net.capacity or net.stale() or (
-                opt is not None and opt.state is not self._state_dict):
+                opt is not None and (opt.state is not self._state_dict or any(
+                    p in opt.state for p, _ in self._pending_momentum))):
             self._build(rows)
-        else:
-            self._sync_accumulate()
+        for i, of_bias, p_state in self._adam_states:  # optimizer.step() may have counted too
+            net.plan.set_adam_step(i, of_bias, p_state["step"])
         if opt is not None:
             lrs = self._group_lrs
             for g, group in enumerate(opt.param_groups):
@@ -332,11 +327,12 @@ class CompiledStep:
         return net.plan
 
     def _after(self, update, steps=1):
+        self._accumulating = not update
         if update and self._optimizer is not None:
             for p, buffer in self._pending_momentum:
                 self._optimizer.state[p] = {"momentum_buffer": buffer}
             self._pending_momentum = []
-            for p_state in self._adam_states:
+            for _, _, p_state in self._adam_states:
                 p_state["step"] += steps
         for _, _, p, optimized in self._slots:
             # consumed by the fused update, or holding what was added
