@@ -3,7 +3,6 @@
 #include "fused_optim.h"
 
 #include "elementwise.h"
-#include "fp_env.h"
 #include "gemm.h"
 
 /* Columns of one row of dW summed at a time on the few-row path: 8 KiB of floats, in L1 beside
@@ -61,20 +60,43 @@ typedef struct {
                                          (const T *)c + i * ldc);                                 \
     }                                                                                             \
                                                                                                   \
-    static void few_row_update_##SUFFIX(ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t cols, ptrdiff_t k,  \
-                                        const T *delta, ptrdiff_t ld_delta, const T *x,           \
-                                        ptrdiff_t ld_x, const T *grad, int accumulate,            \
-                                        const fastnn_update *update)                              \
+    typedef struct {                                                                              \
+        ptrdiff_t rows, cols, k, ld_delta, ld_x;                                                  \
+        const T *delta, *x;                                                                       \
+        T *grad;                                                                                  \
+        int accumulate, failed;                                                                   \
+        const fastnn_update *update;                                                              \
+    } weight_update_args_##SUFFIX;                                                                \
+                                                                                                  \
+    /* Rows [lo, hi) of the weight, each from its few-row sums, a chunk at a time. */             \
+    static void few_row_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)               \
     {                                                                                             \
+        const weight_update_args_##SUFFIX *a = args;                                              \
         const fastnn_optim_kernels_##SUFFIX *kern = &fastnn_optim_kernels_active()->SUFFIX;       \
         T g[FEW_ROW_CHUNK] __attribute__((aligned(64)));                                          \
         for (ptrdiff_t i = lo; i < hi; i++)                                                       \
-            for (ptrdiff_t j = 0; j < cols; j += FEW_ROW_CHUNK) {                                 \
-                ptrdiff_t n = cols - j < FEW_ROW_CHUNK ? cols - j : FEW_ROW_CHUNK;                \
-                kern->few_row_gradient(k, delta + i, ld_delta, x + j, ld_x, n,                    \
-                                       accumulate ? grad + i * cols + j : NULL, g);               \
-                fastnn_update_range_##SUFFIX(update, i * cols + j, n, g);                         \
+            for (ptrdiff_t j = 0; j < a->cols; j += FEW_ROW_CHUNK) {                              \
+                ptrdiff_t n = a->cols - j < FEW_ROW_CHUNK ? a->cols - j : FEW_ROW_CHUNK;          \
+                kern->few_row_gradient(a->k, a->delta + i, a->ld_delta, a->x + j, a->ld_x, n,     \
+                                       a->accumulate ? a->grad + i * a->cols + j : NULL, g);      \
+                fastnn_update_range_##SUFFIX(a->update, i * a->cols + j, n, g);                   \
             }                                                                                     \
+    }                                                                                             \
+                                                                                                  \
+    /* Row blocks [lo, hi): each block's dW by the GEMM, then its update. */                      \
+    static void row_block_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)             \
+    {                                                                                             \
+        weight_update_args_##SUFFIX *a = (weight_update_args_##SUFFIX *)args;                     \
+        ptrdiff_t rows = a->rows;                                                                 \
+        for (ptrdiff_t b = lo; b < hi; b++) {                                                     \
+            ptrdiff_t r0 = b * ROW_BLOCK, r = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;      \
+            T *grad = a->grad + r0 * a->cols;                                                     \
+            if (GEMM(r, a->cols, a->k, 1, a->delta + r0, 1, a->ld_delta, a->x, a->ld_x, 1,        \
+                     a->accumulate ? 1 : 0, grad, a->cols, NULL))                                 \
+                a->failed = 1; /* a race between spans only ever writes 1 */                      \
+            else                                                                                  \
+                fastnn_update_range_##SUFFIX(a->update, r0 * a->cols, r * a->cols, grad);         \
+        }                                                                                         \
     }                                                                                             \
                                                                                                   \
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
@@ -84,28 +106,16 @@ typedef struct {
     {                                                                                             \
         if (rows <= 0 || cols <= 0)                                                               \
             return 0;                                                                             \
+        weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
+                                            accumulate, 0, update};                               \
         if (k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                                \
-            FASTNN_FOR_EACH_SPAN(rows * cols, rows,                                               \
-                                 few_row_update_##SUFFIX(lo, hi, cols, k, delta, ld_delta, x,     \
-                                                         ld_x, grad, accumulate, update));        \
+            fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
             return 0;                                                                             \
         }                                                                                         \
-        if (k <= FASTNN_ROW_BLOCK_MAX_K) {         \
-            ptrdiff_t blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;                                \
-            int failed = 0;                                                                       \
-            FASTNN_FOR_EACH_SPAN(rows * cols, blocks, {                                           \
-                for (ptrdiff_t b = lo; b < hi && !failed; b++) {                                  \
-                    ptrdiff_t r0 = b * ROW_BLOCK;                                                 \
-                    ptrdiff_t r = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;                  \
-                    if (GEMM(r, cols, k, 1, delta + r0, 1, ld_delta, x, ld_x, 1,                  \
-                             accumulate ? 1 : 0, grad + r0 * cols, cols, NULL))                   \
-                        failed = 1;                                                               \
-                    else                                                                          \
-                        fastnn_update_range_##SUFFIX(update, r0 * cols, r * cols,                 \
-                                                     grad + r0 * cols);                           \
-                }                                                                                 \
-            });                                                                                   \
-            return failed ? -1 : 0;                                                               \
+        if (k <= FASTNN_ROW_BLOCK_MAX_K) {                                                        \
+            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
+                                 row_block_span_##SUFFIX, &args);                                 \
+            return args.failed ? -1 : 0;                                                          \
         }                                                                                         \
         update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
         epilogue.base.apply = update_strip_##SUFFIX;                                              \

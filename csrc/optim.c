@@ -1,37 +1,14 @@
 /* Optimizer updates (optim.h): one streaming pass over a parameter and its state, split among
- * threads only when the tensor is large enough to pay for waking them. The row loops are the
- * active instruction set's (csrc/kernels/optim_rows.h). */
+ * threads only when the tensor is large enough to pay for waking them (elementwise.h). The row
+ * loops are the active instruction set's (csrc/kernels/optim_rows.h), shared with the update
+ * fused into backward (fused_optim.c). */
 #include "optim.h"
 
 #include <math.h>
 
-#include "dispatch.h"
-#include "fp_env.h"
+#include "elementwise.h"
 #include "kernel_context.h"
 #include "optim_kernels.h"
-
-/* An update reads and writes a few arrays once: below ~1 MB of parameters a single core
- * finishes in about the time it takes to wake a thread team. */
-#define FASTNN_OPTIM_PARALLEL_MIN ((ptrdiff_t)1 << 18)
-
-static int optim_threads(ptrdiff_t n)
-{
-    int threads = n >= FASTNN_OPTIM_PARALLEL_MIN ? fastnn_get_num_threads() : 1;
-    return threads > 1 ? threads : 1;
-}
-
-/* Runs RANGE_CALL for this thread's share [lo, hi) of n elements, denormals flushed. */
-#define FOR_THREAD_SHARES(n, RANGE_CALL)                                                        \
-    do {                                                                                        \
-        int threads_ = optim_threads(n);                                                        \
-        _Pragma("omp parallel for num_threads(threads_) if (threads_ > 1) schedule(static)")   \
-        for (int part_ = 0; part_ < threads_; part_++) {                                        \
-            ptrdiff_t lo = (n) * part_ / threads_, hi = (n) * (part_ + 1) / threads_;          \
-            unsigned int fp_state_ = fastnn_flush_denormals_begin();                            \
-            RANGE_CALL;                                                                         \
-            fastnn_flush_denormals_end(fp_state_);                                              \
-        }                                                                                       \
-    } while (0)
 
 void fastnn_adam_prepare(const fastnn_adam_hyper *h, fastnn_adam_scalars *s)
 {
@@ -57,23 +34,44 @@ const fastnn_optim_kernels *fastnn_optim_kernels_active(void)
 }
 
 #define DEFINE_STEPS(T, SUFFIX)                                                                 \
+    typedef struct {                                                                            \
+        const fastnn_optim_kernels_##SUFFIX *kernels;                                           \
+        T *param;                                                                               \
+        const T *grad;                                                                          \
+        T *buf, *exp_avg, *exp_avg_sq, *max_exp_avg_sq;                                         \
+        const fastnn_sgd_hyper *sgd;                                                            \
+        fastnn_adam_scalars adam;                                                               \
+    } step_args_##SUFFIX;                                                                       \
+    static void sgd_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)                 \
+    {                                                                                           \
+        const step_args_##SUFFIX *p = args;                                                     \
+        p->kernels->sgd(hi - lo, p->param + lo, p->grad + lo, p->buf ? p->buf + lo : NULL,      \
+                        p->sgd);                                                                \
+    }                                                                                           \
+    static void adam_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)                \
+    {                                                                                           \
+        const step_args_##SUFFIX *p = args;                                                     \
+        p->kernels->adam(hi - lo, p->param + lo, p->grad + lo, p->exp_avg + lo,                 \
+                         p->exp_avg_sq + lo, p->max_exp_avg_sq ? p->max_exp_avg_sq + lo : NULL, \
+                         &p->adam);                                                             \
+    }                                                                                           \
     void fastnn_sgd_step_##SUFFIX(ptrdiff_t n, T *param, const T *grad, T *momentum_buffer,     \
                                   const fastnn_sgd_hyper *hyper)                                \
     {                                                                                           \
-        const fastnn_optim_kernels_##SUFFIX *k = &fastnn_optim_kernels_active()->SUFFIX;        \
-        FOR_THREAD_SHARES(n, k->sgd(hi - lo, param + lo, grad + lo,                             \
-                                    momentum_buffer ? momentum_buffer + lo : NULL, hyper));     \
+        step_args_##SUFFIX args = {.kernels = &fastnn_optim_kernels_active()->SUFFIX,           \
+                                   .param = param, .grad = grad, .buf = momentum_buffer,        \
+                                   .sgd = hyper};                                               \
+        fastnn_for_each_span(n, n, sgd_span_##SUFFIX, &args);                                   \
     }                                                                                           \
     void fastnn_adam_step_##SUFFIX(ptrdiff_t n, T *param, const T *grad, T *exp_avg,            \
                                    T *exp_avg_sq, T *max_exp_avg_sq,                            \
                                    const fastnn_adam_hyper *hyper)                              \
     {                                                                                           \
-        const fastnn_optim_kernels_##SUFFIX *k = &fastnn_optim_kernels_active()->SUFFIX;        \
-        fastnn_adam_scalars scalars;                                                            \
-        fastnn_adam_prepare(hyper, &scalars);                                                   \
-        FOR_THREAD_SHARES(n, k->adam(hi - lo, param + lo, grad + lo, exp_avg + lo,              \
-                                     exp_avg_sq + lo,                                           \
-                                     max_exp_avg_sq ? max_exp_avg_sq + lo : NULL, &scalars));   \
+        step_args_##SUFFIX args = {.kernels = &fastnn_optim_kernels_active()->SUFFIX,           \
+                                   .param = param, .grad = grad, .exp_avg = exp_avg,            \
+                                   .exp_avg_sq = exp_avg_sq, .max_exp_avg_sq = max_exp_avg_sq}; \
+        fastnn_adam_prepare(hyper, &args.adam);                                                 \
+        fastnn_for_each_span(n, n, adam_span_##SUFFIX, &args);                                  \
     }
 
 DEFINE_STEPS(float, f32)

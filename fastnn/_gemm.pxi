@@ -137,6 +137,8 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
     """c = activation(alpha * a @ b + beta * c + bias), with pre_activation receiving the value
     before the activation. a (m, k), b (k, n): any strides; c and pre_activation (m, n) with unit
     column stride; bias (n,) contiguous; all of one dtype, float32 or float64."""
+    if a is None or b is None or c is None:  # cpdef arguments cannot be declared `not None`
+        raise TypeError("gemm: a, b and c must be arrays, not None")
     if cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(c) != 2:
         raise ValueError("gemm: operands must be 2-D")
     cdef ptrdiff_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
@@ -188,6 +190,8 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
         else:
             status = fastnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rs_a, cs_a, <const float *>pb,
                          rs_b, cs_b, <float>beta, <float *>pc, ldc, epilogue_ptr)
+    if status == FASTNN_UNITS_INTERRUPTED:
+        _raise_pending()
     if status != 0:
         raise MemoryError("gemm: could not allocate the packing buffers")
     return c
@@ -206,12 +210,12 @@ def cpu_features():
     }
 
 
-def isa_supported(str isa):
+def isa_supported(str isa not None):
     """1 if this machine runs the kernels of `isa`, 0 if not, -1 for an unknown name."""
     return fastnn_isa_supported(isa.encode())
 
 
-def select_isa(str isa):
+def select_isa(str isa not None):
     """Choose the kernels ('' for the best supported); raises ValueError when it cannot."""
     cdef int status = fastnn_select_isa(isa.encode())
     if status == -1:

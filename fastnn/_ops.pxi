@@ -98,7 +98,7 @@ cdef inline void *_rows_data(cnp.ndarray x, ptrdiff_t rows, ptrdiff_t cols, int 
     return cnp.PyArray_DATA(x)
 
 
-def activation_forward(int activation, cnp.ndarray x, cnp.ndarray y):
+def activation_forward(int activation, cnp.ndarray x not None, cnp.ndarray y not None):
     """y = act(x), elementwise over C-contiguous arrays of one size (y may be x)."""
     cdef bint is_double = _is_double(x)
     cdef ptrdiff_t n = cnp.PyArray_SIZE(x)
@@ -112,7 +112,8 @@ def activation_forward(int activation, cnp.ndarray x, cnp.ndarray y):
     return y
 
 
-def activation_backward(int activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray grad_input):
+def activation_backward(int activation, cnp.ndarray grad_output not None, cnp.ndarray saved not None,
+                        cnp.ndarray grad_input not None):
     """grad_input = grad_output * act'(saved): saved is the output (ReLU, tanh, sigmoid, identity)
     or the input (the GELU forms)."""
     cdef bint is_double = _is_double(grad_output)
@@ -131,7 +132,7 @@ def activation_backward(int activation, cnp.ndarray grad_output, cnp.ndarray sav
     return grad_input
 
 
-def delta_and_bias_grad(int activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray delta,
+def delta_and_bias_grad(int activation, cnp.ndarray grad_output not None, cnp.ndarray saved, cnp.ndarray delta,
                         cnp.ndarray bias_grad, bint accumulate):
     """One pass: delta = grad_output * act'(saved) (when delta is given) and bias_grad = (or +=)
     the column sums of delta, or of grad_output when delta is None (when bias_grad is given).
@@ -163,7 +164,7 @@ def delta_and_bias_grad(int activation, cnp.ndarray grad_output, cnp.ndarray sav
     return delta
 
 
-def softmax(cnp.ndarray x, cnp.ndarray y, bint take_log):
+def softmax(cnp.ndarray x not None, cnp.ndarray y not None, bint take_log):
     """Softmax (or log-softmax) of each row of C-contiguous 2-D x into y (y may be x)."""
     cdef bint is_double = _is_double(x)
     cdef int typenum = cnp.PyArray_TYPE(x)
@@ -182,7 +183,8 @@ def softmax(cnp.ndarray x, cnp.ndarray y, bint take_log):
     return y
 
 
-def softmax_backward(cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarray grad_input, bint take_log):
+def softmax_backward(cnp.ndarray grad_output not None, cnp.ndarray output not None,
+                     cnp.ndarray grad_input not None, bint take_log):
     """The input gradient of softmax (or log-softmax) over rows, from its output."""
     cdef bint is_double = _is_double(grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
@@ -219,7 +221,7 @@ cdef inline const int64_t *_class_data(cnp.ndarray target, ptrdiff_t rows, ptrdi
     return pt
 
 
-def mse_loss(cnp.ndarray input, cnp.ndarray target, cnp.ndarray grad, double grad_scale,
+def mse_loss(cnp.ndarray input not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
              cnp.ndarray losses):
     """Sum of (input - target)^2 over C-contiguous arrays of one size; grad and losses optional."""
     cdef bint is_double = _is_double(input)
@@ -240,7 +242,7 @@ def mse_loss(cnp.ndarray input, cnp.ndarray target, cnp.ndarray grad, double gra
     return total
 
 
-def bce_with_logits(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad, double grad_scale,
+def bce_with_logits(cnp.ndarray logits not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
                     cnp.ndarray losses):
     """Sum of the stable binary cross-entropy of logits against target probabilities."""
     cdef bint is_double = _is_double(logits)
@@ -261,7 +263,7 @@ def bce_with_logits(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad, do
     return total
 
 
-def hinge_loss(cnp.ndarray scores, cnp.ndarray target, double margin, cnp.ndarray grad,
+def hinge_loss(cnp.ndarray scores not None, cnp.ndarray target not None, double margin, cnp.ndarray grad,
                double grad_scale, cnp.ndarray losses):
     """Sum of max(0, margin - target * scores), targets in {-1, 1} (else ValueError)."""
     cdef bint is_double = _is_double(scores)
@@ -290,7 +292,7 @@ def hinge_loss(cnp.ndarray scores, cnp.ndarray target, double margin, cnp.ndarra
     return total
 
 
-def cross_entropy_class(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad, double grad_scale,
+def cross_entropy_class(cnp.ndarray logits not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
                         cnp.ndarray losses):
     """Sum over rows of logsumexp(logits_i) - logits_i[target_i]; C-contiguous (N, C) logits,
     int64 targets (out of range: ValueError)."""
@@ -312,7 +314,7 @@ def cross_entropy_class(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad
     return total
 
 
-def cross_entropy_probs(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad, double grad_scale,
+def cross_entropy_probs(cnp.ndarray logits not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
                         cnp.ndarray losses):
     """Sum over rows of -sum_j target_ij log_softmax(logits_i)_j; C-contiguous (N, C) operands."""
     cdef bint is_double = _is_double(logits)
@@ -333,7 +335,7 @@ def cross_entropy_probs(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad
     return total
 
 
-def multi_margin_loss(cnp.ndarray scores, cnp.ndarray target, double margin, cnp.ndarray grad,
+def multi_margin_loss(cnp.ndarray scores not None, cnp.ndarray target not None, double margin, cnp.ndarray grad,
                       double grad_scale, cnp.ndarray losses):
     """Sum over rows of sum_{j != y} max(0, margin - s_y + s_j) / C (torch's MultiMarginLoss)."""
     cdef bint is_double = _is_double(scores)
@@ -354,7 +356,7 @@ def multi_margin_loss(cnp.ndarray scores, cnp.ndarray target, double margin, cnp
     return total
 
 
-def first_overlap(cnp.ndarray out, *inputs):
+def first_overlap(cnp.ndarray out not None, *inputs):
     """The position of the first of `inputs` (None skipped) whose memory bounds overlap out's, or
     -1: numpy.may_share_memory's bounds test (_may_overlap, _gemm.pxi), for several arrays in one
     cheap call."""

@@ -208,8 +208,8 @@ def activation_backward(name, grad_output, *, output=None, input=None):
     saved = input if from_input else output
     if saved is None:
         raise ValueError(f"{caller}: the derivative of {name!r} needs {saved_name}=")
-    saved = np.ascontiguousarray(_like(saved, grad_output, saved_name, "grad_output", caller))
-    grad_output = np.ascontiguousarray(grad_output)
+    saved = np.asarray(_like(saved, grad_output, saved_name, "grad_output", caller), order="C")
+    grad_output = np.asarray(grad_output, order="C")
     return _core.activation_backward(code, grad_output, saved, np.empty_like(grad_output))
 
 
@@ -494,7 +494,7 @@ def mse_loss(input, target, reduction="mean", *, return_grad=False):
     5.0
     """
     caller = "mse_loss"
-    input = np.ascontiguousarray(_float_array(input, "input", caller))
+    input = np.asarray(_float_array(input, "input", caller), order="C")
     target = _float_target(target, input, caller)
     return _loss(_core.mse_loss, input, (input, target), reduction, input.size, input.shape,
                  return_grad, caller)
@@ -509,7 +509,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, return
     0.6931
     """
     caller = "binary_cross_entropy_with_logits"
-    logits = np.ascontiguousarray(_float_array(logits, "logits", caller))
+    logits = np.asarray(_float_array(logits, "logits", caller), order="C")
     target = _float_target(target, logits, caller)
     return _loss(_core.bce_with_logits, logits, (logits, target), reduction, logits.size,
                  logits.shape, return_grad, caller)
@@ -532,7 +532,7 @@ def cross_entropy(logits, target, reduction="mean", *, return_grad=False):
     n, classes = logits.shape
     if classes == 0:
         raise ValueError(f"{caller}: logits {logits.shape} have no classes")
-    logits = np.ascontiguousarray(logits)
+    logits = np.asarray(logits, order="C")
     target = np.asarray(target)
     if target.dtype.kind in "iu":
         kernel, target = _core.cross_entropy_class, _class_target(target, n, caller)
@@ -563,7 +563,7 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
     margin = float(margin)
     if scores.ndim == 1 or (scores.ndim == 2 and scores.shape[1] == 1):
         n = scores.shape[0]
-        scores = np.ascontiguousarray(scores)
+        scores = np.asarray(scores, order="C")
         target = np.asarray(target)
         if target.shape == (n,) and scores.ndim == 2:
             target = target.reshape(n, 1)
@@ -573,7 +573,7 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
     if scores.ndim != 2:
         raise ValueError(f"{caller}: scores must be (N,), (N, 1) or (N, C), got shape {scores.shape}")
     n = scores.shape[0]
-    scores = np.ascontiguousarray(scores)
+    scores = np.asarray(scores, order="C")
     target = _class_target(target, n, caller)
     return _loss(_core.multi_margin_loss, scores, (scores, target, margin), reduction, n, (n,),
                  return_grad, caller)

@@ -2,13 +2,16 @@
 
 An optimizer holds `param_groups` (lists of `fastnn.nn.Parameter` with their hyper-parameters)
 and per-parameter `state`; `step()` applies one update to every parameter in place, one C call
-per parameter (csrc/optim.c), reading `.grad`. Parameters may be passed as an iterable of
+per parameter (csrc/optim.c), reading `.grad` — or one C call per flat buffer, for parameters
+that `Module.flatten_parameters()` put in one (their state is then one flat array too, of which
+each parameter's state entry is a view). Parameters may be passed as an iterable of
 Parameters or, as in torch, of dicts {"params": [...], "lr": ...} overriding the defaults.
 """
 import numpy as np
 
 from . import _core
 from .nn import Parameter
+from .nn.flat import flat_runs
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR"]
 
@@ -66,6 +69,84 @@ class Optimizer:
     def _check_group(self, group):
         """Raise on hyper-parameters out of range (each optimizer knows its own)."""
 
+    def _check_arrays(self, group_index, params):
+        """A TypeError naming the parameter whose .data or .grad is not an array (None, say),
+        before any state is made for it or the C update reads it."""
+        for position, p in enumerate(params):
+            for attribute in ("data", "grad"):
+                value = getattr(p, attribute)
+                if not isinstance(value, np.ndarray):
+                    raise TypeError(f"{type(self).__name__}.step: parameter {position} of group {group_index}: "
+                                    f".{attribute} is {type(value).__name__}, not an array; a parameter's .data "
+                                    f"and .grad are float32/float64 arrays of one shape")
+
+    def _unit_error(self, group_index, data, grad, error):
+        """`error` from the C update, saying which group and shapes it concerns."""
+        return type(error)(f"{type(self).__name__}.step: a parameter of group {group_index} (shape "
+                           f"{data.shape}, grad {grad.dtype} {grad.shape}): {error}")
+
+    def _update_units(self, params, state_names, scalar_state=None):
+        """What one step updates with one C call each: (data, grad, state arrays, state dicts)
+        for every run of `params` that is one stretch of a flat buffer, and for every other
+        parameter alone. A run's state arrays are flat, each parameter's state entries views of
+        them; state made before the run existed (per parameter, or loaded) keeps the run apart.
+        `scalar_state` are per-parameter values (as Adam's step) added to new state dicts."""
+        state = self.state
+        for flat, start, stop, members in flat_runs(params):
+            for p in members:
+                p.grad  # materialises a lazily zeroed gradient
+            if flat is not None and len(members) > 1:
+                arrays = self._flat_state(flat, start, stop, members, state_names, scalar_state)
+                if arrays is not None:
+                    yield (flat.data[start:stop], flat.grad[start:stop], arrays,
+                           [state[p] for p in members])
+                    continue
+            for p in members:
+                p_state = state.get(p)
+                if p_state is None:
+                    p_state = state[p] = {name: np.zeros_like(p.data) for name in state_names}
+                    p_state.update(scalar_state or {})
+                yield p.data, p.grad, [p_state[name] for name in state_names], [p_state]
+
+    def _flat_state(self, flat, start, stop, members, state_names, scalar_state):
+        """The run's flat state arrays (made on first use), or None when its members' state is
+        not views of such arrays."""
+        state = self.state
+        if not state_names:
+            if all(p in state for p in members) or not any(p in state for p in members):
+                for p in members:
+                    state.setdefault(p, dict(scalar_state or {}))
+                return []
+            return None
+        owned = [p in state for p in members]
+        if not any(owned):
+            arrays = [np.zeros(stop - start, flat.data.dtype) for _ in state_names]
+            offset = 0
+            for p in members:
+                size = p.data.size
+                state[p] = {name: array[offset:offset + size].reshape(p.data.shape)
+                            for name, array in zip(state_names, arrays)}
+                state[p].update(scalar_state or {})
+                offset += size
+            return arrays
+        if not all(owned):
+            return None
+        arrays = []
+        for name in state_names:
+            first = state[members[0]].get(name)
+            base = first.base if isinstance(first, np.ndarray) else None
+            if base is None or base.ndim != 1 or base.size != stop - start:
+                return None
+            at, itemsize, offset = base.__array_interface__["data"][0], base.itemsize, 0
+            for p in members:
+                entry = state[p].get(name)
+                if (not isinstance(entry, np.ndarray) or entry.base is not base
+                        or entry.__array_interface__["data"][0] != at + offset * itemsize):
+                    return None
+                offset += p.data.size
+            arrays.append(base)
+        return arrays
+
     def zero_grad(self):
         """Zero the `.grad` of every parameter (they are then accumulated into again); see
         `Parameter.zero_grad` for why this costs nothing until a gradient is read."""
@@ -97,6 +178,13 @@ class Optimizer:
         """Restore hyper-parameters and state saved by `state_dict()` of an optimizer over
         parameters of the same shapes, in the same groups."""
         name = type(self).__name__
+        if (not isinstance(state_dict, dict) or not isinstance(state_dict.get("state"), dict)
+                or not isinstance(state_dict.get("param_groups"), list)
+                or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                           for g in state_dict["param_groups"])):
+            raise TypeError(f"{name}.load_state_dict: expected what state_dict() returns, a dict with "
+                            f"'state' (a dict) and 'param_groups' (a list of dicts with 'params'), got "
+                            f"{type(state_dict).__name__}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: {len(groups)} parameter groups saved, "
@@ -113,6 +201,9 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {index}, which no group holds")
             p = by_index[index]
             state[p] = {}
+            if not isinstance(saved, dict):
+                raise TypeError(f"{name}.load_state_dict: the state of parameter {index} must be a dict, "
+                                f"got {type(saved).__name__}")
             for key, value in saved.items():
                 if isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
@@ -120,8 +211,16 @@ class Optimizer:
                                          f"{value.shape}, the parameter {p.data.shape}")
                     value = np.array(value, dtype=p.data.dtype, order="C")
                 state[p][key] = value
+        updated = []
         for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
+            group = dict(group)
+            group.update((k, v) for k, v in saved.items() if k != "params")
+            unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+            if unknown:
+                raise ValueError(f"{name}.load_state_dict: unknown hyper-parameters {sorted(unknown)}")
+            self._check_group(group)
+            updated.append(group)
+        self.param_groups[:] = updated
         self.state = state
 
     def __repr__(self):
@@ -170,20 +269,23 @@ class SGD(Optimizer):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
         sgd_step = _core.sgd_step
-        state = self.state
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             nesterov, weight_decay, l1 = group["nesterov"], float(group["weight_decay"]), float(group["l1"])
-            for p in group["params"]:
-                buffer, first_step = None, False
-                if momentum != 0:
-                    p_state = state.get(p)
-                    if p_state is None:
-                        p_state = state[p] = {"momentum_buffer": np.empty_like(p.data)}
-                        first_step = True
-                    buffer = p_state["momentum_buffer"]
-                sgd_step(p.data, p.grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
-                         l1, first_step)
+            names = ("momentum_buffer",) if momentum != 0 else ()
+            self._check_arrays(group_index, group["params"])
+            for data, grad, arrays, states in self._update_units(group["params"], names,
+                                                                 {"momentum_started": False}):
+                buffer = arrays[0] if arrays else None
+                first_step = buffer is not None and not states[0].get("momentum_started", True)
+                try:
+                    sgd_step(data, grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
+                             l1, first_step)
+                except (TypeError, ValueError) as exc:
+                    raise self._unit_error(group_index, data, grad, exc) from None
+                if buffer is not None:
+                    for p_state in states:
+                        p_state["momentum_started"] = True
         return loss
 
 
@@ -221,21 +323,24 @@ class Adam(Optimizer):
         loss = closure() if closure is not None else None
         adam_step = _core.adam_step
         decoupled = self._decoupled_weight_decay
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = map(float, group["betas"])
-            amsgrad = group["amsgrad"]
-            for p in group["params"]:
-                p_state = self.state.get(p)
-                if p_state is None:
-                    p_state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                               "exp_avg_sq": np.zeros_like(p.data)}
-                    if amsgrad:
-                        p_state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                p_state["step"] += 1
-                adam_step(p.data, p.grad, p_state["exp_avg"], p_state["exp_avg_sq"],
-                          p_state.get("max_exp_avg_sq"), lr, beta1, beta2, eps, weight_decay,
-                          decoupled, p_state["step"])
+            names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+            self._check_arrays(group_index, group["params"])
+            for data, grad, arrays, states in self._update_units(group["params"], names, {"step": 0}):
+                steps = {p_state["step"] for p_state in states}
+                if len(steps) != 1:
+                    raise ValueError(f"{type(self).__name__}: parameters sharing a flat state buffer "
+                                     f"are at different step counts {sorted(steps)}")
+                step = steps.pop() + 1
+                try:
+                    adam_step(data, grad, arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None,
+                              lr, beta1, beta2, eps, weight_decay, decoupled, step)
+                except (TypeError, ValueError) as exc:
+                    raise self._unit_error(group_index, data, grad, exc) from None
+                for p_state in states:
+                    p_state["step"] = step
         return loss
 
 
@@ -257,6 +362,11 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
+class MissingInitialLR(KeyError, ValueError):
+    """Resuming a schedule (last_epoch >= 0) over groups without "initial_lr": a KeyError as in
+    torch, and a ValueError as every other bad argument here."""
+
+
 class LRScheduler:
     """Sets each group's "lr" once per `step()` (call it after `optimizer.step()`, once per epoch
     or per iteration as you choose); `get_last_lr()` returns what it set last."""
@@ -264,12 +374,21 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__}: last_epoch must be an int, got {type(last_epoch).__name__}")
+        if last_epoch < -1:
+            raise ValueError(f"{type(self).__name__}: last_epoch must be >= -1, got {last_epoch}")
+        gamma = getattr(self, "gamma", 1.0)
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(gamma):
+            raise TypeError(f"{type(self).__name__}: gamma must be a finite number, got {gamma!r}")
         self.optimizer = optimizer
+        last_epoch = int(last_epoch)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
         elif any("initial_lr" not in group for group in optimizer.param_groups):
-            raise KeyError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
+            raise MissingInitialLR(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
                            f"'initial_lr' in every parameter group")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch

@@ -315,3 +315,18 @@ def test_step_inputs_are_checked():
     mse = model.compile_step(nn.MSELoss())
     with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
         mse(x, np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("rule", ["sgd_momentum", "adam"])
+def test_flattened_models_share_the_optimizers_flat_state(rule):
+    plain, compiled = mlp(np.float32), mlp(np.float32)
+    plain.flatten_parameters()
+    compiled.flatten_parameters()
+    plain_opt, compiled_opt = RULES[rule](plain.parameters()), RULES[rule](compiled.parameters())
+    step = compiled.compile_step(nn.CrossEntropyLoss(), compiled_opt)
+    loss_fn = nn.CrossEntropyLoss()
+    for i in range(4):
+        x, y = batch(np.float32, 5, seed=i)
+        plain_step(plain, loss_fn, plain_opt, x, y)
+        step(x, y) if i != 2 else plain_step(compiled, loss_fn, compiled_opt, x, y)
+    assert_same_parameters(plain, compiled, np.float32)

@@ -22,10 +22,11 @@ NaN and Inf propagate through every layer and loss, as in torch; nothing raises 
 """
 from .activation import GELU, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .container import Sequential
+from .flat import FlatParameters
 from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, MSELoss
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
-           "Softmax", "Sequential", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
+           "Softmax", "Sequential", "FlatParameters", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]

@@ -274,30 +274,33 @@ class CompiledStep:
             plan.set_accumulate(i, self._accumulating, self._accumulating)
         return plan
 
+    def _state_of(self, group):
+        """Each parameter's optimizer state, made the optimizer's own way where missing (flat
+        arrays for a flattened model), so plain and compiled steps share it."""
+        opt = self._optimizer
+        if self._rule == "sgd":
+            names, scalars = (("momentum_buffer",) if group["momentum"] != 0 else ()), {"momentum_started": False}
+        else:
+            names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+            scalars = {"step": 0}
+        if any(p not in opt.state for p in group["params"]):
+            for _ in opt._update_units(group["params"], names, scalars):
+                pass
+        return opt.state
+
     def _bind_update(self, plan, slot, p, group):
         i, of_bias = slot
-        state = self._optimizer.state
+        p_state = self._state_of(group)[p]
         lr = float(group["lr"])
         if self._rule == "sgd":
-            momentum = float(group["momentum"])
-            buffer, first = None, False
-            if momentum != 0:
-                p_state = state.get(p)
-                if p_state is None:  # SGD's first step sets the buffer: inserted once it has run
-                    buffer, first = np.zeros_like(p.data), True
-                    self._pending_momentum.append((p, buffer))
-                else:
-                    buffer = p_state["momentum_buffer"]
-            plan.set_sgd(i, of_bias, p.data, buffer, lr, momentum, float(group["dampening"]),
-                         bool(group["nesterov"]), float(group["weight_decay"]), float(group["l1"]),
-                         first)
+            buffer = p_state.get("momentum_buffer") if group["momentum"] != 0 else None
+            first = buffer is not None and not p_state.get("momentum_started", True)
+            if first:  # SGD's first step sets the buffer to g; marked started once it has run
+                self._pending_momentum.append(p_state)
+            plan.set_sgd(i, of_bias, p.data, buffer, lr, float(group["momentum"]),
+                         float(group["dampening"]), bool(group["nesterov"]),
+                         float(group["weight_decay"]), float(group["l1"]), first)
         else:
-            p_state = state.get(p)
-            if p_state is None:
-                p_state = state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                      "exp_avg_sq": np.zeros_like(p.data)}
-                if group["amsgrad"]:
-                    p_state["max_exp_avg_sq"] = np.zeros_like(p.data)
             beta1, beta2 = map(float, group["betas"])
             plan.set_adam(i, of_bias, p.data, p_state["exp_avg"], p_state["exp_avg_sq"],
                           p_state.get("max_exp_avg_sq") if group["amsgrad"] else None, lr, beta1,
@@ -312,7 +315,7 @@ class CompiledStep:
         net, opt = self._net, self._optimizer
         if net.plan is None or rows > net.capacity or net.stale() or (
                 opt is not None and (opt.state is not self._state_dict or any(
-                    p in opt.state for p, _ in self._pending_momentum))):
+                    p_state["momentum_started"] for p_state in self._pending_momentum))):
             self._build(rows)
         for i, of_bias, p_state in self._adam_states:  # optimizer.step() may have counted too
             net.plan.set_adam_step(i, of_bias, p_state["step"])
@@ -329,8 +332,8 @@ class CompiledStep:
     def _after(self, update, steps=1):
         self._accumulating = not update
         if update and self._optimizer is not None:
-            for p, buffer in self._pending_momentum:
-                self._optimizer.state[p] = {"momentum_buffer": buffer}
+            for p_state in self._pending_momentum:
+                p_state["momentum_started"] = True
             self._pending_momentum = []
             for _, _, p_state in self._adam_states:
                 p_state["step"] += steps
