@@ -5,7 +5,10 @@
 
 #include "activation_math.h"
 #include "activations.h"
+#include "fp_env.h"
 #include "gemm.h"
+#include "gemv.h"
+#include "kernel_context.h"
 #include "losses.h"
 
 static int plan_loss_is_class(const fastnn_plan *plan)
@@ -42,11 +45,20 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                 int training)                                                     \
     {                                                                                             \
         const T *h = x;                                                                           \
+        const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
         for (int l = 0; l < plan->count; l++) {                                                   \
             const fastnn_plan_layer *L = &plan->layers[l];                                        \
             T *out = (l == plan->count - 1 && y) ? y : (T *)L->output;                            \
             if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
                 fastnn_activation_forward_##SUFFIX(L->activation, rows * L->out, h, out);         \
+            } else if (rows == 1 && gemv) { /* batch 1: one sequential stream over W */           \
+                unsigned int fp_state = fastnn_flush_denormals_begin();                           \
+                gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
+                if (L->bias || L->activation != FASTNN_ACT_IDENTITY || (training && L->pre))      \
+                    fastnn_active_context()->activations->SUFFIX.bias_activation(                 \
+                        L->activation, 1, L->out, (const T *)L->bias, out, L->out,                \
+                        training ? (T *)L->pre : NULL, L->out);                                   \
+                fastnn_flush_denormals_end(fp_state);                                             \
             } else {                                                                              \
                 void *pre = training ? L->pre : NULL;                                             \
                 fastnn_epilogue epilogue, *e = NULL;                                              \

@@ -1,13 +1,11 @@
 """Layers and MLPs: forward time, backward time, and their ratio against the FLOP prediction.
 
 A layer is Linear + ReLU (width → width); an MLP is Linear + ReLU layers with an identity last
-layer. Forward runs fastnn.functional.linear (bias and activation fused into the GEMM), backward
-runs fastnn.functional.linear_backward from the last layer to the first, with and without the
-first layer's input gradient: exactly what fastnn.nn does in a training step, minus the loss.
+layer, both an nn.Sequential: forward is model(x) (bias and activation fused into each GEMM),
+backward is model.backward, with and without the first layer's input gradient: what a training
+step runs, minus the loss.
 """
 import numpy as np
-
-from fastnn import functional as F
 
 from .flops import mlp_forward_flops, predicted_backward_ratio
 from .timing import interleaved_best
@@ -39,9 +37,9 @@ def is_compute_bound(sizes, batch):
 
 
 class MLPWorkload:
-    """Weights, a batch and an output gradient for an MLP of widths `sizes` with ReLU between
-    layers and `last_activation` after the last; forward() and backward(need_input_grad) run it on
-    fastnn.functional. backward() uses the outputs of the last forward().
+    """An nn.Sequential MLP of widths `sizes` (Linear with ReLU between layers, `last_activation`
+    after the last), a batch and an output gradient; forward() and backward(need_input_grad) run
+    the model as users do (model(x), model.backward). backward() uses the last forward().
 
     >>> import numpy as np
     >>> mlp = MLPWorkload([8, 16, 4], batch=2)
@@ -53,34 +51,29 @@ class MLPWorkload:
     """
 
     def __init__(self, sizes, batch, last_activation=None, dtype=np.float32, seed=0):
+        from fastnn import nn
         rng = np.random.default_rng(seed)
         self.sizes = list(sizes)
-        self.weights = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(dtype)
-                        for i, o in zip(sizes[:-1], sizes[1:])]
-        self.biases = [np.full(o, 0.01, dtype=dtype) for o in sizes[1:]]
-        self.activations = ["relu"] * (len(self.weights) - 1) + [last_activation]
+        activations = ["relu"] * (len(sizes) - 2) + [last_activation]
+        self.layers = []
+        for i, o, act in zip(sizes[:-1], sizes[1:], activations):
+            layer = nn.Linear(i, o, activation=act, dtype=dtype)
+            layer.weight.data[...] = rng.standard_normal((o, i)) / np.sqrt(i)
+            layer.bias.data[...] = 0.01
+            self.layers.append(layer)
+        self.model = nn.Sequential(*self.layers)
         self.x = rng.standard_normal((batch, sizes[0])).astype(dtype)
         self.grad_output = rng.standard_normal((batch, sizes[-1])).astype(dtype)
         self.forward()
 
     def forward(self):
-        h = self.x
-        self.inputs, self.outputs = [], []
-        for w, b, act in zip(self.weights, self.biases, self.activations):
-            self.inputs.append(h)
-            h = F.linear(h, w, b, act)
-            self.outputs.append(h)
-        return h
+        return self.model(self.x)
 
     def backward(self, need_input_grad=True):
-        g = self.grad_output
-        grads = []
-        for layer in reversed(range(len(self.weights))):
-            g, dw, db = F.linear_backward(
-                g, self.inputs[layer], self.weights[layer], activation=self.activations[layer],
-                output=self.outputs[layer], need_input_grad=need_input_grad or layer > 0)
-            grads.append((dw, db))
-        return g, grads[::-1]
+        """(dx or None, [(dweight, dbias)]): the gradients overwrite those of the last call."""
+        self.model.zero_grad()
+        dx = self.model.backward(self.grad_output, need_input_grad=need_input_grad)
+        return dx, [(layer.weight._grad, layer.bias._grad) for layer in self.layers]
 
 
 def ratio_case(kind, sizes, batch, timing, clock, seed=0):

@@ -24,8 +24,10 @@ def classification_batch(sizes, batch, seed=1):
     return x, y
 
 
-def fastnn_step(sizes, batch):
-    """A closure running one fastnn.nn training step; returns the loss."""
+def fastnn_step(sizes, batch, compiled=True):
+    """A closure running one fastnn.nn training step; returns the loss. The compiled step
+    (model.compile_step: one C call, the optimizer fused into backward) unless `compiled` is
+    False (the eager loop: zero_grad, forward, loss, backward, step)."""
     from fastnn import nn, optim
     layers = []
     for w, b in initial_parameters(sizes):
@@ -37,6 +39,9 @@ def fastnn_step(sizes, batch):
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
     x, y = classification_batch(sizes, batch)
+    if compiled:
+        compiled_step = model.compile_step(loss_fn, opt)
+        return lambda: compiled_step(x, y)
 
     def step():
         opt.zero_grad()
