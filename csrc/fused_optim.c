@@ -36,6 +36,17 @@ typedef struct {
     ptrdiff_t ld_param;
 } update_epilogue;
 
+/* Asks for n elements of the weight and its state from `offset` on: the few-row path moves from
+ * one row's gradient sums to its update and back, and the prefetchers lose the streams between. */
+static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t offset, ptrdiff_t n)
+{
+    const char *arrays[4] = {u->param, u->state[0], u->state[1], u->state[2]};
+    for (int a = 0; a < 4; a++)
+        if (arrays[a])
+            for (ptrdiff_t b = 0; b < n * (ptrdiff_t)element; b += 64)
+                __builtin_prefetch(arrays[a] + offset * (ptrdiff_t)element + b, 1, 3);
+}
+
 #define DEFINE_FUSED_OPTIM(T, SUFFIX)                                                             \
     void fastnn_update_range_##SUFFIX(const fastnn_update *u, ptrdiff_t offset, ptrdiff_t n,      \
                                       const T *grad)                                              \
@@ -76,6 +87,8 @@ typedef struct {
         T g[FEW_ROW_CHUNK] __attribute__((aligned(64)));                                          \
         for (ptrdiff_t i = lo; i < hi; i++)                                                       \
             for (ptrdiff_t j = 0; j < a->cols; j += FEW_ROW_CHUNK) {                              \
+                prefetch_update(a->update, sizeof(T), (i + 1) * a->cols + j,                      \
+                                a->cols < FEW_ROW_CHUNK ? a->cols : FEW_ROW_CHUNK);               \
                 ptrdiff_t n = a->cols - j < FEW_ROW_CHUNK ? a->cols - j : FEW_ROW_CHUNK;          \
                 kern->few_row_gradient(a->k, a->delta + i, a->ld_delta, a->x + j, a->ld_x, n,     \
                                        a->accumulate ? a->grad + i * a->cols + j : NULL, g);      \

@@ -14,6 +14,11 @@ typedef struct {
     void (*f32)(ptrdiff_t n, ptrdiff_t k, const float *w, ptrdiff_t ldw, const float *x, float *y);
     void (*f64)(ptrdiff_t n, ptrdiff_t k, const double *w, ptrdiff_t ldw, const double *x,
                 double *y);
+    /* y[p] = sum_j d[j] * w[j * ldw + p], p < k, j < n (d W: the input gradient at batch 1) */
+    void (*gevm_f32)(ptrdiff_t n, ptrdiff_t k, const float *w, ptrdiff_t ldw, const float *d,
+                     float *y);
+    void (*gevm_f64)(ptrdiff_t n, ptrdiff_t k, const double *w, ptrdiff_t ldw, const double *d,
+                     double *y);
 } fastnn_gemv_kernels;
 
 extern const fastnn_gemv_kernels fastnn_gemv_avx512;

@@ -100,6 +100,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                                                                   \
     static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update)       \
     {                                                                                             \
+        const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
         int which = 0;                                                                            \
         for (int l = plan->count - 1; l >= 0; l--) {                                              \
             fastnn_plan_layer *L = &plan->layers[l];                                              \
@@ -128,9 +129,14 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                     L->bias_accumulate);                          \
             }                                                                                     \
             /* dX before the update changes W */                                                  \
-            if (l > 0 && GEMM(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight, L->in,  \
-                              1, 0, g_in, L->in, NULL))                                           \
+            if (l > 0 && rows == 1 && gemv) {                                                     \
+                unsigned int fp_state = fastnn_flush_denormals_begin();                           \
+                gemv->gevm_##SUFFIX(L->out, L->in, (const T *)L->weight, L->in, d, g_in);         \
+                fastnn_flush_denormals_end(fp_state);                                             \
+            } else if (l > 0 && GEMM(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight,  \
+                                     L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
+            }                                                                                     \
             if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                            \
                 if (fastnn_weight_grad_update_##SUFFIX(L->out, L->in, rows, d, L->out, h, L->in,  \
                                                        (T *)L->weight_grad, L->weight_accumulate, \
