@@ -2,6 +2,8 @@
  * and the few-row path that never forms dW. */
 #include "fused_optim.h"
 
+#include <math.h>
+
 #include "elementwise.h"
 #include "gemm.h"
 
@@ -19,6 +21,9 @@ void fastnn_update_begin_step(fastnn_update *update)
     if (update->rule == FASTNN_RULE_ADAM) {
         update->adam.step++;
         fastnn_adam_prepare(&update->adam, &update->adam_scalars);
+        if (update->adam_eps_unscaled)
+            update->adam_scalars.eps =
+                update->adam.eps / sqrt(1.0 - pow(update->adam.beta2, (double)update->adam.step));
     }
 }
 

@@ -15,7 +15,8 @@
  * Measured on the 784-1024-1024-10 step (one Zen 5 core): the strip epilogue alone cost ~1 ms
  * more than a separate optimizer pass at batch 1-16 (strips are 2 KiB row pieces a row apart,
  * which the prefetchers do not follow), the row blocks win there and tie at 64, the strips win
- * at 256 and above, where the row blocks would re-read X from L3 for every block.
+ * at 256 and above, where the row blocks would re-read X from L3 for every block; there the
+ * strips tie (within 2%, 128 to 1024 rows) with the GEMM followed by a separate update pass.
  * The arithmetic is the plain optimizer's (the same row kernels, optim_kernels.h), so the fused
  * step equals the unfused one. */
 #ifndef FASTNN_FUSED_OPTIM_H
@@ -37,6 +38,8 @@ typedef struct {
     fastnn_sgd_hyper sgd;
     fastnn_adam_hyper adam;
     fastnn_adam_scalars adam_scalars; /* from adam by fastnn_update_begin_step */
+    /* scikit-learn's Adam: eps added to sqrt(v) itself, i.e. torch's with eps / sqrt(1 - beta2^t) */
+    int adam_eps_unscaled;
 } fastnn_update;
 
 /* Up to this many samples the weight gradient is summed row by row beside the update (no GEMM,

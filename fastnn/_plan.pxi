@@ -13,6 +13,7 @@ cdef extern from "fused_optim.h" nogil:
         void *state[3]
         fastnn_sgd_hyper sgd
         fastnn_adam_hyper adam
+        int adam_eps_unscaled
 
 cdef extern from "plan.h" nogil:
     ctypedef struct fastnn_plan_layer:
@@ -135,7 +136,7 @@ cdef class Plan:
 
     def set_adam(self, int i, bint of_bias, param, exp_avg, exp_avg_sq, max_exp_avg_sq, double lr,
                  double beta1, double beta2, double eps, double weight_decay, bint decoupled,
-                 long long step):
+                 long long step, bint eps_unscaled=False):
         cdef fastnn_update *u = self._update(i, of_bias)
         u.rule = PLAN_RULES["adam"]
         u.param = _array_data(param)
@@ -149,6 +150,7 @@ cdef class Plan:
         u.adam.weight_decay = weight_decay
         u.adam.decoupled_weight_decay = decoupled
         u.adam.step = step
+        u.adam_eps_unscaled = eps_unscaled
         self._keep += [param, exp_avg, exp_avg_sq, max_exp_avg_sq]
 
     def set_lr(self, int i, bint of_bias, double lr):

@@ -330,3 +330,17 @@ def test_flattened_models_share_the_optimizers_flat_state(rule):
         plain_step(plain, loss_fn, plain_opt, x, y)
         step(x, y) if i != 2 else plain_step(compiled, loss_fn, compiled_opt, x, y)
     assert_same_parameters(plain, compiled, np.float32)
+
+
+def test_sklearn_adam_eps_is_torch_adam_with_eps_over_sqrt_bias_correction():
+    plain, compiled = mlp(np.float64), mlp(np.float64)
+    plain_opt = optim.Adam(plain.parameters(), lr=0.01, eps=1e-3)
+    step = compiled.compile_step(nn.CrossEntropyLoss(), optim.Adam(compiled.parameters(), lr=0.01, eps=1e-3),
+                                 sklearn_adam_eps=True)
+    loss_fn = nn.CrossEntropyLoss()
+    for t in range(1, 4):
+        plain_opt.param_groups[0]["eps"] = 1e-3 / np.sqrt(1 - 0.999 ** t)
+        x, y = batch(np.float64, 6, seed=t)
+        plain_step(plain, loss_fn, plain_opt, x, y)
+        step(x, y)
+    assert_same_parameters(plain, compiled, np.float64)

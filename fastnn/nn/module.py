@@ -55,11 +55,11 @@ class Module:
         """The C op of this module in a compiled plan, or None (the default: not compilable)."""
         return None
 
-    def compile_step(self, loss_fn, optimizer=None):
+    def compile_step(self, loss_fn, optimizer=None, **options):
         """This model's training step as one C call: forward, `loss_fn`, backward with
         `optimizer` fused in (see fastnn.nn.plan.CompiledStep)."""
         from .plan import CompiledStep
-        return CompiledStep(self, loss_fn, optimizer)
+        return CompiledStep(self, loss_fn, optimizer, **options)
 
     def compile_forward(self):
         """This model's forward pass as one C call (see fastnn.nn.plan.CompiledForward)."""

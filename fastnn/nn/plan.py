@@ -200,6 +200,8 @@ class CompiledStep:
     optimizer fused in, and returns the loss (a float). `target` is what `loss_fn` takes: class
     indices (N,) for CrossEntropyLoss, (N, out) values for MSELoss and BCEWithLogitsLoss.
     `step.fit_epoch(X, y, batch_size, rng_seed)` runs a whole epoch in C (see there).
+    `sklearn_adam_eps=True` adds Adam's eps as scikit-learn does, to √v rather than to
+    √v/√(1 − β₂ᵗ) (torch's eps divided by √(1 − β₂ᵗ) at every step), for the estimators.
     See the module's docstring for the semantics of gradients, accumulation and schedules.
 
     >>> import numpy as np
@@ -214,8 +216,9 @@ class CompiledStep:
     True
     """
 
-    def __init__(self, model, loss_fn, optimizer=None):
+    def __init__(self, model, loss_fn, optimizer=None, *, sklearn_adam_eps=False):
         caller = "compile_step"
+        self._sklearn_adam_eps = bool(sklearn_adam_eps)
         self._net = _Network(model, caller)
         plan_loss = getattr(loss_fn, "plan_loss", None)
         loss = plan_loss() if plan_loss is not None else None
@@ -305,7 +308,7 @@ class CompiledStep:
             plan.set_adam(i, of_bias, p.data, p_state["exp_avg"], p_state["exp_avg_sq"],
                           p_state.get("max_exp_avg_sq") if group["amsgrad"] else None, lr, beta1,
                           beta2, float(group["eps"]), float(group["weight_decay"]),
-                          self._rule == "adamw", int(p_state["step"]))
+                          self._rule == "adamw", int(p_state["step"]), self._sklearn_adam_eps)
             self._adam_states.append((i, of_bias, p_state))
 
     # ------------------------------------------------------------ running
@@ -421,9 +424,9 @@ def _rule_of(optimizer):
                     f"the optimizer's step() yourself)")
 
 
-def compile_step(model, loss_fn, optimizer=None):
+def compile_step(model, loss_fn, optimizer=None, **options):
     """A `CompiledStep` of `model` under `loss_fn`, with `optimizer` fused into its backward."""
-    return CompiledStep(model, loss_fn, optimizer)
+    return CompiledStep(model, loss_fn, optimizer, **options)
 
 
 def compile_forward(model):
