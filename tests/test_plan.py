@@ -344,3 +344,20 @@ def test_sklearn_adam_eps_is_torch_adam_with_eps_over_sqrt_bias_correction():
         plain_step(plain, loss_fn, plain_opt, x, y)
         step(x, y)
     assert_same_parameters(plain, compiled, np.float64)
+
+
+def test_threads_sharing_a_compiled_step_take_turns():
+    import threading
+    model, reference = mlp(np.float32), mlp(np.float32)
+    step = model.compile_step(nn.MSELoss(reduction="sum"), optim.SGD(model.parameters(), lr=0.01))
+    ref_step = reference.compile_step(nn.MSELoss(reduction="sum"), optim.SGD(reference.parameters(), lr=0.01))
+    x = np.ones((70, 6), np.float32)
+    target = np.zeros((70, 3), np.float32)
+    threads = [threading.Thread(target=lambda: [step(x, target) for _ in range(10)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for _ in range(40):  # the same batch every time: the order of the calls does not matter
+        ref_step(x, target)
+    assert_same_parameters(reference, model, np.float32)

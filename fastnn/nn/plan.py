@@ -31,8 +31,12 @@ Semantics worth knowing:
 - a parameter's `.data` or `.grad` replaced by another array, `optimizer.load_state_dict`, or a
   batch larger than any before rebuilds the plan at the next call (`.data[...] = ...` needs
   nothing);
-- the modules' own forward caches are not filled: call `model.backward` only after `model(x)`.
+- the modules' own forward caches are not filled: call `model.backward` only after `model(x)`;
+- the layers are read at compile time: compile again after changing the model's structure;
+- one call at a time per compiled object (calls from several threads wait for each other).
 """
+import threading
+
 import numpy as np
 
 from .. import _core
@@ -99,6 +103,7 @@ class _Network:
 
     def __init__(self, model, caller):
         self.model, self.caller = model, caller
+        self.lock = threading.Lock()  # the C plan's buffers serve one call at a time
         self.ops, self.dtype = _ops_of(model)
         self.in_features = self._in_features()
         last = self.ops[-1]
@@ -188,9 +193,10 @@ class CompiledForward:
                              f"{(rows, net.out_features)} {net.dtype} array")
         elif np.may_share_memory(out, x):
             raise ValueError("compiled forward: out overlaps x; pass a separate array")
-        if rows > net.capacity or net.stale():
-            net.build(rows, training=False)
-        return net.plan.forward(x, out)
+        with net.lock:
+            if rows > net.capacity or net.stale():
+                net.build(rows, training=False)
+            return net.plan.forward(x, out)
 
 
 class CompiledStep:
@@ -363,9 +369,10 @@ class CompiledStep:
         x = _check_rows(x, net.in_features, net.dtype, "compiled step")
         rows = x.shape[0]
         target = self._target(target, rows, "compiled step")
-        plan = self._prepare(rows)
-        loss = plan.train_step(x, target, update)
-        self._after(update)
+        with net.lock:
+            plan = self._prepare(rows)
+            loss = plan.train_step(x, target, update)
+            self._after(update)
         return loss
 
     def fit_epoch(self, X, y, batch_size, rng_seed=0, *, shuffle=True):
@@ -400,14 +407,15 @@ class CompiledStep:
             if bad.size:
                 raise ValueError(f"{caller}: y[{bad[0]}] = {target[bad[0]]} is not a class index "
                                  f"in [0, {net.out_features})")
-        plan = self._prepare(batch)
         order = np.empty(n, np.int64)
         x_batch = np.empty((batch, net.in_features), net.dtype)
         target_batch = np.empty((batch,) if self._class_targets else (batch, net.out_features),
                                 target.dtype)
-        loss_sum, steps = plan.fit_epoch(X, target, batch, int(rng_seed) & (2**64 - 1),
-                                         bool(shuffle), order, x_batch, target_batch)
-        self._after(True, steps)
+        with net.lock:
+            plan = self._prepare(batch)
+            loss_sum, steps = plan.fit_epoch(X, target, batch, int(rng_seed) & (2**64 - 1),
+                                             bool(shuffle), order, x_batch, target_batch)
+            self._after(True, steps)
         return loss_sum if self._reduction_sum else loss_sum / n
 
 
