@@ -192,8 +192,9 @@ def cost_model(single, measured):
           f"{measured['allreduce'] * 1e3:.2f} ms = {predicted * 1e3:.1f} ms -> speedup {2 * compute / predicted:.2f}x")
     print(f"2 ranks measured:  step {measured['step'] * 1e3:.1f} ms -> speedup {2 * compute / measured['step']:.2f}x; "
           f"prediction off by {100 * (predicted / measured['step'] - 1):+.1f}% (bar: within 20%)")
-    print(f"   (the same step without communication, both ranks computing: {measured['compute'] * 1e3:.1f} ms: "
-          f"{100 * (measured['compute'] / compute - 1):+.1f}% from sharing the memory system)")
+    print(f"   (the same step without communication, both ranks computing: {measured['compute'] * 1e3:.1f} ms, "
+          f"{100 * (measured['compute'] / compute - 1):+.1f}% over one rank alone: the ranks share the memory "
+          "system, and whatever else runs)")
     print(f"\none rank, batch {BATCH}: forward {single['forward'] * 1e3:.1f} ms, backward "
           f"{single['backward'] * 1e3:.1f} ms, step {compute * 1e3:.1f} ms ({per_sample * 1e6:.1f} us/sample); "
           f"compute taken proportional to the batch; network latency assumed {LATENCY * 1e6:.0f} us a hop")

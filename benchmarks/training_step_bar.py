@@ -28,7 +28,8 @@ from fastnn.bench.competitors import available_libraries, numpy_blas, thread_cou
 from fastnn.bench.flops import mlp_backward_flops, mlp_forward_flops, predicted_backward_ratio
 from fastnn.bench.layers import MLPWorkload
 from fastnn.bench.timing import interleaved_best
-from fastnn.bench.training import STEPS, classification_batch, fastnn_step, initial_parameters
+from fastnn.bench.training import (STEPS, classification_batch, fastnn_mlp, fastnn_step,
+                                   initial_parameters)
 
 BIG = [784, 1024, 1024, 10]
 STEP_CASES = [(BIG, b) for b in (1, 16, 64, 256, 1024)] + [([64, 64, 64, 10], 32), ([784, 256, 10], 64)]
@@ -92,14 +93,8 @@ def b1_limit(b1_seconds, quick):
 def inference_table(quick):
     print("\nSingle-row inference (us): model.compile_forward() vs numpy's @ (+ bias, ReLU)")
     for sizes in INFERENCE:
-        layers = []
-        for (w, b) in initial_parameters(sizes):
-            linear = nn.Linear(w.shape[1], w.shape[0])
-            linear.weight.data[...] = w
-            linear.bias.data[...] = b
-            layers += [linear, nn.ReLU()]
-        model = nn.Sequential(*layers[:-1])
         params = initial_parameters(sizes)
+        model = fastnn_mlp(params)
         x = classification_batch(sizes, 1)[0]
         predict = model.compile_forward()
         out = np.empty((1, sizes[-1]), np.float32)

@@ -15,6 +15,7 @@ and hinge_loss, over elements for mse_loss and binary_cross_entropy_with_logits;
 is a ValueError), "sum", and "none" (the per-sample losses, whose gradient with return_grad=True
 is that of their sum). A real-valued target is converted to the prediction's dtype.
 """
+import math
 import operator
 
 import numpy as np
@@ -226,7 +227,8 @@ def _rows_along(x, dim, caller):
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"{caller}: dim {dim} is out of range for shape {x.shape}")
     moved = np.moveaxis(x, dim, -1)
-    return np.ascontiguousarray(moved).reshape(-1, x.shape[dim]), moved.shape, dim
+    rows = math.prod(moved.shape[:-1])  # explicit: reshape(-1, 0) is ambiguous for an empty axis
+    return np.ascontiguousarray(moved).reshape(rows, x.shape[dim]), moved.shape, dim
 
 
 def _softmax(x, dim, take_log, caller):

@@ -56,13 +56,20 @@ def run_calls(seed, start, count, progress_path, verbose=False):
         faulthandler.dump_traceback_later(CALL_TIMEOUT, exit=True)
         label = "drawing the call"
         try:
+            call = draw_call(rng)
+        except Exception:  # noqa: BLE001 - the fuzzer's own error (or fastnn's while setting up)
+            outcome, detail = "unclear", traceback.format_exc()[-1500:]
+            faulthandler.cancel_dump_traceback_later()
+            counts[outcome] += 1
+            print(json.dumps({"index": index, "outcome": outcome, "label": label, "detail": detail}), flush=True)
+            continue
+        try:
             if injected.get(str(index)) == "crash":
                 os.abort()
             if injected.get(str(index)) == "hang":
                 time.sleep(10 * CALL_TIMEOUT)
             if injected.get(str(index)) == "unclear":
                 raise KeyError("injected")
-            call = draw_call(rng)
             label = call.label
             result = call.thunk()
             try:
@@ -74,10 +81,10 @@ def run_calls(seed, start, count, progress_path, verbose=False):
         except (ValueError, TypeError) as exc:
             outcome, detail = "refused", f"{type(exc).__name__}: {exc}"
         except MemoryError as exc:
-            allowed = label != "drawing the call" and call.may_be_too_large
+            allowed = call.may_be_too_large
             outcome, detail = ("refused" if allowed else "unclear"), f"MemoryError: {exc}"
         except Exception as exc:  # noqa: BLE001 - that is what we look for
-            if label != "drawing the call" and isinstance(exc, tuple(getattr(call, "also_clear", ()))):
+            if isinstance(exc, tuple(getattr(call, "also_clear", ()))):
                 outcome, detail = "refused", f"{type(exc).__name__}: {exc}"
             else:
                 outcome, detail = "unclear", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])

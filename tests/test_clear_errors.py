@@ -264,3 +264,26 @@ def test_partial_fit_with_no_classes_names_them_and_leaves_the_model_unfitted():
     with pytest.raises(ValueError, match="no class at all"):
         model.partial_fit(X, y, classes=np.array([]))
     assert not hasattr(model, "classes_")
+
+
+def test_mlp_partial_fit_with_no_classes_names_them():
+    X, y = make_xor(20, random_state=0)
+    model = fastnn.MLPClassifier((3,))
+    with pytest.raises(ValueError, match="no class at all"):
+        model.partial_fit(X, y, classes=np.array([]))
+    assert not hasattr(model, "classes_")
+
+
+@pytest.mark.parametrize("shape, dim", [((3, 0), -1), ((0, 3), 0), ((2, 0, 4), 1), ((0,), 0)])
+@pytest.mark.parametrize("take_log", [False, True])
+def test_softmax_along_or_beside_an_empty_axis_is_empty(shape, dim, take_log):
+    """No row to normalise: an empty result of the input's shape (the C kernel is never asked
+    for the maximum of an empty row, which would read past it)."""
+    x = np.ones(shape, np.float32)
+    forward, backward = ((F.log_softmax, F.log_softmax_backward) if take_log
+                         else (F.softmax, F.softmax_backward))
+    y = forward(x, dim)
+    assert y.shape == shape and y.dtype == np.float32
+    assert backward(np.ones_like(y), y, dim).shape == shape
+    rows = np.ones((3, 0), np.float32)
+    assert _core.softmax(rows, np.empty_like(rows), take_log).shape == (3, 0)

@@ -2,9 +2,6 @@
 depend on the thread count, per-thread packing buffers die with their threads, a long product
 stops for Ctrl-C, and a forked child may use threads again."""
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -13,19 +10,11 @@ import pytest
 import fastnn
 from fastnn import _core
 
+from test_concurrency import run_script
 from test_memory import GROWTH_LIMIT, needs_plain_process, resident_bytes
 
 needs_two_threads = pytest.mark.skipif(
     not fastnn.cpu_info()["openmp"], reason="built without OpenMP: one thread only")
-
-
-def run_script(code, timeout=120):
-    env = {k: v for k, v in os.environ.items() if k not in ("FASTNN_ISA", "OMP_NUM_THREADS")}
-    try:
-        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                              text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the child process hung (killed after {timeout} s):\n{exc.stderr}")
 
 
 @needs_two_threads

@@ -1,14 +1,15 @@
 """Layers and MLPs: forward time, backward time, and their ratio against the FLOP prediction.
 
 A layer is Linear + ReLU (width → width); an MLP is Linear + ReLU layers with an identity last
-layer, both an nn.Sequential: forward is model(x) (bias and activation fused into each GEMM),
-backward is model.backward, with and without the first layer's input gradient: what a training
-step runs, minus the loss.
+layer. Both are the nn.Sequential a user builds (bias and activation fused into the GEMM);
+backward runs model.backward with and without the first layer's input gradient, after zero_grad:
+what a training step does, minus the loss and the update.
 """
 import numpy as np
 
 from .flops import mlp_forward_flops, predicted_backward_ratio
 from .timing import interleaved_best
+from .training import fastnn_mlp
 
 # Where the ratio is held to the prediction: the products must do enough arithmetic per byte
 # they move for the FMA units, not memory, to set their pace. At ~100 GFLOP/s per core and some
@@ -37,9 +38,9 @@ def is_compute_bound(sizes, batch):
 
 
 class MLPWorkload:
-    """An nn.Sequential MLP of widths `sizes` (Linear with ReLU between layers, `last_activation`
-    after the last), a batch and an output gradient; forward() and backward(need_input_grad) run
-    the model as users do (model(x), model.backward). backward() uses the last forward().
+    """Weights, a batch and an output gradient for an MLP of widths `sizes` with ReLU between
+    layers and `last_activation` ("relu" or None) after the last, as an nn.Sequential;
+    forward() and backward(need_input_grad) run it. backward() uses the last forward().
 
     >>> import numpy as np
     >>> mlp = MLPWorkload([8, 16, 4], batch=2)
@@ -51,17 +52,12 @@ class MLPWorkload:
     """
 
     def __init__(self, sizes, batch, last_activation=None, dtype=np.float32, seed=0):
-        from fastnn import nn
         rng = np.random.default_rng(seed)
         self.sizes = list(sizes)
-        activations = ["relu"] * (len(sizes) - 2) + [last_activation]
-        self.layers = []
-        for i, o, act in zip(sizes[:-1], sizes[1:], activations):
-            layer = nn.Linear(i, o, activation=act, dtype=dtype)
-            layer.weight.data[...] = rng.standard_normal((o, i)) / np.sqrt(i)
-            layer.bias.data[...] = 0.01
-            self.layers.append(layer)
-        self.model = nn.Sequential(*self.layers)
+        params = [((rng.standard_normal((o, i)) / np.sqrt(i)).astype(dtype),
+                   np.full(o, 0.01, dtype=dtype)) for i, o in zip(sizes[:-1], sizes[1:])]
+        self.model = fastnn_mlp(params, last_activation)
+        self.linears = [m for m in self.model if hasattr(m, "weight")]
         self.x = rng.standard_normal((batch, sizes[0])).astype(dtype)
         self.grad_output = rng.standard_normal((batch, sizes[-1])).astype(dtype)
         self.forward()
@@ -70,10 +66,9 @@ class MLPWorkload:
         return self.model(self.x)
 
     def backward(self, need_input_grad=True):
-        """(dx or None, [(dweight, dbias)]): the gradients overwrite those of the last call."""
         self.model.zero_grad()
         dx = self.model.backward(self.grad_output, need_input_grad=need_input_grad)
-        return dx, [(layer.weight._grad, layer.bias._grad) for layer in self.layers]
+        return dx, [(m.weight.grad, m.bias.grad) for m in self.linears]
 
 
 def ratio_case(kind, sizes, batch, timing, clock, seed=0):

@@ -16,7 +16,8 @@ from ..linalg import matmul
 from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, check_is_fitted, labels_of
 from ._state import StateReader, portable_labels
 from ._validation import (Boolean, Interval, RandomState, check_array, check_class_labels,
-                          check_consistent_length, check_n_features, check_sample_weight, validate_params)
+                          check_consistent_length, check_n_features, check_sample_weight, check_two_classes,
+                          validate_params)
 
 
 class LinearClassifier(ClassifierMixin, BaseEstimator):
@@ -28,12 +29,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         y = check_class_labels(y, caller)
         check_consistent_length(X, y, caller)
         if reset:
-            labels = np.unique(y if classes is None else np.asarray(classes))
-            if len(labels) < 2:
-                found = f"only one class: {labels[0]!r}" if len(labels) else "no class at all"
-                raise ValueError(f"{caller}: needs samples of at least 2 classes in the data, but the data"
-                                 f" contains {found}")
-            self.classes_ = labels
+            self.classes_ = check_two_classes(np.unique(y if classes is None else np.asarray(classes)), caller)
             self.n_features_in_ = X.shape[1]
         else:
             check_n_features(self, X, caller)

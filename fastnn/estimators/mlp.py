@@ -23,7 +23,7 @@ from ._progress import EpochReporter
 from ._state import StateReader, portable_labels
 from ._validation import (Boolean, FloatDtype, Interval, LayerSizes, Options, RandomState, as_layer_sizes,
                           check_array, check_class_labels, check_consistent_length, check_n_features,
-                          check_regression_targets, check_sample_weight, validate_params)
+                          check_regression_targets, check_sample_weight, check_two_classes, validate_params)
 
 
 def _softmax_cross_entropy(logits, classes):
@@ -453,12 +453,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_consistent_length(X, y, caller)
         present = np.unique(y)
         if first_pass or not hasattr(self, "classes_"):
-            all_classes = present if classes is None else np.unique(np.asarray(classes))
-            if len(all_classes) < 2:
-                raise ValueError(
-                    f"{caller}: needs samples of at least 2 classes in the data, but the data contains only"
-                    f" one class: {all_classes[0]!r}")
-            self.classes_ = all_classes
+            self.classes_ = check_two_classes(present if classes is None else np.unique(np.asarray(classes)), caller)
         elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"{caller}: classes={classes!r} is not the same as on the first call, {self.classes_!r}")
         elif self.warm_start and not incremental and not np.array_equal(present, self.classes_):
