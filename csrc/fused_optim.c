@@ -92,8 +92,9 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         T g[FEW_ROW_CHUNK] __attribute__((aligned(64)));                                          \
         for (ptrdiff_t i = lo; i < hi; i++)                                                       \
             for (ptrdiff_t j = 0; j < a->cols; j += FEW_ROW_CHUNK) {                              \
-                prefetch_update(a->update, sizeof(T), (i + 1) * a->cols + j,                      \
-                                a->cols < FEW_ROW_CHUNK ? a->cols : FEW_ROW_CHUNK);               \
+                if (i + 1 < a->rows)                                                              \
+                    prefetch_update(a->update, sizeof(T), (i + 1) * a->cols + j,                  \
+                                    a->cols - j < FEW_ROW_CHUNK ? a->cols - j : FEW_ROW_CHUNK);   \
                 ptrdiff_t n = a->cols - j < FEW_ROW_CHUNK ? a->cols - j : FEW_ROW_CHUNK;          \
                 kern->few_row_gradient(a->k, a->delta + i, a->ld_delta, a->x + j, a->ld_x, n,     \
                                        a->accumulate ? a->grad + i * a->cols + j : NULL, g);      \
