@@ -58,6 +58,17 @@ def l3_bandwidth(total_bytes=24 << 20, rounds=9):
     return 3 * a.nbytes / best["add"]
 
 
+def openblas_kernels():
+    """The core type OpenBLAS runs (SkylakeX/Cooperlake on AVX-512 unless OPENBLAS_CORETYPE forces
+    an older one), or None without threadpoolctl."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return ", ".join(str(p.get("architecture")) for p in threadpoolctl.threadpool_info()
+                     if p.get("internal_api") == "openblas") or None
+
+
 def timing(quick):
     return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06)
 
@@ -148,7 +159,8 @@ def main(argv=None):
     libraries = available_libraries()
     peak = fma_peak_gflops("float32", runs=10 if args.quick else 50)
     print(f"fastnn {fastnn.__version__} ({_core.isa_name()}); peers {', '.join(libraries)}; numpy's "
-          f"BLAS {numpy_blas()}; one core's float32 peak {peak:.0f} GFLOP/s (measured)")
+          f"BLAS {numpy_blas()} on {openblas_kernels()} kernels; one core's float32 peak {peak:.0f} "
+          f"GFLOP/s (measured)")
     with thread_count(1):
         b1 = step_table(libraries, peak, args.quick)
         b1_limit(b1, args.quick)
