@@ -7,7 +7,10 @@ A container (Sequential) never asks what type a layer is. It asks the layer:
   may apply it in its own write-back instead (None: this module cannot be fused that way);
 - `skips_input_grad`: whether `backward(grad_output, need_input_grad=False)` saves the work of
   the input gradient (a first layer fed with data never needs it); a module without it is called
-  as `backward(grad_output)` and its result dropped.
+  as `backward(grad_output)` and its result dropped;
+- `plan_op()`: the C op a compiled plan runs this step as (fastnn/nn/plan.py), a dict or a list
+  of them: {"op": "linear", "weight", "bias", "activation"} or {"op": "activation",
+  "activation"}; None (the default) when it has none, and then the model cannot be compiled.
 """
 from collections import OrderedDict
 
@@ -47,6 +50,21 @@ class Module:
     def fuse_next(self, following):
         """A step running this module and `following` as one, or None (the default)."""
         return None
+
+    def plan_op(self):
+        """The C op of this module in a compiled plan, or None (the default: not compilable)."""
+        return None
+
+    def compile_step(self, loss_fn, optimizer=None, **options):
+        """This model's training step as one C call: forward, `loss_fn`, backward with
+        `optimizer` fused in (see fastnn.nn.plan.CompiledStep)."""
+        from .plan import CompiledStep
+        return CompiledStep(self, loss_fn, optimizer, **options)
+
+    def compile_forward(self):
+        """This model's forward pass as one C call (see fastnn.nn.plan.CompiledForward)."""
+        from .plan import CompiledForward
+        return CompiledForward(self)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
