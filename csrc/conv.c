@@ -133,22 +133,24 @@ typedef void (*conv_gather_f32)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const uint32_t 
 typedef void (*conv_gather_f64)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const uint64_t *, ptrdiff_t,
                                 ptrdiff_t, const ptrdiff_t *, const uint64_t *, uint64_t *);
 
+/* Keyed by the float32 blocking each set registers, which sets sharing that micro-kernel (as
+ * avx512_bf16 does avx512's) share too. */
 static const struct {
-    const fastnn_kernel_context *context;
+    const fastnn_sgemm_blocking *sgemm;
     int nr_f32, nr_f64;
     conv_gather_f32 f32;
     conv_gather_f64 f64;
 } gathers[] = {
-    {&fastnn_context_avx512, 32, 16, fastnn_conv_gather_f32_avx512, fastnn_conv_gather_f64_avx512},
-    {&fastnn_context_avx2, 16, 8, fastnn_conv_gather_f32_avx2, fastnn_conv_gather_f64_avx2},
-    {&fastnn_context_generic, 8, 4, fastnn_conv_gather_f32_generic, fastnn_conv_gather_f64_generic},
+    {&fastnn_sgemm_avx512, 32, 16, fastnn_conv_gather_f32_avx512, fastnn_conv_gather_f64_avx512},
+    {&fastnn_sgemm_avx2, 16, 8, fastnn_conv_gather_f32_avx2, fastnn_conv_gather_f64_avx2},
+    {&fastnn_sgemm_generic, 8, 4, fastnn_conv_gather_f32_generic, fastnn_conv_gather_f64_generic},
 };
 
 /* The active set's gather for a register tile nr wide, or NULL (the block path then gathers). */
 static conv_gather_f32 active_gather_f32(int nr)
 {
     for (size_t i = 0; i < sizeof gathers / sizeof gathers[0]; i++)
-        if (gathers[i].context == fastnn_active_context() && gathers[i].nr_f32 == nr)
+        if (gathers[i].sgemm == fastnn_active_context()->sgemm && gathers[i].nr_f32 == nr)
             return gathers[i].f32;
     return NULL;
 }
@@ -156,7 +158,7 @@ static conv_gather_f32 active_gather_f32(int nr)
 static conv_gather_f64 active_gather_f64(int nr)
 {
     for (size_t i = 0; i < sizeof gathers / sizeof gathers[0]; i++)
-        if (gathers[i].context == fastnn_active_context() && gathers[i].nr_f64 == nr)
+        if (gathers[i].sgemm == fastnn_active_context()->sgemm && gathers[i].nr_f64 == nr)
             return gathers[i].f64;
     return NULL;
 }
@@ -206,8 +208,8 @@ ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t item
     }
     const ptrdiff_t pixels = g->out_h * g->out_w;
     const fastnn_kernel_context *ctx = fastnn_active_context();
-    int mr = itemsize == 8 ? ctx->dgemm.mr : ctx->sgemm.mr, nr = itemsize == 8 ? ctx->dgemm.nr : ctx->sgemm.nr;
-    ptrdiff_t kc = itemsize == 8 ? ctx->dgemm.kc : ctx->sgemm.kc, nc = itemsize == 8 ? ctx->dgemm.nc : ctx->sgemm.nc;
+    int mr = itemsize == 8 ? ctx->dgemm->mr : ctx->sgemm->mr, nr = itemsize == 8 ? ctx->dgemm->nr : ctx->sgemm->nr;
+    ptrdiff_t kc = itemsize == 8 ? ctx->dgemm->kc : ctx->sgemm->kc, nc = itemsize == 8 ? ctx->dgemm->nc : ctx->sgemm->nc;
     ptrdiff_t k_blocks = (rows + kc - 1) / kc;
     kc = (rows + k_blocks - 1) / k_blocks;
     nc = pixels < nc ? pixels : nc;

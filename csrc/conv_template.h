@@ -374,7 +374,7 @@ static int NAME(forward_run)(void *context, ptrdiff_t unit)
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                 const T *bias, int activation, T *y, T *pre)
 {
-    NAME(forward_plan) plan = {.g = g, .blk = &fastnn_active_context()->BLOCKING, .x = x, .y = y};
+    NAME(forward_plan) plan = {.g = g, .blk = fastnn_active_context()->BLOCKING, .x = x, .y = y};
     const BLOCKING_TYPE *blk = plan.blk;
     const ptrdiff_t mg = g->out_channels / g->groups;
     plan.rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;

@@ -26,9 +26,10 @@ void fastnn_adam_prepare(const fastnn_adam_hyper *h, fastnn_adam_scalars *s)
 const fastnn_optim_kernels *fastnn_optim_kernels_active(void)
 {
     const fastnn_kernel_context *context = fastnn_active_context();
-    if (context == &fastnn_context_avx512)
+    /* by the float32 kernels the set registers, so that avx512_bf16 takes avx512's */
+    if (context->sgemm == &fastnn_sgemm_avx512)
         return &fastnn_optim_avx512;
-    if (context == &fastnn_context_avx2)
+    if (context->sgemm == &fastnn_sgemm_avx2)
         return &fastnn_optim_avx2;
     return &fastnn_optim_generic;
 }
