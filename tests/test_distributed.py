@@ -129,7 +129,11 @@ def dask_client():
 @pytest.fixture(scope="module")
 def fitted():
     X, y = fastnn.datasets.make_spirals(300, noise=0.1, random_state=0)
-    clf = fastnn.MLPClassifier((16,), max_iter=40, learning_rate_init=0.02, random_state=0).fit(X, y)
+    # float32, as the estimators computed before their dtype followed X: in float64 a block of
+    # few rows takes the GEMM's dot kernels, whose sums round differently (1 ulp) from the
+    # packed kernels' over all rows, so chunked predictions differ from whole ones in the last bit
+    clf = fastnn.MLPClassifier((16,), max_iter=40, learning_rate_init=0.02, dtype=np.float32,
+                               random_state=0).fit(X, y)
     return clf, X, y
 
 

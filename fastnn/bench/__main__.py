@@ -9,6 +9,7 @@ from functools import partial
 import fastnn
 
 from . import report
+from .bf16 import bf16_case, bf16_section
 from .competitors import available_libraries, libraries_for_threads, thread_count
 from .gemm import GEMM_FORMS, gemm_case
 from .layers import ratio_case
@@ -19,7 +20,7 @@ from .modes import MODES
 from .timing import Progress, clock_for
 from .training import training_case
 
-SECTIONS = ("gemm", "layers", "training", "applications", "busy")
+SECTIONS = ("gemm", "bf16", "layers", "training", "applications", "busy")
 
 
 def parse_args(argv):
@@ -40,6 +41,10 @@ def parse_args(argv):
                         "(needs matplotlib)")
     parser.add_argument("--threads", type=int, metavar="N", help="'all threads' means N "
                         "(default: fastnn.get_num_threads())")
+    parser.add_argument("--one-core", action="store_true",
+                        help="pin this process (and so jax, which ignores thread settings) to one "
+                             "core, so every library runs on that core alone; like running the "
+                             "benchmark under `taskset -c 0`")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)} (the machine "
                              "section always runs)")
@@ -69,6 +74,9 @@ def plan_steps(mode, sections, all_threads, results):
         peak = results["machine"][f"peak_gflops_{'f64' if dtype == 'float64' else 'f32'}_one_core"]
         results["gemm"] += gemm_case(n, form, dtype, threads, all_threads, libraries, peak,
                                      mode.timing)
+
+    def measure_bf16(n, form):
+        results["bf16"] += bf16_case(n, form, mode.bf16_libraries, mode.timing)
 
     def measure_ratio(kind, sizes, batch, threads):
         with thread_count(threads):
@@ -101,6 +109,10 @@ def plan_steps(mode, sections, all_threads, results):
                     for form in GEMM_FORMS:
                         steps.append((f"gemm: {dtype} n={n} {form} {threads_label(threads)}",
                                       partial(measure_gemm, n, form, dtype, threads)))
+    if "bf16" in sections:
+        for n in mode.bf16_sizes:
+            for form in GEMM_FORMS:
+                steps.append((f"bf16: n={n} {form} 1T", partial(measure_bf16, n, form)))
     if "layers" in sections:
         for threads in sorted({1, all_threads}):
             for width in mode.layer_widths:
@@ -127,6 +139,14 @@ def plan_steps(mode, sections, all_threads, results):
     return steps
 
 
+def pin_to_one_core():
+    """Runs this process on the first core it may use. jax, imported later, then sizes its thread
+    pool to that core; fastnn and numpy are told one thread."""
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    fastnn.set_num_threads(1)
+
+
 def threads_label(threads):
     return f"{threads} thread{'s' if threads > 1 else ''}"
 
@@ -137,6 +157,9 @@ def render(results, sections):
            "== 1. Machine ==", report.machine_section(results["machine"]), ""]
     if "gemm" in sections:
         out += ["== 2. GEMM ==", report.gemm_section(results["gemm"], results["machine"]), ""]
+    if "bf16" in sections and results["bf16"]:
+        out += ["== 2b. bf16 products (precision='bf16') ==",
+                bf16_section(results["bf16"], results["machine"]), ""]
     if "layers" in sections:
         rows = results["layers"] + results["mlps"]
         out += ["== 3. Layers and MLPs: backward/forward time against the FLOP prediction ==",
@@ -164,12 +187,15 @@ def render(results, sections):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mode = MODES[args.mode]
-    all_threads = args.threads or fastnn.get_num_threads()
+    if args.one_core:
+        pin_to_one_core()
+    all_threads = 1 if args.one_core else args.threads or fastnn.get_num_threads()
     started = time.perf_counter()
     results = {"mode": mode.name,
                "started": datetime.datetime.now().isoformat(timespec="seconds"),
                "command": "python -m fastnn.bench " + " ".join(sys.argv[1:] if argv is None else argv),
-               "machine": None, "gemm": [], "layers": [], "mlps": [], "training": [], "busy": []}
+               "machine": None, "gemm": [], "bf16": [], "layers": [], "mlps": [], "training": [],
+               "busy": []}
     steps = plan_steps(mode, args.sections, all_threads, results)
     progress = Progress(len(steps), enabled=not args.no_progress)
     for label, measure in steps:
