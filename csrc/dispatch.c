@@ -14,7 +14,6 @@
 
 static fastnn_cpu_features cpu;
 static int cpu_detected;
-static const fastnn_kernel_context *active = &fastnn_context_generic;
 
 #ifdef FASTNN_X86
 static unsigned long long read_xcr0(void)
@@ -77,44 +76,84 @@ const fastnn_cpu_features *fastnn_cpu(void)
     return &cpu;
 }
 
-static const fastnn_kernel_context *context_named(const char *isa)
+/* What each kernel set needs of the CPU and the OS. */
+static int runs_avx2(void)
 {
-    if (strcmp(isa, "avx512") == 0) return &fastnn_context_avx512;
-    if (strcmp(isa, "avx2") == 0) return &fastnn_context_avx2;
-    if (strcmp(isa, "generic") == 0) return &fastnn_context_generic;
+    const fastnn_cpu_features *f = fastnn_cpu();
+    return f->avx2 && f->fma && f->avx && f->os_saves_avx;
+}
+
+static int runs_avx512(void)
+{
+    const fastnn_cpu_features *f = fastnn_cpu();
+    return f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl && f->fma && f->os_saves_avx512;
+}
+
+static int runs_avx512_bf16(void) { return runs_avx512() && fastnn_cpu()->avx512_bf16; }
+
+static int runs_anywhere(void) { return 1; }
+
+/* A set built on another shares that one's kernels and adds its own: avx512_bf16 is avx512 plus
+ * bf16 products. */
+static const fastnn_kernel_context avx512_bf16 = {
+    .name = "avx512_bf16", .sgemm = &fastnn_sgemm_avx512, .dgemm = &fastnn_dgemm_avx512,
+    .bf16gemm = &fastnn_bf16gemm_avx512_bf16, .activations = &fastnn_activations_avx512,
+    .fma_peak = &fastnn_fma_peak_avx512_bf16};
+static const fastnn_kernel_context avx512 = {
+    .name = "avx512", .sgemm = &fastnn_sgemm_avx512, .dgemm = &fastnn_dgemm_avx512,
+    .activations = &fastnn_activations_avx512, .fma_peak = &fastnn_fma_peak_avx512};
+static const fastnn_kernel_context avx2 = {
+    .name = "avx2", .sgemm = &fastnn_sgemm_avx2, .dgemm = &fastnn_dgemm_avx2,
+    .activations = &fastnn_activations_avx2, .fma_peak = &fastnn_fma_peak_avx2};
+static const fastnn_kernel_context generic = {
+    .name = "generic", .sgemm = &fastnn_sgemm_generic, .dgemm = &fastnn_dgemm_generic,
+    .activations = &fastnn_activations_generic, .fma_peak = &fastnn_fma_peak_generic};
+
+/* The kernel sets, newest first: the first this CPU runs is the default. */
+const fastnn_isa_entry fastnn_isa_registry[] = {
+    {"avx512_bf16", runs_avx512_bf16, &avx512_bf16},
+    {"avx512", runs_avx512, &avx512},
+    {"avx2", runs_avx2, &avx2},
+    {"generic", runs_anywhere, &generic},
+};
+const int fastnn_isa_registry_size = sizeof fastnn_isa_registry / sizeof fastnn_isa_registry[0];
+
+static const fastnn_kernel_context *active = &generic;
+
+static const fastnn_isa_entry *entry_named(const char *isa)
+{
+    for (int i = 0; i < fastnn_isa_registry_size; i++)
+        if (strcmp(isa, fastnn_isa_registry[i].name) == 0)
+            return &fastnn_isa_registry[i];
     return NULL;
 }
 
 int fastnn_isa_supported(const char *isa)
 {
-    const fastnn_cpu_features *f = fastnn_cpu();
-    const fastnn_kernel_context *ctx = context_named(isa);
-    if (ctx == NULL)
-        return -1;
-    if (ctx == &fastnn_context_avx512)
-        return f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl && f->fma &&
-               f->os_saves_avx512;
-    if (ctx == &fastnn_context_avx2)
-        return f->avx2 && f->fma && f->avx && f->os_saves_avx;
-    return 1;
+    const fastnn_isa_entry *entry = entry_named(isa);
+    return entry == NULL ? -1 : entry->cpu_runs();
 }
 
 int fastnn_select_isa(const char *isa)
 {
     if (isa == NULL || isa[0] == '\0') {
-        static const char *const newest_first[] = {"avx512", "avx2", "generic"};
-        for (int i = 0; i < 3; i++)
-            if (fastnn_isa_supported(newest_first[i]) == 1)
-                return fastnn_select_isa(newest_first[i]);
+        for (int i = 0; i < fastnn_isa_registry_size; i++)
+            if (fastnn_isa_registry[i].cpu_runs())
+                return fastnn_select_isa(fastnn_isa_registry[i].name);
         return -2;
     }
-    int supported = fastnn_isa_supported(isa);
-    if (supported < 0)
+    const fastnn_isa_entry *entry = entry_named(isa);
+    if (entry == NULL)
         return -1;
-    if (supported == 0)
+    if (!entry->cpu_runs())
         return -2;
-    active = context_named(isa);
+    active = entry->context;
     return 0;
+}
+
+const char *fastnn_isa_name_at(int i)
+{
+    return i >= 0 && i < fastnn_isa_registry_size ? fastnn_isa_registry[i].name : NULL;
 }
 
 const char *fastnn_isa_name(void) { return active->name; }

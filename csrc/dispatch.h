@@ -1,5 +1,5 @@
 /* Which instruction set the kernels use: detected once from CPUID and the OS's saved register
- * state, overridable with FASTNN_ISA=avx512|avx2|generic. */
+ * state, overridable with FASTNN_ISA=<a name in the registry>. */
 #ifndef FASTNN_DISPATCH_H
 #define FASTNN_DISPATCH_H
 
@@ -13,8 +13,8 @@ typedef struct {
 
 const fastnn_cpu_features *fastnn_cpu(void);
 
-/* 1 if this CPU and OS can run the kernels of `isa` ("avx512", "avx2", "generic"), 0 if not,
- * -1 if the name is unknown. */
+/* 1 if this CPU and OS can run the kernels of `isa` (a name in the registry, kernel_context.h),
+ * 0 if not, -1 if the name is unknown. */
 int fastnn_isa_supported(const char *isa);
 
 /* Chooses the kernels: the best supported when isa is NULL or empty. Returns 0, or -1 for an
@@ -22,6 +22,9 @@ int fastnn_isa_supported(const char *isa);
 int fastnn_select_isa(const char *isa);
 
 const char *fastnn_isa_name(void);
+
+/* The registry's i-th name, newest first; NULL past the end. */
+const char *fastnn_isa_name_at(int i);
 
 /* Threads for the next call: fastnn_set_num_threads(n > 0) fixes it, n <= 0 follows OpenMP
  * (OMP_NUM_THREADS, threadpoolctl), read at every call. */

@@ -4,6 +4,7 @@
  * other processes, time spent descheduled is not time the FMA units were busy. */
 #include "fma_peak.h"
 
+#include <stddef.h>
 #include <time.h>
 
 #include "fp_env.h"
@@ -11,10 +12,7 @@
 
 static const fastnn_fma_peak_kernels *active_kernels(void)
 {
-    const fastnn_kernel_context *context = fastnn_active_context();
-    if (context == &fastnn_context_avx512) return &fastnn_fma_peak_avx512;
-    if (context == &fastnn_context_avx2) return &fastnn_fma_peak_avx2;
-    return &fastnn_fma_peak_generic;
+    return fastnn_active_context()->fma_peak;
 }
 
 #ifdef CLOCK_THREAD_CPUTIME_ID
@@ -47,12 +45,10 @@ static double time_chains(fastnn_fma_chains_fn run, long iterations)
     return stop - start;
 }
 
-double fastnn_fma_peak_gflops(int is_double, double seconds, int runs)
+/* GFLOP/s of `run`, each iteration worth flops_per_iteration. */
+static double chains_gflops(fastnn_fma_chains_fn run, double flops_per_iteration, double seconds,
+                            int runs)
 {
-    const fastnn_fma_peak_kernels *kernels = active_kernels();
-    fastnn_fma_chains_fn run = is_double ? kernels->run_f64 : kernels->run_f32;
-    double flops_per_iteration =
-        2.0 * kernels->chains * (is_double ? kernels->lanes_f64 : kernels->lanes_f32);
     unsigned int saved_fp = fastnn_flush_denormals_begin();
     long iterations = 1024;
     double elapsed;
@@ -78,6 +74,24 @@ double fastnn_fma_peak_gflops(int is_double, double seconds, int runs)
     }
     fastnn_flush_denormals_end(saved_fp);
     return best;
+}
+
+double fastnn_fma_peak_gflops(int is_double, double seconds, int runs)
+{
+    const fastnn_fma_peak_kernels *kernels = active_kernels();
+    return chains_gflops(is_double ? kernels->run_f64 : kernels->run_f32,
+                         2.0 * kernels->chains * (is_double ? kernels->lanes_f64 : kernels->lanes_f32),
+                         seconds, runs);
+}
+
+double fastnn_bf16_peak_gflops(double seconds, int runs)
+{
+    const fastnn_fma_peak_kernels *kernels = active_kernels();
+    if (kernels->run_bf16 == NULL)
+        return 0;
+    /* each lane: two products and two sums */
+    return chains_gflops(kernels->run_bf16, 4.0 * kernels->chains * kernels->lanes_f32, seconds,
+                         runs);
 }
 
 int fastnn_fma_peak_lanes(int is_double)

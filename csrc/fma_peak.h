@@ -8,15 +8,15 @@
  * must consume so the loop cannot be dropped. */
 typedef double (*fastnn_fma_chains_fn)(long iterations);
 
-typedef struct {
+struct fastnn_fma_peak_kernels {
     int chains;                 /* independent accumulators: enough to hide the FMA latency */
     int lanes_f32, lanes_f64;   /* elements per vector */
     fastnn_fma_chains_fn run_f32, run_f64;
-} fastnn_fma_peak_kernels;
-
-extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512;
-extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx2;
-extern const fastnn_fma_peak_kernels fastnn_fma_peak_generic;
+    /* Where the ISA has bf16 dot products (VDPBF16PS): chains of those, each instruction
+     * 2 * lanes_f32 multiply-adds; NULL elsewhere. */
+    fastnn_fma_chains_fn run_bf16;
+};
+typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
 
 /* The probe's loop, written once for every ISA: CHAINS accumulators of vector type VEC, each
  * stepped acc = acc * scale + shift with FMADD(a, b, c) = a * b + c. That recurrence converges to
@@ -40,6 +40,10 @@ extern const fastnn_fma_peak_kernels fastnn_fma_peak_generic;
 /* GFLOP/s (a multiply-add counts two) of the active ISA's chains on the calling thread: the best
  * of `runs` runs of at least `seconds` each. Returns a negative value if the clock fails. */
 double fastnn_fma_peak_gflops(int is_double, double seconds, int runs);
+
+/* The same for the active ISA's bf16 dot-product chains, counting a pair's two multiply-adds as
+ * four FLOPs; returns 0 where the ISA has none. */
+double fastnn_bf16_peak_gflops(double seconds, int runs);
 
 /* Elements per vector the active ISA's probe uses. */
 int fastnn_fma_peak_lanes(int is_double);

@@ -150,25 +150,35 @@ static void *packing_buffer(size_t bytes)
     return thread_buffer;
 }
 
+#define KGROUP 1
+#define READS_SOURCE 1
+#define PREFETCH_A 0
 #define T float
+#define P float
 #define NAME(x) x##_f32
 #define BLOCKING sgemm
 #define BLOCKING_TYPE fastnn_sgemm_blocking
 #include "gemm_loop_nest.h"
 #undef T
+#undef P
 #undef NAME
 #undef BLOCKING
 #undef BLOCKING_TYPE
 
 #define T double
+#define P double
 #define NAME(x) x##_f64
 #define BLOCKING dgemm
 #define BLOCKING_TYPE fastnn_dgemm_blocking
 #include "gemm_loop_nest.h"
 #undef T
+#undef P
 #undef NAME
 #undef BLOCKING
 #undef BLOCKING_TYPE
+#undef KGROUP
+#undef READS_SOURCE
+#undef PREFETCH_A
 
 int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                  const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -184,4 +194,53 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                  double beta, double *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
 {
     return fastnn_gemm_f64(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc, epilogue);
+}
+
+/* bf16 products: float32 in and out, the operands rounded to bf16 as they are packed. */
+#include "gemm_pack_bf16.h"
+
+#define T float
+#define READS_SOURCE 0
+#define PREFETCH_A 1
+#define P fastnn_bf16
+#define KGROUP 2
+#define PACK_PANELS pack_panels_bf16
+#define NAME(x) x##_bf16
+#define BLOCKING bf16gemm
+#define BLOCKING_TYPE fastnn_bf16gemm_blocking
+#include "gemm_loop_nest.h"
+#undef P
+#undef KGROUP
+#undef PACK_PANELS
+#undef NAME
+#undef BLOCKING
+#undef BLOCKING_TYPE
+
+#define P float
+#define KGROUP 1
+#define PACK_PANELS pack_panels_bf16_rounded
+#define NAME(x) x##_bf16_on_f32
+#define BLOCKING sgemm
+#define BLOCKING_TYPE fastnn_sgemm_blocking
+#include "gemm_loop_nest.h"
+#undef P
+#undef KGROUP
+#undef PACK_PANELS
+#undef NAME
+#undef BLOCKING
+#undef BLOCKING_TYPE
+#undef READS_SOURCE
+#undef PREFETCH_A
+#undef T
+
+int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                      const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                      const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                      float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
+{
+    if (fastnn_active_context()->bf16gemm)
+        return fastnn_gemm_bf16(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
+                                epilogue);
+    return fastnn_gemm_bf16_on_f32(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
+                                   epilogue);
 }

@@ -1,4 +1,4 @@
-/* The GEMM: C = alpha * op(A) op(B) + beta * C, float32 and float64.
+/* The GEMM: C = alpha * op(A) op(B) + beta * C, float32 and float64, and float32 on bf16 operands.
  *
  * op(A) is m x k and op(B) is k x n, each given by a pointer and two element strides (row, column),
  * so a transposed operand is the same matrix with its strides swapped and no copy is made.
@@ -46,5 +46,14 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                  const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                  const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                  double beta, double *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue);
+
+/* The float32 product with A and B rounded to bfloat16 (nearest even) and everything else
+ * (accumulation, alpha, beta, the epilogue) in float32: on AVX512-BF16, twice the float32
+ * arithmetic rate; elsewhere the float32 kernels on the rounded operands, the same numbers up to
+ * the order of the sums. */
+int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                      const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                      const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                      float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue);
 
 #endif

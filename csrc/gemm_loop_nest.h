@@ -1,6 +1,13 @@
-/* The GEMM loop nest, written once and instantiated by gemm.c for float and for double with
- *   T         the element type
- *   NAME(x)   x with the type's suffix
+/* The GEMM loop nest, written once and instantiated by gemm.c for float, double and bf16 with
+ *   T         the element type of A, B, C, alpha, beta and the epilogue
+ *   P         the element type of the packed panels the micro-kernel reads (T, or fastnn_bf16)
+ *   KGROUP    k steps packed together per row of a panel (2 for bf16 pairs, else 1)
+ *   PACK_PANELS(blk, count, kc, src, s_w, s_k, w, dst)  packs T into P panels; left undefined,
+ *             the nest's own copying packer
+ *   READS_SOURCE  whether a micro-kernel may read the source where it is (B in place, the dot
+ *             kernels): not when packing converts or rounds
+ *   PREFETCH_A  whether the next block of A is fetched while the current one is used
+ *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
  * Loops, outermost first (Goto's algorithm with the roles of A and B swapped, because C is
@@ -14,6 +21,7 @@
  * Threads take blocks of C (units) from a shared counter (gemm.c); this nest is serial.
  */
 
+#ifndef PACK_PANELS
 /* A full panel by copying: w values a k step. The panel widths the kernel sets use get loops
  * of constant length, which the compiler turns into a few vector moves; a loop of run-time
  * length w costs more in control than in copying at these widths. */
@@ -63,9 +71,12 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff
         }
     }
 }
+#define PACK_PANELS NAME(pack_panels)
+#define PACK_PANELS_DEFINED_HERE
+#endif
 
 /* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
-static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *ap, const T *bp,
+static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap, const P *bp,
                             ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                             T alpha, T beta)
 {
@@ -81,42 +92,98 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *ap,
     }
 }
 
+#if PREFETCH_A
+/* While one block of A is computed with, the source of the next block is fetched into the cache,
+ * a few lines before each micro-kernel call: its packing then reads L2 rather than waiting on
+ * memory line by line (bf16 packing was bound by that latency: a tenth of the product). */
+typedef struct {
+    const char *row;                /* the row being fetched */
+    ptrdiff_t stride_bytes, lines_per_row, rows_left, line, per_call;
+} NAME(a_prefetch);
+
+/* Rows row0.. of op(A) (`rows` of them), k steps k0.. (`steps`), over `calls` kernel calls. */
+static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                  ptrdiff_t row0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t steps,
+                                  ptrdiff_t calls)
+{
+    *pf = (NAME(a_prefetch)){0};
+    if (rows <= 0 || steps <= 0 || (cs_a != 1 && rs_a != 1))
+        return;
+    ptrdiff_t extent = cs_a == 1 ? steps : rows;
+    pf->rows_left = cs_a == 1 ? rows : steps;
+    pf->row = (const char *)(a + row0 * rs_a + k0 * cs_a);
+    pf->stride_bytes = (cs_a == 1 ? rs_a : cs_a) * (ptrdiff_t)sizeof(T);
+    pf->lines_per_row = (extent * (ptrdiff_t)sizeof(T) + 63) / 64 + 1; /* +1: rows start anywhere */
+    pf->per_call = (pf->rows_left * pf->lines_per_row + calls - 1) / calls;
+}
+
+static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
+{
+    for (ptrdiff_t i = 0; i < pf->per_call && pf->rows_left > 0; i++) {
+        __builtin_prefetch(pf->row + pf->line * 64, 0, 3);
+        if (++pf->line == pf->lines_per_row) {
+            pf->line = 0;
+            pf->row += pf->stride_bytes;
+            pf->rows_left--;
+        }
+    }
+}
+#endif
+
 /* C[0:m, 0:n] of the whole product, at (row0, col0) of it, for the epilogue's indexing. */
 static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                               const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                               ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
-                              ptrdiff_t col0, T *a_packed, T *b_packed)
+                              ptrdiff_t col0, P *a_packed, P *b_packed)
 {
     const int mr = blk->mr, nr = blk->nr;
     /* A row-major B is read in place, its row stride handed to the micro-kernel, where packing
      * would not pay: with few rows of C each panel of B serves few micro-kernel calls, and a
      * small B stays in L1 as it is. Only a last, partial panel is packed, so that no kernel
      * reads past the end of a row. */
-    const int b_in_place = cs_b == 1 && (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
-                                         (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
+    const int b_in_place = READS_SOURCE && cs_b == 1 &&
+                           (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
+                            (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
     for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
         ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
         ptrdiff_t nc_in_place = b_in_place ? nc - nc % nr : 0;
         for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
             ptrdiff_t kc = k - pc < blk->kc ? k - pc : blk->kc;
+            ptrdiff_t kc_packed = (kc + KGROUP - 1) / KGROUP * KGROUP; /* a panel's k extent */
             T beta_here = pc == 0 ? beta : (T)1;
             int last_pass = pc + kc >= k;
             const T *b_block = b + pc * rs_b + jc * cs_b;
-            NAME(pack_panels)(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b,
-                              nr, b_packed);
+            PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b, nr,
+                        b_packed);
             for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
                 ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
-                NAME(pack_panels)(blk, mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_packed);
+                PACK_PANELS(blk, mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_packed);
+#if PREFETCH_A
+                NAME(a_prefetch) next_a; /* the next block: down the rows, else along k */
+                ptrdiff_t calls = (mc + mr - 1) / mr * ((nc + nr - 1) / nr);
+                if (ic + mc < m)
+                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, ic + mc,
+                                          m - ic - mc < blk->mc ? m - ic - mc : blk->mc, pc, kc,
+                                          calls);
+                else
+                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, 0, m < blk->mc ? m : blk->mc,
+                                          pc + kc, k - pc - kc < blk->kc ? k - pc - kc : blk->kc,
+                                          calls);
+#endif
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
-                    const T *ap = a_packed + ir * kc;
+                    const P *ap = a_packed + ir * kc_packed;
                     T *c_strip = c + (ic + ir) * ldc + jc;
                     for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
                         ptrdiff_t cols = nc - jr < nr ? nc - jr : nr;
                         int in_place = jr < nc_in_place;
-                        const T *bp = in_place ? b_block + jr : b_packed + (jr - nc_in_place) * kc;
+                        const P *bp = in_place ? (const P *)(b_block + jr)
+                                               : b_packed + (jr - nc_in_place) * kc_packed;
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
+#if PREFETCH_A
+                        NAME(a_prefetch_some)(&next_a);
+#endif
                         if (rows == mr && cols == nr)
                             blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha, beta_here);
                         else
@@ -131,6 +198,7 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
     }
 }
 
+#if READS_SOURCE
 /* The path for few rows or columns of C with both operands contiguous along k (X W^T at a
  * small batch, or into a few outputs):
  * dot-product micro-kernels read A and B where they are, so W is not transposed into panels,
@@ -140,7 +208,7 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
                            T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                            const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                            ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
-                           ptrdiff_t col0, T *a_packed, T *b_packed)
+                           ptrdiff_t col0, P *a_packed, P *b_packed)
 {
     (void)cs_a, (void)rs_b, (void)a_packed, (void)b_packed;
     const int dm = blk->dot_mr, dn = blk->dot_nr;
@@ -151,6 +219,7 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
     if (epilogue)
         epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
 }
+#endif
 
 /* k == 0 (or alpha == 0): C = beta * C, then the epilogue. */
 static void NAME(scale_only)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t ldc,
@@ -168,11 +237,13 @@ static void NAME(scale_only)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t l
 }
 
 /* What every unit of one product shares (gemm.c hands the units to the threads). */
+typedef void (*NAME(gemm_serial_fn))(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T,
+                                     const T *, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,
+                                     ptrdiff_t, T, T *, ptrdiff_t, const fastnn_epilogue *,
+                                     ptrdiff_t, ptrdiff_t, P *, P *);
 typedef struct {
     const BLOCKING_TYPE *blk;
-    void (*serial)(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
-                   ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *, ptrdiff_t,
-                   const fastnn_epilogue *, ptrdiff_t, ptrdiff_t, T *, T *);
+    NAME(gemm_serial_fn) serial;
     ptrdiff_t m, n, k;
     T alpha, beta;
     const T *a, *b;
@@ -189,7 +260,7 @@ static int NAME(gemm_unit)(void *context, ptrdiff_t unit)
     const NAME(gemm_job) *job = context;
     ptrdiff_t m0, m1, n0, n1;
     unit_block(&job->grid, job->m, job->n, job->blk->mr, job->blk->nr, unit, &m0, &m1, &n0, &n1);
-    T *buffer = packing_buffer(job->packed_bytes);
+    P *buffer = packing_buffer(job->packed_bytes);
     if (buffer == NULL)
         return -1;
     if (m1 > m0 && n1 > n0) {
@@ -214,23 +285,31 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
         NAME(scale_only)(m, n, beta, c, ldc, epilogue);
         return 0;
     }
-    const BLOCKING_TYPE *blk = &fastnn_active_context()->BLOCKING;
+    const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
     /* one buffer per thread: the B panel, then (64-byte aligned) the A block */
-    size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 15) & ~(size_t)15;
-    /* chosen for the whole product, so that every thread count sums in the same order */
-    int dot = blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
-              (m <= blk->dot_max_rows || n <= FASTNN_DOT_MAX_COLS(blk->nr));
+    size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;
+    NAME(gemm_serial_fn) serial = NAME(gemm_serial);
+#if READS_SOURCE /* chosen for the whole product, so that every thread count sums in one order */
+    if (blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
+        (m <= blk->dot_max_rows || n <= FASTNN_DOT_MAX_COLS(blk->nr)))
+        serial = NAME(gemm_dot);
+#endif
     int threads = gemm_threads(m, n, k);
     NAME(gemm_job) job = {
-        .blk = blk, .serial = dot ? NAME(gemm_dot) : NAME(gemm_serial), .m = m, .n = n, .k = k,
+        .blk = blk, .serial = serial, .m = m, .n = n, .k = k,
         .alpha = alpha, .beta = beta, .a = a, .b = b, .rs_a = rs_a, .cs_a = cs_a, .rs_b = rs_b,
         .cs_b = cs_b, .ldc = ldc, .c = c, .epilogue = epilogue,
         .grid = choose_unit_grid(m, n, k, blk->mr, blk->nr, blk->nc, threads),
         .b_panel_elements = b_panel_elements,
-        .packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc),
+        .packed_bytes = sizeof(P) * (b_panel_elements + (size_t)blk->mc * blk->kc),
     };
     ptrdiff_t units = (ptrdiff_t)job.grid.rows * job.grid.cols;
     if (units == 1) /* no thread pool at all: it costs microseconds on small products */
         return NAME(gemm_unit)(&job, 0);
     return fastnn_run_units(threads, units, NAME(gemm_unit), &job, 1);
 }
+
+#ifdef PACK_PANELS_DEFINED_HERE
+#undef PACK_PANELS
+#undef PACK_PANELS_DEFINED_HERE
+#endif

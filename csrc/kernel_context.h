@@ -13,6 +13,7 @@
 #define FASTNN_KERNEL_CONTEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef void (*fastnn_sgemm_ukernel)(ptrdiff_t k, const float *a, const float *b, ptrdiff_t rs_b,
                                      float *c, ptrdiff_t ldc, float alpha, float beta);
@@ -39,6 +40,7 @@ typedef void (*fastnn_dgemm_dot_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t
                                          ptrdiff_t cols, double *c, ptrdiff_t ldc, double alpha,
                                          double beta);
 
+/* In every blocking, mc is a multiple of mr: the packing buffer holds mc x kc of A. */
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
@@ -97,16 +99,63 @@ extern const fastnn_activation_kernels fastnn_activations_avx512;
 extern const fastnn_activation_kernels fastnn_activations_avx2;
 extern const fastnn_activation_kernels fastnn_activations_generic;
 
+/* bfloat16: the upper half of a float32 (8 exponent bits, 7 of mantissa). A product of two is
+ * exact in float32, so a bf16 GEMM differs from float32 arithmetic on the rounded operands only
+ * in the order of its sums. */
+typedef uint16_t fastnn_bf16;
+
+/* A bf16 micro-kernel: an MR x NR tile of C = alpha * A B + beta * C in float32 from packed bf16
+ * panels whose k steps come in pairs, as VDPBF16PS reads them: A's panel holds, per pair q, MR
+ * pairs (a[i][2q], a[i][2q+1]); B's holds NR pairs (b[2q][j], b[2q+1][j]). An odd k is padded
+ * with a zero pair member by the packing. rs_b is unused (B is always packed: it has to be
+ * converted); it keeps the loop nest's call the same for every type. */
+typedef void (*fastnn_bf16gemm_ukernel)(ptrdiff_t k, const fastnn_bf16 *a, const fastnn_bf16 *b,
+                                        ptrdiff_t rs_b, float *c, ptrdiff_t ldc, float alpha,
+                                        float beta);
+
+/* Optional vector packers of `panels` full panels of width w from float32 into the pair layout
+ * above (rounding to nearest even), panel i at dst + i * w * (kc rounded up to even):
+ * `transposed` for rows each contiguous along k (row r at src + r * ld), `interleaved` for k
+ * steps of consecutive values (step p at src + p * ld). */
+typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
+                                 ptrdiff_t panels, fastnn_bf16 *dst);
+
+typedef struct {
+    int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
+    fastnn_bf16gemm_ukernel ukernel;
+    fastnn_bf16_pack pack_transposed, pack_interleaved;
+} fastnn_bf16gemm_blocking;
+
+typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
+
 typedef struct {
     const char *name;
-    fastnn_sgemm_blocking sgemm;
-    fastnn_dgemm_blocking dgemm;
+    const fastnn_sgemm_blocking *sgemm;
+    const fastnn_dgemm_blocking *dgemm;
+    /* NULL where the ISA has no bf16 arithmetic: bf16 products then round their operands to
+     * bf16 while packing and run on the float32 kernels (gemm.c) */
+    const fastnn_bf16gemm_blocking *bf16gemm;
     const fastnn_activation_kernels *activations;
+    const fastnn_fma_peak_kernels *fma_peak;
 } fastnn_kernel_context;
 
-extern const fastnn_kernel_context fastnn_context_avx512;
-extern const fastnn_kernel_context fastnn_context_avx2;
-extern const fastnn_kernel_context fastnn_context_generic;
+/* What each kernel set exports for the contexts built on it. */
+extern const fastnn_sgemm_blocking fastnn_sgemm_avx512, fastnn_sgemm_avx2, fastnn_sgemm_generic;
+extern const fastnn_dgemm_blocking fastnn_dgemm_avx512, fastnn_dgemm_avx2, fastnn_dgemm_generic;
+extern const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16;
+extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512_bf16, fastnn_fma_peak_avx512,
+    fastnn_fma_peak_avx2, fastnn_fma_peak_generic;
+
+/* The registry of kernel sets, newest first (dispatch.c): the one list of ISAs, from which
+ * dispatch, FASTNN_ISA, cpu_info() and the tests all derive. */
+typedef struct {
+    const char *name;
+    int (*cpu_runs)(void); /* this CPU and OS run the set's instructions */
+    const fastnn_kernel_context *context;
+} fastnn_isa_entry;
+
+extern const fastnn_isa_entry fastnn_isa_registry[];
+extern const int fastnn_isa_registry_size;
 
 /* The context chosen at import (dispatch.c). */
 const fastnn_kernel_context *fastnn_active_context(void);

@@ -27,13 +27,15 @@ def cpu_info():
     """What fastnn runs on: the chosen ISA, the CPU's features, the threads it will use.
 
     >>> import fastnn
-    >>> fastnn.cpu_info()["isa"] in ("avx512", "avx2", "generic")
+    >>> fastnn.cpu_info()["isa"] in ("avx512_bf16", "avx512", "avx2", "generic")
     True
     """
     features = _core.cpu_features()
     return {
         "isa": _core.isa_name(),
-        "isa_supported": [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa) == 1],
+        "isa_supported": [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1],
+        # whether precision="bf16" runs on bf16 arithmetic, rather than on float32's
+        "bf16_native": _core.bf16_native(),
         "brand": features.pop("brand"),
         "vendor": features.pop("vendor"),
         "features": features,

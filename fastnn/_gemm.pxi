@@ -15,6 +15,10 @@ cdef extern from "gemm.h" nogil:
                       const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                       const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                       double beta, double *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
+    int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                          const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                          const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                          float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
 
 cdef extern from "dispatch.h" nogil:
     ctypedef struct fastnn_cpu_features:
@@ -27,6 +31,7 @@ cdef extern from "dispatch.h" nogil:
     int fastnn_isa_supported(const char *isa)
     int fastnn_select_isa(const char *isa)
     const char *fastnn_isa_name()
+    const char *fastnn_isa_name_at(int i)
     int fastnn_get_num_threads()
     void fastnn_set_num_threads(int n)
     int fastnn_has_openmp()
@@ -77,18 +82,43 @@ cdef bint _may_overlap(cnp.ndarray x, cnp.ndarray y):
     return x_lo < y_hi + cnp.PyArray_ITEMSIZE(y) and y_lo < x_hi + cnp.PyArray_ITEMSIZE(x)
 
 
-def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None):
+PRECISIONS = ("fp32", "bf16")
+cdef str _FP32 = PRECISIONS[0]
+
+
+cpdef bint precision_is_bf16(object precision, object dtype, str caller) except -1:
+    """Whether `precision` asks for bf16 products on arrays of `dtype`; a ValueError naming the
+    argument when it is not one of PRECISIONS or does not suit the dtype."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"{caller}: precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return False
+    if dtype != np.float32:
+        raise ValueError(f"{caller}: precision='bf16' takes float32 arrays (bf16 products "
+                         f"accumulate in float32), got {dtype}")
+    return True
+
+
+def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=_FP32):
     """op(a) @ op(b), where op transposes when `trans_a` / `trans_b` is set.
 
     `a` and `b` are 2-D arrays of one dtype, float32 or float64, with any strides: transposes and
     other views are packed directly, without a copy. The result is a new C-ordered array, or is
     written into `out` (which is returned); `out` must not overlap `a` or `b`.
 
+    `precision="bf16"` (float32 arrays only) rounds a and b to bfloat16 (nearest even) and
+    accumulates in float32: on CPUs with AVX512-BF16 twice float32's arithmetic rate; elsewhere
+    the same numbers (up to the order of the sums) from the float32 kernels. The default "fp32"
+    computes in the arrays' own precision.
+
     >>> import numpy as np, fastnn
     >>> x = np.arange(6, dtype=np.float32).reshape(2, 3)
     >>> fastnn.matmul(x, x, trans_b=True)
     array([[ 5., 14.],
            [14., 50.]], dtype=float32)
+    >>> fastnn.matmul(x + 1/3, x, trans_b=True, precision="bf16")  # 1/3 kept to 8 bits
+    array([[ 5.9921875, 17.986328 ],
+           [15.03125  , 54.078125 ]], dtype=float32)
     """
     # Validation lives here rather than in Python because it is most of the cost of a small
     # product: a 64 x 64 product takes about 5 microseconds.
@@ -97,6 +127,8 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None):
         raise TypeError(f"matmul: a and b must share a dtype, got {A.dtype} and {B.dtype}")
     cdef cnp.ndarray op_a = A.T if trans_a else A
     cdef cnp.ndarray op_b = B.T if trans_b else B
+    # the default's own object first: the full check costs as much as a 16 x 16 product
+    cdef bint bf16 = precision is not _FP32 and precision_is_bf16(precision, A.dtype, "matmul")
     cdef ptrdiff_t m = op_a.shape[0], k = op_a.shape[1], n = op_b.shape[1]
     if op_b.shape[0] != k:
         raise ValueError(
@@ -104,7 +136,7 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None):
             f"{(<object>op_b).shape} (a {(<object>A).shape}, trans_a={trans_a}; "
             f"b {(<object>B).shape}, trans_b={trans_b})")
     if out is None:
-        return gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0))
+        return gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0), bf16=bf16)
     if not isinstance(out, cnp.ndarray):
         raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
     cdef cnp.ndarray C = out
@@ -122,21 +154,22 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None):
         return out
     cdef ptrdiff_t itemsize = C.itemsize
     if not cnp.PyArray_ISALIGNED(C):
-        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0))
+        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0), bf16=bf16)
     elif C.strides[1] == itemsize and C.strides[0] % itemsize == 0:
-        gemm(op_a, op_b, C)
+        gemm(op_a, op_b, C, bf16=bf16)
     elif C.strides[0] == itemsize and C.strides[1] % itemsize == 0:
-        gemm(op_b.T, op_a.T, C.T)  # a column-major out: C^T = op(b)^T op(a)^T
+        gemm(op_b.T, op_a.T, C.T, bf16=bf16)  # a column-major out: C^T = op(b)^T op(a)^T
     else:
-        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0))
+        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0), bf16=bf16)
     return out
 
 
 cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double beta=0.0,
-         cnp.ndarray bias=None, int activation=0, cnp.ndarray pre_activation=None):
+         cnp.ndarray bias=None, int activation=0, cnp.ndarray pre_activation=None, bint bf16=False):
     """c = activation(alpha * a @ b + beta * c + bias), with pre_activation receiving the value
     before the activation. a (m, k), b (k, n): any strides; c and pre_activation (m, n) with unit
-    column stride; bias (n,) contiguous; all of one dtype, float32 or float64."""
+    column stride; bias (n,) contiguous; all of one dtype, float32 or float64. bf16 (float32
+    only): a and b rounded to bfloat16, the rest in float32."""
     if a is None or b is None or c is None:  # cpdef arguments cannot be declared `not None`
         raise TypeError("gemm: a, b and c must be arrays, not None")
     if cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(c) != 2:
@@ -151,6 +184,8 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
     if m and n and c.strides[1] != c.itemsize:
         raise ValueError("gemm: c needs unit column stride")
     cdef bint is_double = type_num == cnp.NPY_FLOAT64
+    if bf16 and is_double:
+        raise TypeError("gemm: bf16 products take float32 operands")
     _check_aligned(a, "gemm: a")
     _check_aligned(b, "gemm: b")
     _check_aligned(c, "gemm: c")
@@ -187,6 +222,9 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
         if is_double:
             status = fastnn_dgemm(m, n, k, alpha, <const double *>pa, rs_a, cs_a, <const double *>pb, rs_b,
                          cs_b, beta, <double *>pc, ldc, epilogue_ptr)
+        elif bf16:
+            status = fastnn_sgemm_bf16(m, n, k, <float>alpha, <const float *>pa, rs_a, cs_a,
+                         <const float *>pb, rs_b, cs_b, <float>beta, <float *>pc, ldc, epilogue_ptr)
         else:
             status = fastnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rs_a, cs_a, <const float *>pb,
                          rs_b, cs_b, <float>beta, <float *>pc, ldc, epilogue_ptr)
@@ -210,6 +248,16 @@ def cpu_features():
     }
 
 
+def isa_names():
+    """The kernel sets fastnn has (its registry, csrc/dispatch.c), newest first."""
+    names = []
+    cdef const char *name = fastnn_isa_name_at(0)
+    while name != NULL:
+        names.append(name.decode())
+        name = fastnn_isa_name_at(len(names))
+    return tuple(names)
+
+
 def isa_supported(str isa not None):
     """1 if this machine runs the kernels of `isa`, 0 if not, -1 for an unknown name."""
     return fastnn_isa_supported(isa.encode())
@@ -219,7 +267,7 @@ def select_isa(str isa not None):
     """Choose the kernels ('' for the best supported); raises ValueError when it cannot."""
     cdef int status = fastnn_select_isa(isa.encode())
     if status == -1:
-        raise ValueError(f"FASTNN_ISA={isa!r} is not one of 'avx512', 'avx2', 'generic'")
+        raise ValueError(f"FASTNN_ISA={isa!r} is not one of {', '.join(map(repr, isa_names()))}")
     if status == -2:
         raise ValueError(f"FASTNN_ISA={isa!r}: this CPU or OS cannot run the {isa} kernels")
     return fastnn_isa_name().decode()
@@ -246,10 +294,13 @@ cdef extern from "kernel_context.h" nogil:
         int mr, nr, kc, mc, nc
     ctypedef struct fastnn_dgemm_blocking:
         int mr, nr, kc, mc, nc
+    ctypedef struct fastnn_bf16gemm_blocking:
+        int mr, nr, kc, mc, nc
     ctypedef struct fastnn_kernel_context:
         const char *name
-        fastnn_sgemm_blocking sgemm
-        fastnn_dgemm_blocking dgemm
+        const fastnn_sgemm_blocking *sgemm
+        const fastnn_dgemm_blocking *dgemm
+        const fastnn_bf16gemm_blocking *bf16gemm
     const fastnn_kernel_context *fastnn_active_context()
 
 
@@ -259,4 +310,14 @@ def kernel_blocking():
     return {
         "float32": dict(mr=ctx.sgemm.mr, nr=ctx.sgemm.nr, kc=ctx.sgemm.kc, mc=ctx.sgemm.mc, nc=ctx.sgemm.nc),
         "float64": dict(mr=ctx.dgemm.mr, nr=ctx.dgemm.nr, kc=ctx.dgemm.kc, mc=ctx.dgemm.mc, nc=ctx.dgemm.nc),
+        # bf16 products run on the bf16 kernels where the set has them, else on float32's
+        "bf16": (dict(mr=ctx.bf16gemm.mr, nr=ctx.bf16gemm.nr, kc=ctx.bf16gemm.kc, mc=ctx.bf16gemm.mc,
+                      nc=ctx.bf16gemm.nc) if ctx.bf16gemm != NULL else
+                 dict(mr=ctx.sgemm.mr, nr=ctx.sgemm.nr, kc=ctx.sgemm.kc, mc=ctx.sgemm.mc, nc=ctx.sgemm.nc)),
     }
+
+
+def bf16_native():
+    """Whether the active kernels compute bf16 products in bf16 arithmetic (else: float32 on the
+    rounded operands)."""
+    return fastnn_active_context().bf16gemm != NULL

@@ -294,13 +294,16 @@ def log_softmax_backward(grad_output, output, dim=-1):
 
 # ---------------------------------------------------------------- linear
 
-def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_out=None):
+def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_out=None,
+           precision="fp32"):
     """y = act(x · weightᵀ + bias), in one GEMM with bias and activation fused into its write-back.
 
     x is (N, in), weight (out, in) as PyTorch stores it, bias (out,) or None; `activation` is None
     or a name of `ACTIVATIONS`. The result is a new (N, out) array or is written into `out`.
     `pre_activation_out` (N, out), if given, receives x · weightᵀ + bias before the activation:
-    the GELU forms need it for `linear_backward`.
+    the GELU forms need it for `linear_backward`. `precision="bf16"` (float32 only) rounds x and
+    weight to bfloat16 inside the product (see `fastnn.matmul`); bias, activation and the result
+    stay float32.
 
     >>> import numpy as np, fastnn.functional as F
     >>> x = np.array([[1.0, -2.0]]); w = np.array([[1.0, 1.0], [0.0, 1.0]])
@@ -312,6 +315,7 @@ def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_ou
     caller = "linear"
     code = _activation_code(activation, caller)
     x = _matrix(x, "x", caller)
+    bf16 = _core.precision_is_bf16(precision, x.dtype, caller)
     weight = _matrix(weight, "weight", caller)
     if weight.dtype != x.dtype:
         raise TypeError(f"{caller}: weight has dtype {weight.dtype}, but x has dtype {x.dtype}")
@@ -336,22 +340,23 @@ def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_ou
     if pre_activation_out is not None:
         _check_output(pre_activation_out, shape, x.dtype, dict(inputs, out=out),
                       "pre_activation_out", caller)
-    return linear_unchecked(x, weight, bias, code, out, pre_activation_out)
+    return linear_unchecked(x, weight, bias, code, out, pre_activation_out, bf16)
 
 
-def linear_unchecked(x, weight, bias, code, out=None, pre_activation_out=None):
+def linear_unchecked(x, weight, bias, code, out=None, pre_activation_out=None, bf16=False):
     """`linear` without its checks, for fastnn's own layers, which hold their parameters in the
     right shapes and dtypes and check their inputs once: x (N, in) aligned, weight (out, in),
     bias (out,) contiguous or None, `code` from ACTIVATIONS; out and pre_activation_out (N, out)
     with contiguous rows, or None. Checking again per call would cost more than a small layer."""
     if out is None:
         out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
-    return _core.gemm(x, weight.T, out, bias=bias, activation=code, pre_activation=pre_activation_out)
+    return _core.gemm(x, weight.T, out, bias=bias, activation=code, pre_activation=pre_activation_out,
+                      bf16=bf16)
 
 
 def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre_activation=None,
                     need_input_grad=True, has_bias=True, weight_grad=None, bias_grad=None,
-                    accumulate=True):
+                    accumulate=True, precision="fp32"):
     """The gradients of y = act(x · weightᵀ + b): returns (dx, dweight, dbias).
 
     One C pass forms dS = grad_output ⊙ act'(S) and reduces dbias = Σ_rows dS (in double); then
@@ -364,6 +369,8 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
     `accumulate=False` they are overwritten instead (what a first backward after zeroing needs,
     without reading the zeros). dx is None when
     `need_input_grad` is False (a first layer), dbias None when `has_bias` is False.
+    `precision="bf16"` (float32 only) runs both products on bf16-rounded operands (dS, x and
+    weight), as torch's autocast does; dS, dbias and the gradients themselves stay float32.
 
     >>> import numpy as np, fastnn.functional as F
     >>> x = np.array([[1.0, 2.0]]); w = np.array([[3.0, 4.0]])
@@ -378,6 +385,7 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
     weight = _matrix(weight, "weight", caller)
     grad_output = _matrix(grad_output, "grad_output", caller)
     dtype = x.dtype
+    bf16 = _core.precision_is_bf16(precision, dtype, caller)
     if weight.dtype != dtype or grad_output.dtype != dtype:
         raise TypeError(f"{caller}: x, weight and grad_output must share a dtype, got {dtype}, "
                         f"{weight.dtype} and {grad_output.dtype}")
@@ -404,11 +412,12 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
         _check_output(weight_grad, (out_features, in_features), dtype,
                       {"x": x, "weight": weight, "grad_output": grad_output}, "weight_grad", caller)
     return linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_grad, has_bias,
-                                     weight_grad, bias_grad, accumulate)
+                                     weight_grad, bias_grad, accumulate, bf16)
 
 
 def linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_grad=True,
-                              has_bias=True, weight_grad=None, bias_grad=None, accumulate=True):
+                              has_bias=True, weight_grad=None, bias_grad=None, accumulate=True,
+                              bf16=False):
     """`linear_backward` without its checks, for fastnn's own layers (see `linear_unchecked`):
     `saved` is the forward output, or the pre-activation for the GELU forms, or None for the
     identity. grad_output and saved are made row-contiguous and aligned here, as they may come
@@ -433,10 +442,11 @@ def linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_gr
         delta = grad_output
 
     if weight_grad is None:
-        dw = _core.gemm(delta.T, x, np.empty((out_features, in_features), dtype=dtype))
+        dw = _core.gemm(delta.T, x, np.empty((out_features, in_features), dtype=dtype), bf16=bf16)
     else:
-        dw = _core.gemm(delta.T, x, weight_grad, beta=1.0 if accumulate else 0.0)
-    dx = _core.gemm(delta, weight, np.empty((n, in_features), dtype=dtype)) if need_input_grad else None
+        dw = _core.gemm(delta.T, x, weight_grad, beta=1.0 if accumulate else 0.0, bf16=bf16)
+    dx = (_core.gemm(delta, weight, np.empty((n, in_features), dtype=dtype), bf16=bf16)
+          if need_input_grad else None)
     return dx, dw, db
 
 
@@ -587,3 +597,5 @@ __all__ = [
     "linear", "linear_backward", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
     "hinge_loss",
 ]
+
+from .functional_conv import *  # noqa: E402,F401,F403  (convolution, pooling, normalisation)

@@ -1,4 +1,6 @@
-"""A correctness sweep of fastnn.matmul against float64 numpy, for whichever kernels are active.
+"""A correctness sweep of fastnn.matmul against float64 numpy, for whichever kernels are active:
+float32, float64, and float32 with precision="bf16" against the float64 product of the operands
+rounded to bf16 (whose products are exact in float32, so only the sums' rounding is allowed).
 
 Run as a script (the tests run it once per instruction set, with FASTNN_ISA set in a fresh
 process, since the choice is made at import); prints the ISA and exits non-zero on a mismatch.
@@ -11,6 +13,7 @@ import numpy as np
 
 import fastnn
 from fastnn import _core
+from reference import round_to_bf16
 
 
 def reference(a, b, trans_a, trans_b):
@@ -32,15 +35,17 @@ def operand(rng, rows, cols, dtype, transposed):
     return x
 
 
-def check(m, n, k, dtype, rng, failures):
+def check(m, n, k, dtype, rng, failures, precision="fp32"):
     for trans_a, trans_b in itertools.product((False, True), repeat=2):
         a = operand(rng, m, k, dtype, trans_a)
         b = operand(rng, k, n, dtype, trans_b)
-        c = fastnn.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+        c = fastnn.matmul(a, b, trans_a=trans_a, trans_b=trans_b, precision=precision)
+        if precision == "bf16":
+            a, b = round_to_bf16(a), round_to_bf16(b)
         ref = reference(a, b, trans_a, trans_b)
         bad = np.abs(c - ref) > error_bound(a, b, trans_a, trans_b, dtype)
         if c.shape != (m, n) or c.dtype != dtype or bad.any():
-            failures.append((np.dtype(dtype).name, m, n, k, trans_a, trans_b))
+            failures.append((np.dtype(dtype).name + "/" + precision, m, n, k, trans_a, trans_b))
 
 
 def shapes(blocking):
@@ -62,13 +67,13 @@ def shapes(blocking):
 def main():
     rng = np.random.default_rng(1234)
     failures = []
-    for dtype in (np.float32, np.float64):
-        blocking = _core.kernel_blocking()[np.dtype(dtype).name]
-        for m, n, k in shapes(blocking):
-            check(m, n, k, dtype, rng, failures)
+    for dtype, precision, blocks in ((np.float32, "fp32", "float32"), (np.float64, "fp32", "float64"),
+                                     (np.float32, "bf16", "bf16")):
+        for m, n, k in shapes(_core.kernel_blocking()[blocks]):
+            check(m, n, k, dtype, rng, failures, precision)
     print(f"isa={fastnn.cpu_info()['isa']} failures={len(failures)}")
     for failure in failures[:20]:
-        print("mismatch: dtype=%s m=%d n=%d k=%d trans_a=%s trans_b=%s" % failure)
+        print("mismatch: %s m=%d n=%d k=%d trans_a=%s trans_b=%s" % failure)
     return 1 if failures else 0
 
 

@@ -14,6 +14,17 @@ def as64(x):
     return np.asarray(x, dtype=np.float64)
 
 
+def round_to_bf16(x):
+    """float32 x rounded to bfloat16 (nearest, ties to even), returned as float32: the rounding
+    of fastnn's bf16 products, from the format's definition (the top 16 bits of a float32).
+    Denormals go to zero of their sign, as VCVTNE2PS2BF16 treats them; NaN stays NaN."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    rounded = np.where((bits & 0x7F800000) == 0, bits & 0x80000000, rounded)
+    rounded = np.where((bits & 0x7FFFFFFF) > 0x7F800000, bits | 0x00400000, rounded)
+    return rounded.astype(np.uint32).view(np.float32)
+
+
 # ---------------------------------------------------------------- activations
 
 def identity(x):

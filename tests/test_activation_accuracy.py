@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 
 HERE = Path(__file__).resolve().parent
+# Every kernel set's activations (avx512_bf16 shares avx512's: testing it again would add time,
+# not coverage).
 ISAS = ("avx512", "avx2", "generic")
 TINY = 2.0 ** -116
 FLT_MIN = float(np.finfo(np.float32).tiny)

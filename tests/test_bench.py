@@ -29,7 +29,7 @@ def theoretical_bound(dtype):
     return vector_lanes(dtype) * 2 * MAX_FMA_PIPES * MAX_GHZ
 
 
-@pytest.fixture(params=["avx512", "avx2", "generic"])
+@pytest.fixture(params=_core.isa_names())
 def isa(request):
     """Each ISA this machine runs, selected in turn, then the original choice restored."""
     if _core.isa_supported(request.param) != 1:
@@ -46,8 +46,29 @@ def test_probe_is_positive_and_physically_possible(isa, dtype):
     assert 0 < peak < 2 * theoretical_bound(dtype)
 
 
+def test_bf16_probe_exists_exactly_where_bf16_kernels_do(isa):
+    from fastnn.bench.bf16 import bf16_peak_gflops
+    peak = bf16_peak_gflops(seconds=0.001, runs=5)
+    if fastnn.cpu_info()["bf16_native"]:
+        # two products and two sums a lane: twice a float32 FMA's work, per instruction
+        assert 0 < peak < 4 * theoretical_bound(np.float32)
+    else:
+        assert peak is None
+
+
+def test_bf16_section_holds_fastnn_against_the_bf16_peak_and_torch():
+    from fastnn.bench.bf16 import bf16_section
+    rows = [{"n": 1024, "form": "A.B", "library": lib, "gflops": g}
+            for lib, g in (("fastnn bf16", 460.0), ("fastnn fp32", 240.0), ("torch bf16", 450.0))]
+    text = bf16_section(rows, {"peak_gflops_bf16_one_core": 500.0, "peak_gflops_f32_one_core": 250.0})
+    assert "460.0 (92%)" in text and "1.02x" in text and "A.B: met" in text
+    rows[0]["gflops"] = 420.0  # 84% of the peak: short of the bar
+    assert "A.B: NOT met" in bf16_section(rows, {"peak_gflops_bf16_one_core": 500.0,
+                                                 "peak_gflops_f32_one_core": 250.0})
+
+
 def test_probe_lanes_follow_the_isa(isa):
-    expected = {"avx512": 16, "avx2": 8, "generic": 4}[isa]
+    expected = {"avx512_bf16": 16, "avx512": 16, "avx2": 8, "generic": 4}[isa]
     assert vector_lanes(np.float32) == expected
     assert vector_lanes(np.float64) == expected // 2
 
@@ -150,8 +171,8 @@ def test_command_line_writes_every_section_to_json(tmp_path):
     out = tmp_path / "bench.json"
     done = run_bench("--smoke", "--json", str(out))
     assert done.returncode == 0, done.stderr
-    for heading in ("== 1. Machine ==", "== 2. GEMM ==", "== 3. Layers and MLPs", "Verdict:",
-                    "== 4. Training step"):
+    for heading in ("== 1. Machine ==", "== 2. GEMM ==", "== 2b. bf16 products",
+                    "== 3. Layers and MLPs", "Verdict:", "== 4. Training step"):
         assert heading in done.stdout
     assert "/" in done.stderr  # the progress bar's step counter
     results = json.loads(out.read_text())
@@ -173,6 +194,9 @@ def test_command_line_writes_every_section_to_json(tmp_path):
         assert row["predicted_no_input_grad"] == predicted_backward_ratio(
             row["sizes"], need_input_grad=False)
         assert math.isclose(row["ratio_input_grad"], row["backward_s"] / row["forward_s"])
+    assert {row["library"] for row in results["bf16"]} == {"fastnn bf16", "fastnn fp32"}
+    assert all(row["gflops"] > 0 for row in results["bf16"])
+    assert (machine["peak_gflops_bf16_one_core"] is None) == (not fastnn.cpu_info()["bf16_native"])
     assert {row["library"] for row in results["training"]} >= {"fastnn", "numpy"}
     assert all(row["seconds"] > 0 for row in results["training"])
 

@@ -71,6 +71,12 @@ def test_uneven_shards_take_the_same_number_of_steps(equivalence):
     assert result["sizes"] == [[13, 13, 12, 12], [1, 1, 1, 0]] and result["covered"]
 
 
+def test_ranks_with_different_networks_all_raise(equivalence):
+    result = equivalence["mismatched_networks"]
+    assert re.search(r"rank 1 has a network of 26 float\d+ parameters, rank 0 of 21 float", result["message"])
+    assert len(set(result["everyone"])) == 1
+
+
 def test_a_rank_that_raises_ends_every_rank():
     run = run_on_two_ranks("rank_raises", timeout=60)  # a hang raises TimeoutExpired: the test fails
     assert run.returncode != 0

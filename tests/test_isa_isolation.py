@@ -21,7 +21,9 @@ import pytest
 import fastnn
 from fastnn import _core
 
-VECTOR_ISAS = ("avx512", "avx2")  # csrc/kernels/<isa>/ directories allowed beyond the baseline
+# csrc/kernels/<isa>/ directories allowed beyond the baseline: every set in the registry but the
+# portable one
+VECTOR_ISAS = tuple(isa for isa in _core.isa_names() if isa != "generic")
 KERNEL_NAME = re.compile(r"(^|_)(%s)(_|$)" % "|".join(VECTOR_ISAS))
 # Legacy prefixes that may stand before a VEX/EVEX byte (segment overrides, address size).
 SKIPPABLE_PREFIXES = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x67}
@@ -124,8 +126,9 @@ def test_vector_instructions_only_in_kernel_functions():
         "AVX/AVX-512 instructions outside the kernel files (csrc/kernels/<isa>/), which must run "
         f"on any x86-64:\n" + "\n".join(f"  {n}: {i}" for n, i in sorted(misplaced.items())))
     # Each vector ISA's kernels are present and really use that ISA's registers.
-    assert any("avx512" in name for name in offending), sorted(offending)
-    assert any("avx2" in name for name in offending), sorted(offending)
+    for isa in VECTOR_ISAS:
+        assert any(KERNEL_NAME.search(base_name(name)) and isa in name for name in offending), (
+            isa, sorted(offending))
 
 
 @needs_objdump
@@ -164,6 +167,8 @@ def test_supported_sets_agree_with_the_kernel_report():
         expected.insert(0, "avx2")
     if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"} <= flags:
         expected.insert(0, "avx512")
+        if "avx512_bf16" in flags:
+            expected.insert(0, "avx512_bf16")
     info = fastnn.cpu_info()
     assert info["isa_supported"] == expected
     if not os.environ.get("FASTNN_ISA"):
@@ -190,7 +195,7 @@ CHECK_MATMUL = """
 """
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+@pytest.mark.parametrize("isa", _core.isa_names())
 def test_forcing_a_supported_isa_uses_it(isa):
     if _core.isa_supported(isa) != 1:
         pytest.skip(f"this CPU cannot run {isa}")
@@ -203,7 +208,7 @@ def test_forcing_an_unknown_isa_is_a_clear_error():
     result = run_python("import fastnn", FASTNN_ISA="sse9")
     assert result.returncode != 0
     assert "ValueError" in result.stderr and "sse9" in result.stderr
-    assert all(name in result.stderr for name in ("avx512", "avx2", "generic"))
+    assert all(name in result.stderr for name in _core.isa_names())
     assert "Segmentation" not in result.stderr
 
 
@@ -219,7 +224,7 @@ def test_forcing_an_unsupported_isa_is_a_clear_error():
 def test_default_dispatch_picks_the_best_supported():
     result = run_python(CHECK_MATMUL)
     assert result.returncode == 0, result.stderr
-    supported = [isa for isa in ("avx512", "avx2", "generic") if _core.isa_supported(isa) == 1]
+    supported = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
     assert result.stdout.split() == supported[:1]
 
 

@@ -28,7 +28,7 @@ def test_sweep_of_block_boundaries_on_the_default_isa():
     assert sweep_active_isa() == 0
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+@pytest.mark.parametrize("isa", _core.isa_names())
 def test_sweep_on_each_isa_forced_by_environment(isa):
     if _core.isa_supported(isa) != 1:
         pytest.skip(f"this CPU cannot run {isa}")
@@ -45,7 +45,7 @@ def test_unknown_isa_is_a_clear_error_at_import(value):
     run = subprocess.run([sys.executable, "-c", "import fastnn"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
-    assert "is not one of 'avx512', 'avx2', 'generic'" in run.stderr
+    assert "is not one of " + ", ".join(map(repr, _core.isa_names())) in run.stderr
 
 
 def test_cpu_info_reports_the_chosen_isa_and_features():
@@ -53,8 +53,9 @@ def test_cpu_info_reports_the_chosen_isa_and_features():
     assert info["isa"] in info["isa_supported"]
     assert "generic" in info["isa_supported"]
     assert set(info["features"]) >= {"avx2", "fma", "avx512f", "os_saves_avx512"}
-    if info["features"]["avx512f"] and info["features"]["os_saves_avx512"] and info["features"]["avx512bw"]:
-        assert info["isa"] == "avx512" or os.environ.get("FASTNN_ISA")
+    if not os.environ.get("FASTNN_ISA"):
+        assert info["isa"] == info["isa_supported"][0]
+    assert info["bf16_native"] == (info["isa"] == "avx512_bf16")
     assert info["blocking"]["float32"]["mr"] >= 1
 
 
@@ -254,3 +255,72 @@ def test_threadpoolctl_limits_fastnn():
         a = np.ones((300, 300), np.float32)
         np.testing.assert_array_equal(fastnn.matmul(a, a), np.full((300, 300), 300, np.float32))
     assert fastnn.get_num_threads() == before
+
+
+# ---------------------------------------------------------------- precision="bf16"
+
+from reference import round_to_bf16  # noqa: E402
+
+
+def assert_bf16_product(c, a, b, trans_a=False, trans_b=False):
+    """c against the float64 product of the bf16-rounded operands: bf16 products are exact in
+    float32, so only the float32 sums' rounding may differ."""
+    assert c.dtype == np.float32
+    assert_product(c, round_to_bf16(a), round_to_bf16(b), trans_a, trans_b)
+
+
+@pytest.mark.parametrize("precision", ["fp8", "BF16", "float32", None, 16, ""])
+def test_precision_must_be_fp32_or_bf16(precision):
+    a = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"precision must be one of \('fp32', 'bf16'\)"):
+        fastnn.matmul(a, a, precision=precision)
+
+
+def test_bf16_takes_float32_arrays_only():
+    a = np.ones((3, 3), np.float64)
+    with pytest.raises(ValueError, match="precision='bf16' takes float32 arrays.*float64"):
+        fastnn.matmul(a, a, precision="bf16")
+    np.testing.assert_array_equal(fastnn.matmul(a, a, precision="fp32"), a @ a)
+
+
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False), (True, True)])
+def test_bf16_products_on_views_and_into_any_out(trans_a, trans_b):
+    rng = np.random.default_rng(5)
+    big_a = rng.standard_normal((90, 140)).astype(np.float32)
+    big_b = rng.standard_normal((130, 150)).astype(np.float32)
+    a = big_a[1::2, ::3][:, :40] if not trans_a else big_a[1::2, ::3][:, :40].T
+    b = big_b[::-3, 5:50][:40] if not trans_b else big_b[::-3, 5:50][:40].T
+    c = fastnn.matmul(a, b, trans_a=trans_a, trans_b=trans_b, precision="bf16")
+    assert_bf16_product(c, a, b, trans_a, trans_b)
+    out = np.empty(c.shape[::-1], np.float32).T  # column-major out: C^T = B^T A^T
+    fastnn.matmul(a, b, trans_a=trans_a, trans_b=trans_b, out=out, precision="bf16")
+    assert_bf16_product(out, a, b, trans_a, trans_b)
+
+
+def test_bf16_rounds_to_nearest_even_and_keeps_non_finite_values():
+    one = np.float32(1)
+    a = np.array([[1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -9, np.inf, np.nan, 3e38]], np.float32)
+    c = fastnn.matmul(a.T, np.ones((1, 1), np.float32), precision="bf16")[:, 0]
+    # ties go to the even neighbour; a large finite value to its nearest bf16
+    assert c[0] == one and c[1] == np.float32(1 + 2 ** -6) and c[2] == one
+    assert c[3] == np.inf and np.isnan(c[4])
+    assert c[5] == round_to_bf16(np.float32(3e38))
+
+
+def test_bf16_results_match_the_float32_kernels_on_rounded_operands():
+    """Results do not depend on the machine beyond the order of the sums: the bf16 kernels
+    against float32 arithmetic on the rounded operands."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((70, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 45)).astype(np.float32)
+    exact = fastnn.matmul(round_to_bf16(a), round_to_bf16(b))
+    np.testing.assert_allclose(fastnn.matmul(a, b, precision="bf16"), exact, rtol=1e-5, atol=1e-4)
+    assert not np.allclose(fastnn.matmul(a, b), exact, rtol=1e-6, atol=1e-6)  # rounding happened
+
+
+def test_matmul_docstring_examples_run():
+    import doctest
+    test = doctest.DocTestParser().get_doctest(fastnn.matmul.__doc__, {}, "matmul", None, 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0 and len(test.examples) >= 3

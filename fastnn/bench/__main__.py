@@ -9,6 +9,7 @@ from functools import partial
 import fastnn
 
 from . import report
+from .bf16 import bf16_case, bf16_section
 from .competitors import available_libraries, libraries_for_threads, thread_count
 from .gemm import GEMM_FORMS, gemm_case
 from .layers import ratio_case
@@ -19,7 +20,7 @@ from .modes import MODES
 from .timing import Progress, clock_for
 from .training import training_case
 
-SECTIONS = ("gemm", "layers", "training", "applications", "busy")
+SECTIONS = ("gemm", "bf16", "layers", "training", "applications", "busy")
 
 
 def parse_args(argv):
@@ -74,6 +75,9 @@ def plan_steps(mode, sections, all_threads, results):
         results["gemm"] += gemm_case(n, form, dtype, threads, all_threads, libraries, peak,
                                      mode.timing)
 
+    def measure_bf16(n, form):
+        results["bf16"] += bf16_case(n, form, mode.bf16_libraries, mode.timing)
+
     def measure_ratio(kind, sizes, batch, threads):
         with thread_count(threads):
             row = ratio_case(kind, sizes, batch, mode.timing, clock_for(threads))
@@ -105,6 +109,10 @@ def plan_steps(mode, sections, all_threads, results):
                     for form in GEMM_FORMS:
                         steps.append((f"gemm: {dtype} n={n} {form} {threads_label(threads)}",
                                       partial(measure_gemm, n, form, dtype, threads)))
+    if "bf16" in sections:
+        for n in mode.bf16_sizes:
+            for form in GEMM_FORMS:
+                steps.append((f"bf16: n={n} {form} 1T", partial(measure_bf16, n, form)))
     if "layers" in sections:
         for threads in sorted({1, all_threads}):
             for width in mode.layer_widths:
@@ -149,6 +157,9 @@ def render(results, sections):
            "== 1. Machine ==", report.machine_section(results["machine"]), ""]
     if "gemm" in sections:
         out += ["== 2. GEMM ==", report.gemm_section(results["gemm"], results["machine"]), ""]
+    if "bf16" in sections and results["bf16"]:
+        out += ["== 2b. bf16 products (precision='bf16') ==",
+                bf16_section(results["bf16"], results["machine"]), ""]
     if "layers" in sections:
         rows = results["layers"] + results["mlps"]
         out += ["== 3. Layers and MLPs: backward/forward time against the FLOP prediction ==",
@@ -183,7 +194,8 @@ def main(argv=None):
     results = {"mode": mode.name,
                "started": datetime.datetime.now().isoformat(timespec="seconds"),
                "command": "python -m fastnn.bench " + " ".join(sys.argv[1:] if argv is None else argv),
-               "machine": None, "gemm": [], "layers": [], "mlps": [], "training": [], "busy": []}
+               "machine": None, "gemm": [], "bf16": [], "layers": [], "mlps": [], "training": [],
+               "busy": []}
     steps = plan_steps(mode, args.sections, all_threads, results)
     progress = Progress(len(steps), enabled=not args.no_progress)
     for label, measure in steps:

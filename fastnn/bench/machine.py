@@ -7,6 +7,7 @@ import numpy as np
 import fastnn
 from fastnn import _core
 
+from .bf16 import bf16_peak_gflops
 from .competitors import comparison_warnings, competitor_versions
 
 
@@ -60,6 +61,7 @@ def describe_machine(probe_runs=50, libraries=("numpy", "torch", "jax")):
         "load_average_at_start": load_average(),
         "peak_gflops_f32_one_core": fma_peak_gflops(np.float32, runs=probe_runs),
         "peak_gflops_f64_one_core": fma_peak_gflops(np.float64, runs=probe_runs),
+        "peak_gflops_bf16_one_core": bf16_peak_gflops(runs=probe_runs),
         "vector_lanes_f32": vector_lanes(np.float32),
         "python": platform.python_version(),
         "platform": platform.platform(),

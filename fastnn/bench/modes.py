@@ -27,6 +27,8 @@ class Mode:
     digits: dict = field(default_factory=lambda: {"hidden": (256, 256), "batch": 64, "epochs": 5,
                                                   "runs": 3})
     training_libraries: tuple = ("fastnn", "numpy", "torch", "jax")
+    bf16_sizes: tuple = (256, 1024)
+    bf16_libraries: tuple = ("fastnn", "torch")
     probe_runs: int = 50
     timing: dict = field(default_factory=dict)
 
@@ -37,12 +39,14 @@ MODES = {
         name="smoke", gemm_sizes=(64,), gemm_libraries=("fastnn", "numpy"),
         layer_batches=(16,), layer_widths=(64,), mlp_batches=(16,), mlp_widths=(64,),
         training_batches=(16,), training_sizes=(64, 32, 10), training_libraries=("fastnn", "numpy"),
+        bf16_sizes=(64,), bf16_libraries=("fastnn",),
         busy_rounds=1, busy_batch=16, busy_sizes=(64, 32, 10), busy_matmul_n=64, probe_runs=5,
         latency_sizes=((64, 32, 10),), digits={"hidden": (16,), "batch": 64, "epochs": 1, "runs": 1}, timing={"rounds": 2, "round_seconds": 0.0005, "budget_seconds": 0.05}),
     "quick": Mode(
         name="quick", gemm_sizes=(256, 1024), gemm_libraries=("fastnn", "numpy"),
         layer_batches=(1, 256), layer_widths=(1024,), mlp_batches=(16, 256), mlp_widths=(1024,),
         training_batches=(256,), training_libraries=("fastnn", "numpy"),
+        bf16_sizes=(1024,), bf16_libraries=("fastnn",),
         busy_rounds=2, busy_batch=256, busy_matmul_n=1024,
         digits={"hidden": (256, 256), "batch": 64, "epochs": 2, "runs": 1},
         timing={"rounds": 5, "round_seconds": 0.002, "budget_seconds": 0.3}),
@@ -60,7 +64,7 @@ MODES = {
         layer_batches=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
         layer_widths=(64, 128, 256, 512, 1024, 2048),
         mlp_batches=(1, 4, 16, 64, 128, 256, 512, 1024), mlp_widths=(64, 256, 512, 1024, 2048),
-        training_batches=(1, 16, 64, 256, 1024),
+        training_batches=(1, 16, 64, 256, 1024), bf16_sizes=(256, 512, 1024, 2048),
         training_extra=(((64, 64, 64, 10), 32), ((784, 256, 10), 64)),
         busy_rounds=15,
         timing={"rounds": 15, "round_seconds": 0.005, "budget_seconds": 4.0}),

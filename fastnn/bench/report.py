@@ -35,10 +35,15 @@ def machine_section(machine):
         f"Load             {load_text(machine)}",
         f"FMA peak         float32 {machine['peak_gflops_f32_one_core']:.1f} GFLOP/s, "
         f"float64 {machine['peak_gflops_f64_one_core']:.1f} GFLOP/s on one core "
-        f"({machine['vector_lanes_f32']} float32 lanes per vector)",
+        f"({machine['vector_lanes_f32']} float32 lanes per vector)" + bf16_peak_text(machine),
         f"Software         Python {machine['python']}, fastnn {machine['fastnn']}, "
         f"numpy {libs['numpy']}{blas}" + (f", {others}" if others else ""),
     ] + [f"Warning          {w}" for w in machine.get("warnings", [])])
+
+
+def bf16_peak_text(machine):
+    peak = machine.get("peak_gflops_bf16_one_core")
+    return f"; bf16 dot products {peak:.1f} GFLOP/s" if peak else ""
 
 
 def machine_is_busy(machine):

@@ -126,6 +126,9 @@ class Linear(Module):
             return None
         return LinearActivation(self, following, None if name == "identity" else name)
 
+    def plan_op(self):
+        return {"op": "linear", "weight": self.weight, "bias": self.bias, "activation": self._activation}
+
     def extra_repr(self):
         text = f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
         if self._activation is not None:
@@ -159,3 +162,7 @@ class LinearActivation:
 
     def backward(self, grad_output, need_input_grad=True):
         return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad)
+
+    def plan_op(self):
+        linear = self.linear
+        return {"op": "linear", "weight": linear.weight, "bias": linear.bias, "activation": self.activation}

@@ -52,15 +52,13 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx2_2x4, double, __m256d, 4, __m256i, TAIL_
 
 /* KC x NR of B (16 KiB at KC = 256) and MR x KC of A fit L1 beside each other; the KC x NC panel
  * of B (512 KiB) stays in a 1 MiB L2. */
-const fastnn_kernel_context fastnn_context_avx2 = {
-    .name = "avx2",
-    .sgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 144, .nc = 512, .ukernel = sgemm_avx2_6x16,
-              .pack_transposed = fastnn_spack_transposed_avx2,
-              .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0,
-              .dot_ukernel = sgemm_dot_avx2_2x4},
-    .dgemm = {.mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8,
-              .pack_transposed = fastnn_dpack_transposed_avx2,
-              .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0,
-              .dot_ukernel = dgemm_dot_avx2_2x4},
-    .activations = &fastnn_activations_avx2,
+const fastnn_sgemm_blocking fastnn_sgemm_avx2 = {
+    .mr = MR, .nr = 16, .kc = 256, .mc = 144, .nc = 512, .ukernel = sgemm_avx2_6x16,
+    .pack_transposed = fastnn_spack_transposed_avx2,
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0, .dot_ukernel = sgemm_dot_avx2_2x4,
+};
+const fastnn_dgemm_blocking fastnn_dgemm_avx2 = {
+    .mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8,
+    .pack_transposed = fastnn_dpack_transposed_avx2,
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0, .dot_ukernel = dgemm_dot_avx2_2x4,
 };

@@ -52,15 +52,13 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
 
 /* An 8 x KC micro-panel of A (8 KiB at KC = 256) stays in L1 while B's KC x NC panel (512 KiB)
  * streams from a 1 MiB L2. */
-const fastnn_kernel_context fastnn_context_avx512 = {
-    .name = "avx512",
-    .sgemm = {.mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32,
-              .pack_transposed = fastnn_spack_transposed_avx2,
-              .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32,
-              .dot_ukernel = sgemm_dot_avx512_4x4},
-    .dgemm = {.mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
-              .pack_transposed = fastnn_dpack_transposed_avx2,
-              .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32,
-              .dot_ukernel = dgemm_dot_avx512_4x4},
-    .activations = &fastnn_activations_avx512,
+const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
+    .mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32,
+    .pack_transposed = fastnn_spack_transposed_avx2,
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
+};
+const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
+    .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
+    .pack_transposed = fastnn_dpack_transposed_avx2,
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = dgemm_dot_avx512_4x4,
 };

@@ -22,11 +22,9 @@
 DEFINE_GENERIC_UKERNEL(float, sgemm_generic_4x8, 4, 8)
 DEFINE_GENERIC_UKERNEL(double, dgemm_generic_4x4, 4, 4)
 
-const fastnn_kernel_context fastnn_context_generic = {
-    .name = "generic",
-    .sgemm = {.mr = 4, .nr = 8, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_generic_4x8,
-              .pack_transposed = NULL},
-    .dgemm = {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4,
-              .pack_transposed = NULL},
-    .activations = &fastnn_activations_generic,
+const fastnn_sgemm_blocking fastnn_sgemm_generic = {
+    .mr = 4, .nr = 8, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_generic_4x8,
+};
+const fastnn_dgemm_blocking fastnn_dgemm_generic = {
+    .mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4,
 };

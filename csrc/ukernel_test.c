@@ -1,0 +1,98 @@
+#include "ukernel_test.h"
+
+#include <string.h>
+
+#include "fp_env.h"
+#include "kernel_context.h"
+
+static const fastnn_isa_entry *runnable_entry(const char *isa, int *status)
+{
+    for (int i = 0; i < fastnn_isa_registry_size; i++)
+        if (strcmp(isa, fastnn_isa_registry[i].name) == 0) {
+            *status = fastnn_isa_registry[i].cpu_runs() ? 0 : -2;
+            return *status == 0 ? &fastnn_isa_registry[i] : NULL;
+        }
+    *status = -1;
+    return NULL;
+}
+
+int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
+{
+    const fastnn_isa_entry *entry = NULL;
+    for (int i = 0; i < fastnn_isa_registry_size; i++)
+        if (strcmp(isa, fastnn_isa_registry[i].name) == 0)
+            entry = &fastnn_isa_registry[i];
+    if (entry == NULL)
+        return -1;
+    const fastnn_kernel_context *ctx = entry->context;
+    switch (kind) {
+    case FASTNN_UKERNEL_SGEMM: *mr = ctx->sgemm->mr, *nr = ctx->sgemm->nr; break;
+    case FASTNN_UKERNEL_DGEMM: *mr = ctx->dgemm->mr, *nr = ctx->dgemm->nr; break;
+    case FASTNN_UKERNEL_BF16GEMM:
+        if (ctx->bf16gemm == NULL) return -2;
+        *mr = ctx->bf16gemm->mr, *nr = ctx->bf16gemm->nr;
+        break;
+    case FASTNN_UKERNEL_SGEMM_DOT:
+        if (ctx->sgemm->dot_ukernel == NULL) return -2;
+        *mr = ctx->sgemm->dot_mr, *nr = ctx->sgemm->dot_nr;
+        break;
+    case FASTNN_UKERNEL_DGEMM_DOT:
+        if (ctx->dgemm->dot_ukernel == NULL) return -2;
+        *mr = ctx->dgemm->dot_mr, *nr = ctx->dgemm->dot_nr;
+        break;
+    default: return -2;
+    }
+    return 0;
+}
+
+int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, ptrdiff_t lda,
+                       ptrdiff_t rows, const void *b, ptrdiff_t ldb, ptrdiff_t cols, void *c,
+                       ptrdiff_t ldc, double alpha, double beta, long repeats)
+{
+    int status, mr, nr;
+    const fastnn_isa_entry *entry = runnable_entry(isa, &status);
+    if (entry == NULL)
+        return status;
+    if ((status = fastnn_ukernel_shape(isa, kind, &mr, &nr)) != 0)
+        return status;
+    const fastnn_kernel_context *ctx = entry->context;
+    unsigned int fp_state = fastnn_flush_denormals_begin();
+    for (long r = 0; r < repeats; r++) {
+        switch (kind) {
+        case FASTNN_UKERNEL_SGEMM:
+            ctx->sgemm->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
+            break;
+        case FASTNN_UKERNEL_DGEMM:
+            ctx->dgemm->ukernel(k, a, b, ldb, c, ldc, alpha, beta);
+            break;
+        case FASTNN_UKERNEL_BF16GEMM:
+            ctx->bf16gemm->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
+            break;
+        case FASTNN_UKERNEL_SGEMM_DOT:
+            ctx->sgemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, (float)alpha,
+                                    (float)beta);
+            break;
+        case FASTNN_UKERNEL_DGEMM_DOT:
+            ctx->dgemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta);
+            break;
+        }
+    }
+    fastnn_flush_denormals_end(fp_state);
+    return 0;
+}
+
+int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const float *src,
+                         ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
+{
+    int status;
+    const fastnn_isa_entry *entry = runnable_entry(isa, &status);
+    if (entry == NULL)
+        return status;
+    const fastnn_bf16gemm_blocking *blk = entry->context->bf16gemm;
+    fastnn_bf16_pack pack = blk == NULL ? NULL
+                            : interleaved ? blk->pack_interleaved : blk->pack_transposed;
+    if (pack == NULL)
+        return -2;
+    pack(kc, src, ld, w, panels, dst);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/* Each kernel set's micro-kernels and packers, called on their own (as XNNPACK tests its
+ * kernels): the tests compare them with a numpy reference of their contract
+ * (kernel_context.h) on every k remainder and edge, for any set this CPU runs, whichever is
+ * active. Not part of the library's API. */
+#ifndef FASTNN_UKERNEL_TEST_H
+#define FASTNN_UKERNEL_TEST_H
+
+#include <stddef.h>
+
+typedef enum {
+    FASTNN_UKERNEL_SGEMM,      /* register tile, float32 panels */
+    FASTNN_UKERNEL_DGEMM,      /* register tile, float64 panels */
+    FASTNN_UKERNEL_BF16GEMM,   /* register tile, bf16 pair panels, float32 C */
+    FASTNN_UKERNEL_SGEMM_DOT,  /* dot tile, float32 rows of A and B along k */
+    FASTNN_UKERNEL_DGEMM_DOT,  /* dot tile, float64 */
+} fastnn_ukernel_kind;
+
+/* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it
+ * does not have. */
+int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr);
+
+/* Runs the kernel `repeats` times on the same operands (the tests run it once; more times it
+ * measures the kernel alone): a register tile as the loop nest calls it (a, b packed panels,
+ * rs_b B's k stride, a full mr x nr tile of C at ldc), a dot tile on rows x cols at most its
+ * shape (a, b rows along k, lda and ldb apart, given by rs_b and ldc's neighbours below).
+ * Returns 0, -1 for an unknown set, -2 for a kind it does not have or a set this CPU cannot run. */
+int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, ptrdiff_t lda,
+                       ptrdiff_t rows, const void *b, ptrdiff_t ldb, ptrdiff_t cols, void *c,
+                       ptrdiff_t ldc, double alpha, double beta, long repeats);
+
+/* The bf16 vector packers of set `isa` (interleaved != 0 picks that one): `panels` panels of
+ * width w into dst. Same returns. */
+int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const float *src,
+                         ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
+
+#endif

@@ -1,0 +1,132 @@
+"""Every micro-kernel and bf16 packer of every kernel set this CPU runs, on its own, against a
+float64 numpy reference of its contract (csrc/kernel_context.h): every k remainder around the
+kernels' unrolling and vector widths, every edge row and column count of the dot tiles, alpha and
+beta, beta == 0 reading nothing of C, nothing written outside the tile. A kernel bug shows here,
+in the kernel, rather than in a network three layers up (as XNNPACK tests its kernels)."""
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastnn import _core
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference import round_to_bf16  # noqa: E402
+
+RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
+REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm")
+DOT_TILES = ("sgemm_dot", "dgemm_dot")
+# k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
+K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
+ALPHA_BETA = ((1.0, 0.0), (0.5, 0.0), (-2.0, 1.0), (1.5, -0.75))
+
+
+def kernel_or_skip(isa, kind):
+    try:
+        return _core._ukernel_shape(isa, kind)
+    except ValueError:
+        pytest.skip(f"{isa} has no {kind} kernel")
+
+
+def bf16_bits(x):
+    """The bf16 values of float32 x (already representable) as uint16."""
+    return (np.ascontiguousarray(x, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
+def pair_panel(x):
+    """A (k, w) panel to bf16 pairs: per pair q, w pairs (x[2q, r], x[2q+1, r]); odd k padded."""
+    k, w = x.shape
+    padded = np.zeros((k + k % 2, w), dtype=np.float32)
+    padded[:k] = x
+    return bf16_bits(padded.reshape(-1, 2, w).transpose(0, 2, 1)).reshape(1, -1)
+
+
+def error_bound(a, b, c0, alpha, beta, eps):
+    k = a.shape[0]
+    return (4 * (k + 2) * eps * (abs(alpha) * (np.abs(a.T) @ np.abs(b)) + abs(beta) * np.abs(c0))
+            + 1e-30)
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("kind", REGISTER_TILES)
+def test_register_tile_kernel(isa, kind):
+    mr, nr = kernel_or_skip(isa, kind)
+    dtype = np.float64 if kind == "dgemm" else np.float32
+    eps = np.finfo(dtype).eps
+    rng = np.random.default_rng(len(isa) * 10 + len(kind))
+    for k, (alpha, beta) in itertools.product(K_VALUES, ALPHA_BETA):
+        a = rng.standard_normal((k, mr)).astype(dtype)  # the panels as the loop nest packs them
+        b = rng.standard_normal((k, nr)).astype(dtype)
+        if kind == "bf16gemm":
+            a, b = round_to_bf16(a), round_to_bf16(b)
+            a_panel, b_panel = pair_panel(a), pair_panel(b)
+        else:
+            a_panel, b_panel = a.reshape(1, -1).copy(), b.reshape(1, -1).copy()
+        c0 = rng.standard_normal((mr, nr)).astype(dtype)
+        c = np.full((mr, nr + 5), np.nan, dtype=dtype)  # ldc past the tile; nan: never read
+        if beta != 0:
+            c[:, :nr] = c0
+        _core._ukernel_test(isa, kind, k, a_panel, b_panel, c, alpha=alpha, beta=beta)
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        expected = alpha * (a64.T @ b64) + (beta * c0 if beta != 0 else 0)
+        bad = ~(np.abs(c[:, :nr] - expected) <= error_bound(a64, b64, c0, alpha, beta, eps))
+        assert not bad.any(), (isa, kind, k, alpha, beta, np.argwhere(bad)[:5])
+        assert np.isnan(c[:, nr:]).all(), (isa, kind, k, "wrote past the tile")
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("kind", DOT_TILES)
+def test_dot_tile_kernel_on_every_edge(isa, kind):
+    dm, dn = kernel_or_skip(isa, kind)
+    dtype = np.float64 if kind == "dgemm_dot" else np.float32
+    eps = np.finfo(dtype).eps
+    rng = np.random.default_rng(7)
+    for k, rows, cols in itertools.product(K_VALUES, range(1, dm + 1), range(1, dn + 1)):
+        alpha, beta = ALPHA_BETA[(k + rows + cols) % len(ALPHA_BETA)]
+        a = rng.standard_normal((rows, k + 3)).astype(dtype)[:, :k]  # rows lda apart
+        b = rng.standard_normal((cols, k + 1)).astype(dtype)[:, :k]
+        c0 = rng.standard_normal((rows, cols)).astype(dtype)
+        c = np.full((dm + 1, dn + 2), np.nan, dtype=dtype)
+        if beta != 0:
+            c[:rows, :cols] = c0
+        _core._ukernel_test(isa, kind, k, a, b, c, alpha=alpha, beta=beta, rows=rows, cols=cols)
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        expected = alpha * (a64 @ b64.T) + (beta * c0 if beta != 0 else 0)
+        bound = error_bound(a64.T, b64.T, c0, alpha, beta, eps)
+        assert (np.abs(c[:rows, :cols] - expected) <= bound).all(), (isa, kind, k, rows, cols)
+        outside = np.ones_like(c, dtype=bool)
+        outside[:rows, :cols] = False
+        assert np.isnan(c[outside]).all(), (isa, kind, k, rows, cols, "wrote outside the tile")
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("interleaved", [False, True], ids=["transposed", "interleaved"])
+def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
+    mr, nr = kernel_or_skip(isa, "bf16gemm")
+    rng = np.random.default_rng(3)
+    for w, panels, kc in itertools.product((mr, nr), (1, 3), (1, 2, 3, 15, 16, 17, 33)):
+        # values that exercise rounding: ties, denormals, infinities, NaN among normal numbers
+        x = rng.standard_normal((kc, panels * w + 3)).astype(np.float32)
+        x.flat[::7] = np.float32(1 + 2 ** -8)           # a tie: rounds to even (1.0)
+        x.flat[3::11] = np.float32(1e-40)               # a denormal: to zero
+        x.flat[5::13] = np.inf
+        src = x if interleaved else np.ascontiguousarray(x.T)
+        packed = _core._bf16_pack_test(isa, interleaved, src, w, panels)
+        steps = panels * w
+        expected = np.concatenate([pair_panel(round_to_bf16(x[:, p * w:(p + 1) * w])).ravel()
+                                   for p in range(panels)])
+        assert packed.shape == expected.shape
+        np.testing.assert_array_equal(packed, expected, err_msg=f"{isa} w={w} kc={kc} of {steps}")
+
+
+def test_unknown_or_missing_kernels_are_clear_errors():
+    with pytest.raises(ValueError, match="no kernel set"):
+        _core._ukernel_shape("sse9", "sgemm")
+    if "generic" in RUNNABLE:
+        with pytest.raises(ValueError, match="no bf16gemm"):
+            _core._ukernel_shape("generic", "bf16gemm")
+        a = np.zeros((1, 4), np.float32)
+        with pytest.raises(ValueError, match="panels"):  # too small for the tile: refused
+            _core._ukernel_test("generic", "sgemm", 8, a, a, np.zeros((4, 8), np.float32))
