@@ -10,6 +10,14 @@
 #include "elementwise.h"
 #include "kernel_context.h"
 
+#define TABLE_ROW(ARG, NAME, name, FROM, param_a, default_a, param_b, default_b)                  \
+    [FASTNN_ACT_##NAME] = {#name, FASTNN_FROM_##FROM, param_a, default_a, param_b, default_b},
+#define FASTNN_FROM_INPUT 1
+#define FASTNN_FROM_OUTPUT 0
+const fastnn_activation_info fastnn_activation_table[FASTNN_ACT_COUNT] = {
+    FASTNN_ACTIVATION_TABLE(TABLE_ROW, _)};
+#undef TABLE_ROW
+
 /* Columns per block of the bias-gradient reduction: the block's double accumulators stay in L1
  * while the rows stream past, and blocks are what threads share out. */
 #define BIAS_GRAD_BLOCK 256
@@ -20,14 +28,16 @@
         return &fastnn_active_context()->activations->SUFFIX;                                     \
     }                                                                                             \
                                                                                                   \
-    void fastnn_activation_forward_##SUFFIX(int act, ptrdiff_t n, const T *x, T *y)               \
+    void fastnn_activation_forward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n, const T *x,  \
+                                            T *y)                                                 \
     {                                                                                             \
         const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
         FASTNN_FOR_EACH_SPAN(n, n, k->forward(act, hi - lo, x + lo, y + lo));                     \
     }                                                                                             \
                                                                                                   \
-    void fastnn_activation_backward_##SUFFIX(int act, ptrdiff_t n, const T *grad_output,          \
-                                             const T *saved, T *grad_input)                       \
+    void fastnn_activation_backward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n,             \
+                                             const T *grad_output, const T *saved,                \
+                                             T *grad_input)                                       \
     {                                                                                             \
         const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
         FASTNN_FOR_EACH_SPAN(n, n,                                                                \
@@ -36,7 +46,8 @@
     }                                                                                             \
                                                                                                   \
     void fastnn_delta_and_bias_grad_##SUFFIX(                                                     \
-        int act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output, ptrdiff_t ld_grad_output,  \
+        fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output,         \
+        ptrdiff_t ld_grad_output,                                                                 \
         const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, T *bias_grad,           \
         int accumulate)                                                                           \
     {                                                                                             \

@@ -4,17 +4,17 @@
 from libc.stdint cimport int64_t
 
 cdef extern from "activations.h" nogil:
-    void fastnn_activation_forward_f32(int act, ptrdiff_t n, const float *x, float *y)
-    void fastnn_activation_forward_f64(int act, ptrdiff_t n, const double *x, double *y)
-    void fastnn_activation_backward_f32(int act, ptrdiff_t n, const float *grad_output,
+    void fastnn_activation_forward_f32(fastnn_activation_spec act, ptrdiff_t n, const float *x, float *y)
+    void fastnn_activation_forward_f64(fastnn_activation_spec act, ptrdiff_t n, const double *x, double *y)
+    void fastnn_activation_backward_f32(fastnn_activation_spec act, ptrdiff_t n, const float *grad_output,
                                         const float *saved, float *grad_input)
-    void fastnn_activation_backward_f64(int act, ptrdiff_t n, const double *grad_output,
+    void fastnn_activation_backward_f64(fastnn_activation_spec act, ptrdiff_t n, const double *grad_output,
                                         const double *saved, double *grad_input)
-    void fastnn_delta_and_bias_grad_f32(int act, ptrdiff_t rows, ptrdiff_t cols,
+    void fastnn_delta_and_bias_grad_f32(fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols,
                                         const float *grad_output, ptrdiff_t ld_grad_output,
                                         const float *saved, ptrdiff_t ld_saved, float *delta,
                                         ptrdiff_t ld_delta, float *bias_grad, int accumulate)
-    void fastnn_delta_and_bias_grad_f64(int act, ptrdiff_t rows, ptrdiff_t cols,
+    void fastnn_delta_and_bias_grad_f64(fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols,
                                         const double *grad_output, ptrdiff_t ld_grad_output,
                                         const double *saved, ptrdiff_t ld_saved, double *delta,
                                         ptrdiff_t ld_delta, double *bias_grad, int accumulate)
@@ -98,23 +98,25 @@ cdef inline void *_rows_data(cnp.ndarray x, ptrdiff_t rows, ptrdiff_t cols, int 
     return cnp.PyArray_DATA(x)
 
 
-def activation_forward(int activation, cnp.ndarray x, cnp.ndarray y):
+def activation_forward(object activation, cnp.ndarray x, cnp.ndarray y):
     """y = act(x), elementwise over C-contiguous arrays of one size (y may be x)."""
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(x)
     cdef ptrdiff_t n = cnp.PyArray_SIZE(x)
     cdef void *px = _data(x, n, cnp.PyArray_TYPE(x), "x")
     cdef void *py = _data(y, n, cnp.PyArray_TYPE(x), "y")
     with nogil:
         if is_double:
-            fastnn_activation_forward_f64(activation, n, <const double *>px, <double *>py)
+            fastnn_activation_forward_f64(spec, n, <const double *>px, <double *>py)
         else:
-            fastnn_activation_forward_f32(activation, n, <const float *>px, <float *>py)
+            fastnn_activation_forward_f32(spec, n, <const float *>px, <float *>py)
     return y
 
 
-def activation_backward(int activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray grad_input):
-    """grad_input = grad_output * act'(saved): saved is the output (ReLU, tanh, sigmoid, identity)
-    or the input (the GELU forms)."""
+def activation_backward(object activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray grad_input):
+    """grad_input = grad_output * act'(saved): saved is the forward output or input, as the
+    activation table says."""
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     cdef ptrdiff_t n = cnp.PyArray_SIZE(grad_output)
@@ -123,19 +125,20 @@ def activation_backward(int activation, cnp.ndarray grad_output, cnp.ndarray sav
     cdef void *pgi = _data(grad_input, n, typenum, "grad_input")
     with nogil:
         if is_double:
-            fastnn_activation_backward_f64(activation, n, <const double *>pg, <const double *>ps,
+            fastnn_activation_backward_f64(spec, n, <const double *>pg, <const double *>ps,
                                            <double *>pgi)
         else:
-            fastnn_activation_backward_f32(activation, n, <const float *>pg, <const float *>ps,
+            fastnn_activation_backward_f32(spec, n, <const float *>pg, <const float *>ps,
                                            <float *>pgi)
     return grad_input
 
 
-def delta_and_bias_grad(int activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray delta,
+def delta_and_bias_grad(object activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray delta,
                         cnp.ndarray bias_grad, bint accumulate):
     """One pass: delta = grad_output * act'(saved) (when delta is given) and bias_grad = (or +=)
     the column sums of delta, or of grad_output when delta is None (when bias_grad is given).
     2-D operands need unit column stride; bias_grad is contiguous (cols,)."""
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     if grad_output.ndim != 2:
@@ -153,11 +156,11 @@ def delta_and_bias_grad(int activation, cnp.ndarray grad_output, cnp.ndarray sav
     cdef void *pb = _optional_data(bias_grad, cols, typenum, "bias_grad")
     with nogil:
         if is_double:
-            fastnn_delta_and_bias_grad_f64(activation, rows, cols, <const double *>pg, ld_g,
+            fastnn_delta_and_bias_grad_f64(spec, rows, cols, <const double *>pg, ld_g,
                                            <const double *>ps, ld_s, <double *>pd, ld_d,
                                            <double *>pb, accumulate)
         else:
-            fastnn_delta_and_bias_grad_f32(activation, rows, cols, <const float *>pg, ld_g,
+            fastnn_delta_and_bias_grad_f32(spec, rows, cols, <const float *>pg, ld_g,
                                            <const float *>ps, ld_s, <float *>pd, ld_d,
                                            <float *>pb, accumulate)
     return delta

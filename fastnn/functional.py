@@ -22,12 +22,77 @@ import numpy as np
 from . import _core
 
 FLOAT_DTYPES = (np.float32, np.float64)
-ACTIVATIONS = _core.ACTIVATIONS  # name -> code of csrc/activation_math.h
+# The activation table (csrc/activation_table.h) as C compiled it: name -> code, and per name its
+# row (code, whether the derivative reads the input, the parameters and their defaults).
+ACTIVATIONS = _core.ACTIVATIONS
+ACTIVATION_TABLE = {row["name"]: row for row in _core.ACTIVATION_TABLE}
 _IDENTITY = ACTIVATIONS["identity"]
-# The GELU forms differentiate from their input; the others from their output.
-_DERIVATIVE_FROM_INPUT = frozenset((ACTIVATIONS["gelu"], ACTIVATIONS["gelu_tanh"]))
+_DERIVATIVE_FROM_INPUT = frozenset(row["code"] for row in _core.ACTIVATION_TABLE
+                                   if row["derivative_from_input"])
 _GELU_CODES = {"none": ACTIVATIONS["gelu"], "tanh": ACTIVATIONS["gelu_tanh"]}
 REDUCTIONS = ("mean", "sum", "none")
+
+
+class ActivationSpec(tuple):
+    """An activation of the table with its parameters: `name`, `params` (name -> value),
+    `code`, `derivative_from_input`, and `kernel`, what the C kernels take (the code, or
+    (code, a, b) with parameters). Made by `activation_spec`; hashable and comparable."""
+
+    __slots__ = ()
+    name = property(lambda self: self[0])
+    params = property(lambda self: dict(self[1]))
+    code = property(lambda self: ACTIVATIONS[self[0]])
+    derivative_from_input = property(lambda self: self.code in _DERIVATIVE_FROM_INPUT)
+
+    @property
+    def kernel(self):
+        values = [value for _, value in self[1]]
+        return (self.code, *values, *[0.0] * (2 - len(values))) if values else self.code
+
+    def __repr__(self):
+        args = "".join(f", {k}={v!r}" for k, v in self[1])
+        return f"activation_spec({self[0]!r}{args})"
+
+
+def activation_spec(name, caller="activation_spec", **params):
+    """The ActivationSpec for `name` (a name of ACTIVATIONS, None for identity, or a spec) with
+    the given parameters (the table's defaults for those not given). The activations whose
+    derivative is taken from their output need parameters >= 0 (a negative LeakyReLU slope or ELU
+    alpha would make the output ambiguous about the input's sign).
+
+    >>> import fastnn.functional as F
+    >>> F.activation_spec("leaky_relu", negative_slope=0.2).kernel
+    (6, 0.2, 0.0)
+    """
+    if isinstance(name, ActivationSpec):
+        if not params:
+            return name
+        params = dict(name.params, **params)
+        name = name.name
+    if name is None:
+        name = "identity"
+    row = ACTIVATION_TABLE.get(name) if isinstance(name, str) else None
+    if row is None:
+        raise ValueError(f"{caller}: unknown activation {name!r}; expected None or one of "
+                         f"{sorted(ACTIVATIONS)}")
+    defaults = dict(row["params"])
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise TypeError(f"{caller}: {name!r} takes no parameter {sorted(unknown)[0]!r}; its "
+                        f"parameters are {list(defaults) or 'none'}")
+    values = []
+    for key, default in row["params"]:
+        value = params.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{caller}: {key} must be a real number, got {type(value).__name__}")
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"{caller}: {key} must be finite, got {value}")
+        if not row["derivative_from_input"] and value < 0:
+            raise ValueError(f"{caller}: {key} must be >= 0 ({name}'s derivative is taken from its "
+                             f"output), got {value}")
+        values.append((key, value))
+    return ActivationSpec((name, tuple(values)))
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -62,14 +127,15 @@ def _like(x, reference, name, reference_name, caller):
     return x
 
 
-def _activation_code(name, caller):
+def _activation_code(name, caller, params=None):
+    """What the kernels take for activation `name` (None, a name or an ActivationSpec)."""
     if name is None:
         return _IDENTITY
-    code = ACTIVATIONS.get(name) if isinstance(name, str) else None
-    if code is None:
-        raise ValueError(f"{caller}: unknown activation {name!r}; expected None or one of "
-                         f"{sorted(ACTIVATIONS)}")
-    return code
+    return activation_spec(name, caller, **(params or {})).kernel
+
+
+def _kernel_code(kernel):
+    return kernel[0] if type(kernel) is tuple else kernel
 
 
 def _unit_column_stride(x):
@@ -176,22 +242,68 @@ def gelu(x, approximate="none"):
     return _apply(x, code, "gelu")
 
 
-def activation(x, name):
-    """The activation called `name` ("identity", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh";
-    None means identity), applied elementwise.
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope·x (negative_slope >= 0), as torch.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.leaky_relu(np.array([-2.0, 3.0]), 0.1)
+    array([-0.2,  3. ])
+    """
+    return _apply(x, activation_spec("leaky_relu", "leaky_relu", negative_slope=negative_slope).kernel,
+                  "leaky_relu")
+
+
+def elu(x, alpha=1.0):
+    """x where x > 0, else alpha·(exp(x) − 1) (alpha >= 0), as torch.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.elu(np.array([-1.0, 2.0])).round(4)
+    array([-0.6321,  2.    ])
+    """
+    return _apply(x, activation_spec("elu", "elu", alpha=alpha).kernel, "elu")
+
+
+def silu(x):
+    """x·σ(x) (also called swish), as torch.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.silu(np.array([0.0, 1.0])).round(4)
+    array([0.    , 0.7311])
+    """
+    return _apply(x, ACTIVATIONS["silu"], "silu")
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta·x)) / beta, or x where beta·x > threshold, as torch; never overflows.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.softplus(np.array([0.0, 100.0])).round(4)
+    array([  0.6931, 100.    ])
+    """
+    return _apply(x, activation_spec("softplus", "softplus", beta=beta, threshold=threshold).kernel,
+                  "softplus")
+
+
+def activation(x, name, **params):
+    """The activation called `name` (a name of ACTIVATIONS, or an ActivationSpec; None means
+    identity) with its parameters, applied elementwise.
 
     >>> import numpy as np, fastnn.functional as F
     >>> F.activation(np.array([-2.0, 3.0]), "relu")
     array([0., 3.])
+    >>> F.activation(np.array([-2.0, 3.0]), "leaky_relu", negative_slope=0.5)
+    array([-1.,  3.])
     """
-    return _apply(x, _activation_code(name, "activation"), "activation")
+    return _apply(x, _activation_code(name, "activation", params), "activation")
 
 
-def activation_backward(name, grad_output, *, output=None, input=None):
+def activation_backward(name, grad_output, *, output=None, input=None, **params):
     """The gradient with respect to the activation's input: grad_output ⊙ act'.
 
-    ReLU, tanh and sigmoid differentiate from their forward `output`; the GELU forms from their
-    forward `input`; identity needs neither.
+    Each activation differentiates from its forward `output` or its forward `input`, as the
+    activation table says (ACTIVATION_TABLE[name]["derivative_from_input"]): ReLU, tanh,
+    sigmoid, LeakyReLU and ELU from the output, the GELU forms, SiLU and Softplus from the
+    input; identity needs neither.
 
     >>> import numpy as np, fastnn.functional as F
     >>> y = F.sigmoid(np.array([0.0]))
@@ -199,11 +311,11 @@ def activation_backward(name, grad_output, *, output=None, input=None):
     array([0.25])
     """
     caller = "activation_backward"
-    code = _activation_code(name, caller)
+    code = _activation_code(name, caller, params)
     grad_output = _float_array(grad_output, "grad_output", caller)
     if code == _IDENTITY:
         return np.array(grad_output, order="C")
-    from_input = code in _DERIVATIVE_FROM_INPUT
+    from_input = _kernel_code(code) in _DERIVATIVE_FROM_INPUT
     saved_name = "input" if from_input else "output"
     saved = input if from_input else output
     if saved is None:
@@ -292,13 +404,15 @@ def log_softmax_backward(grad_output, output, dim=-1):
 
 # ---------------------------------------------------------------- linear
 
-def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_out=None):
+def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_out=None,
+           activation_params=None):
     """y = act(x · weightᵀ + bias), in one GEMM with bias and activation fused into its write-back.
 
     x is (N, in), weight (out, in) as PyTorch stores it, bias (out,) or None; `activation` is None
-    or a name of `ACTIVATIONS`. The result is a new (N, out) array or is written into `out`.
+    or a name of `ACTIVATIONS` (or an ActivationSpec), its parameters in the dict
+    `activation_params`. The result is a new (N, out) array or is written into `out`.
     `pre_activation_out` (N, out), if given, receives x · weightᵀ + bias before the activation:
-    the GELU forms need it for `linear_backward`.
+    the activations whose derivative reads the input need it for `linear_backward`.
 
     >>> import numpy as np, fastnn.functional as F
     >>> x = np.array([[1.0, -2.0]]); w = np.array([[1.0, 1.0], [0.0, 1.0]])
@@ -308,7 +422,7 @@ def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_ou
     array([[-0.5, -1.5]])
     """
     caller = "linear"
-    code = _activation_code(activation, caller)
+    code = _activation_code(activation, caller, activation_params)
     x = _matrix(x, "x", caller)
     weight = _matrix(weight, "weight", caller)
     if weight.dtype != x.dtype:
@@ -349,7 +463,7 @@ def linear_unchecked(x, weight, bias, code, out=None, pre_activation_out=None):
 
 def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre_activation=None,
                     need_input_grad=True, has_bias=True, weight_grad=None, bias_grad=None,
-                    accumulate=True):
+                    accumulate=True, activation_params=None):
     """The gradients of y = act(x · weightᵀ + b): returns (dx, dweight, dbias).
 
     One C pass forms dS = grad_output ⊙ act'(S) and reduces dbias = Σ_rows dS (in double); then
@@ -371,7 +485,7 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
     (array([[3., 4.]]), array([[1., 2.]]), array([1.]))
     """
     caller = "linear_backward"
-    code = _activation_code(activation, caller)
+    code = _activation_code(activation, caller, activation_params)
     x = _matrix(x, "x", caller)
     weight = _matrix(weight, "weight", caller)
     grad_output = _matrix(grad_output, "grad_output", caller)
@@ -387,7 +501,7 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
 
     saved = None
     if code != _IDENTITY:
-        from_input = code in _DERIVATIVE_FROM_INPUT
+        from_input = _kernel_code(code) in _DERIVATIVE_FROM_INPUT
         saved = pre_activation if from_input else output
         if saved is None:
             raise ValueError(f"{caller}: the derivative of {activation!r} needs "
@@ -580,7 +694,8 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
 
 
 __all__ = [
-    "ACTIVATIONS", "identity", "relu", "tanh", "sigmoid", "gelu", "activation",
+    "ACTIVATIONS", "ACTIVATION_TABLE", "ActivationSpec", "activation_spec", "identity", "relu",
+    "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu", "softplus", "activation",
     "activation_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
     "linear", "linear_backward", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
     "hinge_loss",

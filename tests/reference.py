@@ -45,13 +45,47 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
+def leaky_relu(x, negative_slope=0.01):
+    x = as64(x)
+    return np.where(x > 0, x, negative_slope * x)
+
+
+def elu(x, alpha=1.0):
+    x = as64(x)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def silu(x):
+    x = as64(x)
+    return x * sigmoid(x)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    x = as64(x)
+    u = beta * x
+    with np.errstate(over="ignore"):
+        return np.where(u > threshold, x, np.log1p(np.exp(np.minimum(u, threshold))) / beta)
+
+
 FORWARD = {"identity": identity, "relu": relu, "tanh": tanh, "sigmoid": sigmoid, "gelu": gelu,
-           "gelu_tanh": gelu_tanh}
+           "gelu_tanh": gelu_tanh, "leaky_relu": leaky_relu, "elu": elu, "silu": silu,
+           "softplus": softplus}
 
 
-def derivative(name, s):
-    """d act / d s at the pre-activation s, straight from calculus."""
+def derivative(name, s, **params):
+    """d act / d s at the pre-activation s, straight from calculus (parameters as torch names
+    them, the defaults where not given)."""
     s = as64(s)
+    if name == "leaky_relu":
+        return np.where(s > 0, 1.0, params.get("negative_slope", 0.01))
+    if name == "elu":
+        return np.where(s > 0, 1.0, params.get("alpha", 1.0) * np.exp(np.minimum(s, 0)))
+    if name == "silu":
+        p = sigmoid(s)
+        return p * (1 + s * (1 - p))
+    if name == "softplus":
+        beta, threshold = params.get("beta", 1.0), params.get("threshold", 20.0)
+        return np.where(beta * s > threshold, 1.0, sigmoid(beta * s))
     if name == "identity":
         return np.ones_like(s)
     if name == "relu":

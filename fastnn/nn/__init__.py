@@ -20,7 +20,7 @@ A training step reads:
 A forward keeps a reference to its input for backward: modify it in place only after backward.
 NaN and Inf propagate through every layer and loss, as in torch; nothing raises on them.
 """
-from .activation import GELU, Identity, ReLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, GELU, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import Sequential
 from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, MSELoss
@@ -28,4 +28,4 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
-           "Softmax", "Sequential", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
+           "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
