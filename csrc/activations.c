@@ -22,27 +22,75 @@ const fastnn_activation_info fastnn_activation_table[FASTNN_ACT_COUNT] = {
  * while the rows stream past, and blocks are what threads share out. */
 #define BIAS_GRAD_BLOCK 256
 
+/* Each pass: its operands in a struct, and the work on a span [lo, hi) of its elements, rows or
+ * column blocks (elementwise.h splits the spans among threads). */
 #define DEFINE_ACTIVATIONS(T, SUFFIX, EXP)                                                        \
     static const fastnn_activation_kernels_##SUFFIX *kernels_##SUFFIX(void)                       \
     {                                                                                             \
         return &fastnn_active_context()->activations->SUFFIX;                                     \
     }                                                                                             \
                                                                                                   \
+    typedef struct {                                                                              \
+        const fastnn_activation_kernels_##SUFFIX *k;                                              \
+        fastnn_activation_spec act;                                                               \
+        const T *x, *saved;                                                                       \
+        T *y;                                                                                     \
+    } activation_args_##SUFFIX;                                                                   \
+                                                                                                  \
+    static void forward_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)               \
+    {                                                                                             \
+        const activation_args_##SUFFIX *p = args;                                                 \
+        p->k->forward(p->act, hi - lo, p->x + lo, p->y + lo);                                     \
+    }                                                                                             \
+                                                                                                  \
     void fastnn_activation_forward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n, const T *x,  \
                                             T *y)                                                 \
     {                                                                                             \
-        const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
-        FASTNN_FOR_EACH_SPAN(n, n, k->forward(act, hi - lo, x + lo, y + lo));                     \
+        activation_args_##SUFFIX args = {kernels_##SUFFIX(), act, x, NULL, y};                    \
+        fastnn_for_each_span(n, n, forward_span_##SUFFIX, &args);                                 \
+    }                                                                                             \
+                                                                                                  \
+    static void backward_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)              \
+    {                                                                                             \
+        const activation_args_##SUFFIX *p = args; /* x: the output gradient, y: the input's */    \
+        p->k->backward(p->act, hi - lo, p->x + lo, p->saved + lo, p->y + lo);                     \
     }                                                                                             \
                                                                                                   \
     void fastnn_activation_backward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n,             \
                                              const T *grad_output, const T *saved,                \
                                              T *grad_input)                                       \
     {                                                                                             \
-        const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
-        FASTNN_FOR_EACH_SPAN(n, n,                                                                \
-                             k->backward(act, hi - lo, grad_output + lo, saved + lo,              \
-                                         grad_input + lo));                                       \
+        activation_args_##SUFFIX args = {kernels_##SUFFIX(), act, grad_output, saved, grad_input};\
+        fastnn_for_each_span(n, n, backward_span_##SUFFIX, &args);                                \
+    }                                                                                             \
+                                                                                                  \
+    typedef struct {                                                                              \
+        const fastnn_activation_kernels_##SUFFIX *k;                                              \
+        fastnn_activation_spec act;                                                               \
+        int accumulate;                                                                           \
+        ptrdiff_t rows, cols, ld_grad_output, ld_saved, ld_delta;                                 \
+        const T *grad_output, *saved;                                                             \
+        T *delta, *bias_grad;                                                                     \
+    } delta_args_##SUFFIX;                                                                        \
+                                                                                                  \
+    static void delta_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)                 \
+    {                                                                                             \
+        const delta_args_##SUFFIX *p = args;                                                      \
+        for (ptrdiff_t block = lo; block < hi; block++) {                                         \
+            ptrdiff_t j0 = block * BIAS_GRAD_BLOCK;                                               \
+            ptrdiff_t width = p->cols - j0 < BIAS_GRAD_BLOCK ? p->cols - j0 : BIAS_GRAD_BLOCK;    \
+            double sums[BIAS_GRAD_BLOCK];                                                         \
+            for (ptrdiff_t j = 0; j < width; j++) sums[j] = 0;                                    \
+            p->k->delta_and_column_sums(p->act, p->rows, width, p->grad_output + j0,              \
+                                        p->ld_grad_output, p->delta ? p->saved + j0 : NULL,       \
+                                        p->ld_saved, p->delta ? p->delta + j0 : NULL,             \
+                                        p->ld_delta, sums);                                       \
+            if (p->bias_grad) {                                                                   \
+                T *out = p->bias_grad + j0;                                                       \
+                for (ptrdiff_t j = 0; j < width; j++)                                             \
+                    out[j] = (T)(p->accumulate ? sums[j] + (double)out[j] : sums[j]);             \
+            }                                                                                     \
+        }                                                                                         \
     }                                                                                             \
                                                                                                   \
     void fastnn_delta_and_bias_grad_##SUFFIX(                                                     \
@@ -51,65 +99,71 @@ const fastnn_activation_info fastnn_activation_table[FASTNN_ACT_COUNT] = {
         const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, T *bias_grad,           \
         int accumulate)                                                                           \
     {                                                                                             \
-        const fastnn_activation_kernels_##SUFFIX *k = kernels_##SUFFIX();                         \
+        delta_args_##SUFFIX args = {kernels_##SUFFIX(), act, accumulate, rows, cols,              \
+                                    ld_grad_output, ld_saved, ld_delta, grad_output, saved,       \
+                                    delta, bias_grad};                                            \
         ptrdiff_t blocks = (cols + BIAS_GRAD_BLOCK - 1) / BIAS_GRAD_BLOCK;                        \
-        FASTNN_FOR_EACH_SPAN(rows * cols, blocks, {                                               \
-            for (ptrdiff_t block = lo; block < hi; block++) {                                     \
-                ptrdiff_t j0 = block * BIAS_GRAD_BLOCK;                                           \
-                ptrdiff_t width = cols - j0 < BIAS_GRAD_BLOCK ? cols - j0 : BIAS_GRAD_BLOCK;      \
-                double sums[BIAS_GRAD_BLOCK];                                                     \
-                for (ptrdiff_t j = 0; j < width; j++) sums[j] = 0;                                \
-                k->delta_and_column_sums(act, rows, width, grad_output + j0, ld_grad_output,      \
-                                         delta ? saved + j0 : NULL, ld_saved,                     \
-                                         delta ? delta + j0 : NULL, ld_delta, sums);              \
-                if (bias_grad) {                                                                  \
-                    T *out = bias_grad + j0;                                                      \
-                    for (ptrdiff_t j = 0; j < width; j++)                                         \
-                        out[j] = (T)(accumulate ? sums[j] + (double)out[j] : sums[j]);            \
-                }                                                                                 \
+        fastnn_for_each_span(rows * cols, blocks, delta_span_##SUFFIX, &args);                    \
+    }                                                                                             \
+                                                                                                  \
+    typedef struct {                                                                              \
+        ptrdiff_t cols;                                                                           \
+        const T *x, *y; /* forward: input and output; backward: grad_output and output */         \
+        T *out;         /* forward: unused (y is written); backward: grad_input */                \
+        int take_log;                                                                             \
+    } softmax_args_##SUFFIX;                                                                      \
+                                                                                                  \
+    static void softmax_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)               \
+    {                                                                                             \
+        const softmax_args_##SUFFIX *p = args;                                                    \
+        const ptrdiff_t cols = p->cols;                                                           \
+        for (ptrdiff_t i = lo; i < hi; i++) {                                                     \
+            const T *xi = p->x + i * cols;                                                        \
+            T *yi = p->out + i * cols;                                                            \
+            T max = xi[0];                                                                        \
+            for (ptrdiff_t j = 1; j < cols; j++) max = xi[j] > max ? xi[j] : max;                 \
+            double sum = 0;                                                                       \
+            if (p->take_log) {                                                                    \
+                for (ptrdiff_t j = 0; j < cols; j++) sum += EXP(xi[j] - max);                     \
+                T shift = max + (T)log(sum);                                                      \
+                for (ptrdiff_t j = 0; j < cols; j++) yi[j] = xi[j] - shift;                       \
+            } else {                                                                              \
+                for (ptrdiff_t j = 0; j < cols; j++) sum += yi[j] = EXP(xi[j] - max);             \
+                T scale = (T)(1 / sum);                                                           \
+                for (ptrdiff_t j = 0; j < cols; j++) yi[j] *= scale;                              \
             }                                                                                     \
-        });                                                                                       \
+        }                                                                                         \
     }                                                                                             \
                                                                                                   \
     void fastnn_softmax_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *x, T *y, int take_log)  \
     {                                                                                             \
-        FASTNN_FOR_EACH_SPAN(rows * cols, rows, {                                                 \
-            for (ptrdiff_t i = lo; i < hi; i++) {                                                 \
-                const T *xi = x + i * cols;                                                       \
-                T *yi = y + i * cols;                                                             \
-                T max = xi[0];                                                                    \
-                for (ptrdiff_t j = 1; j < cols; j++) max = xi[j] > max ? xi[j] : max;             \
-                double sum = 0;                                                                   \
-                if (take_log) {                                                                   \
-                    for (ptrdiff_t j = 0; j < cols; j++) sum += EXP(xi[j] - max);                 \
-                    T shift = max + (T)log(sum);                                                  \
-                    for (ptrdiff_t j = 0; j < cols; j++) yi[j] = xi[j] - shift;                   \
-                } else {                                                                          \
-                    for (ptrdiff_t j = 0; j < cols; j++) sum += yi[j] = EXP(xi[j] - max);         \
-                    T scale = (T)(1 / sum);                                                       \
-                    for (ptrdiff_t j = 0; j < cols; j++) yi[j] *= scale;                          \
-                }                                                                                 \
+        softmax_args_##SUFFIX args = {cols, x, NULL, y, take_log};                                \
+        fastnn_for_each_span(rows * cols, rows, softmax_span_##SUFFIX, &args);                    \
+    }                                                                                             \
+                                                                                                  \
+    static void softmax_backward_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)      \
+    {                                                                                             \
+        const softmax_args_##SUFFIX *p = args;                                                    \
+        const ptrdiff_t cols = p->cols;                                                           \
+        for (ptrdiff_t i = lo; i < hi; i++) {                                                     \
+            const T *g = p->x + i * cols, *yi = p->y + i * cols;                                  \
+            T *gi = p->out + i * cols;                                                            \
+            double sum = 0;                                                                       \
+            if (p->take_log) {                                                                    \
+                for (ptrdiff_t j = 0; j < cols; j++) sum += g[j];                                 \
+                for (ptrdiff_t j = 0; j < cols; j++) gi[j] = g[j] - EXP(yi[j]) * (T)sum;          \
+            } else {                                                                              \
+                for (ptrdiff_t j = 0; j < cols; j++) sum += (double)g[j] * yi[j];                 \
+                for (ptrdiff_t j = 0; j < cols; j++) gi[j] = yi[j] * (g[j] - (T)sum);             \
             }                                                                                     \
-        });                                                                                       \
+        }                                                                                         \
     }                                                                                             \
                                                                                                   \
     void fastnn_softmax_backward_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *grad_output,   \
                                           const T *output, T *grad_input, int take_log)           \
     {                                                                                             \
-        FASTNN_FOR_EACH_SPAN(rows * cols, rows, {                                                 \
-            for (ptrdiff_t i = lo; i < hi; i++) {                                                 \
-                const T *g = grad_output + i * cols, *yi = output + i * cols;                     \
-                T *gi = grad_input + i * cols;                                                    \
-                double sum = 0;                                                                   \
-                if (take_log) {                                                                   \
-                    for (ptrdiff_t j = 0; j < cols; j++) sum += g[j];                             \
-                    for (ptrdiff_t j = 0; j < cols; j++) gi[j] = g[j] - EXP(yi[j]) * (T)sum;      \
-                } else {                                                                          \
-                    for (ptrdiff_t j = 0; j < cols; j++) sum += (double)g[j] * yi[j];             \
-                    for (ptrdiff_t j = 0; j < cols; j++) gi[j] = yi[j] * (g[j] - (T)sum);         \
-                }                                                                                 \
-            }                                                                                     \
-        });                                                                                       \
+        softmax_args_##SUFFIX args = {cols, grad_output, output, grad_input, take_log};           \
+        fastnn_for_each_span(rows * cols, rows, softmax_backward_span_##SUFFIX, &args);           \
     }
 
 DEFINE_ACTIVATIONS(float, f32, expf)

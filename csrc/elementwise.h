@@ -1,65 +1,22 @@
-/* Splitting elementwise and row-wise work among OpenMP threads.
+/* Splitting elementwise and row-wise work among fastnn's threads (thread_pool.h).
  *
- * These passes are bound by memory bandwidth, which a second thread adds little to, while a team
- * costs microseconds to wake (milliseconds when the cores are busy with other processes): only
- * passes over a quarter million elements or more are split. Each thread gets one contiguous span
- * and flushes denormals for itself (the MXCSR is per thread). */
+ * These passes are bound by memory bandwidth, which a second thread adds little to, while handing
+ * work to a helper costs microseconds: only passes over a quarter million elements or more are
+ * split. They are split in a few spans per thread, taken from a shared counter, so a thread the
+ * OS has descheduled holds up no more than the span it is in; each span flushes denormals for its
+ * thread (the MXCSR is per thread). Every split gives the same results: spans are independent. */
 #ifndef FASTNN_ELEMENTWISE_H
 #define FASTNN_ELEMENTWISE_H
 
 #include <stddef.h>
 
-#include "dispatch.h"
-#include "fp_env.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #define FASTNN_ELEMENTWISE_PARALLEL_MIN ((ptrdiff_t)1 << 18)
 
-/* How many threads a pass over `work` elements, split in `units` independent pieces, is worth. */
-static inline int fastnn_elementwise_threads(ptrdiff_t work, ptrdiff_t units)
-{
-    if (work < FASTNN_ELEMENTWISE_PARALLEL_MIN || units < 2)
-        return 1;
-    int threads = fastnn_get_num_threads();
-    ptrdiff_t by_work = work / (FASTNN_ELEMENTWISE_PARALLEL_MIN / 2);
-    if (threads > by_work)
-        threads = (int)by_work;
-    if (threads > units)
-        threads = (int)units;
-    return threads < 1 ? 1 : threads;
-}
+/* Work on the pieces [lo, hi) of a pass; `args` holds the pass's operands. */
+typedef void (*fastnn_span_fn)(const void *args, ptrdiff_t lo, ptrdiff_t hi);
 
-/* This thread's span [lo, hi) of `units` pieces. */
-static inline void fastnn_thread_span(ptrdiff_t units, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-    int id = 0, count = 1;
-#ifdef _OPENMP
-    id = omp_get_thread_num();
-    count = omp_get_num_threads();
-#endif
-    *lo = units * id / count;
-    *hi = units * (id + 1) / count;
-}
-
-/* Runs the body (the variadic argument, so that it may hold commas) once per thread, with
- * ptrdiff_t lo, hi bound to the thread's span of `units` and denormals flushed around it.
- * `work` counts elements, to decide whether threads pay off. */
-#define FASTNN_FOR_EACH_SPAN(work, units, ...)                                                    \
-    do {                                                                                          \
-        ptrdiff_t units_ = (units);                                                               \
-        int threads_ = fastnn_elementwise_threads((work), units_);                                \
-        (void)threads_; /* unused when built without OpenMP */                                    \
-        _Pragma("omp parallel num_threads(threads_) if (threads_ > 1)")                           \
-        {                                                                                         \
-            ptrdiff_t lo, hi;                                                                     \
-            fastnn_thread_span(units_, &lo, &hi);                                                 \
-            unsigned int fp_state_ = fastnn_flush_denormals_begin();                              \
-            __VA_ARGS__;                                                                          \
-            fastnn_flush_denormals_end(fp_state_);                                                \
-        }                                                                                         \
-    } while (0)
+/* Runs span(args, lo, hi) over [0, units) in disjoint spans that cover it, on one or more
+ * threads; `work` counts elements, to decide whether threads pay off. */
+void fastnn_for_each_span(ptrdiff_t work, ptrdiff_t units, fastnn_span_fn span, const void *args);
 
 #endif

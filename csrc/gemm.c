@@ -1,6 +1,8 @@
 /* The GEMM entry points: threading and packing buffers, around the one loop nest. */
 #include "gemm.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,15 +10,10 @@
 #include "dispatch.h"
 #include "fp_env.h"
 #include "kernel_context.h"
+#include "thread_pool.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-/* Below this many multiply-adds (about 80 us of one core's work) a product runs on one thread.
- * Waking a team costs a few microseconds on an idle machine, but when other processes hold the
- * cores every join waits for a descheduled thread, and small products threaded that way were
- * measured 10-30x slower than on one thread; above this size the gain outweighs that risk. */
+/* Below this many multiply-adds (about 60 us of one core's work) a product runs on one thread:
+ * handing out units and waking a helper costs microseconds, which small products do not repay. */
 #define FASTNN_GEMM_PARALLEL_MIN_FMAS (8.0 * 1024.0 * 1024.0)
 
 /* Up to this many rows of C, a row-major B is read in place rather than packed: each of its
@@ -29,40 +26,66 @@
  * kernel set's dot_max_rows rows, X W^T runs on the dot-product kernels where the set has them. */
 #define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
 
-/* Threads split C into rows x cols independent sub-blocks, each with its own packing: no
- * barriers and no shared scratch, at the price of packing the shared operand once per thread. */
+/* Threads take units -- blocks of C, each packing what it needs -- from a shared counter
+ * (thread_pool.h), so a thread that runs takes the work of one that the OS has descheduled.
+ * More units than threads let the work even out; each unit re-packs its share of A and B, so
+ * units stay large enough for that to cost a few percent at most. */
+#define FASTNN_GEMM_UNITS_PER_THREAD 4
+#define FASTNN_GEMM_MIN_UNIT_FMAS (2.0 * 1024.0 * 1024.0)
+/* Long products are split into units of at most this many multiply-adds (about 15 ms of one
+ * core's work) even on one thread: between units the caller checks for Ctrl-C. */
+#define FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS (2048.0 * 1024.0 * 1024.0)
+
+/* C split into rows x cols blocks, whole register tiles each: a block's tiles are the same as in
+ * the whole product, so every split sums in the same order. */
 typedef struct {
     int rows, cols;
-} thread_grid;
+} unit_grid;
 
 static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
 
-static thread_grid choose_thread_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int mr, int nr)
+static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
 {
-    thread_grid best = {1, 1};
-    int threads = fastnn_get_num_threads();
-    if (threads <= 1 || (double)m * (double)n * (double)k < FASTNN_GEMM_PARALLEL_MIN_FMAS)
-        return best;
+    if ((double)m * (double)n * (double)k < FASTNN_GEMM_PARALLEL_MIN_FMAS)
+        return 1;
+    return fastnn_get_num_threads();
+}
+
+static unit_grid choose_unit_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int mr, int nr, int nc,
+                                  int threads)
+{
+    unit_grid best = {1, 1};
+    double fmas = (double)m * (double)n * (double)k;
+    double target = ceil(fmas / FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS);
+    if (threads > 1) {
+        double for_threads = (double)threads * FASTNN_GEMM_UNITS_PER_THREAD;
+        double affordable = floor(fmas / FASTNN_GEMM_MIN_UNIT_FMAS);
+        for_threads = for_threads < affordable ? for_threads : affordable;
+        target = target > for_threads ? target : for_threads;
+    }
     ptrdiff_t row_tiles = ceil_div(m, mr), col_tiles = ceil_div(n, nr);
-    if (threads > row_tiles * col_tiles)
-        threads = (int)(row_tiles * col_tiles);
-    double best_cost = -1;
-    for (int rows = 1; rows <= threads; rows++) {
-        if (threads % rows)
+    if (target > (double)row_tiles * (double)col_tiles)
+        target = (double)row_tiles * (double)col_tiles;
+    if (target <= 1)
+        return best;
+    /* Fewest bytes re-packed: every block of rows packs its B, every block of columns its A (which
+     * the loop nest packs once per NC-wide panel anyway). */
+    double panels = (double)ceil_div(n, nc), best_cost = -1;
+    for (ptrdiff_t rows = 1; rows <= row_tiles && rows <= target; rows++) {
+        ptrdiff_t cols = (ptrdiff_t)ceil(target / (double)rows);
+        if (cols > col_tiles)
             continue;
-        int cols = threads / rows;
-        /* the largest sub-block's area, in whole tiles: what the slowest thread computes */
-        double cost = (double)ceil_div(row_tiles, rows) * mr * (double)ceil_div(col_tiles, cols) * nr;
+        double cost = (double)m * (cols > panels ? cols : panels) + (double)n * rows;
         if (best_cost < 0 || cost < best_cost) {
             best_cost = cost;
-            best.rows = rows;
-            best.cols = cols;
+            best.rows = (int)rows;
+            best.cols = (int)cols;
         }
     }
     return best;
 }
 
-/* This thread's share [lo, hi) of `count` elements split in whole tiles among `parts`. */
+/* This part's share [lo, hi) of `count` elements split in whole tiles among `parts`. */
 static void share(ptrdiff_t count, int tile, int parts, int part, ptrdiff_t *lo, ptrdiff_t *hi)
 {
     ptrdiff_t tiles = ceil_div(count, tile);
@@ -73,31 +96,43 @@ static void share(ptrdiff_t count, int tile, int parts, int part, ptrdiff_t *lo,
     *hi = (first + mine) * tile < count ? (first + mine) * tile : count;
 }
 
-static void thread_block(const thread_grid *grid, ptrdiff_t m, ptrdiff_t n, int mr, int nr,
-                         ptrdiff_t *m0, ptrdiff_t *m1, ptrdiff_t *n0, ptrdiff_t *n1)
+static void unit_block(const unit_grid *grid, ptrdiff_t m, ptrdiff_t n, int mr, int nr,
+                       ptrdiff_t unit, ptrdiff_t *m0, ptrdiff_t *m1, ptrdiff_t *n0, ptrdiff_t *n1)
 {
-    int id = 0;
-#ifdef _OPENMP
-    id = omp_get_thread_num();
-#endif
-    share(m, mr, grid->rows, id / grid->cols, m0, m1);
-    share(n, nr, grid->cols, id % grid->cols, n0, n1);
+    share(m, mr, grid->rows, (int)(unit / grid->cols), m0, m1);
+    share(n, nr, grid->cols, (int)(unit % grid->cols), n0, n1);
 }
 
 /* Each thread keeps its packing buffer for the next call: the sizes are bounded by the block
- * sizes, and allocating per call would page-fault a fresh buffer every time. */
+ * sizes, and allocating per call would page-fault a fresh buffer every time. A thread-specific
+ * key frees it when the thread exits (thread pools in servers start and end threads by the
+ * thousand). */
 static __thread void *thread_buffer;
 static __thread size_t thread_buffer_bytes;
+static pthread_key_t buffer_key;
+static pthread_once_t buffer_key_once = PTHREAD_ONCE_INIT;
+static int buffer_key_made;
+
+static void make_buffer_key(void) { buffer_key_made = pthread_key_create(&buffer_key, free) == 0; }
 
 static void *packing_buffer(size_t bytes)
 {
     if (bytes > thread_buffer_bytes) {
+        pthread_once(&buffer_key_once, make_buffer_key);
         free(thread_buffer);
+        thread_buffer = NULL;
         thread_buffer_bytes = 0;
+        if (buffer_key_made)
+            pthread_setspecific(buffer_key, NULL);
         bytes = (bytes + 63) & ~(size_t)63;
-        thread_buffer = aligned_alloc(64, bytes);
-        if (thread_buffer == NULL)
+        void *buffer = aligned_alloc(64, bytes);
+        if (buffer != NULL && buffer_key_made && pthread_setspecific(buffer_key, buffer) != 0) {
+            free(buffer); /* without the key it would leak with the thread */
+            buffer = NULL;
+        }
+        if (buffer == NULL)
             return NULL;
+        thread_buffer = buffer;
         thread_buffer_bytes = bytes;
     }
     return thread_buffer;

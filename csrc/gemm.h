@@ -38,7 +38,8 @@ void fastnn_bias_activation_f32(const fastnn_epilogue *self, void *c, ptrdiff_t 
 void fastnn_bias_activation_f64(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,
                                 ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows, ptrdiff_t cols);
 
-/* Return 0, or -1 when the packing buffers could not be allocated (C is then undefined). */
+/* Return 0, -1 when the packing buffers could not be allocated, or -2 when the interrupt check
+ * (thread_pool.h) stopped a long product; C is then undefined. */
 int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                  const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                  const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,

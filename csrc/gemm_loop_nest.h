@@ -11,7 +11,7 @@
  *   ir  by MR                         the MR x KC micro-panel of A stays in L1
  *   jr  by NR                         micro-kernel, streaming B from L2
  * (For a few rows of C, a row-major B is not packed at all: see b_in_place.)
- * Threads split C into a grid of independent sub-blocks (gemm.c); this nest is serial.
+ * Threads take blocks of C (units) from a shared counter (gemm.c); this nest is serial.
  */
 
 /* A full panel by copying: w values a k step. The panel widths the kernel sets use get loops
@@ -167,6 +167,42 @@ static void NAME(scale_only)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t l
         epilogue->apply(epilogue, c, ldc, 0, 0, m, n);
 }
 
+/* What every unit of one product shares (gemm.c hands the units to the threads). */
+typedef struct {
+    const BLOCKING_TYPE *blk;
+    void (*serial)(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
+                   ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *, ptrdiff_t,
+                   const fastnn_epilogue *, ptrdiff_t, ptrdiff_t, T *, T *);
+    ptrdiff_t m, n, k;
+    T alpha, beta;
+    const T *a, *b;
+    ptrdiff_t rs_a, cs_a, rs_b, cs_b, ldc;
+    T *c;
+    const fastnn_epilogue *epilogue;
+    unit_grid grid;
+    size_t b_panel_elements, packed_bytes;
+} NAME(gemm_job);
+
+/* One block of C, on whichever thread claimed it, with that thread's packing buffer. */
+static int NAME(gemm_unit)(void *context, ptrdiff_t unit)
+{
+    const NAME(gemm_job) *job = context;
+    ptrdiff_t m0, m1, n0, n1;
+    unit_block(&job->grid, job->m, job->n, job->blk->mr, job->blk->nr, unit, &m0, &m1, &n0, &n1);
+    T *buffer = packing_buffer(job->packed_bytes);
+    if (buffer == NULL)
+        return -1;
+    if (m1 > m0 && n1 > n0) {
+        unsigned int fp_state = fastnn_flush_denormals_begin();
+        job->serial(job->blk, m1 - m0, n1 - n0, job->k, job->alpha, job->a + m0 * job->rs_a,
+                    job->rs_a, job->cs_a, job->b + n0 * job->cs_b, job->rs_b, job->cs_b, job->beta,
+                    job->c + m0 * job->ldc + n0, job->ldc, job->epilogue, m0, n0,
+                    buffer + job->b_panel_elements, buffer);
+        fastnn_flush_denormals_end(fp_state);
+    }
+    return 0;
+}
+
 static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
                       const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                       const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -181,41 +217,20 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     const BLOCKING_TYPE *blk = &fastnn_active_context()->BLOCKING;
     /* one buffer per thread: the B panel, then (64-byte aligned) the A block */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 15) & ~(size_t)15;
-    size_t packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc);
-    thread_grid grid = choose_thread_grid(m, n, k, blk->mr, blk->nr);
     /* chosen for the whole product, so that every thread count sums in the same order */
     int dot = blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
               (m <= blk->dot_max_rows || n <= FASTNN_DOT_MAX_COLS(blk->nr));
-    void (*serial)(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
-                   ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *, ptrdiff_t,
-                   const fastnn_epilogue *, ptrdiff_t, ptrdiff_t, T *, T *) =
-        dot ? NAME(gemm_dot) : NAME(gemm_serial);
-    int threads = grid.rows * grid.cols, failed = 0;
-    if (threads == 1) { /* no OpenMP region at all: it costs microseconds on small products */
-        T *buffer = packing_buffer(packed_bytes);
-        if (buffer == NULL)
-            return -1;
-        unsigned int fp_state = fastnn_flush_denormals_begin();
-        serial(blk, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
-                          epilogue, 0, 0, buffer + b_panel_elements, buffer);
-        fastnn_flush_denormals_end(fp_state);
-        return 0;
-    }
-
-#pragma omp parallel num_threads(threads) reduction(| : failed)
-    {
-        ptrdiff_t m0, m1, n0, n1;
-        thread_block(&grid, m, n, blk->mr, blk->nr, &m0, &m1, &n0, &n1);
-        T *buffer = packing_buffer(packed_bytes);
-        if (buffer == NULL) {
-            failed = 1;
-        } else if (m1 > m0 && n1 > n0) {
-            unsigned int fp_state = fastnn_flush_denormals_begin();
-            serial(blk, m1 - m0, n1 - n0, k, alpha, a + m0 * rs_a, rs_a, cs_a,
-                              b + n0 * cs_b, rs_b, cs_b, beta, c + m0 * ldc + n0, ldc, epilogue,
-                              m0, n0, buffer + b_panel_elements, buffer);
-            fastnn_flush_denormals_end(fp_state);
-        }
-    }
-    return failed ? -1 : 0;
+    int threads = gemm_threads(m, n, k);
+    NAME(gemm_job) job = {
+        .blk = blk, .serial = dot ? NAME(gemm_dot) : NAME(gemm_serial), .m = m, .n = n, .k = k,
+        .alpha = alpha, .beta = beta, .a = a, .b = b, .rs_a = rs_a, .cs_a = cs_a, .rs_b = rs_b,
+        .cs_b = cs_b, .ldc = ldc, .c = c, .epilogue = epilogue,
+        .grid = choose_unit_grid(m, n, k, blk->mr, blk->nr, blk->nc, threads),
+        .b_panel_elements = b_panel_elements,
+        .packed_bytes = sizeof(T) * (b_panel_elements + (size_t)blk->mc * blk->kc),
+    };
+    ptrdiff_t units = (ptrdiff_t)job.grid.rows * job.grid.cols;
+    if (units == 1) /* no thread pool at all: it costs microseconds on small products */
+        return NAME(gemm_unit)(&job, 0);
+    return fastnn_run_units(threads, units, NAME(gemm_unit), &job, 1);
 }

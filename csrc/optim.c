@@ -1,34 +1,10 @@
 /* Optimizer updates (optim.h): one streaming pass over a parameter and its state, split among
- * threads only when the tensor is large enough to pay for waking them. */
+ * threads only when the tensor is large enough to pay for waking them (elementwise.h). */
 #include "optim.h"
 
 #include <math.h>
 
-#include "dispatch.h"
-#include "fp_env.h"
-
-/* An update reads and writes a few arrays once: below ~1 MB of parameters a single core
- * finishes in about the time it takes to wake a thread team. */
-#define FASTNN_OPTIM_PARALLEL_MIN ((ptrdiff_t)1 << 18)
-
-static int optim_threads(ptrdiff_t n)
-{
-    int threads = n >= FASTNN_OPTIM_PARALLEL_MIN ? fastnn_get_num_threads() : 1;
-    return threads > 1 ? threads : 1;
-}
-
-/* Runs RANGE_CALL for this thread's share [lo, hi) of n elements, denormals flushed. */
-#define FOR_THREAD_SHARES(n, RANGE_CALL)                                                        \
-    do {                                                                                        \
-        int threads_ = optim_threads(n);                                                        \
-        _Pragma("omp parallel for num_threads(threads_) if (threads_ > 1) schedule(static)")   \
-        for (int part_ = 0; part_ < threads_; part_++) {                                        \
-            ptrdiff_t lo = (n) * part_ / threads_, hi = (n) * (part_ + 1) / threads_;          \
-            unsigned int fp_state_ = fastnn_flush_denormals_begin();                            \
-            RANGE_CALL;                                                                         \
-            fastnn_flush_denormals_end(fp_state_);                                              \
-        }                                                                                       \
-    } while (0)
+#include "elementwise.h"
 
 /* The penalised gradient g of optim.h; a zero coefficient adds nothing (not 0 * inf = nan). */
 #define PENALISED_GRADIENT(T, w, grad_i)                                                        \
@@ -68,10 +44,22 @@ static int optim_threads(ptrdiff_t n)
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
+    typedef struct {                                                                            \
+        T *param;                                                                               \
+        const T *grad;                                                                          \
+        T *buf;                                                                                 \
+        const fastnn_sgd_hyper *hyper;                                                          \
+    } sgd_args_##SUFFIX;                                                                        \
+    static void sgd_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)                 \
+    {                                                                                           \
+        const sgd_args_##SUFFIX *p = args;                                                      \
+        sgd_range_##SUFFIX(lo, hi, p->param, p->grad, p->buf, p->hyper);                        \
+    }                                                                                           \
     void fastnn_sgd_step_##SUFFIX(ptrdiff_t n, T *param, const T *grad, T *momentum_buffer,     \
                                   const fastnn_sgd_hyper *hyper)                                \
     {                                                                                           \
-        FOR_THREAD_SHARES(n, sgd_range_##SUFFIX(lo, hi, param, grad, momentum_buffer, hyper));  \
+        sgd_args_##SUFFIX args = {param, grad, momentum_buffer, hyper};                         \
+        fastnn_for_each_span(n, n, sgd_span_##SUFFIX, &args);                                  \
     }
 
 #define DEFINE_ADAM(T, SUFFIX, SQRT)                                                            \
@@ -106,12 +94,24 @@ static int optim_threads(ptrdiff_t n)
             param[i] = w - step_size * m / (SQRT(v) / bias_correction2_sqrt + eps);             \
         }                                                                                       \
     }                                                                                           \
+    typedef struct {                                                                            \
+        T *param;                                                                               \
+        const T *grad;                                                                          \
+        T *exp_avg, *exp_avg_sq, *max_exp_avg_sq;                                               \
+        const fastnn_adam_hyper *hyper;                                                         \
+    } adam_args_##SUFFIX;                                                                       \
+    static void adam_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)                \
+    {                                                                                           \
+        const adam_args_##SUFFIX *p = args;                                                     \
+        adam_range_##SUFFIX(lo, hi, p->param, p->grad, p->exp_avg, p->exp_avg_sq,               \
+                            p->max_exp_avg_sq, p->hyper);                                       \
+    }                                                                                           \
     void fastnn_adam_step_##SUFFIX(ptrdiff_t n, T *param, const T *grad, T *exp_avg,            \
                                    T *exp_avg_sq, T *max_exp_avg_sq,                            \
                                    const fastnn_adam_hyper *hyper)                              \
     {                                                                                           \
-        FOR_THREAD_SHARES(n, adam_range_##SUFFIX(lo, hi, param, grad, exp_avg, exp_avg_sq,      \
-                                                 max_exp_avg_sq, hyper));                       \
+        adam_args_##SUFFIX args = {param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hyper};    \
+        fastnn_for_each_span(n, n, adam_span_##SUFFIX, &args);                                  \
     }
 
 DEFINE_SGD(float, f32)

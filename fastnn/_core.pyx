@@ -19,6 +19,7 @@ cdef inline int _check_aligned(cnp.ndarray x, str name) except -1:
                          f"(flags.aligned is False); pass a copy")
     return 0
 
+include "_threads.pxi"
 include "_gemm.pxi"
 include "_ops.pxi"
 include "_optim.pxi"

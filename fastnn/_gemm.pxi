@@ -232,6 +232,8 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
         else:
             status = fastnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rs_a, cs_a, <const float *>pb,
                          rs_b, cs_b, <float>beta, <float *>pc, ldc, epilogue_ptr)
+    if status == FASTNN_UNITS_INTERRUPTED:
+        _raise_pending()
     if status != 0:
         raise MemoryError("gemm: could not allocate the packing buffers")
     return c

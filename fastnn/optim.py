@@ -2,13 +2,16 @@
 
 An optimizer holds `param_groups` (lists of `fastnn.nn.Parameter` with their hyper-parameters)
 and per-parameter `state`; `step()` applies one update to every parameter in place, one C call
-per parameter (csrc/optim.c), reading `.grad`. Parameters may be passed as an iterable of
+per parameter (csrc/optim.c), reading `.grad` — or one C call per flat buffer, for parameters
+that `Module.flatten_parameters()` put in one (their state is then one flat array too, of which
+each parameter's state entry is a view). Parameters may be passed as an iterable of
 Parameters or, as in torch, of dicts {"params": [...], "lr": ...} overriding the defaults.
 """
 import numpy as np
 
 from . import _core
 from .nn import Parameter
+from .nn.flat import flat_runs
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR"]
 
@@ -65,6 +68,68 @@ class Optimizer:
 
     def _check_group(self, group):
         """Raise on hyper-parameters out of range (each optimizer knows its own)."""
+
+    def _update_units(self, params, state_names, scalar_state=None):
+        """What one step updates with one C call each: (data, grad, state arrays, state dicts)
+        for every run of `params` that is one stretch of a flat buffer, and for every other
+        parameter alone. A run's state arrays are flat, each parameter's state entries views of
+        them; state made before the run existed (per parameter, or loaded) keeps the run apart.
+        `scalar_state` are per-parameter values (as Adam's step) added to new state dicts."""
+        state = self.state
+        for flat, start, stop, members in flat_runs(params):
+            for p in members:
+                p.grad  # materialises a lazily zeroed gradient
+            if flat is not None and len(members) > 1:
+                arrays = self._flat_state(flat, start, stop, members, state_names, scalar_state)
+                if arrays is not None:
+                    yield (flat.data[start:stop], flat.grad[start:stop], arrays,
+                           [state[p] for p in members])
+                    continue
+            for p in members:
+                p_state = state.get(p)
+                if p_state is None:
+                    p_state = state[p] = {name: np.zeros_like(p.data) for name in state_names}
+                    p_state.update(scalar_state or {})
+                yield p.data, p.grad, [p_state[name] for name in state_names], [p_state]
+
+    def _flat_state(self, flat, start, stop, members, state_names, scalar_state):
+        """The run's flat state arrays (made on first use), or None when its members' state is
+        not views of such arrays."""
+        state = self.state
+        if not state_names:
+            if all(p in state for p in members) or not any(p in state for p in members):
+                for p in members:
+                    state.setdefault(p, dict(scalar_state or {}))
+                return []
+            return None
+        owned = [p in state for p in members]
+        if not any(owned):
+            arrays = [np.zeros(stop - start, flat.data.dtype) for _ in state_names]
+            offset = 0
+            for p in members:
+                size = p.data.size
+                state[p] = {name: array[offset:offset + size].reshape(p.data.shape)
+                            for name, array in zip(state_names, arrays)}
+                state[p].update(scalar_state or {})
+                offset += size
+            return arrays
+        if not all(owned):
+            return None
+        arrays = []
+        for name in state_names:
+            first = state[members[0]].get(name)
+            base = first.base if isinstance(first, np.ndarray) else None
+            if base is None or base.ndim != 1 or base.size != stop - start:
+                return None
+            at, itemsize, offset = base.__array_interface__["data"][0], base.itemsize, 0
+            for p in members:
+                entry = state[p].get(name)
+                if (not isinstance(entry, np.ndarray) or entry.base is not base
+                        or entry.__array_interface__["data"][0] != at + offset * itemsize):
+                    return None
+                offset += p.data.size
+            arrays.append(base)
+        return arrays
 
     def zero_grad(self):
         """Zero the `.grad` of every parameter (they are then accumulated into again); see
@@ -170,20 +235,19 @@ class SGD(Optimizer):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
         sgd_step = _core.sgd_step
-        state = self.state
         for group in self.param_groups:
             lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             nesterov, weight_decay, l1 = group["nesterov"], float(group["weight_decay"]), float(group["l1"])
-            for p in group["params"]:
-                buffer, first_step = None, False
-                if momentum != 0:
-                    p_state = state.get(p)
-                    if p_state is None:
-                        p_state = state[p] = {"momentum_buffer": np.empty_like(p.data)}
-                        first_step = True
-                    buffer = p_state["momentum_buffer"]
-                sgd_step(p.data, p.grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
+            names = ("momentum_buffer",) if momentum != 0 else ()
+            for data, grad, arrays, states in self._update_units(group["params"], names,
+                                                                 {"momentum_started": False}):
+                buffer = arrays[0] if arrays else None
+                first_step = buffer is not None and not states[0].get("momentum_started", True)
+                sgd_step(data, grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
                          l1, first_step)
+                if buffer is not None:
+                    for p_state in states:
+                        p_state["momentum_started"] = True
         return loss
 
 
@@ -224,18 +288,17 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = map(float, group["betas"])
-            amsgrad = group["amsgrad"]
-            for p in group["params"]:
-                p_state = self.state.get(p)
-                if p_state is None:
-                    p_state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                               "exp_avg_sq": np.zeros_like(p.data)}
-                    if amsgrad:
-                        p_state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                p_state["step"] += 1
-                adam_step(p.data, p.grad, p_state["exp_avg"], p_state["exp_avg_sq"],
-                          p_state.get("max_exp_avg_sq"), lr, beta1, beta2, eps, weight_decay,
-                          decoupled, p_state["step"])
+            names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+            for data, grad, arrays, states in self._update_units(group["params"], names, {"step": 0}):
+                steps = {p_state["step"] for p_state in states}
+                if len(steps) != 1:
+                    raise ValueError(f"{type(self).__name__}: parameters sharing a flat state buffer "
+                                     f"are at different step counts {sorted(steps)}")
+                step = steps.pop() + 1
+                for p_state in states:
+                    p_state["step"] = step
+                adam_step(data, grad, arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None,
+                          lr, beta1, beta2, eps, weight_decay, decoupled, step)
         return loss
 
 

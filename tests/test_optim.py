@@ -248,12 +248,23 @@ def test_kernel_rejects_what_would_go_out_of_bounds():
     with pytest.raises(ValueError, match="grad must be"):
         opt.step()
     p.grad = np.ones(4)
-    p.data = np.ones(8)[::2]
-    with pytest.raises(ValueError, match="C-contiguous"):
-        opt.step()
-    p.data = np.ones(4, np.int64)
+    with pytest.raises(ValueError, match="C-contiguous"):  # the shell, below Parameter's checks
+        _core.sgd_step(np.ones(8)[::2], np.ones(4), None, 0.1, 0, 0, False, 0, 0, False)
     with pytest.raises(TypeError, match="float32 or float64"):
-        opt.step()
+        _core.sgd_step(np.ones(4, np.int64), np.ones(4), None, 0.1, 0, 0, False, 0, 0, False)
+
+
+def test_assigning_data_checks_shape_and_dtype_and_names_the_parameter():
+    p = Parameter(np.ones((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"Parameter \(2, 3\) float32: data must have shape \(2, 3\), got \(3, 2\)"):
+        p.data = np.ones((3, 2), np.float32)
+    with pytest.raises(TypeError, match="data must be float32, got int64|cannot be None"):
+        p.data = None
+    with pytest.raises(TypeError, match="data must be float32"):
+        p.data = np.ones((2, 3), np.complex64)
+    p.data = np.arange(6.0).reshape(3, 2).T  # a transposed view of the right shape: made contiguous
+    assert p.data.flags.c_contiguous and p.data.dtype == np.float32
+    np.testing.assert_array_equal(p.data, np.arange(6.0).reshape(3, 2).T)
     with pytest.raises(ValueError, match="step counts from 1"):
         _core.adam_step(np.ones(2), np.ones(2), np.ones(2), np.ones(2), None, 0.1, 0.9, 0.9, 1e-8, 0, False, 0)
 

@@ -53,6 +53,11 @@ OUTPUT_LOSSES = {"softmax": _softmax_cross_entropy, "logistic": _logistic_cross_
 class BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: validation, the training loop, the solvers."""
 
+    # The other processes of a data-parallel fit (fastnn.distributed.fit sets it for the call):
+    # broadcast(params), total(*numbers) over every rank, batches(n, batch_size, order) with the
+    # same count on every rank, sum_gradients(grads) in place, and this process's rank.
+    _peers = None
+
     _parameter_constraints = {
         "hidden_layer_sizes": [LayerSizes()],
         "activation": [Options(*HIDDEN_ACTIVATIONS)],
@@ -144,6 +149,8 @@ class BaseMLP(BaseEstimator):
                     f" {layer_units} {self.activation} {dtype}; set warm_start=False to start over")
         if first_pass or not isinstance(getattr(self, "_optimizer", None), self._solver_class()):
             self._optimizer = self._new_optimizer()
+        if self._peers is not None:
+            self._peers.broadcast(self._network.params)  # every rank starts from rank 0's weights
         self._fit_stochastic(X, targets, sample_weight, stratify, rng, incremental, caller)
         if not np.isfinite(self._network.params).all():
             raise ValueError(
@@ -302,21 +309,23 @@ class BaseMLP(BaseEstimator):
             batch_size = min(self.batch_size, n_samples)
         if sample_weight is not None:
             sample_weight = sample_weight.astype(network.dtype)
-        reporter = EpochReporter(self.verbose, 1 if incremental else self.max_iter, type(self).__name__)
+        peers = self._peers
+        n_total = n_samples if peers is None else int(peers.total(n_samples)[0])
+        verbose = self.verbose and (peers is None or peers.rank == 0)
+        reporter = EpochReporter(verbose, 1 if incremental else self.max_iter, type(self).__name__)
         self.n_iter_ = 0  # epochs of this call, as scikit-learn counts them; t_ counts samples over all calls
         try:
             for _ in range(1 if incremental else self.max_iter):
                 started = time.perf_counter()
                 order = rng.permutation(n_samples) if self.shuffle else None
                 accumulated_loss = 0.0
-                for start in range(0, n_samples, batch_size):
-                    batch = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+                for batch in _minibatches(n_samples, batch_size, order, peers):
                     weights = None if sample_weight is None else sample_weight[batch]
-                    batch_loss = self._train_step(X[batch], targets[batch], weights, network, optimizer)
-                    accumulated_loss += batch_loss * min(batch_size, n_samples - start)
+                    batch_loss, rows = self._train_step(X[batch], targets[batch], weights, network, optimizer)
+                    accumulated_loss += batch_loss * rows
                 self.n_iter_ += 1
-                self.t_ += n_samples
-                self.loss_ = accumulated_loss / n_samples
+                self.t_ += n_total
+                self.loss_ = accumulated_loss / n_total
                 self.loss_curve_.append(self.loss_)
                 score = self._update_no_improvement_count(X_val, y_val, w_val) if early_stopping else \
                     self._update_no_improvement_count()
@@ -341,24 +350,33 @@ class BaseMLP(BaseEstimator):
             network.params[...] = self._best_params
 
     def _train_step(self, X, targets, weights, network, optimizer):
-        """One minibatch: forward, loss, backward, L2 penalty, update. Returns the batch loss."""
+        """One minibatch: forward, loss, backward, L2 penalty, update. Returns the batch loss
+        and its number of rows (of every rank's batch together when training data-parallel)."""
         output = network.forward(X, keep=True)
         losses, output_grad = OUTPUT_LOSSES[self.out_activation_](output, targets)
+        rows = X.shape[0]
         if weights is None:
-            weight_sum = X.shape[0]
-            loss = float(np.mean(losses, dtype=np.float64))
+            weight_sum, loss_sum = rows, float(np.sum(losses, dtype=np.float64))
         else:
             weight_sum = float(weights.sum(dtype=np.float64))
-            if weight_sum <= 0:
-                return 0.0  # a batch of zero weight teaches nothing
-            loss = float(np.dot(losses.astype(np.float64), weights) / weight_sum)
+            loss_sum = float(np.dot(losses.astype(np.float64), weights))
             output_grad *= weights[:, None]
+        peers = self._peers
+        if peers is not None:
+            weight_sum, loss_sum, rows = peers.total(weight_sum, loss_sum, rows)
+        if weight_sum <= 0:
+            return 0.0, rows  # a batch of zero weight teaches nothing
+        loss = loss_sum / weight_sum
         output_grad *= 1.0 / weight_sum
-        network.backward(output_grad, l2_strength=self.alpha / weight_sum)
+        # the allreduce sums the ranks' gradients: the penalty's gradient is added by rank 0 alone
+        l2_strength = self.alpha / weight_sum if peers is None or peers.rank == 0 else 0.0
+        network.backward(output_grad, l2_strength=l2_strength)
+        if peers is not None:
+            peers.sum_gradients(network.grads)
         if self.alpha:
             loss += 0.5 * self.alpha * network.squared_norm() / weight_sum
         optimizer.step()
-        return loss
+        return loss, rows
 
     def _update_no_improvement_count(self, X_val=None, y_val=None, w_val=None):
         """scikit-learn's stopping rule; returns the validation score when early stopping."""
@@ -370,6 +388,10 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             return None
         score = self._validation_score(X_val, y_val, w_val)
+        if self._peers is not None:  # each rank holds out part of its shard: weigh the parts
+            weight = len(X_val) if w_val is None else float(np.sum(w_val, dtype=np.float64))
+            weighted_score, weight = self._peers.total(score * weight, weight)
+            score = float(weighted_score / weight)
         self.validation_scores_.append(score)
         if score < self.best_validation_score_ + self.tol:
             self._no_improvement_count += 1
@@ -386,6 +408,16 @@ class BaseMLP(BaseEstimator):
         check_n_features(self, X, caller)
         self._sync_network()
         return self._network.forward(X)
+
+
+def _minibatches(n_samples, batch_size, order, peers):
+    """An epoch's batches as slices or index arrays; data-parallel, the peers' split, which
+    gives every rank the same number of batches."""
+    if peers is not None:
+        return peers.batches(n_samples, batch_size, order)
+    if order is None:
+        return (slice(start, start + batch_size) for start in range(0, n_samples, batch_size))
+    return (order[start:start + batch_size] for start in range(0, n_samples, batch_size))
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):

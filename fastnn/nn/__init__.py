@@ -22,10 +22,12 @@ NaN and Inf propagate through every layer and loss, as in torch; nothing raises 
 """
 from .activation import ELU, GELU, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import Sequential
+from .flat import FlatParameters
 from .linear import Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, MSELoss
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
-           "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
+           "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "FlatParameters", "MSELoss",
+           "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]

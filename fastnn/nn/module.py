@@ -89,6 +89,13 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    def flatten_parameters(self):
+        """Move every parameter into one flat data buffer and one gradient buffer (values kept,
+        `.data` and `.grad` become views): optimizers then update the whole model in one C call.
+        Returns the `FlatParameters`; call again after adding parameters."""
+        from .flat import FlatParameters
+        return FlatParameters(self.parameters())
+
     def train(self, mode=True):
         """Set training mode here and below (no module here behaves differently yet; the flag is
         kept for those that will and for code that reads it)."""

@@ -14,13 +14,22 @@ class Parameter:
     next backward, and otherwise that backward writes its gradient instead of adding it to zeros,
     which saves two passes over every gradient per training step.
 
+    Assigning `.data` checks the new array against the parameter (same shape and dtype) and
+    names both shapes when they differ; the values are copied into the parameter's own storage
+    when it lives in a flat buffer (`Module.flatten_parameters`), otherwise bound as they are
+    (a non-contiguous array is copied first).
+
     >>> import numpy as np
     >>> p = Parameter(np.ones((2, 3), np.float32))
     >>> p.grad.shape, float(p.grad.sum())
     ((2, 3), 0.0)
+    >>> p.data = np.zeros((3, 2), np.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: Parameter (2, 3) float32: data must have shape (2, 3), got (3, 2)
     """
 
-    __slots__ = ("data", "_grad", "_grad_zeroed")
+    __slots__ = ("_data", "_grad", "_grad_zeroed", "_flat")
 
     def __init__(self, data):
         data = np.asarray(data)
@@ -28,9 +37,36 @@ class Parameter:
             if data.dtype.kind not in "iub":
                 raise TypeError(f"Parameter: data must be float32 or float64, got {data.dtype}")
             data = data.astype(np.float64)
-        self.data = np.require(data, requirements=("C_CONTIGUOUS", "ALIGNED"))
-        self._grad = np.zeros_like(self.data)
+        self._data = np.require(data, requirements=("C_CONTIGUOUS", "ALIGNED"))
+        self._grad = np.zeros_like(self._data)
         self._grad_zeroed = False
+        self._flat = None  # (FlatParameters, offset) while the storage is a view into one
+
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Parameter):
+            value = value.data
+        current = self._data
+        if value is current:
+            return
+        where = f"Parameter {current.shape} {current.dtype}"
+        if value is None:
+            raise TypeError(f"{where}: data cannot be None")
+        value = np.asarray(value)
+        if value.shape != current.shape:
+            raise ValueError(f"{where}: data must have shape {current.shape}, got {value.shape}")
+        if value.dtype != current.dtype:
+            if not np.can_cast(value.dtype, current.dtype, casting="same_kind"):
+                raise TypeError(f"{where}: data must be {current.dtype}, got {value.dtype}")
+            value = value.astype(current.dtype)
+        if self._flat is not None:
+            np.copyto(current, value)
+        else:
+            self._data = np.require(value, requirements=("C_CONTIGUOUS", "ALIGNED"))
 
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)

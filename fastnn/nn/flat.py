@@ -1,0 +1,99 @@
+"""A model's parameters as views into one flat buffer (and their gradients into another).
+
+An optimizer then updates every parameter of a dtype in one C call instead of one per tensor,
+a data-parallel step averages one gradient buffer with one allreduce, and a copy of all weights
+(early stopping's best, a checkpoint) is one array copy.
+
+    >>> import numpy as np
+    >>> from fastnn import nn
+    >>> model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    >>> flat = model.flatten_parameters()
+    >>> flat.data.shape, flat.grad.shape           # 3·4 + 4 + 4·2 + 2 values
+    ((26,), (26,))
+    >>> bool(np.shares_memory(model[0].weight.data, flat.data))
+    True
+"""
+import numpy as np
+
+__all__ = ["FlatParameters"]
+
+
+class FlatParameters:
+    """The parameters given (each once, in order) moved into one data buffer and one gradient
+    buffer: each `Parameter`'s `.data` and `.grad` become views of them, holding the same values.
+
+    All parameters must share one dtype. `data` and `grad` are the two flat arrays; `params` the
+    parameters in buffer order; `offsets[i]` where params[i] starts. A parameter moved into a
+    later FlatParameters leaves this one (its views here are then no longer its storage).
+    """
+
+    def __init__(self, parameters):
+        params, seen = [], set()
+        for p in parameters:
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+        if not params:
+            raise ValueError("FlatParameters: no parameters to flatten")
+        dtypes = {p.data.dtype for p in params}
+        if len(dtypes) != 1:
+            raise TypeError(f"FlatParameters: the parameters mix dtypes {sorted(map(str, dtypes))}; "
+                            "flatten each dtype's parameters apart")
+        dtype = dtypes.pop()
+        sizes = [p.data.size for p in params]
+        self.offsets = list(np.cumsum([0] + sizes[:-1]))
+        total = int(sum(sizes))
+        self.data = np.empty(total, dtype)
+        self.grad = np.empty(total, dtype)
+        self.params = params
+        for p, start, size in zip(params, self.offsets, sizes):
+            data_view = self.data[start:start + size].reshape(p.data.shape)
+            grad_view = self.grad[start:start + size].reshape(p.data.shape)
+            data_view[...] = p.data
+            zeroed = p._grad_zeroed
+            grad_view[...] = 0 if zeroed else p._grad
+            p._data, p._grad, p._flat = data_view, grad_view, (self, int(start))
+            p._grad_zeroed = zeroed
+
+    def __len__(self):
+        return len(self.params)
+
+    def __repr__(self):
+        return f"FlatParameters({len(self.params)} parameters, {self.data.size} {self.data.dtype} values)"
+
+
+def flat_runs(params):
+    """Split `params` into runs that are each one contiguous stretch of a FlatParameters buffer,
+    in buffer order, every member still bound to its views there; yields (flat, start, stop,
+    members) for such runs and (None, 0, 0, [p]) for a parameter on its own."""
+    run, run_flat, run_start, run_stop = [], None, 0, 0
+    for p in params:
+        bound = p._flat
+        flat, start = bound if bound is not None else (None, 0)
+        if flat is not None and not _still_bound(p, flat, start):
+            flat = None
+        if flat is not None and flat is run_flat and start == run_stop:
+            run.append(p)
+            run_stop += p._data.size
+            continue
+        if run:
+            yield run_flat, run_start, run_stop, run
+        if flat is None:
+            run, run_flat = [], None
+            yield None, 0, 0, [p]
+        else:
+            run, run_flat, run_start, run_stop = [p], flat, start, start + p._data.size
+    if run:
+        yield run_flat, run_start, run_stop, run
+
+
+def _still_bound(p, flat, start):
+    """p's data and grad are still the views at `start` of flat's buffers (a user may have
+    assigned another array to .grad)."""
+    itemsize = flat.data.itemsize
+    data_at = flat.data.__array_interface__["data"][0] + start * itemsize
+    grad_at = flat.grad.__array_interface__["data"][0] + start * itemsize
+    return (p._data.__array_interface__["data"][0] == data_at and p._grad is not None
+            and isinstance(p._grad, np.ndarray) and p._grad.dtype == flat.grad.dtype
+            and p._grad.size == p._data.size
+            and p._grad.__array_interface__["data"][0] == grad_at)
