@@ -31,6 +31,8 @@ _DERIVATIVE_FROM_INPUT = frozenset(row["code"] for row in _core.ACTIVATION_TABLE
                                    if row["derivative_from_input"])
 _GELU_CODES = {"none": ACTIVATIONS["gelu"], "tanh": ACTIVATIONS["gelu_tanh"]}
 REDUCTIONS = ("mean", "sum", "none")
+# The loss table (csrc/loss_table.h) as C compiled it: name -> row (code, kind, parameters).
+LOSS_TABLE = {row["name"]: row for row in _core.LOSS_TABLE}
 
 
 class ActivationSpec(tuple):
@@ -597,6 +599,25 @@ def _class_target(target, n, caller):
     return np.require(target, np.int64, ("C_CONTIGUOUS", "ALIGNED"))
 
 
+def _elementwise(name, caller, input, target, reduction, return_grad, param=0.0,
+                 input_name="input"):
+    """An elementwise loss of the table over all elements of input against a target of its shape;
+    `caller` is the public function's name, for the errors."""
+    input = np.ascontiguousarray(_float_array(input, input_name, caller))
+    target = _float_target(target, input, caller)
+    code = LOSS_TABLE[name]["code"]
+    kernel = lambda *operands: _core.elementwise_loss(code, param, *operands)  # noqa: E731
+    return _loss(kernel, input, (input, target), reduction, input.size, input.shape, return_grad,
+                 caller)
+
+
+def _positive(value, name, caller):
+    value = float(value)
+    if not value > 0 or not np.isfinite(value):
+        raise ValueError(f"{caller}: {name} must be a positive finite number, got {value}")
+    return value
+
+
 def mse_loss(input, target, reduction="mean", *, return_grad=False):
     """Mean (or sum) of (input − target)² over all elements, as torch.nn.functional.mse_loss.
 
@@ -607,11 +628,30 @@ def mse_loss(input, target, reduction="mean", *, return_grad=False):
     >>> F.mse_loss(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
     5.0
     """
-    caller = "mse_loss"
-    input = np.ascontiguousarray(_float_array(input, "input", caller))
-    target = _float_target(target, input, caller)
-    return _loss(_core.mse_loss, input, (input, target), reduction, input.size, input.shape,
-                 return_grad, caller)
+    return _elementwise("mse", "mse_loss", input, target, reduction, return_grad)
+
+
+def l1_loss(input, target, reduction="mean", *, return_grad=False):
+    """Mean (or sum) of |input − target| over all elements, as torch.nn.functional.l1_loss (its
+    gradient at 0 is 0).
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.l1_loss(np.array([1.0, -3.0]), np.array([0.0, 0.0]))
+    2.0
+    """
+    return _elementwise("l1", "l1_loss", input, target, reduction, return_grad)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, *, return_grad=False):
+    """0.5·d² where |d| < delta, else delta·(|d| − 0.5·delta), with d = input − target, as
+    torch.nn.functional.huber_loss.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.huber_loss(np.array([0.5, 3.0]), np.array([0.0, 0.0]), reduction="none")
+    array([0.125, 2.5  ])
+    """
+    return _elementwise("huber", "huber_loss", input, target, reduction, return_grad,
+                        _positive(delta, "delta", "huber_loss"))
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, return_grad=False):
@@ -622,11 +662,29 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, return
     >>> round(F.binary_cross_entropy_with_logits(np.array([0.0]), np.array([1.0])), 4)
     0.6931
     """
-    caller = "binary_cross_entropy_with_logits"
-    logits = np.ascontiguousarray(_float_array(logits, "logits", caller))
-    target = _float_target(target, logits, caller)
-    return _loss(_core.bce_with_logits, logits, (logits, target), reduction, logits.size,
-                 logits.shape, return_grad, caller)
+    return _elementwise("bce_with_logits", "binary_cross_entropy_with_logits", logits, target,
+                        reduction, return_grad,
+                        input_name="logits")
+
+
+def binary_cross_entropy(input, target, reduction="mean", *, return_grad=False):
+    """−[t·log p + (1 − t)·log(1 − p)] over probabilities p in [0, 1] (else ValueError), each
+    log clamped at −100, as torch.nn.functional.binary_cross_entropy; the gradient is torch's
+    (p − t) / max(p·(1 − p), 1e−12). Prefer binary_cross_entropy_with_logits on logits.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> round(F.binary_cross_entropy(np.array([0.5]), np.array([1.0])), 4)
+    0.6931
+    >>> F.binary_cross_entropy(np.array([0.0]), np.array([1.0]))  # log 0 clamped
+    100.0
+    """
+    caller = "binary_cross_entropy"
+    p = _float_array(input, "input", caller)
+    outside = ~((p >= 0) & (p <= 1))
+    if outside.any():
+        raise ValueError(f"{caller}: input must hold probabilities in [0, 1], got "
+                         f"{p[outside].flat[0]} (pass logits to binary_cross_entropy_with_logits)")
+    return _elementwise("bce", caller, p, target, reduction, return_grad)
 
 
 def cross_entropy(logits, target, reduction="mean", *, return_grad=False):
@@ -642,20 +700,50 @@ def cross_entropy(logits, target, reduction="mean", *, return_grad=False):
     (20000.0, array([[ 1., -1.]]))
     """
     caller = "cross_entropy"
-    logits = _matrix(logits, "logits", caller)
-    n, classes = logits.shape
-    if classes == 0:
-        raise ValueError(f"{caller}: logits {logits.shape} have no classes")
-    logits = np.ascontiguousarray(logits)
+    logits = _class_scores(logits, "logits", caller)
+    n = logits.shape[0]
     target = np.asarray(target)
     if target.dtype.kind in "iu":
-        kernel, target = _core.cross_entropy_class, _class_target(target, n, caller)
+        kernel, target = _class_kernel("cross_entropy", caller), _class_target(target, n, caller)
     elif target.dtype.kind == "f":
+        if target.ndim == 1:  # torch refuses these too: a float target must be probabilities
+            raise TypeError(f"{caller}: target is float with shape {target.shape}: class labels must "
+                            f"be integer class indices (e.g. target.astype(np.int64)); a float target "
+                            f"must be class probabilities of the logits' shape {logits.shape}")
         kernel, target = _core.cross_entropy_probs, _float_target(target, logits, caller)
     else:
         raise TypeError(f"{caller}: target must be integer class indices or float probabilities, "
                         f"got {target.dtype}")
     return _loss(kernel, logits, (logits, target), reduction, n, (n,), return_grad, caller)
+
+
+def _class_scores(scores, name, caller):
+    """Scores (N, C) with C >= 1, contiguous."""
+    scores = _matrix(scores, name, caller)
+    if scores.shape[1] == 0:
+        raise ValueError(f"{caller}: {name} {scores.shape} have no classes")
+    return np.ascontiguousarray(scores)
+
+
+def _class_kernel(name, caller, param=0.0):
+    code = LOSS_TABLE[name]["code"]
+    return lambda *operands: _core.class_loss(code, param, *operands, caller)
+
+
+def nll_loss(input, target, reduction="mean", *, return_grad=False):
+    """−input[i, target_i] averaged over samples, for log-probabilities input (N, C) (a
+    log_softmax output) and integer class indices target (N,), as torch.nn.functional.nll_loss.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> round(F.nll_loss(np.log(np.array([[0.5, 0.5], [0.25, 0.75]])), np.array([0, 1])), 4)
+    0.4904
+    """
+    caller = "nll_loss"
+    input = _class_scores(input, "input", caller)
+    n = input.shape[0]
+    target = _class_target(target, n, caller)
+    return _loss(_class_kernel("nll", caller), input, (input, target), reduction, n, (n,),
+                 return_grad, caller)
 
 
 def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=False):
@@ -682,21 +770,22 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
         if target.shape == (n,) and scores.ndim == 2:
             target = target.reshape(n, 1)
         target = _float_target(target, scores, caller)
-        return _loss(_core.hinge_loss, scores, (scores, target, margin), reduction, n, (n,),
-                     return_grad, caller)
+        code = LOSS_TABLE["hinge"]["code"]
+        kernel = lambda *operands: _core.elementwise_loss(code, margin, *operands)  # noqa: E731
+        return _loss(kernel, scores, (scores, target), reduction, n, (n,), return_grad, caller)
     if scores.ndim != 2:
         raise ValueError(f"{caller}: scores must be (N,), (N, 1) or (N, C), got shape {scores.shape}")
     n = scores.shape[0]
     scores = np.ascontiguousarray(scores)
     target = _class_target(target, n, caller)
-    return _loss(_core.multi_margin_loss, scores, (scores, target, margin), reduction, n, (n,),
-                 return_grad, caller)
+    return _loss(_class_kernel("multi_margin", caller, margin), scores, (scores, target), reduction,
+                 n, (n,), return_grad, caller)
 
 
 __all__ = [
     "ACTIVATIONS", "ACTIVATION_TABLE", "ActivationSpec", "activation_spec", "identity", "relu",
     "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu", "softplus", "activation",
     "activation_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
-    "linear", "linear_backward", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
-    "hinge_loss",
+    "linear", "linear_backward", "LOSS_TABLE", "mse_loss", "l1_loss", "huber_loss", "cross_entropy",
+    "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge_loss",
 ]

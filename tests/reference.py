@@ -156,6 +156,26 @@ def mse_loss(input, target, reduction="mean"):
     return reduce((as64(input) - as64(target)) ** 2, reduction)
 
 
+def l1_loss(input, target, reduction="mean"):
+    return reduce(np.abs(as64(input) - as64(target)), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    d = np.abs(as64(input) - as64(target))
+    return reduce(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction)
+
+
+def nll_loss(input, target, reduction="mean"):
+    return reduce(-as64(input)[np.arange(len(target)), np.asarray(target)], reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    p, t = as64(input), as64(target)
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
+    return reduce(-(t * log_p + (1 - t) * log_q), reduction)
+
+
 def cross_entropy(logits, target, reduction="mean"):
     log_p = log_softmax(logits)
     target = np.asarray(target)

@@ -24,10 +24,12 @@ from .activation import ELU, GELU, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Sof
 from .container import Sequential
 from .flat import FlatParameters
 from .linear import Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, MSELoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss)
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
            "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "FlatParameters", "MSELoss",
-           "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
+           "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss", "L1Loss", "HuberLoss", "NLLLoss",
+           "BCELoss"]
