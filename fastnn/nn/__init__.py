@@ -27,9 +27,12 @@ from .linear import Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss)
 from .module import Module
+from .module_list import ModuleList
 from .parameter import Parameter
+from .model_summary import summary
+from . import utils
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
            "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "FlatParameters", "MSELoss",
            "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss", "L1Loss", "HuberLoss", "NLLLoss",
-           "BCELoss"]
+           "BCELoss", "ModuleList", "summary", "utils"]
