@@ -180,3 +180,11 @@ def test_parameter_data_assignment_is_checked_and_names_the_parameter():
     layer.weight.data = w
     assert layer.weight.data.flags.c_contiguous
     np.testing.assert_array_equal(layer.weight.data, w)
+
+
+@pytest.mark.parametrize("name", ["fastnn.nn.module_list", "fastnn.nn.utils", "fastnn.nn.model_summary",
+                                  "fastnn.init", "fastnn._optim_adaptive", "fastnn._lr_schedulers"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+    assert doctest.testmod(importlib.import_module(name), raise_on_error=True).attempted > 0
