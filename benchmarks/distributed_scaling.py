@@ -192,8 +192,9 @@ def cost_model(single, measured):
           f"{measured['allreduce'] * 1e3:.2f} ms = {predicted * 1e3:.1f} ms -> speedup {2 * compute / predicted:.2f}x")
     print(f"2 ranks measured:  step {measured['step'] * 1e3:.1f} ms -> speedup {2 * compute / measured['step']:.2f}x; "
           f"prediction off by {100 * (predicted / measured['step'] - 1):+.1f}% (bar: within 20%)")
-    print(f"   (the same step without communication, both ranks computing: {measured['compute'] * 1e3:.1f} ms: "
-          f"{100 * (measured['compute'] / compute - 1):+.1f}% from sharing the memory system)")
+    print(f"   (the same step without communication, both ranks computing: {measured['compute'] * 1e3:.1f} ms, "
+          f"{100 * (measured['compute'] / compute - 1):+.1f}% over one rank alone: the ranks share the memory "
+          "system, and whatever else runs)")
     print(f"\none rank, batch {BATCH}: forward {single['forward'] * 1e3:.1f} ms, backward "
           f"{single['backward'] * 1e3:.1f} ms, step {compute * 1e3:.1f} ms ({per_sample * 1e6:.1f} us/sample); "
           f"compute taken proportional to the batch; network latency assumed {LATENCY * 1e6:.0f} us a hop")
@@ -249,11 +250,13 @@ def main():
     single = one_rank(args.steps)
     measured = two_ranks(args.steps)
     print(f"\n== throughput: {'-'.join(map(str, LAYERS))} ReLU MLP, float32, SGD momentum, batch {BATCH} per rank")
-    print(f"1 rank, 1 thread:            step {single['step'] * 1e3:7.1f} ms (best {single['best'] * 1e3:.1f}): "
-          f"{BATCH / single['step']:8.0f} samples/s")
-    print(f"2 ranks, 1 thread each (MPI): step {measured['step'] * 1e3:7.1f} ms (best {measured['best'] * 1e3:.1f}): "
-          f"{2 * BATCH / measured['step']:8.0f} samples/s = {2 * single['step'] / measured['step']:.2f}x "
-          f"(bar: 1.6x)")
+    print("                               step: median (best)     samples/s: median (best)")
+    print(f"1 rank, 1 thread:              {single['step'] * 1e3:7.1f} ms ({single['best'] * 1e3:6.1f})   "
+          f"{BATCH / single['step']:8.0f} ({BATCH / single['best']:6.0f})")
+    print(f"2 ranks, 1 thread each (MPI):  {measured['step'] * 1e3:7.1f} ms ({measured['best'] * 1e3:6.1f})   "
+          f"{2 * BATCH / measured['step']:8.0f} ({2 * BATCH / measured['best']:6.0f})")
+    print(f"speedup of 2 ranks over 1: {2 * single['step'] / measured['step']:.2f}x by the medians, "
+          f"{2 * single['best'] / measured['best']:.2f}x by the best steps (bar: 1.6x)")
     cost_model(single, measured)
     if not args.skip_dask:
         dask_equality()

@@ -138,6 +138,8 @@ const fastnn_activation_info fastnn_activation_table[FASTNN_ACT_COUNT] = {
     void fastnn_softmax_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *x, T *y, int take_log)  \
     {                                                                                             \
         softmax_args_##SUFFIX args = {cols, x, NULL, y, take_log};                                \
+        if (cols == 0) /* empty rows: nothing to write, and no xi[0] to start the max from */     \
+            return;                                                                               \
         fastnn_for_each_span(rows * cols, rows, softmax_span_##SUFFIX, &args);                    \
     }                                                                                             \
                                                                                                   \

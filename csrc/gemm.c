@@ -28,9 +28,16 @@
 
 /* Threads take units -- blocks of C, each packing what it needs -- from a shared counter
  * (thread_pool.h), so a thread that runs takes the work of one that the OS has descheduled.
- * More units than threads let the work even out; each unit re-packs its share of A and B, so
- * units stay large enough for that to cost a few percent at most. */
-#define FASTNN_GEMM_UNITS_PER_THREAD 4
+ * The grid of units is chosen by an estimate of the time the slowest thread takes, relative to
+ * the whole product on one thread:
+ *   (1 + re-packing) * ceil(units / threads) / units  +  BUSY_TAIL / units
+ * Each block of rows re-packs its panels of B and each block of columns its block of A, a packed
+ * element costing about PACK_COST_FMAS multiply-adds (transposing packs; measured: 8 units of
+ * 512^3 ran 10% slower than 2 on two free cores). The last term is the unit a descheduled thread
+ * may hold at the end, which the others wait for: a machine with a busy core wants small units. */
+#define FASTNN_GEMM_PACK_COST_FMAS 8.0
+#define FASTNN_GEMM_BUSY_TAIL 0.1
+#define FASTNN_GEMM_MAX_UNITS_PER_THREAD 8
 #define FASTNN_GEMM_MIN_UNIT_FMAS (2.0 * 1024.0 * 1024.0)
 /* Long products are split into units of at most this many multiply-adds (about 15 ms of one
  * core's work) even on one thread: between units the caller checks for Ctrl-C. */
@@ -56,30 +63,35 @@ static unit_grid choose_unit_grid(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int mr,
 {
     unit_grid best = {1, 1};
     double fmas = (double)m * (double)n * (double)k;
-    double target = ceil(fmas / FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS);
+    double fewest = ceil(fmas / FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS), most = fewest;
     if (threads > 1) {
-        double for_threads = (double)threads * FASTNN_GEMM_UNITS_PER_THREAD;
+        double for_threads = (double)threads * FASTNN_GEMM_MAX_UNITS_PER_THREAD;
         double affordable = floor(fmas / FASTNN_GEMM_MIN_UNIT_FMAS);
         for_threads = for_threads < affordable ? for_threads : affordable;
-        target = target > for_threads ? target : for_threads;
+        most = most > for_threads ? most : for_threads;
     }
     ptrdiff_t row_tiles = ceil_div(m, mr), col_tiles = ceil_div(n, nr);
-    if (target > (double)row_tiles * (double)col_tiles)
-        target = (double)row_tiles * (double)col_tiles;
-    if (target <= 1)
+    double tiles = (double)row_tiles * (double)col_tiles;
+    fewest = fewest < tiles ? fewest : tiles;
+    if (most <= 1)
         return best;
-    /* Fewest bytes re-packed: every block of rows packs its B, every block of columns its A (which
-     * the loop nest packs once per NC-wide panel anyway). */
-    double panels = (double)ceil_div(n, nc), best_cost = -1;
-    for (ptrdiff_t rows = 1; rows <= row_tiles && rows <= target; rows++) {
-        ptrdiff_t cols = (ptrdiff_t)ceil(target / (double)rows);
-        if (cols > col_tiles)
-            continue;
-        double cost = (double)m * (cols > panels ? cols : panels) + (double)n * rows;
-        if (best_cost < 0 || cost < best_cost) {
-            best_cost = cost;
-            best.rows = (int)rows;
-            best.cols = (int)cols;
+    /* the loop nest packs A once per NC-wide panel of B anyway */
+    double panels = (double)ceil_div(n, nc), best_time = -1;
+    for (ptrdiff_t rows = 1; rows <= row_tiles && rows <= most; rows++) {
+        for (ptrdiff_t cols = 1; cols <= col_tiles && rows * cols <= most; cols++) {
+            double units = (double)(rows * cols);
+            if (units < fewest)
+                continue;
+            double repacking = FASTNN_GEMM_PACK_COST_FMAS *
+                               (((double)cols > panels ? (double)cols : panels) / (double)n +
+                                (double)rows / (double)m);
+            double time = (1 + repacking) * ceil(units / threads) / units +
+                          (threads > 1 ? FASTNN_GEMM_BUSY_TAIL / units : 0);
+            if (best_time < 0 || time < best_time) {
+                best_time = time;
+                best.rows = (int)rows;
+                best.cols = (int)cols;
+            }
         }
     }
     return best;

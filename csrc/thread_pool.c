@@ -8,6 +8,10 @@
 
 /* More helpers than this are never started, whatever the thread count asked for. */
 #define MAX_HELPERS 255
+/* A helper that finds no work watches for more this long before it sleeps: long enough to catch
+ * the next product of a training step (waking a sleeping thread costs tens of microseconds on a
+ * VM), short enough not to hold a core another process wants. */
+#define IDLE_WATCH_NS 50000LL
 /* The calling thread asks the interrupt check at most this often. */
 #define INTERRUPT_CHECK_NS 20000000LL
 
@@ -26,7 +30,7 @@ static struct {
     pthread_cond_t work_posted;  /* helpers sleep on it */
     pthread_cond_t helpers_left; /* the caller sleeps on it until its job's helpers are out */
     job *current;                /* NULL when no job takes helpers */
-    unsigned long generation;    /* counts posted jobs, so a helper joins each at most once */
+    atomic_ulong generation;     /* counts posted jobs, so a helper joins each at most once */
     int helpers;                 /* started */
     atomic_int taken;            /* a caller holds the helpers */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
@@ -48,16 +52,43 @@ void fastnn_unit_counts(long long *by_callers, long long *by_helpers)
     *by_helpers = atomic_load(&units_by_helpers);
 }
 
-/* Claims and runs units until none are left; returns how many it ran. */
-static ptrdiff_t run_claimed_units(job *j)
+/* Runs unit u, counted in `tally` as soon as it is done. */
+static void run_unit(job *j, ptrdiff_t u, atomic_llong *tally)
 {
-    ptrdiff_t ran = 0, u;
-    while ((u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->units) {
-        if (j->unit(j->context, u))
-            atomic_store(&j->failed, 1);
-        ran++;
-    }
-    return ran;
+    if (j->unit(j->context, u))
+        atomic_store(&j->failed, 1);
+    atomic_fetch_add_explicit(tally, 1, memory_order_relaxed);
+}
+
+/* Claims and runs units until none are left. */
+static void run_claimed_units(job *j, atomic_llong *tally)
+{
+    ptrdiff_t u;
+    while ((u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->units)
+        run_unit(j, u, tally);
+}
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Whether a job after `seen` is posted within IDLE_WATCH_NS. */
+static int watch_for_work(unsigned long seen)
+{
+    long long until = now_ns() + IDLE_WATCH_NS;
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(&pool.generation, memory_order_relaxed) != seen)
+                return 1;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while (now_ns() < until);
+    return 0;
 }
 
 static void *helper_main(void *arg)
@@ -70,14 +101,17 @@ static void *helper_main(void *arg)
         if (j == NULL || seen == pool.generation || j->helpers_inside >= j->helpers_wanted) {
             if (j != NULL)
                 seen = pool.generation; /* not needed on this job */
-            pthread_cond_wait(&pool.work_posted, &pool.lock);
+            pthread_mutex_unlock(&pool.lock);
+            int posted = watch_for_work(seen);
+            pthread_mutex_lock(&pool.lock);
+            if (!posted && seen == pool.generation)
+                pthread_cond_wait(&pool.work_posted, &pool.lock);
             continue;
         }
         seen = pool.generation;
         j->helpers_inside++;
         pthread_mutex_unlock(&pool.lock);
-        ptrdiff_t ran = run_claimed_units(j);
-        atomic_fetch_add_explicit(&units_by_helpers, ran, memory_order_relaxed);
+        run_claimed_units(j, &units_by_helpers);
         pthread_mutex_lock(&pool.lock);
         /* the caller cannot return, and `j` stays valid, until this count reaches zero */
         if (--j->helpers_inside == 0)
@@ -125,28 +159,19 @@ static void start_helpers(int wanted)
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
-static long long now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* The caller's share: like run_claimed_units, asking the interrupt check between units. */
 static int run_units_as_caller(job *j, int interruptible)
 {
     int (*check)(void) = interrupt_check;
     if (!interruptible || check == NULL || (unsigned long)pthread_self() != interrupt_thread) {
-        atomic_fetch_add_explicit(&units_by_callers, run_claimed_units(j), memory_order_relaxed);
+        run_claimed_units(j, &units_by_callers);
         return 0;
     }
     long long last_check = now_ns();
-    ptrdiff_t u, ran = 0;
+    ptrdiff_t u;
     int interrupted = 0;
     while ((u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->units) {
-        if (j->unit(j->context, u))
-            atomic_store(&j->failed, 1);
-        ran++;
+        run_unit(j, u, &units_by_callers);
         if (now_ns() - last_check >= INTERRUPT_CHECK_NS) {
             if (check()) {
                 atomic_store(&j->next, j->units); /* helpers stop claiming */
@@ -156,7 +181,6 @@ static int run_units_as_caller(job *j, int interruptible)
             last_check = now_ns();
         }
     }
-    atomic_fetch_add_explicit(&units_by_callers, ran, memory_order_relaxed);
     return interrupted;
 }
 

@@ -4,6 +4,7 @@ The costly core (a packed, cache-blocked GEMM with AVX-512, AVX2 and portable mi
 chosen at run time, and the fused elementwise kernels) is C behind a thin Cython shell; this
 package validates, allocates and orchestrates.
 """
+import operator as _operator
 import os as _os
 
 from . import _core
@@ -17,9 +18,8 @@ __version__ = "0.1.0"
 # Decided once, at import: the best kernels this CPU runs, unless FASTNN_ISA names others.
 _core.select_isa(_os.environ.get("FASTNN_ISA", "").strip().lower())
 
-# libgomp does not survive fork: a forked child's first parallel region waits forever for the
-# parent's pool threads. A forked child therefore runs fastnn on one thread; workers that want
-# threads are started with multiprocessing's "spawn" or "forkserver" (tests/test_concurrency.py).
+# A forked child has none of the parent's worker threads: it starts on one thread, and starts
+# its own helpers if it asks for more (csrc/thread_pool.c; tests/test_clear_errors.py).
 _os.register_at_fork(after_in_child=lambda: _core.set_num_threads(1))
 
 
@@ -48,16 +48,20 @@ def get_num_threads():
     return _core.get_num_threads()
 
 
+MAX_THREADS = 1024
+
+
 def set_num_threads(n):
-    """Use `n` threads for large kernels; `n=None` (or 0) follows OpenMP again, so
-    OMP_NUM_THREADS and threadpoolctl take effect."""
+    """Use `n` threads (at most MAX_THREADS) for large kernels; `n=None` (or 0) follows OpenMP
+    again, so OMP_NUM_THREADS and threadpoolctl take effect."""
     if n is None:
         n = 0
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError(f"set_num_threads: n must be an int or None, got {type(n).__name__}")
-    n = int(n)
-    if n < 0:
-        raise ValueError(f"set_num_threads: n must be >= 1 (or None/0 for OpenMP's default), got {n}")
+    n = _operator.index(n)
+    if not 0 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be >= 1 and <= {MAX_THREADS} (or None/0 for "
+                         f"OpenMP's default), got {n}")
     _core.set_num_threads(n)
 
 

@@ -182,6 +182,8 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
     before the activation. a (m, k), b (k, n): any strides; c and pre_activation (m, n) with unit
     column stride; bias (n,) contiguous; all of one dtype, float32 or float64. `activation` is a
     code of ACTIVATIONS (default parameters) or (code, a, b)."""
+    if a is None or b is None or c is None:  # cpdef arguments cannot be declared `not None`
+        raise TypeError("gemm: a, b and c must be arrays, not None")
     if cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(c) != 2:
         raise ValueError("gemm: operands must be 2-D")
     cdef ptrdiff_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
@@ -252,12 +254,12 @@ def cpu_features():
     }
 
 
-def isa_supported(str isa):
+def isa_supported(str isa not None):
     """1 if this machine runs the kernels of `isa`, 0 if not, -1 for an unknown name."""
     return fastnn_isa_supported(isa.encode())
 
 
-def select_isa(str isa):
+def select_isa(str isa not None):
     """Choose the kernels ('' for the best supported); raises ValueError when it cannot."""
     cdef int status = fastnn_select_isa(isa.encode())
     if status == -1:

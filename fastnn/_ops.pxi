@@ -105,7 +105,7 @@ cdef inline void *_rows_data(cnp.ndarray x, ptrdiff_t rows, ptrdiff_t cols, int 
     return cnp.PyArray_DATA(x)
 
 
-def activation_forward(object activation, cnp.ndarray x, cnp.ndarray y):
+def activation_forward(object activation, cnp.ndarray x not None, cnp.ndarray y not None):
     """y = act(x), elementwise over C-contiguous arrays of one size (y may be x)."""
     cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(x)
@@ -120,7 +120,8 @@ def activation_forward(object activation, cnp.ndarray x, cnp.ndarray y):
     return y
 
 
-def activation_backward(object activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray grad_input):
+def activation_backward(object activation, cnp.ndarray grad_output not None, cnp.ndarray saved not None,
+                        cnp.ndarray grad_input not None):
     """grad_input = grad_output * act'(saved): saved is the forward output or input, as the
     activation table says."""
     cdef fastnn_activation_spec spec = _activation_spec(activation)
@@ -140,7 +141,7 @@ def activation_backward(object activation, cnp.ndarray grad_output, cnp.ndarray 
     return grad_input
 
 
-def delta_and_bias_grad(object activation, cnp.ndarray grad_output, cnp.ndarray saved, cnp.ndarray delta,
+def delta_and_bias_grad(object activation, cnp.ndarray grad_output not None, cnp.ndarray saved, cnp.ndarray delta,
                         cnp.ndarray bias_grad, bint accumulate):
     """One pass: delta = grad_output * act'(saved) (when delta is given) and bias_grad = (or +=)
     the column sums of delta, or of grad_output when delta is None (when bias_grad is given).
@@ -173,7 +174,7 @@ def delta_and_bias_grad(object activation, cnp.ndarray grad_output, cnp.ndarray 
     return delta
 
 
-def softmax(cnp.ndarray x, cnp.ndarray y, bint take_log):
+def softmax(cnp.ndarray x not None, cnp.ndarray y not None, bint take_log):
     """Softmax (or log-softmax) of each row of C-contiguous 2-D x into y (y may be x)."""
     cdef bint is_double = _is_double(x)
     cdef int typenum = cnp.PyArray_TYPE(x)
@@ -192,7 +193,8 @@ def softmax(cnp.ndarray x, cnp.ndarray y, bint take_log):
     return y
 
 
-def softmax_backward(cnp.ndarray grad_output, cnp.ndarray output, cnp.ndarray grad_input, bint take_log):
+def softmax_backward(cnp.ndarray grad_output not None, cnp.ndarray output not None,
+                     cnp.ndarray grad_input not None, bint take_log):
     """The input gradient of softmax (or log-softmax) over rows, from its output."""
     cdef bint is_double = _is_double(grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
@@ -229,8 +231,8 @@ cdef inline const int64_t *_class_data(cnp.ndarray target, ptrdiff_t rows, ptrdi
     return pt
 
 
-def elementwise_loss(int loss, double param, cnp.ndarray input, cnp.ndarray target, cnp.ndarray grad,
-                     double grad_scale, cnp.ndarray losses):
+def elementwise_loss(int loss, double param, cnp.ndarray input not None, cnp.ndarray target not None,
+                     cnp.ndarray grad, double grad_scale, cnp.ndarray losses):
     """The sum over elements of the elementwise loss `loss` (a code of LOSSES) of input against
     target, C-contiguous arrays of one size; grad and losses optional. Hinge targets not in
     {-1, 1}: ValueError."""
@@ -263,8 +265,8 @@ def elementwise_loss(int loss, double param, cnp.ndarray input, cnp.ndarray targ
     return total
 
 
-def class_loss(int loss, double param, cnp.ndarray scores, cnp.ndarray target, cnp.ndarray grad,
-               double grad_scale, cnp.ndarray losses, str caller):
+def class_loss(int loss, double param, cnp.ndarray scores not None, cnp.ndarray target not None,
+               cnp.ndarray grad, double grad_scale, cnp.ndarray losses, str caller):
     """The sum over rows of the class-index loss `loss` (a code of LOSSES) of C-contiguous (N, C)
     scores against int64 targets (out of range: ValueError naming `caller`)."""
     if not 0 <= loss < FASTNN_LOSS_COUNT or LOSS_TABLE[loss]["kind"] != "class_rows":
@@ -289,7 +291,7 @@ def class_loss(int loss, double param, cnp.ndarray scores, cnp.ndarray target, c
     return total
 
 
-def cross_entropy_probs(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad, double grad_scale,
+def cross_entropy_probs(cnp.ndarray logits not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
                         cnp.ndarray losses):
     """Sum over rows of -sum_j target_ij log_softmax(logits_i)_j; C-contiguous (N, C) operands."""
     cdef bint is_double = _is_double(logits)
@@ -310,7 +312,7 @@ def cross_entropy_probs(cnp.ndarray logits, cnp.ndarray target, cnp.ndarray grad
     return total
 
 
-def first_overlap(cnp.ndarray out, *inputs):
+def first_overlap(cnp.ndarray out not None, *inputs):
     """The position of the first of `inputs` (None skipped) whose memory bounds overlap out's, or
     -1: numpy.may_share_memory's bounds test (_may_overlap, _gemm.pxi), for several arrays in one
     cheap call."""

@@ -39,7 +39,7 @@ cdef void *_state_data(cnp.ndarray param, cnp.ndarray x, str name, bint written)
     return cnp.PyArray_DATA(x)
 
 
-def sgd_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray momentum_buffer, double lr,
+def sgd_step(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray momentum_buffer, double lr,
              double momentum, double dampening, bint nesterov, double weight_decay, double l1,
              bint first_step):
     """One SGD update of `param` in place; `momentum_buffer` None when momentum == 0."""
@@ -65,7 +65,8 @@ def sgd_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray momentum_buffer, d
             fastnn_sgd_step_f32(n, <float *>p, <const float *>g, <float *>buf, &hyper)
 
 
-def adam_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray exp_avg, cnp.ndarray exp_avg_sq,
+def adam_step(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp_avg not None,
+              cnp.ndarray exp_avg_sq not None,
               cnp.ndarray max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
               double weight_decay, bint decoupled_weight_decay, long long step):
     """One Adam (or, decoupled, AdamW) update of `param` in place; step counts from 1;

@@ -19,8 +19,8 @@ cdef extern from "optim_adaptive.h" nogil:
                                  const fastnn_adagrad_hyper *hyper)
 
 
-def rmsprop_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray square_avg, cnp.ndarray grad_avg,
-                 cnp.ndarray momentum_buffer, double lr, double alpha, double eps, double weight_decay,
+def rmsprop_step(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray square_avg not None,
+                 cnp.ndarray grad_avg, cnp.ndarray momentum_buffer, double lr, double alpha, double eps, double weight_decay,
                  double momentum):
     """One RMSprop update of `param` in place; grad_avg None unless centered, momentum_buffer
     None unless momentum > 0."""
@@ -47,7 +47,7 @@ def rmsprop_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray square_avg, cn
                                     <float *>b, &hyper)
 
 
-def adagrad_step(cnp.ndarray param, cnp.ndarray grad, cnp.ndarray sum, double lr, double lr_decay,
+def adagrad_step(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray sum not None, double lr, double lr_decay,
                  double eps, double weight_decay, long long step):
     """One Adagrad update of `param` in place; step counts from 1."""
     _check_updated(param)

@@ -1,5 +1,8 @@
 # fastnn's worker threads (csrc/thread_pool.h): Ctrl-C during a long product, and unit counts.
-from cpython.exc cimport PyErr_CheckSignals
+cdef extern from "Python.h":
+    # declared here without cpython.exc's `except -1`: the exception it sets must stay set for
+    # the kernel's caller to raise, not be reported and cleared inside the check
+    int _run_signal_handlers "PyErr_CheckSignals" ()
 
 cdef extern from "thread_pool.h" nogil:
     int FASTNN_UNITS_INTERRUPTED
@@ -12,7 +15,7 @@ cdef int _signal_raised() noexcept nogil:
     takes it back for a moment to run Python's signal handlers. A handler that raises (Ctrl-C's
     KeyboardInterrupt) stops the product and its exception stays set for the caller to raise."""
     with gil:
-        return PyErr_CheckSignals() < 0
+        return _run_signal_handlers() < 0
 
 
 cdef int _raise_pending() except -1:

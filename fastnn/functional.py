@@ -15,6 +15,7 @@ and hinge_loss, over elements for mse_loss and binary_cross_entropy_with_logits;
 is a ValueError), "sum", and "none" (the per-sample losses, whose gradient with return_grad=True
 is that of their sum). A real-valued target is converted to the prediction's dtype.
 """
+import math
 import operator
 
 import numpy as np
@@ -322,8 +323,8 @@ def activation_backward(name, grad_output, *, output=None, input=None, **params)
     saved = input if from_input else output
     if saved is None:
         raise ValueError(f"{caller}: the derivative of {name!r} needs {saved_name}=")
-    saved = np.ascontiguousarray(_like(saved, grad_output, saved_name, "grad_output", caller))
-    grad_output = np.ascontiguousarray(grad_output)
+    saved = np.asarray(_like(saved, grad_output, saved_name, "grad_output", caller), order="C")
+    grad_output = np.asarray(grad_output, order="C")
     return _core.activation_backward(code, grad_output, saved, np.empty_like(grad_output))
 
 
@@ -340,7 +341,8 @@ def _rows_along(x, dim, caller):
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"{caller}: dim {dim} is out of range for shape {x.shape}")
     moved = np.moveaxis(x, dim, -1)
-    return np.ascontiguousarray(moved).reshape(-1, x.shape[dim]), moved.shape, dim
+    rows = math.prod(moved.shape[:-1])  # explicit: reshape(-1, 0) is ambiguous for an empty axis
+    return np.ascontiguousarray(moved).reshape(rows, x.shape[dim]), moved.shape, dim
 
 
 def _softmax(x, dim, take_log, caller):
@@ -603,7 +605,7 @@ def _elementwise(name, caller, input, target, reduction, return_grad, param=0.0,
                  input_name="input"):
     """An elementwise loss of the table over all elements of input against a target of its shape;
     `caller` is the public function's name, for the errors."""
-    input = np.ascontiguousarray(_float_array(input, input_name, caller))
+    input = np.asarray(_float_array(input, input_name, caller), order="C")
     target = _float_target(target, input, caller)
     code = LOSS_TABLE[name]["code"]
     kernel = lambda *operands: _core.elementwise_loss(code, param, *operands)  # noqa: E731
@@ -722,7 +724,7 @@ def _class_scores(scores, name, caller):
     scores = _matrix(scores, name, caller)
     if scores.shape[1] == 0:
         raise ValueError(f"{caller}: {name} {scores.shape} have no classes")
-    return np.ascontiguousarray(scores)
+    return np.asarray(scores, order="C")
 
 
 def _class_kernel(name, caller, param=0.0):
@@ -765,7 +767,7 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
     margin = float(margin)
     if scores.ndim == 1 or (scores.ndim == 2 and scores.shape[1] == 1):
         n = scores.shape[0]
-        scores = np.ascontiguousarray(scores)
+        scores = np.asarray(scores, order="C")
         target = np.asarray(target)
         if target.shape == (n,) and scores.ndim == 2:
             target = target.reshape(n, 1)
@@ -776,7 +778,7 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
     if scores.ndim != 2:
         raise ValueError(f"{caller}: scores must be (N,), (N, 1) or (N, C), got shape {scores.shape}")
     n = scores.shape[0]
-    scores = np.ascontiguousarray(scores)
+    scores = np.asarray(scores, order="C")
     target = _class_target(target, n, caller)
     return _loss(_class_kernel("multi_margin", caller, margin), scores, (scores, target), reduction,
                  n, (n,), return_grad, caller)

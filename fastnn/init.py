@@ -62,9 +62,9 @@ def calculate_gain(nonlinearity, param=None):
         return 3.0 / 4
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
-            raise ValueError(f"calculate_gain: negative slope {slope!r} is not a number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope):
+            raise ValueError(f"calculate_gain: negative slope {slope!r} is not a finite number")
+        return math.sqrt(2.0 / (1 + float(slope) ** 2)) if abs(slope) < 1e150 else math.sqrt(2.0) / abs(slope)
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 

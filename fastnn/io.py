@@ -43,6 +43,12 @@ ESTIMATORS = ("MLPClassifier", "MLPRegressor", "Perceptron", "LogisticRegression
 PARAMETER_DTYPES = ("float32", "float64")  # the values a `dtype` parameter may take in a file
 MANIFEST_MAX = 16 * 2**20
 NPY_HEADER_MAX = 4096  # an .npy header is far shorter; a member larger than its data is not ours
+MAX_NDIM = 32
+# Parsing JSON costs up to ~72 bytes of Python objects per value (an empty dict or list); a
+# manifest may hold this many values for free, and beyond that one value per JSON_BYTES_PER_VALUE
+# bytes of the file, so that parsing it stays within a small multiple of the file's size.
+JSON_FREE_VALUES = 1024
+JSON_BYTES_PER_VALUE = 40
 
 
 class _Layout:
@@ -71,6 +77,13 @@ def _layouts():
                 "dtype": module.weight.data.dtype.name}
 
     def build_linear(args, children, arrays, prefix):
+        if not isinstance(args.get("bias"), bool):
+            raise ValueError(f"bias must be true or false, got {_abbreviate(args.get('bias'))}")
+        stored = arrays.get(prefix + "weight")
+        if args.get("dtype") not in ARRAY_DTYPES or stored is None or stored.dtype != args["dtype"]:
+            raise ValueError(f"dtype must be the dtype of its parameter {prefix + 'weight'!r} "
+                             f"({'absent' if stored is None else stored.dtype}), got "
+                             f"{_abbreviate(args.get('dtype'))}")
         # the saved arrays bound the sizes: a file cannot make us allocate more than it holds
         for name, shape in (("weight", (args.get("out_features"), args.get("in_features"))),
                             ("bias", (args.get("out_features"),) if args.get("bias") else None)):
@@ -178,7 +191,7 @@ def _arrays_of(model):
         array = np.asarray(array)
         if array.dtype.name not in ARRAY_DTYPES:
             raise TypeError(f"save: parameter {name} has dtype {array.dtype}, not float32/float64")
-        arrays[name] = np.ascontiguousarray(array)
+        arrays[name] = np.asarray(array, order="C")
     return arrays
 
 
@@ -263,7 +276,7 @@ def _describe_estimator(model):
 def _portable_array(array, where):
     """`array` contiguous, in native byte order, with a dtype an estimator's file may hold."""
     native = array.dtype.newbyteorder("=") if array.dtype.kind != "U" else np.dtype(f"<U{array.dtype.itemsize // 4}")
-    array = np.ascontiguousarray(array, dtype=native)
+    array = np.asarray(array, dtype=native, order="C")
     if _allowed_dtype(_dtype_text(array.dtype), "estimator") is None:
         raise TypeError(f"save: {where} has dtype {array.dtype}, which a file does not hold")
     return array
@@ -357,32 +370,75 @@ def save(path, model):
         raise
 
 
-def _read_manifest(archive, path):
-    try:
-        info = archive.getinfo(MANIFEST)
-    except KeyError:
-        raise ValueError(f"load: {path} is not a fastnn model file (no {MANIFEST} inside)") from None
+def _check_members(archive, path, file_size):
+    """The archive's members by name, after checking each is stored as fastnn writes it: not
+    compressed, not encrypted, named once, its stored size its size, inside the file. A
+    compressed member could inflate to any size; refusing it bounds what loading allocates."""
+    members = {}
+    for info in archive.infolist():
+        where = f"load: {path}: member {info.filename!r}"
+        if info.filename in members:
+            raise ValueError(f"{where} appears more than once")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{where} is compressed (zip method {info.compress_type}); fastnn "
+                             f"writes and reads stored (uncompressed) members only")
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{where} is encrypted")
+        if (info.compress_size != info.file_size or info.header_offset < 0
+                or info.header_offset + info.file_size > file_size):
+            raise ValueError(f"{where} claims {info.file_size} bytes, which the file "
+                             f"({file_size} bytes) does not hold")
+        members[info.filename] = info
+    return members
+
+
+def _read_manifest(archive, members, path, file_size):
+    info = members.get(MANIFEST)
+    if info is None:
+        raise ValueError(f"load: {path} is not a fastnn model file (no {MANIFEST} inside)")
     if info.file_size > MANIFEST_MAX:
         raise ValueError(f"load: {path}: {MANIFEST} is implausibly large ({info.file_size} bytes)")
+    text = archive.read(info)
+    # a cheap upper bound on the values the JSON holds, before parsing builds them
+    values = sum(text.count(c) for c in b",:[{")
+    if values > JSON_FREE_VALUES + file_size // JSON_BYTES_PER_VALUE:
+        raise ValueError(f"load: {path}: {MANIFEST} holds too many JSON values ({values}) for a "
+                         f"file of {file_size} bytes")
     try:
-        manifest = json.loads(archive.read(info).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        manifest = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"load: {path}: {MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"load: {path} is not a fastnn model file")
     if manifest.get("version") != FORMAT_VERSION:
-        raise ValueError(f"load: {path} has format version {manifest.get('version')!r}; this "
-                         f"fastnn reads version {FORMAT_VERSION}")
+        raise ValueError(f"load: {path} has format version {_abbreviate(manifest.get('version'))}; "
+                         f"this fastnn reads version {FORMAT_VERSION}")
     if manifest.get("kind") not in ("module", "estimator") or not isinstance(manifest.get("arrays"), dict):
         raise ValueError(f"load: {path}: the description is incomplete")
     return manifest
 
 
-def _read_arrays(archive, manifest, path):
+def _checked_shape(shape, dtype, file_size, where):
+    """`shape` as a tuple and the bytes its data takes, if it is a list of at most MAX_NDIM
+    non-negative ints whose data fits in the file; else ValueError. Checked with Python ints,
+    before numpy or an allocation sees them."""
+    if (not isinstance(shape, list) or len(shape) > MAX_NDIM
+            or not all(type(s) is int and 0 <= s <= file_size for s in shape)):
+        raise ValueError(f"{where}: bad shape {_abbreviate(shape)}: expected at most {MAX_NDIM} "
+                         f"ints in [0, {file_size}] (the file's size)")
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes > file_size:
+        raise ValueError(f"{where}: shape {_abbreviate(shape)} of {dtype} needs {nbytes} bytes, "
+                         f"more than the file's {file_size}")
+    return tuple(shape), nbytes
+
+
+def _read_arrays(archive, members, manifest, path, file_size):
     """Every array the manifest lists, each checked against its dtype, shape and digest; the
     archive may hold nothing else."""
     listed = manifest["arrays"]
-    members = {info.filename: info for info in archive.infolist()}
     extra = sorted(set(members) - {MANIFEST} - {name + ".npy" for name in listed})
     if extra:
         raise ValueError(f"load: {path} holds members the description does not list: {extra}")
@@ -394,21 +450,22 @@ def _read_arrays(archive, manifest, path):
         dtype = _allowed_dtype(entry.get("dtype"), kind) if isinstance(entry, dict) else None
         if dtype is None:
             raise ValueError(f"{where}: dtype must be one of {allowed}")
-        shape = entry.get("shape")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-            raise ValueError(f"{where}: bad shape {_abbreviate(shape)}")
+        shape, nbytes = _checked_shape(entry.get("shape"), dtype, file_size, where)
         info = members.get(name + ".npy")
         if info is None:
             raise ValueError(f"{where} is missing from the file")
-        expected_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-        if info.file_size > expected_bytes + NPY_HEADER_MAX:
-            raise ValueError(f"{where}: the stored member is larger than its shape {tuple(shape)}")
+        if not nbytes <= info.file_size <= nbytes + NPY_HEADER_MAX:
+            raise ValueError(f"{where}: the stored member ({info.file_size} bytes) does not hold "
+                             f"{nbytes} bytes of data and an .npy header")
         # the .npy header first: the data is read (and its memory allocated) only if the header
-        # says what the description does
-        stored_shape, stored_dtype = _read_member(archive, info, where, _npy_header)
-        if stored_dtype != dtype or list(stored_shape) != shape:
+        # says what the description does and the member holds exactly header and data
+        stored_shape, stored_dtype, header_size = _read_member(archive, info, where, _npy_header)
+        if stored_dtype != dtype or stored_shape != shape:
             raise ValueError(f"{where}: the file holds {stored_dtype} {stored_shape}, its "
-                             f"description says {entry['dtype']} {tuple(shape)}")
+                             f"description says {entry['dtype']} {shape}")
+        if info.file_size != header_size + nbytes:
+            raise ValueError(f"{where}: the stored member has {info.file_size} bytes, not its "
+                             f"{header_size}-byte header and {nbytes} bytes of data")
         array = _read_member(archive, info, where,
                              lambda member: np.lib.format.read_array(member, allow_pickle=False))
         if _digest(array) != entry.get("sha256"):
@@ -422,12 +479,13 @@ def _read_member(archive, info, where, read):
     try:
         with archive.open(info) as member:
             return read(member)
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OverflowError, EOFError, NotImplementedError, OSError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{where} cannot be read: {exc}") from None
 
 
 def _npy_header(member):
-    """(shape, dtype) from the header of an .npy stream, reading nothing more."""
+    """(shape, dtype, header size in bytes) from the header of an .npy stream, reading nothing
+    more."""
     version = np.lib.format.read_magic(member)
     if version == (1, 0):
         shape, _, dtype = np.lib.format.read_array_header_1_0(member)
@@ -435,7 +493,7 @@ def _npy_header(member):
         shape, _, dtype = np.lib.format.read_array_header_2_0(member)
     else:
         raise ValueError(f".npy format version {version} is not one fastnn writes")
-    return shape, dtype
+    return shape, dtype, member.tell()
 
 
 def _check_fits(model, arrays, path):
@@ -464,6 +522,10 @@ def load(path, into=None):
 
     Raises ValueError if the file is truncated, corrupted, altered, not a fastnn model, or (with
     `into`) does not fit the model; the message names the parameter or attribute concerned.
+    A hostile file costs at most about twice its size in memory: members must be stored (never
+    inflated), named once and exactly header plus data long, every shape and the JSON's size are
+    checked against the file's size before anything is allocated, and constructor arguments are
+    checked as the constructors check them.
 
     >>> import os, tempfile, fastnn
     >>> from fastnn import nn
@@ -478,12 +540,17 @@ def load(path, into=None):
     0.5
     """
     path = os.fspath(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = _read_manifest(archive, path)
-            arrays = _read_arrays(archive, manifest, path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-        raise ValueError(f"load: {path} is truncated or corrupted ({exc})") from None
+    with open(path, "rb") as file:  # an OSError about the path itself is the caller's to see
+        file_size = os.fstat(file.fileno()).st_size
+        try:
+            with zipfile.ZipFile(file) as archive:
+                members = _check_members(archive, path, file_size)
+                manifest = _read_manifest(archive, members, path, file_size)
+                arrays = _read_arrays(archive, members, manifest, path, file_size)
+        # zipfile's errors for damaged archives; an OSError here is a seek the archive's offsets
+        # sent astray, NotImplementedError a "version needed to extract" we do not write
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as exc:
+            raise ValueError(f"load: {path} is truncated or corrupted ({type(exc).__name__}: {exc})") from None
     if manifest["kind"] == "estimator":
         if into is not None:
             raise ValueError(f"load: {path} holds an estimator; into= is for modules only")

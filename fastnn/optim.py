@@ -71,6 +71,22 @@ class Optimizer:
     def _check_group(self, group):
         """Raise on hyper-parameters out of range (each optimizer knows its own)."""
 
+    def _check_arrays(self, group_index, params):
+        """A TypeError naming the parameter whose .data or .grad is not an array (None, say),
+        before any state is made for it or the C update reads it."""
+        for position, p in enumerate(params):
+            for attribute in ("data", "grad"):
+                value = getattr(p, attribute)
+                if not isinstance(value, np.ndarray):
+                    raise TypeError(f"{type(self).__name__}.step: parameter {position} of group {group_index}: "
+                                    f".{attribute} is {type(value).__name__}, not an array; a parameter's .data "
+                                    f"and .grad are float32/float64 arrays of one shape")
+
+    def _unit_error(self, group_index, data, grad, error):
+        """`error` from the C update, saying which group and shapes it concerns."""
+        return type(error)(f"{type(self).__name__}.step: a parameter of group {group_index} (shape "
+                           f"{data.shape}, grad {grad.dtype} {grad.shape}): {error}")
+
     def _update_units(self, params, state_names, scalar_state=None):
         """What one step updates with one C call each: (data, grad, state arrays, state dicts)
         for every run of `params` that is one stretch of a flat buffer, and for every other
@@ -164,6 +180,13 @@ class Optimizer:
         """Restore hyper-parameters and state saved by `state_dict()` of an optimizer over
         parameters of the same shapes, in the same groups."""
         name = type(self).__name__
+        if (not isinstance(state_dict, dict) or not isinstance(state_dict.get("state"), dict)
+                or not isinstance(state_dict.get("param_groups"), list)
+                or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                           for g in state_dict["param_groups"])):
+            raise TypeError(f"{name}.load_state_dict: expected what state_dict() returns, a dict with "
+                            f"'state' (a dict) and 'param_groups' (a list of dicts with 'params'), got "
+                            f"{type(state_dict).__name__}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: {len(groups)} parameter groups saved, "
@@ -180,6 +203,9 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {index}, which no group holds")
             p = by_index[index]
             state[p] = {}
+            if not isinstance(saved, dict):
+                raise TypeError(f"{name}.load_state_dict: the state of parameter {index} must be a dict, "
+                                f"got {type(saved).__name__}")
             for key, value in saved.items():
                 if isinstance(value, np.ndarray):
                     if value.shape != p.data.shape:
@@ -187,8 +213,16 @@ class Optimizer:
                                          f"{value.shape}, the parameter {p.data.shape}")
                     value = np.array(value, dtype=p.data.dtype, order="C")
                 state[p][key] = value
+        updated = []
         for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
+            group = dict(group)
+            group.update((k, v) for k, v in saved.items() if k != "params")
+            unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+            if unknown:
+                raise ValueError(f"{name}.load_state_dict: unknown hyper-parameters {sorted(unknown)}")
+            self._check_group(group)
+            updated.append(group)
+        self.param_groups[:] = updated
         self.state = state
 
     def __repr__(self):
@@ -237,16 +271,20 @@ class SGD(Optimizer):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
         sgd_step = _core.sgd_step
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             nesterov, weight_decay, l1 = group["nesterov"], float(group["weight_decay"]), float(group["l1"])
             names = ("momentum_buffer",) if momentum != 0 else ()
+            self._check_arrays(group_index, group["params"])
             for data, grad, arrays, states in self._update_units(group["params"], names,
                                                                  {"momentum_started": False}):
                 buffer = arrays[0] if arrays else None
                 first_step = buffer is not None and not states[0].get("momentum_started", True)
-                sgd_step(data, grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
-                         l1, first_step)
+                try:
+                    sgd_step(data, grad, buffer, lr, momentum, dampening, nesterov, weight_decay,
+                             l1, first_step)
+                except (TypeError, ValueError) as exc:
+                    raise self._unit_error(group_index, data, grad, exc) from None
                 if buffer is not None:
                     for p_state in states:
                         p_state["momentum_started"] = True
@@ -287,20 +325,24 @@ class Adam(Optimizer):
         loss = closure() if closure is not None else None
         adam_step = _core.adam_step
         decoupled = self._decoupled_weight_decay
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = map(float, group["betas"])
             names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+            self._check_arrays(group_index, group["params"])
             for data, grad, arrays, states in self._update_units(group["params"], names, {"step": 0}):
                 steps = {p_state["step"] for p_state in states}
                 if len(steps) != 1:
                     raise ValueError(f"{type(self).__name__}: parameters sharing a flat state buffer "
                                      f"are at different step counts {sorted(steps)}")
                 step = steps.pop() + 1
+                try:
+                    adam_step(data, grad, arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None,
+                              lr, beta1, beta2, eps, weight_decay, decoupled, step)
+                except (TypeError, ValueError) as exc:
+                    raise self._unit_error(group_index, data, grad, exc) from None
                 for p_state in states:
                     p_state["step"] = step
-                adam_step(data, grad, arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None,
-                          lr, beta1, beta2, eps, weight_decay, decoupled, step)
         return loss
 
 
@@ -322,6 +364,11 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
+class MissingInitialLR(KeyError, ValueError):
+    """Resuming a schedule (last_epoch >= 0) over groups without "initial_lr": a KeyError as in
+    torch, and a ValueError as every other bad argument here."""
+
+
 class LRScheduler:
     """Sets each group's "lr" once per `step()` (call it after `optimizer.step()`, once per epoch
     or per iteration as you choose); `get_last_lr()` returns what it set last."""
@@ -329,12 +376,21 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__}: last_epoch must be an int, got {type(last_epoch).__name__}")
+        if last_epoch < -1:
+            raise ValueError(f"{type(self).__name__}: last_epoch must be >= -1, got {last_epoch}")
+        gamma = getattr(self, "gamma", 1.0)
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(gamma):
+            raise TypeError(f"{type(self).__name__}: gamma must be a finite number, got {gamma!r}")
         self.optimizer = optimizer
+        last_epoch = int(last_epoch)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
         elif any("initial_lr" not in group for group in optimizer.param_groups):
-            raise KeyError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
+            raise MissingInitialLR(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs "
                            f"'initial_lr' in every parameter group")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch

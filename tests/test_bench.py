@@ -219,7 +219,7 @@ def test_every_mode_plans_every_section(mode_name):
     for section in SECTIONS:
         assert any(label.startswith(section) for label in labels)
         assert any(label.startswith(section if section != "layers" else "mlps") for label in labels)
-    for threads in ("1T", "2T"):
+    for threads in ("1 thread", "2 threads"):
         assert any(label.startswith("gemm") and label.endswith(threads) for label in labels)
 
 

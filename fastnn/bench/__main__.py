@@ -12,19 +12,21 @@ from . import report
 from .competitors import available_libraries, libraries_for_threads, thread_count
 from .gemm import GEMM_FORMS, gemm_case
 from .layers import ratio_case
+from .applications import applications_section, digits_fit_case, latency_case
+from .busy import busy_core_case, busy_section
 from .machine import describe_machine, load_average
 from .modes import MODES
 from .timing import Progress, clock_for
 from .training import training_case
 
-SECTIONS = ("gemm", "layers", "training")
+SECTIONS = ("gemm", "layers", "training", "applications", "busy")
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m fastnn.bench",
         description="Measure fastnn on this machine: FMA peak, GEMM, layer backward/forward "
-                    "ratios, training steps.")
+                    "ratios, training steps, threads on a busy machine.")
     speed = parser.add_mutually_exclusive_group()
     speed.add_argument("--quick", dest="mode", action="store_const", const="quick",
                        help="a first look in under 20 s")
@@ -57,7 +59,8 @@ def plan_steps(mode, sections, all_threads, results):
     """(label, callable) for every measurement, in the order they run. The machine comes first:
     the GEMM rows need its peak."""
     def measure_machine():
-        results["machine"] = describe_machine(mode.probe_runs)
+        compared = set(mode.gemm_libraries) | set(mode.training_libraries)
+        results["machine"] = describe_machine(mode.probe_runs, tuple(sorted(compared)))
         results["machine"]["threads"] = all_threads
 
     def measure_gemm(n, form, dtype, threads):
@@ -72,14 +75,23 @@ def plan_steps(mode, sections, all_threads, results):
             row = ratio_case(kind, sizes, batch, mode.timing, clock_for(threads))
         results["layers" if kind == "layer" else "mlps"].append(dict(row, threads=threads))
 
-    def measure_training(batch, threads):
+    def measure_training(sizes, batch, threads):
         # imported before the threads are set; jax's pool is fixed at start-up
         libraries = libraries_for_threads(available_libraries(mode.training_libraries), threads,
                                           all_threads)
         with thread_count(threads):
-            rows = training_case(mode.training_sizes, batch, libraries, mode.timing,
-                                 clock_for(threads))
+            rows = training_case(sizes, batch, libraries, mode.timing, clock_for(threads))
         results["training"] += [dict(row, threads=threads) for row in rows]
+
+    def measure_applications():
+        with thread_count(1):
+            results["latency"] = [latency_case(sizes, mode.timing, clock_for(1))
+                                  for sizes in mode.latency_sizes]
+            results["digits"] = digits_fit_case(**mode.digits, clock=clock_for(1))
+
+    def measure_busy():
+        results["busy"] = busy_core_case(mode.busy_rounds, mode.busy_batch, mode.busy_sizes,
+                                         mode.busy_matmul_n, all_threads)
 
     steps = [("machine: FMA peak probe", measure_machine)]
     if "gemm" in sections:
@@ -87,25 +99,36 @@ def plan_steps(mode, sections, all_threads, results):
             for threads in sorted({1, all_threads}):
                 for n in mode.gemm_sizes:
                     for form in GEMM_FORMS:
-                        steps.append((f"gemm: {dtype} n={n} {form} {threads}T",
+                        steps.append((f"gemm: {dtype} n={n} {form} {threads_label(threads)}",
                                       partial(measure_gemm, n, form, dtype, threads)))
     if "layers" in sections:
         for threads in sorted({1, all_threads}):
             for width in mode.layer_widths:
                 for batch in mode.layer_batches:
-                    steps.append((f"layers: {width}-{width} batch {batch} {threads}T",
+                    steps.append((f"layers: {width}-{width} batch {batch} {threads_label(threads)}",
                                   partial(measure_ratio, "layer", [width, width], batch, threads)))
             for width in mode.mlp_widths:
                 for batch in mode.mlp_batches:
                     sizes = [784, width, width, 10]
-                    steps.append((f"mlps: {report.sizes_label(sizes)} batch {batch} {threads}T",
+                    steps.append((f"mlps: {report.sizes_label(sizes)} batch {batch} "
+                                  f"{threads_label(threads)}",
                                   partial(measure_ratio, "mlp", sizes, batch, threads)))
     if "training" in sections:
+        cases = [(mode.training_sizes, b) for b in mode.training_batches] + list(mode.training_extra)
         for threads in sorted({1, all_threads}):
-            for batch in mode.training_batches:
-                steps.append((f"training: batch {batch} {threads}T",
-                              partial(measure_training, batch, threads)))
+            for sizes, batch in cases:
+                steps.append((f"training: {report.sizes_label(sizes)} batch {batch} "
+                              f"{threads_label(threads)}",
+                              partial(measure_training, sizes, batch, threads)))
+    if "applications" in sections:
+        steps.append(("applications: single-row latency, digits fit", measure_applications))
+    if "busy" in sections and mode.busy_rounds:
+        steps.append(("busy: another process spinning on one core", measure_busy))
     return steps
+
+
+def threads_label(threads):
+    return f"{threads} thread{'s' if threads > 1 else ''}"
 
 
 def render(results, sections):
@@ -127,7 +150,13 @@ def render(results, sections):
         out.append("")
     if "training" in sections and results["training"]:
         out += ["== 4. Training step (SGD momentum, softmax cross-entropy) ==",
-                report.training_section(results["training"]), ""]
+                report.training_section(results["training"], results["machine"]), ""]
+    if "applications" in sections and "digits" in results:
+        out += ["== 5. Inference latency and a whole fit ==",
+                applications_section(results["latency"], results["digits"],
+                                     results["machine"]["peak_gflops_f32_one_core"] * 1e9), ""]
+    if "busy" in sections and "busy" in results:
+        out += ["== 6. Threads on a busy machine ==", busy_section(results["busy"]), ""]
     out.append(f"took {results['elapsed_s']:.1f} s")
     return "\n".join(out)
 
@@ -140,7 +169,7 @@ def main(argv=None):
     results = {"mode": mode.name,
                "started": datetime.datetime.now().isoformat(timespec="seconds"),
                "command": "python -m fastnn.bench " + " ".join(sys.argv[1:] if argv is None else argv),
-               "machine": None, "gemm": [], "layers": [], "mlps": [], "training": []}
+               "machine": None, "gemm": [], "layers": [], "mlps": [], "training": [], "busy": []}
     steps = plan_steps(mode, args.sections, all_threads, results)
     progress = Progress(len(steps), enabled=not args.no_progress)
     for label, measure in steps:

@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import sys
 from functools import partial
 
@@ -29,14 +30,38 @@ def optional_module(name):
 
 
 def numpy_blas():
-    """The BLAS behind numpy, as threadpoolctl names it, or None."""
+    """The BLAS behind numpy and the kernels it runs, as threadpoolctl names them (e.g.
+    "openblas 0.3.29, SkylakeX kernels"), or None."""
     threadpoolctl = optional_module("threadpoolctl")
     if threadpoolctl is None:
         return None
     for pool in threadpoolctl.threadpool_info():
         if pool.get("user_api") == "blas":
-            return f"{pool.get('internal_api')} {pool.get('version')}"
+            kernels = f", {pool['architecture']} kernels" if pool.get("architecture") else ""
+            return f"{pool.get('internal_api')} {pool.get('version')}{kernels}"
     return None
+
+
+# Environment variables that make OpenBLAS run other kernels than it would choose for this CPU.
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def comparison_warnings(libraries=("numpy", "torch", "jax")):
+    """What makes the comparison unfair on this run, in words: numpy forced onto older kernels, or
+    jax free to use more cores than the others."""
+    warnings = []
+    forced = [f"{name}={os.environ[name]}" for name in OPENBLAS_OVERRIDES if name in os.environ]
+    if forced and "numpy" in libraries:
+        warnings.append(f"{' and '.join(forced)} set: numpy's OpenBLAS may run older, slower "
+                        "kernels than users get; unset them for this command "
+                        f"(env -u {' -u '.join(n for n in OPENBLAS_OVERRIDES if n in os.environ)} "
+                        "python -m fastnn.bench)")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if "jax" in libraries and installed("jax") and (cores or 1) > 1:
+        warnings.append(f"jax ignores thread settings and may use all {cores} cores in every "
+                        "row; for one-core comparisons run the whole benchmark under "
+                        "`taskset -c 0`")
+    return warnings
 
 
 def installed(name):

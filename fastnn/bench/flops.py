@@ -72,3 +72,13 @@ def gemm_flops(m, n, k):
     48
     """
     return 2 * int(m) * int(n) * int(k)
+
+
+def training_step_flops(sizes, batch):
+    """FLOPs of one training step: forward, and backward without the first layer's input
+    gradient (the optimizer's and the loss's elementwise work is not counted).
+
+    >>> training_step_flops([2, 3], 1) == 3 * 2 * 2 * 3 - 2 * 2 * 3
+    True
+    """
+    return mlp_forward_flops(sizes, batch) + mlp_backward_flops(sizes, batch, need_input_grad=False)

@@ -1,16 +1,15 @@
 """Layers and MLPs: forward time, backward time, and their ratio against the FLOP prediction.
 
 A layer is Linear + ReLU (width → width); an MLP is Linear + ReLU layers with an identity last
-layer. Forward runs fastnn.functional.linear (bias and activation fused into the GEMM), backward
-runs fastnn.functional.linear_backward from the last layer to the first, with and without the
-first layer's input gradient: exactly what fastnn.nn does in a training step, minus the loss.
+layer. Both are the nn.Sequential a user builds (bias and activation fused into the GEMM);
+backward runs model.backward with and without the first layer's input gradient, after zero_grad:
+what a training step does, minus the loss and the update.
 """
 import numpy as np
 
-from fastnn import functional as F
-
 from .flops import mlp_forward_flops, predicted_backward_ratio
 from .timing import interleaved_best
+from .training import fastnn_mlp
 
 # Where the ratio is held to the prediction: the products must do enough arithmetic per byte
 # they move for the FMA units, not memory, to set their pace. At ~100 GFLOP/s per core and some
@@ -40,8 +39,8 @@ def is_compute_bound(sizes, batch):
 
 class MLPWorkload:
     """Weights, a batch and an output gradient for an MLP of widths `sizes` with ReLU between
-    layers and `last_activation` after the last; forward() and backward(need_input_grad) run it on
-    fastnn.functional. backward() uses the outputs of the last forward().
+    layers and `last_activation` ("relu" or None) after the last, as an nn.Sequential;
+    forward() and backward(need_input_grad) run it. backward() uses the last forward().
 
     >>> import numpy as np
     >>> mlp = MLPWorkload([8, 16, 4], batch=2)
@@ -55,32 +54,21 @@ class MLPWorkload:
     def __init__(self, sizes, batch, last_activation=None, dtype=np.float32, seed=0):
         rng = np.random.default_rng(seed)
         self.sizes = list(sizes)
-        self.weights = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(dtype)
-                        for i, o in zip(sizes[:-1], sizes[1:])]
-        self.biases = [np.full(o, 0.01, dtype=dtype) for o in sizes[1:]]
-        self.activations = ["relu"] * (len(self.weights) - 1) + [last_activation]
+        params = [((rng.standard_normal((o, i)) / np.sqrt(i)).astype(dtype),
+                   np.full(o, 0.01, dtype=dtype)) for i, o in zip(sizes[:-1], sizes[1:])]
+        self.model = fastnn_mlp(params, last_activation)
+        self.linears = [m for m in self.model if hasattr(m, "weight")]
         self.x = rng.standard_normal((batch, sizes[0])).astype(dtype)
         self.grad_output = rng.standard_normal((batch, sizes[-1])).astype(dtype)
         self.forward()
 
     def forward(self):
-        h = self.x
-        self.inputs, self.outputs = [], []
-        for w, b, act in zip(self.weights, self.biases, self.activations):
-            self.inputs.append(h)
-            h = F.linear(h, w, b, act)
-            self.outputs.append(h)
-        return h
+        return self.model(self.x)
 
     def backward(self, need_input_grad=True):
-        g = self.grad_output
-        grads = []
-        for layer in reversed(range(len(self.weights))):
-            g, dw, db = F.linear_backward(
-                g, self.inputs[layer], self.weights[layer], activation=self.activations[layer],
-                output=self.outputs[layer], need_input_grad=need_input_grad or layer > 0)
-            grads.append((dw, db))
-        return g, grads[::-1]
+        self.model.zero_grad()
+        dx = self.model.backward(self.grad_output, need_input_grad=need_input_grad)
+        return dx, [(m.weight.grad, m.bias.grad) for m in self.linears]
 
 
 def ratio_case(kind, sizes, batch, timing, clock, seed=0):

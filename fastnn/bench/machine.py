@@ -7,7 +7,7 @@ import numpy as np
 import fastnn
 from fastnn import _core
 
-from .competitors import competitor_versions
+from .competitors import comparison_warnings, competitor_versions
 
 
 def fma_peak_gflops(dtype=np.float32, seconds=0.002, runs=50):
@@ -43,9 +43,10 @@ def load_average():
         return None
 
 
-def describe_machine(probe_runs=50):
+def describe_machine(probe_runs=50, libraries=("numpy", "torch", "jax")):
     """A dict describing the CPU, the chosen kernels, the threads, the software, the load, and
-    one core's measured FMA peak for float32 and float64."""
+    one core's measured FMA peak for float32 and float64; `warnings` says what makes the
+    comparison with `libraries` unfair on this run."""
     info = fastnn.cpu_info()
     return {
         "cpu": info["brand"] or platform.processor() or "unknown",
@@ -64,4 +65,5 @@ def describe_machine(probe_runs=50):
         "platform": platform.platform(),
         "fastnn": fastnn.__version__,
         "libraries": competitor_versions(),
+        "warnings": comparison_warnings(libraries),
     }

@@ -1,4 +1,5 @@
 """The printed report: one table per section, and the verdict on the backward/forward ratio."""
+from .flops import training_step_flops
 from .layers import COMPUTE_BOUND_FLOPS_PER_BYTE, COMPUTE_BOUND_MIN_FLOPS, TOLERANCE
 
 BAR_SIZES = [784, 1024, 1024, 10]
@@ -37,7 +38,7 @@ def machine_section(machine):
         f"({machine['vector_lanes_f32']} float32 lanes per vector)",
         f"Software         Python {machine['python']}, fastnn {machine['fastnn']}, "
         f"numpy {libs['numpy']}{blas}" + (f", {others}" if others else ""),
-    ])
+    ] + [f"Warning          {w}" for w in machine.get("warnings", [])])
 
 
 def machine_is_busy(machine):
@@ -99,7 +100,7 @@ def ratio_section(rows):
             f"{r['flops_per_byte']:.0f}", "compute" if r["compute_bound"] else "-",
         ])
     return table(["kind", "sizes", "batch", "fwd ms", "fwd GF/s", "bwd ms", "ratio/pred",
-                  "bwd ms (no dx)", "ratio/pred", "FLOP/B", "bound"], body, left=2)
+                  "bwd ms, no input grad", "ratio/pred", "FLOP/B", "bound"], body, left=2)
 
 
 def _span(values):
@@ -161,9 +162,9 @@ def verdict(rows, contended=False):
             lines.append(f"  departs in {len(ratios)} checks, measured/predicted {_span(ratios)}: "
                          f"{explanations[reason]}")
     if bar["measured"]:
-        detail = "; ".join(f"batch {c['batch']} {c['threads']}T {c['mode'].replace('_', ' ')}: "
+        detail = "; ".join(f"batch {c['batch']}, {c['threads']} thread(s), {c['mode'].replace('_', ' ')}: "
                            f"{c['ratio']:.2f} vs {c['predicted']:.2f}" for c in bar["cases"])
-        lines.append(f"Bar (784-1024-1024-10, batch >= {BAR_MIN_BATCH}, +/-{pct}): "
+        lines.append(f"Target (784-1024-1024-10, batch >= {BAR_MIN_BATCH}, +/-{pct}): "
                      f"{'PASS' if bar['passed'] else 'FAIL'} ({detail})")
     return {"compute_bound_checks": len(bound), "compute_bound_within": len(bound_ok),
             "departures": {k: len(v) for k, v in reasons.items()}, "bar": bar,
@@ -182,10 +183,13 @@ def verdict_by_threads(rows, busy=False):
     return overall
 
 
-def training_section(rows):
+def training_section(rows, machine):
+    """One line per (MLP, batch, threads): each library's step time, its ratio to fastnn's, and
+    fastnn's share of the FLOP limit (the step's FLOPs at the measured peak of its cores)."""
     libraries = list(dict.fromkeys(r["library"] for r in rows))
     cases = list(dict.fromkeys((tuple(r["sizes"]), r["batch"], r["threads"]) for r in rows))
     by_key = {(tuple(r["sizes"]), r["batch"], r["threads"], r["library"]): r for r in rows}
+    peak = machine["peak_gflops_f32_one_core"] * 1e9
     body = []
     for sizes, batch, threads in cases:
         cells = []
@@ -197,6 +201,12 @@ def training_section(rows):
                 continue
             relative = f" x{r['seconds'] / fastnn_row['seconds']:.2f}" if fastnn_row and lib != "fastnn" else ""
             cells.append(f"{r['seconds'] * 1e3:.3f}{relative}")
-        body.append([sizes_label(sizes), str(batch), str(threads)] + cells)
-    return (table(["MLP", "batch", "threads"] + [f"{lib} ms" for lib in libraries], body)
-            + "\n(xN: that library's step time over fastnn's)")
+        limit = "-"
+        if fastnn_row:
+            limit = f"{100 * training_step_flops(sizes, batch) / (peak * threads) / fastnn_row['seconds']:.0f}%"
+        body.append([sizes_label(sizes), str(batch), str(threads)] + cells + [limit])
+    return (table(["MLP", "batch", "threads"] + [f"{lib} ms" for lib in libraries]
+                  + ["fastnn, % of FLOP limit"], body)
+            + "\n(xN: that library's step time over fastnn's. FLOP limit: forward and backward "
+              "FLOPs at the measured FMA peak of the cores used; the first layer computes no "
+              "input gradient)")

@@ -24,16 +24,25 @@ def classification_batch(sizes, batch, seed=1):
     return x, y
 
 
-def fastnn_step(sizes, batch):
-    """A closure running one fastnn.nn training step; returns the loss."""
-    from fastnn import nn, optim
+def fastnn_mlp(params, last_activation=None):
+    """nn.Sequential of Linear layers holding the (weight, bias) pairs `params`, ReLU between them
+    and ReLU after the last too when `last_activation` is "relu": the model users build."""
+    from fastnn import nn
     layers = []
-    for w, b in initial_parameters(sizes):
-        linear = nn.Linear(w.shape[1], w.shape[0])
+    for w, b in params:
+        linear = nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype)
         linear.weight.data[...] = w
         linear.bias.data[...] = b
         layers += [linear, nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
+    return nn.Sequential(*(layers if last_activation == "relu" else layers[:-1]))
+
+
+def fastnn_step(sizes, batch):
+    """A closure running one training step the way a fastnn user writes it (nn.Sequential,
+    optim.SGD with momentum, CrossEntropyLoss, no input gradient for the first layer); returns
+    the loss. Every section that times a fastnn training step times this one."""
+    from fastnn import nn, optim
+    model = fastnn_mlp(initial_parameters(sizes))
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
     x, y = classification_batch(sizes, batch)

@@ -6,9 +6,17 @@ import numpy as np
 from ._random import check_random_state
 
 
+# 2-D float64 samples: X takes 16 bytes a row, and no array may hold more than intp's range of
+# bytes; beyond that numpy's indexing fails (IndexError) or wraps (empty arrays).
+MAX_SAMPLES = np.iinfo(np.intp).max // 16
+
+
 def _check_n_samples(n_samples, minimum, caller):
     if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < minimum:
         raise ValueError(f"{caller}: n_samples must be an int >= {minimum}, got {n_samples!r}")
+    if n_samples > MAX_SAMPLES:
+        raise ValueError(f"{caller}: n_samples={n_samples} is more than an array can hold "
+                         f"(at most {MAX_SAMPLES})")
     return int(n_samples)
 
 
@@ -70,8 +78,8 @@ def make_spirals(n_samples=200, *, n_turns=1.5, noise=0.0, n_classes=2, shuffle=
     noise = _check_noise(noise, "make_spirals")
     if isinstance(n_turns, bool) or not isinstance(n_turns, numbers.Real) or not n_turns > 0:
         raise ValueError(f"make_spirals: n_turns must be a real number > 0, got {n_turns!r}")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
-        raise ValueError(f"make_spirals: n_classes must be an int >= 2, got {n_classes!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or not 2 <= n_classes <= MAX_SAMPLES:
+        raise ValueError(f"make_spirals: n_classes must be an int >= 2 (and <= {MAX_SAMPLES}), got {n_classes!r}")
     rng = check_random_state(random_state, "make_spirals")
     y = _balanced_labels(n_samples, n_classes).astype(np.int64)
     # The i-th point of its arm sits at t = (i + 1) / arm size: even spacing, no point at the centre.

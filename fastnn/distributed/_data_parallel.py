@@ -1,9 +1,9 @@
 """DistributedDataParallel: one model per MPI rank, each step's gradients averaged by allreduce.
 
 Every rank holds the same parameters (broadcast from rank 0 at construction) and its own shard
-of the data. A step runs forward and backward on the local batch; the gradients, kept in one
-flat buffer of this wrapper (each parameter's `.grad` is a view into it), are summed over the
-ranks, each weighted by its batch size, and divided by the global batch size: the mean gradient
+of the data. A step runs forward and backward on the local batch; the gradients, in the one
+flat buffer that `Module.flatten_parameters` makes (each parameter's `.grad` a view into it),
+are summed over the ranks, each weighted by its batch size, and divided by the global batch size: the mean gradient
 over the global batch, the one a single process would compute on the ranks' batches put
 together. Every rank then applies the same update with its own optimizer, so the replicas stay
 identical without ever sending parameters again.
@@ -37,9 +37,24 @@ def _stages(module):
 
 
 def _backward(stage, grad_output, need_input_grad):
-    if need_input_grad or not isinstance(stage, (nn.Sequential, nn.Linear)):
+    if need_input_grad:
         return stage.backward(grad_output)
-    return stage.backward(grad_output, need_input_grad=False)
+    if getattr(stage, "skips_input_grad", False):
+        return stage.backward(grad_output, need_input_grad=False)
+    stage.backward(grad_output)
+    return None
+
+
+def _segments(flat, stages):
+    """Each stage's stretch [start, stop) of the flat buffer, or None if one is not contiguous."""
+    where = {id(p): (int(start), int(start) + p.data.size) for p, start in zip(flat.params, flat.offsets)}
+    segments = []
+    for stage in stages:
+        spans = sorted(where[id(p)] for p in stage.parameters())
+        if any(a[1] != b[0] for a, b in zip(spans, spans[1:])):
+            return None
+        segments.append((spans[0][0], spans[-1][1]))
+    return segments
 
 
 class DistributedDataParallel(nn.Module):
@@ -63,7 +78,8 @@ class DistributedDataParallel(nn.Module):
     The loss must be a mean over the local batch (reduction="mean"): each rank's gradient is
     weighted by its batch size, `grad_output.shape[0]`, or by `weight` when given (e.g. the sum
     of the batch's sample weights). `backward` overwrites the gradients (no accumulation across
-    calls). `abort_on_error` installs `abort_on_exception`: an uncaught exception on any rank
+    calls). The wrapper flattens the model's parameters (`flatten_parameters`): make the optimizer
+after wrapping. `abort_on_error` installs `abort_on_exception`: an uncaught exception on any rank
     ends every rank instead of leaving them waiting.
 
     >>> import numpy as np
@@ -91,10 +107,15 @@ class DistributedDataParallel(nn.Module):
         self.module = module
         self.comm = comm
         self.global_loss = None
-        self._stages = _stages(module)
         self._check_same_model(params)
-        self._make_gradient_buffer(params[0].data.dtype)
-        self._broadcast_parameters(params)
+        self._flat = module.flatten_parameters()
+        self._stages = _stages(module)
+        self._segments = _segments(self._flat, self._stages)
+        if self._segments is None:
+            self._stages, self._segments = [module], [(0, self._flat.grad.size)]
+        # this batch's weight and weight x loss, summed with the ranks' in a reduction of their own
+        self._totals = np.zeros(2, np.float64)
+        comm.Bcast(self._flat.data, root=0)
 
     def _check_same_model(self, params):
         """ValueError on every rank (not a hang in the first allreduce) if the ranks' models differ."""
@@ -104,35 +125,6 @@ class DistributedDataParallel(nn.Module):
             if theirs != models[0]:
                 raise ValueError(f"DistributedDataParallel: rank {rank} has parameters {theirs}, rank 0 has "
                                  f"{models[0]}: every rank must build the same model")
-
-    def _make_gradient_buffer(self, dtype):
-        """One buffer: the stages' gradients in backward order, so that each stage's slice is
-        contiguous, then two numbers reduced with the first layer's slice: the batch's weight
-        and weight × loss."""
-        size = sum(p.data.size for p in self.parameters())
-        self._buffer = np.zeros(size + 2, dtype)
-        self._params, self._segments = [], []
-        stop = 0
-        for stage in reversed(self._stages):
-            start = stop
-            for p in stage.parameters():
-                view = self._buffer[stop:stop + p.data.size].reshape(p.data.shape)
-                p.grad = view
-                if not np.shares_memory(p.grad, self._buffer):
-                    raise TypeError("DistributedDataParallel: a parameter's .grad could not be made a view of "
-                                    "the gradient buffer")
-                self._params.append(p)
-                stop += p.data.size
-            self._segments.append((start, stop))
-        self._n_gradients = stop
-
-    def _broadcast_parameters(self, params):
-        packed = np.concatenate([p.data.ravel() for p in params])
-        self.comm.Bcast(packed, root=0)
-        start = 0
-        for p in params:
-            p.data[...] = packed[start:start + p.data.size].reshape(p.data.shape)
-            start += p.data.size
 
     def forward(self, x):
         if isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[0] == 0:
@@ -153,15 +145,13 @@ class DistributedDataParallel(nn.Module):
         if not weight >= 0 or not np.isfinite(weight):
             raise ValueError(f"DistributedDataParallel.backward: weight must be finite and >= 0, got {weight}")
         self.module.zero_grad()  # lazy: each layer then writes its gradient instead of adding
-        self._buffer[-2:] = (weight, 0.0 if loss is None else weight * float(loss))
         MPI = _comm.require_mpi()
-        requests = []
+        requests = [self._reduce_totals(weight, loss)]
         stages = self._stages
-        for k, stage in enumerate(reversed(stages)):
-            first = k == len(stages) - 1
-            grad_output = _backward(stage, grad_output, need_input_grad or not first)
-            requests.append(self._reduce_segment(k, stage, weight))
-            if not first:
+        for k in range(len(stages) - 1, -1, -1):
+            grad_output = _backward(stages[k], grad_output, need_input_grad or k > 0)
+            requests.append(self._reduce_segment(k, weight))
+            if k:
                 MPI.Request.Testall(requests)  # lets MPI progress what has been started
         self._finish(requests, loss is not None)
         return grad_output
@@ -169,25 +159,29 @@ class DistributedDataParallel(nn.Module):
     def skip_batch(self):
         """Join this step's allreduce without a batch: zero gradient, zero weight."""
         self.module.zero_grad()
-        self._buffer[-2:] = 0.0
-        requests = [self._reduce_segment(k, stage, 0.0) for k, stage in enumerate(reversed(self._stages))]
+        requests = [self._reduce_totals(0.0, 0.0)]
+        requests += [self._reduce_segment(k, 0.0) for k in range(len(self._stages) - 1, -1, -1)]
         self._finish(requests, True)
 
-    def _reduce_segment(self, k, stage, weight):
+    def _reduce_totals(self, weight, loss):
         MPI = _comm.require_mpi()
-        for p in stage.parameters():
+        self._totals[:] = (weight, 0.0 if loss is None else weight * float(loss))
+        return self.comm.Iallreduce(MPI.IN_PLACE, self._totals, op=MPI.SUM)
+
+    def _reduce_segment(self, k, weight):
+        MPI = _comm.require_mpi()
+        for p in self._stages[k].parameters():
             p.grad  # a parameter the backward did not reach still owes its zeros
         start, stop = self._segments[k]
-        self._buffer[start:stop] *= weight
-        if k == len(self._segments) - 1:
-            stop = len(self._buffer)  # the weight and the loss travel with the last slice
-        return self.comm.Iallreduce(MPI.IN_PLACE, self._buffer[start:stop], op=MPI.SUM)
+        gradient = self._flat.grad[start:stop]
+        gradient *= weight
+        return self.comm.Iallreduce(MPI.IN_PLACE, gradient, op=MPI.SUM)
 
     def _finish(self, requests, with_loss):
         _comm.require_mpi().Request.Waitall(requests)
-        total_weight, total_loss = (float(v) for v in self._buffer[-2:])
+        total_weight, total_loss = (float(v) for v in self._totals)
         if total_weight > 0:
-            self._buffer[:self._n_gradients] *= 1.0 / total_weight
+            self._flat.grad *= 1.0 / total_weight
         self.global_loss = total_loss / total_weight if with_loss and total_weight > 0 else None
 
     def extra_repr(self):

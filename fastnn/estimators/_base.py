@@ -88,5 +88,15 @@ def check_is_fitted(estimator, attribute):
             " appropriate arguments before using this estimator.")
 
 
-__all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError",
+def labels_of(estimator, index, n_scores, caller):
+    """classes_[index], after checking classes_ still holds a label per score column (two for a
+    single column): a classes_ replaced by hand is a ValueError here, not an IndexError."""
+    classes = getattr(estimator, "classes_", None)
+    if not isinstance(classes, np.ndarray) or classes.shape != (max(2, n_scores),):
+        raise ValueError(f"{caller}: classes_ must be an array of the {max(2, n_scores)} labels the model was "
+                         f"fitted with, got {getattr(classes, 'shape', type(classes).__name__)}")
+    return classes[index]
+
+
+__all__ = ["labels_of", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError",
            "ConvergenceWarning", "DataConversionWarning", "HAVE_SKLEARN", "check_is_fitted"]

@@ -192,6 +192,14 @@ def check_class_labels(y, caller):
     return y
 
 
+def check_two_classes(labels, caller):
+    """`labels` (the sorted distinct classes), if there are at least two; else ValueError."""
+    if len(labels) < 2:
+        found = f"only one class: {labels[0]!r}" if len(labels) else "no class at all"
+        raise ValueError(f"{caller}: needs samples of at least 2 classes in the data, but the data contains {found}")
+    return labels
+
+
 def check_regression_targets(y, dtype, caller):
     """y as a float array (n,) or (n, k), finite."""
     if y is None:

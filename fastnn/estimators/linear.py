@@ -13,10 +13,11 @@ import numpy as np
 from .. import functional as F
 from ..datasets._random import check_random_state
 from ..linalg import matmul
-from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, check_is_fitted
+from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, check_is_fitted, labels_of
 from ._state import StateReader, portable_labels
 from ._validation import (Boolean, Interval, RandomState, check_array, check_class_labels,
-                          check_consistent_length, check_n_features, check_sample_weight, validate_params)
+                          check_consistent_length, check_n_features, check_sample_weight, check_two_classes,
+                          validate_params)
 
 
 class LinearClassifier(ClassifierMixin, BaseEstimator):
@@ -28,10 +29,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         y = check_class_labels(y, caller)
         check_consistent_length(X, y, caller)
         if reset:
-            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            if len(self.classes_) < 2:
-                raise ValueError(f"{caller}: needs samples of at least 2 classes in the data, but the data"
-                                 f" contains only one class: {self.classes_[0]!r}")
+            self.classes_ = check_two_classes(np.unique(y if classes is None else np.asarray(classes)), caller)
             self.n_features_in_ = X.shape[1]
         else:
             check_n_features(self, X, caller)
@@ -61,7 +59,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         """The class of each row of X, as labels from classes_."""
         scores = self.decision_function(X)
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[index]
+        return labels_of(self, index, 1 if scores.ndim == 1 else scores.shape[1], f"{type(self).__name__}.predict")
 
     # ---- fitted state, for fastnn.save / fastnn.load --------------------------------------------
     def _get_fitted_state(self):
@@ -290,7 +288,7 @@ class LogisticRegression(_GradientDescentClassifier):
         # The loss's Hessian is at most curvature · Σ wᵢ·x̃ᵢx̃ᵢᵀ ≤ curvature · max(w) · σ_max(X̃)², with
         # x̃ = (x, 1) for the intercept and σ_max(X̃)² ≤ σ_max(X)² + n.
         curvature = 0.25 if W.shape[0] == 1 else 0.5
-        lipschitz = curvature * np.max(weights) * (_largest_singular_value(X) ** 2 + X.shape[0]) + strength
+        lipschitz = curvature * np.max(weights) * _spread(X, "LogisticRegression.fit") + strength
         step = 1.0 / lipschitz
         theta = np.concatenate([W.ravel(), b])
         previous = theta.copy()
@@ -312,6 +310,9 @@ class LogisticRegression(_GradientDescentClassifier):
             warnings.warn(f"LogisticRegression: max_iter ({self.max_iter}) reached before the gradient fell"
                           f" below tol={self.tol}.", ConvergenceWarning, stacklevel=3)
         self.n_iter_ = iteration
+        if not np.isfinite(theta).all():
+            raise ValueError("LogisticRegression.fit: the solver produced non-finite weights; X may "
+                             "contain values too large for float64 (scale the features)")
         W[...] = theta[:W.size].reshape(W.shape)
         b[...] = theta[W.size:]
 
@@ -367,7 +368,7 @@ class LinearSVM(_GradientDescentClassifier):
         best_objective = self._objective(X, signs, weights, W, b)
         self.loss_curve_ = []
         # The smoothed hinge's gradient is L-Lipschitz, L = max(w)·σ_max(X̃)²/μ + 2λ (x̃ = (x, 1)).
-        spread = np.max(weights) * (_largest_singular_value(X) ** 2 + X.shape[0])
+        spread = np.max(weights) * _spread(X, "LinearSVM.fit")
         smoothings = np.geomspace(1.0, self.final_smoothing, 4)
         steps_left = self.max_iter
         for stage, mu in enumerate(smoothings):
@@ -418,16 +419,34 @@ class LinearSVM(_GradientDescentClassifier):
         return np.concatenate([grad_W.ravel(), grad_scores.sum(axis=0)])
 
 
+def _spread(X, caller):
+    """σ_max(X̃)² ≤ σ_max(X)² + n, x̃ = (x, 1): what the step sizes divide by; ValueError when X's
+    scale (|X| near 1e154 and beyond) overflows it, which would make every step 0 or NaN."""
+    with np.errstate(over="ignore"):
+        spread = _largest_singular_value(X) ** 2 + X.shape[0]
+    if not np.isfinite(spread):
+        raise ValueError(f"{caller}: X's values (max |X| = {np.max(np.abs(X)):.3g}) are too large: "
+                         f"the curvature of the objective overflows float64; scale the features")
+    return spread
+
+
 def _largest_singular_value(X, iterations=30):
-    """σ_max(X) by power iteration on XᵀX (starting from a fixed vector: deterministic)."""
+    """σ_max(X) by power iteration on XᵀX (starting from a fixed vector: deterministic), run on
+    X / scale, scale the power of two nearest max |X|: exact, and XᵀX cannot overflow."""
+    largest = float(np.max(np.abs(X), initial=0.0))
+    if largest == 0:
+        return 0.0
+    scale = float(np.ldexp(1.0, int(np.frexp(largest)[1])))
     v = np.ones((X.shape[1], 1)) / np.sqrt(X.shape[1])
     sigma = 0.0
     for _ in range(iterations):
         u = matmul(X, v)
+        u /= scale
         v = matmul(X, u, trans_a=True)
+        v /= scale
         norm = float(np.linalg.norm(v))
         if norm == 0:
             return 0.0
         sigma = np.sqrt(norm)
         v /= norm
-    return sigma * 1.01  # power iteration approaches from below: keep the step safe
+    return sigma * scale * 1.01  # power iteration approaches from below: keep the step safe

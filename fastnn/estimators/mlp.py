@@ -16,14 +16,14 @@ import numpy as np
 
 from .. import functional as F
 from ..datasets._random import check_random_state
-from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, RegressorMixin, check_is_fitted
+from ._base import BaseEstimator, ClassifierMixin, ConvergenceWarning, RegressorMixin, check_is_fitted, labels_of
 from ._network import HIDDEN_ACTIVATIONS, DenseNetwork
 from ._optimizers import SGD, Adam
 from ._progress import EpochReporter
 from ._state import StateReader, portable_labels
 from ._validation import (Boolean, FloatDtype, Interval, LayerSizes, Options, RandomState, as_layer_sizes,
                           check_array, check_class_labels, check_consistent_length, check_n_features,
-                          check_regression_targets, check_sample_weight, validate_params)
+                          check_regression_targets, check_sample_weight, check_two_classes, validate_params)
 
 
 def _softmax_cross_entropy(logits, classes):
@@ -152,10 +152,10 @@ class BaseMLP(BaseEstimator):
         if self._peers is not None:
             self._peers.broadcast(self._network.params)  # every rank starts from rank 0's weights
         self._fit_stochastic(X, targets, sample_weight, stratify, rng, incremental, caller)
-        if not np.isfinite(self._network.params).all():
+        if not np.isfinite(self._network.params).all() or not np.isfinite(self.loss_):
             raise ValueError(
-                f"{caller}: the solver produced non-finite weights; the input may contain large values"
-                " and need standardising, or learning_rate_init may be too large.")
+                f"{caller}: the solver produced non-finite weights or loss ({self.loss_}); the input "
+                "may contain large values and need standardising, or learning_rate_init may be too large.")
         return self
 
     def _solver_class(self):
@@ -293,6 +293,11 @@ class BaseMLP(BaseEstimator):
     def _fit_stochastic(self, X, targets, sample_weight, stratify, rng, incremental, caller):
         network, optimizer = self._network, self._optimizer
         early_stopping = self.early_stopping
+        # warm_start after set_params(early_stopping=...) changed it: start the record the rule needs
+        if early_stopping and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not early_stopping and self.best_loss_ is None:
+            self.best_loss_ = np.inf
         if early_stopping:
             train, val = self._validation_split(X.shape[0], stratify, rng)
             X_val, y_val = X[val], targets[val]
@@ -346,8 +351,9 @@ class BaseMLP(BaseEstimator):
                                   " the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         finally:
             reporter.close()
-        if early_stopping:
-            network.params[...] = self._best_params
+        best = getattr(self, "_best_params", None)
+        if early_stopping and best is not None:  # None: no finite validation score to choose by
+            network.params[...] = best
 
     def _train_step(self, X, targets, weights, network, optimizer):
         """One minibatch: forward, loss, backward, L2 penalty, update. Returns the batch loss
@@ -447,12 +453,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_consistent_length(X, y, caller)
         present = np.unique(y)
         if first_pass or not hasattr(self, "classes_"):
-            all_classes = present if classes is None else np.unique(np.asarray(classes))
-            if len(all_classes) < 2:
-                raise ValueError(
-                    f"{caller}: needs samples of at least 2 classes in the data, but the data contains only"
-                    f" one class: {all_classes[0]!r}")
-            self.classes_ = all_classes
+            self.classes_ = check_two_classes(present if classes is None else np.unique(np.asarray(classes)), caller)
         elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"{caller}: classes={classes!r} is not the same as on the first call, {self.classes_!r}")
         elif self.warm_start and not incremental and not np.array_equal(present, self.classes_):
@@ -501,7 +502,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """The most probable class of each row of X, as labels from classes_."""
         logits = self._forward(X, "MLPClassifier.predict")
         index = (logits[:, 0] > 0).astype(np.intp) if logits.shape[1] == 1 else logits.argmax(axis=1)
-        return self.classes_[index]
+        return labels_of(self, index, logits.shape[1], "MLPClassifier.predict")
 
     def predict_log_proba(self, X):
         """log P(class | x), (n_samples, n_classes) float64 in the order of classes_."""

@@ -1,4 +1,6 @@
 """Elementwise activations and softmax as modules."""
+import numpy as np
+
 from .. import functional as F
 from .module import Module, backward_before_forward, check_grad_output
 
@@ -198,7 +200,9 @@ class Softmax(Module):
     """
 
     def __init__(self, dim=-1):
-        self.dim = dim
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Softmax: dim must be an int, got {type(dim).__name__}")
+        self.dim = int(dim)
 
     def forward(self, x):
         y = F.softmax(x, self.dim)

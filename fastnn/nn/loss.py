@@ -1,5 +1,7 @@
 """Losses as modules: forward(prediction, target) -> float; backward() -> the gradient from the
 same fused pass."""
+import numpy as np
+
 from .. import functional as F
 from .module import Module, backward_before_forward
 
@@ -146,6 +148,9 @@ class HingeLoss(_Loss):
 
     def __init__(self, margin=1.0, *, reduction="mean"):
         super().__init__(reduction=reduction)
+        if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(margin):
+            raise ValueError(f"HingeLoss: margin must be a finite number, got {margin!r}")
         self.margin = float(margin)
 
     def _loss_and_grad(self, prediction, target):
