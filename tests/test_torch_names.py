@@ -188,3 +188,18 @@ def test_docstring_examples_run(name):
     import doctest
     import importlib
     assert doctest.testmod(importlib.import_module(name), raise_on_error=True).attempted > 0
+
+
+def test_the_new_layers_and_losses_save_and_load(tmp_path):
+    import fastnn
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.LeakyReLU(0.2),
+                          nn.Linear(4, 4, rng=1, activation=F.activation_spec("elu", alpha=0.3)),
+                          nn.Softplus(beta=2.0, threshold=5.0), nn.SiLU(), nn.ELU(0.5))
+    fastnn.save(tmp_path / "model.npz", model)
+    loaded = fastnn.load(tmp_path / "model.npz")
+    x = np.linspace(-4, 4, 12, dtype=np.float32).reshape(4, 3)
+    np.testing.assert_array_equal(loaded(x), model(x))
+    assert repr(loaded) == repr(model)
+    for loss in (nn.L1Loss(), nn.HuberLoss(delta=0.5), nn.NLLLoss(reduction="sum"), nn.BCELoss()):
+        fastnn.save(tmp_path / "loss.npz", loss)
+        assert repr(fastnn.load(tmp_path / "loss.npz")) == repr(loss)
