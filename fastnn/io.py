@@ -118,7 +118,7 @@ def _layouts():
     layouts = [
         _Layout("Linear", describe_linear, build_linear),
         _Layout("Sequential", describe_sequential, build_sequential),
-        keywords(nn.GELU, "approximate"), keywords(nn.Softmax, "dim"),
+        keywords(nn.GELU, "approximate"), keywords(nn.Softmax, "dim"), keywords(nn.LogSoftmax, "dim"),
         keywords(nn.ReLU), keywords(nn.Tanh), keywords(nn.Sigmoid), keywords(nn.Identity),
         keywords(nn.LeakyReLU, "negative_slope"), keywords(nn.ELU, "alpha"), keywords(nn.SiLU),
         keywords(nn.Softplus, "beta", "threshold"),

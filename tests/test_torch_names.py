@@ -203,3 +203,19 @@ def test_the_new_layers_and_losses_save_and_load(tmp_path):
     for loss in (nn.L1Loss(), nn.HuberLoss(delta=0.5), nn.NLLLoss(reduction="sum"), nn.BCELoss()):
         fastnn.save(tmp_path / "loss.npz", loss)
         assert repr(fastnn.load(tmp_path / "loss.npz")) == repr(loss)
+
+
+def test_log_softmax_and_nll_loss_train_as_torch_s():
+    torch = pytest.importorskip("torch")
+    model = nn.Sequential(nn.Linear(5, 4, dtype=np.float64, rng=0), nn.LogSoftmax(dim=1))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.LogSoftmax(dim=1)).double()
+    tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((6, 5))
+    y = np.array([0, 3, 1, 2, 2, 0])
+    loss_fn = nn.NLLLoss()
+    loss = loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+    tloss = torch.nn.NLLLoss()(tmodel(torch.tensor(x)), torch.tensor(y))
+    tloss.backward()
+    assert loss == pytest.approx(tloss.item(), rel=1e-12)
+    np.testing.assert_allclose(model[0].weight.grad, tmodel[0].weight.grad.numpy(), rtol=1e-11, atol=1e-14)

@@ -20,7 +20,8 @@ A training step reads:
 A forward keeps a reference to its input for backward: modify it in place only after backward.
 NaN and Inf propagate through every layer and loss, as in torch; nothing raises on them.
 """
-from .activation import ELU, GELU, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
+from .activation import (ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax,
+                         Softplus, Tanh)
 from .container import Sequential
 from .flat import FlatParameters
 from .linear import Linear
@@ -35,4 +36,4 @@ from . import utils
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
            "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "FlatParameters", "MSELoss",
            "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss", "L1Loss", "HuberLoss", "NLLLoss",
-           "BCELoss", "ModuleList", "summary", "utils"]
+           "BCELoss", "ModuleList", "summary", "utils", "LogSoftmax"]

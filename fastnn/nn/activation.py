@@ -5,7 +5,7 @@ from .. import functional as F
 from .module import Module, backward_before_forward, check_grad_output
 
 __all__ = ["Identity", "ReLU", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "ELU", "SiLU", "Softplus",
-           "Softmax"]
+           "Softmax", "LogSoftmax"]
 
 
 class _Activation(Module):
@@ -192,7 +192,7 @@ class Softplus(_Activation):
 
 
 class Softmax(Module):
-    """exp(x) / Σ exp(x) along `dim` (max-shifted: never overflows).
+    """exp(x) / Σ exp(x) along `dim` (max-shifted: never overflows); LogSoftmax is its log.
 
     >>> import numpy as np
     >>> Softmax(dim=-1)(np.array([[0.0, 0.0]]))
@@ -204,8 +204,10 @@ class Softmax(Module):
             raise TypeError(f"Softmax: dim must be an int, got {type(dim).__name__}")
         self.dim = int(dim)
 
+    _forward, _backward = staticmethod(F.softmax), staticmethod(F.softmax_backward)
+
     def forward(self, x):
-        y = F.softmax(x, self.dim)
+        y = self._forward(x, self.dim)
         self._output = y
         return y
 
@@ -214,7 +216,18 @@ class Softmax(Module):
         if y is None:
             raise backward_before_forward(self)
         check_grad_output(self, grad_output, y)
-        return F.softmax_backward(grad_output, y, self.dim)
+        return self._backward(grad_output, y, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """x − logsumexp(x) along `dim`, as torch: feeds NLLLoss.
+
+    >>> import numpy as np
+    >>> LogSoftmax(dim=-1)(np.array([[0.0, 0.0]])).round(4)
+    array([[-0.6931, -0.6931]])
+    """
+
+    _forward, _backward = staticmethod(F.log_softmax), staticmethod(F.log_softmax_backward)
