@@ -1,9 +1,10 @@
 /* The activations and their derivatives, one scalar at a time, for float and double.
  *
  * The one home of the formulas: the per-ISA row loops (csrc/kernels/activation_rows.h) of the GEMM
- * epilogue and of the elementwise kernels, and the losses, all inline these. The derivatives of
- * ReLU, tanh and sigmoid are written in terms of the forward output y, so backward needs nothing
- * stored but y; GELU's need the pre-activation s. Definitions follow PyTorch: GELU
+ * epilogue and of the elementwise kernels, and the losses, all inline these; which activations
+ * there are, and whether each derivative reads the output y (ReLU, tanh, sigmoid, LeakyReLU, ELU:
+ * backward keeps nothing but y) or the pre-activation s (the GELUs, SiLU, Softplus), is the table
+ * of activation_table.h. Definitions follow PyTorch: GELU
  * (approximate="none") is s * Phi(s) with Phi the normal CDF, GELU(approximate="tanh") is
  * s/2 * (1 + tanh(sqrt(2/pi) (s + 0.044715 s^3))).
  *
@@ -12,8 +13,10 @@
  * reduction, polynomials fitted for minimax relative error (Lawson's reweighted least squares
  * against 40-digit references), and 2^n built from its bits. Worst errors over every 7th float:
  * exp 1.0 ulp, tanh 1.5, sigmoid 2.3, GELU 2.9, GELU-tanh 3.3, their derivatives 3.6 and 5.4
- * (4.5 in ulps of the terms' size, which is what is left near their zero crossing); see
- * tests/test_activation_accuracy.py. NaN propagates, and +-inf and overflow give the limits.
+ * (4.5 in ulps of the terms' size, which is what is left near their zero crossing); over the
+ * sweep of tests/test_activation_accuracy.py, LeakyReLU 0.5, ELU 1.1 (expm1 by its series near
+ * 0), SiLU 2.7 and its derivative 3.3 (in ulps of its terms), Softplus 3.2 (log1p by an atanh
+ * series; beta s formed in double) and its derivative 2.1. NaN propagates, and +-inf and overflow give the limits.
  * float64 calls libm: it serves gradient checks, where accuracy matters more than speed.
  *
  * The formulas are arranged so that no result is the difference of two nearly equal numbers:
