@@ -99,8 +99,8 @@ static void *helper_main(void *arg)
     for (;;) {
         job *j = pool.current;
         if (j == NULL || seen == pool.generation || j->helpers_inside >= j->helpers_wanted) {
-            if (j != NULL)
-                seen = pool.generation; /* not needed on this job */
+            /* nothing to join (or no room in the job): wait for a job posted after this one */
+            seen = pool.generation;
             pthread_mutex_unlock(&pool.lock);
             int posted = watch_for_work(seen);
             pthread_mutex_lock(&pool.lock);

@@ -162,3 +162,24 @@ FORKED_CHILD_WITH_THREADS = """
 def test_forked_child_may_use_threads_again():
     result = run_script(FORKED_CHILD_WITH_THREADS, timeout=60)
     assert result.returncode == 0 and result.stdout.split() == ["ok"], result.stderr
+
+
+@needs_two_threads
+def test_idle_helpers_sleep():
+    """After the last call, helpers watch for work for 50 us and then sleep: an idle process uses
+    no CPU. Many short parallel calls give a helper every chance to arrive after the caller has
+    already run all the units (it must then wait for the next call, not for this one again)."""
+    import time
+    a = np.random.default_rng(0).standard_normal((128, 256)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((256, 256)).astype(np.float32)
+    previous = fastnn.get_num_threads()
+    try:
+        fastnn.set_num_threads(2)
+        for _ in range(500):  # 8M multiply-adds each: just above the parallel threshold
+            fastnn.matmul(a, b)
+        start = time.process_time()
+        time.sleep(0.5)
+        busy = time.process_time() - start
+    finally:
+        fastnn.set_num_threads(previous)
+    assert busy < 0.05, f"{busy:.3f} s of CPU used while idle for 0.5 s"

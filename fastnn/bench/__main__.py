@@ -40,6 +40,10 @@ def parse_args(argv):
                         "(needs matplotlib)")
     parser.add_argument("--threads", type=int, metavar="N", help="'all threads' means N "
                         "(default: fastnn.get_num_threads())")
+    parser.add_argument("--one-core", action="store_true",
+                        help="pin this process (and so jax, which ignores thread settings) to one "
+                             "core, so every library runs on that core alone; like running the "
+                             "benchmark under `taskset -c 0`")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)} (the machine "
                              "section always runs)")
@@ -127,6 +131,14 @@ def plan_steps(mode, sections, all_threads, results):
     return steps
 
 
+def pin_to_one_core():
+    """Runs this process on the first core it may use. jax, imported later, then sizes its thread
+    pool to that core; fastnn and numpy are told one thread."""
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    fastnn.set_num_threads(1)
+
+
 def threads_label(threads):
     return f"{threads} thread{'s' if threads > 1 else ''}"
 
@@ -164,7 +176,9 @@ def render(results, sections):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mode = MODES[args.mode]
-    all_threads = args.threads or fastnn.get_num_threads()
+    if args.one_core:
+        pin_to_one_core()
+    all_threads = 1 if args.one_core else args.threads or fastnn.get_num_threads()
     started = time.perf_counter()
     results = {"mode": mode.name,
                "started": datetime.datetime.now().isoformat(timespec="seconds"),

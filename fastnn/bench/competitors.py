@@ -59,8 +59,8 @@ def comparison_warnings(libraries=("numpy", "torch", "jax")):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if "jax" in libraries and installed("jax") and (cores or 1) > 1:
         warnings.append(f"jax ignores thread settings and may use all {cores} cores in every "
-                        "row; for one-core comparisons run the whole benchmark under "
-                        "`taskset -c 0`")
+                        "row; for one-core comparisons pass --one-core (or run the whole "
+                        "benchmark under `taskset -c 0`)")
     return warnings
 
 
