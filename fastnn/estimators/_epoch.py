@@ -1,5 +1,8 @@
-"""The MLP estimators' objective and their training epoch, each one function, so that a compiled
-step (or a whole epoch in C) can take the place of either without touching the estimators.
+"""The MLP estimators' objective and their training epoch, each one function, and the same epoch
+on the network's compiled step (one C call a batch: forward, loss, backward with the update fused
+in), which the estimators run wherever it gives the same weights to rounding: dense X without
+sample weights, softmax or one logistic output, SGD or Adam, no peers (`compiled_loss` decides).
+The shuffle stays numpy's (scikit-learn's order, from the estimator's random_state).
 
 The objective is scikit-learn's: the (sample-weighted) mean of the per-sample losses plus
 alpha/2 · ‖W‖² / Σ weights, its gradient left in the network's flat gradient buffer.

@@ -1,5 +1,7 @@
 """scikit-learn's stochastic solvers for the MLP estimators, run by fastnn.optim's C updates on
-the network's one flat parameter buffer.
+the network's layers' parameters in two groups, weights and intercepts, each one stretch of the
+network's flat buffer (so each is stepped in one pass, and a compiled step can bind them, the
+weights' group carrying scikit-learn's L2 term as weight_decay while it runs).
 
 scikit-learn's rules (_stochastic_optimizers.py) and how they map onto torch's, which fastnn.optim
 implements:
@@ -7,7 +9,8 @@ implements:
   b ← μ·b + g and steps w ← w − η·b (w ← w − η·(g + μ·b)); the two agree while v = −η·b, so when
   a schedule changes η we rescale b by η_old/η_new (scikit-learn's velocity keeps the old rate).
 - Adam: w ← w − η·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε). torch divides √v by √(1−β₂ᵗ) before adding
-  its eps, so passing eps = ε/√(1−β₂ᵗ) at step t gives scikit-learn's update exactly.
+  its eps, so passing eps = ε/√(1−β₂ᵗ) at step t gives scikit-learn's update exactly (a compiled
+  step adds ε scikit-learn's way itself: `sklearn_adam_eps`).
 Learning-rate schedules (SGD only, as in scikit-learn): "constant"; "invscaling",
 η = η₀ / (t + 1)^power_t with t the number of samples seen, set at the end of each epoch;
 "adaptive", η divided by 5 each time the stopping rule fires, until it falls below 1e-6.
