@@ -203,7 +203,7 @@ def test_partial_fit_keeps_the_optimizer_state():
         whole = MLPClassifier(**kwargs, max_iter=3, tol=0.0).fit(X, y)
     for a, b in zip(incremental.coefs_ + incremental.intercepts_, whole.coefs_ + whole.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    assert incremental.t_ == 3 * 64 and np.any(incremental._optimizer.optimizer.state[incremental._optimizer.parameter]["momentum_buffer"] != 0)
+    assert incremental.t_ == 3 * 64 and np.any(incremental._optimizer.get_state()["optimizer.momentum_buffer"] != 0)
 
 
 def test_warm_start_continues_with_weights_and_optimizer():
@@ -401,7 +401,7 @@ def test_clone_pipeline_grid_search_and_pickle():
         warnings.simplefilter("ignore")
         restored.fit(X, y)  # the unpickled network trains: its lists still view its buffer
     assert restored._network.owns(restored.coefs_, restored.intercepts_)
-    assert restored._optimizer.parameter.data is restored._network.params
+    assert _optimizes_the_network(restored)
     assert not np.array_equal(restored.coefs_[0], fitted_clf.coefs_[0])  # the training moved the weights
 
 
@@ -483,3 +483,11 @@ def test_learning_rate_schedules():
     # The first epoch sets best_loss_; the rule then fires every second epoch (3, 5, ...); after eight
     # divisions the rate is 0.1 / 5**8 <= 1e-6, so the ninth firing, at epoch 19, stops.
     assert clf.n_iter_ == 19
+
+
+def _optimizes_the_network(estimator):
+    """The estimator's optimizer steps its network's own parameters (views of its flat buffer)."""
+    network, optimizer = estimator._network, estimator._optimizer.optimizer
+    stepped = [p for group in optimizer.param_groups for p in group["params"]]
+    return (all(a is b for a, b in zip(stepped, network.weight_parameters + network.intercept_parameters))
+            and all(np.shares_memory(p.data, network.params) for p in stepped))

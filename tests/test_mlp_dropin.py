@@ -183,7 +183,8 @@ def test_pickled_estimator_keeps_training_exactly_as_the_original(solver):
         pass
     for dump_and_load in dumpers:
         copy = dump_and_load(clf)
-        assert copy._optimizer.parameter.data is copy._network.params
+        stepped = [p for group in copy._optimizer.optimizer.param_groups for p in group["params"]]
+        assert all(np.shares_memory(p.data, copy._network.params) for p in stepped)
         before = copy.coefs_[0].copy()
         copy.partial_fit(X, y)
         assert not np.array_equal(copy.coefs_[0], before)

@@ -1,5 +1,8 @@
-"""The MLP estimators' objective and their training epoch, each one function, so that a compiled
-step (or a whole epoch in C) can take the place of either without touching the estimators.
+"""The MLP estimators' objective and their training epoch, each one function, and the same epoch
+on the network's compiled step (one C call a batch: forward, loss, backward with the update fused
+in), which the estimators run wherever it gives the same weights to rounding: dense X without
+sample weights, softmax or one logistic output, SGD or Adam, no peers (`compiled_loss` decides).
+The shuffle stays numpy's (scikit-learn's order, from the estimator's random_state).
 
 The objective is scikit-learn's: the (sample-weighted) mean of the per-sample losses plus
 alpha/2 · ‖W‖² / Σ weights, its gradient left in the network's flat gradient buffer.
@@ -66,3 +69,45 @@ def train_epoch(network, optimizer, output_loss, X, targets, sample_weight, alph
         optimizer.step()
         accumulated += loss * rows
     return accumulated / max(total_rows, 1), total_rows
+
+
+# the output functions whose scikit-learn loss and gradient a compiled step's loss gives exactly
+# (per batch: the mean over its rows): softmax on class indices, logistic on one output
+_COMPILED_LOSSES = {"softmax": "CrossEntropyLoss", "logistic": "BCEWithLogitsLoss"}
+
+
+def compiled_loss(out_activation, X, targets, sample_weight, peers):
+    """The nn loss whose compiled step trains this fit exactly as train_epoch does, or None
+    where only the Python loop can (sparse X, sample weights, a data-parallel fit, several
+    logistic outputs, the regressors' losses)."""
+    from .. import nn
+    name = _COMPILED_LOSSES.get(out_activation)
+    if (name is None or sample_weight is not None or peers is not None or type(X) is not np.ndarray
+            or (out_activation == "softmax" and targets.ndim != 1)
+            or (out_activation == "logistic" and (targets.ndim != 2 or targets.shape[1] != 1))):
+        return None
+    return getattr(nn, name)()
+
+
+def compiled_epoch(network, optimizer, loss, X, targets, alpha, batch_size, order):
+    """train_epoch's epoch on the network's compiled step: one C call a batch (forward, loss,
+    backward with the update fused in). scikit-learn's L2 gradient alpha·W / rows is the weights'
+    weight decay, set again where the batch size changes (the last batch); the reported loss adds
+    alpha/2 · ‖W‖² / rows before each update, as the objective does."""
+    step = optimizer.compiled_step(network, loss)
+    n_samples = X.shape[0]
+    accumulated, rows_before = 0.0, None
+    try:
+        for start in range(0, n_samples, batch_size):
+            batch = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+            rows = min(batch_size, n_samples - start)
+            if rows != rows_before:
+                optimizer.set_weight_decay(alpha / rows)
+                step.refresh()
+                rows_before = rows
+            penalty = 0.5 * alpha * network.squared_norm() / rows if alpha else 0.0
+            accumulated += (step(X[batch], targets[batch]) + penalty) * rows
+            optimizer.compiled_steps_ran(1)
+    finally:
+        optimizer.set_weight_decay(0.0)  # the plain step adds the penalty itself
+    return accumulated / max(n_samples, 1), n_samples

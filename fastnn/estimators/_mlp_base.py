@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from ._base import BaseEstimator, ConvergenceWarning, check_is_fitted
-from ._epoch import objective, train_epoch
+from ._epoch import compiled_epoch, compiled_loss, objective, train_epoch
 from ._lbfgs import minimize
 from ._losses import OUTPUT_LOSSES
 from ._network import HIDDEN_ACTIVATIONS, DenseNetwork
@@ -379,6 +379,7 @@ class BaseMLP(BaseEstimator):
         if sample_weight is not None:
             sample_weight = sample_weight.astype(network.dtype)
         peers = self._peers
+        compiled = compiled_loss(self.out_activation_, X, targets, sample_weight, peers)
         reporter = EpochReporter(self.verbose and (peers is None or peers.rank == 0),
                                  1 if incremental else self.max_iter, type(self).__name__)
         self.n_iter_ = 0  # epochs of this call, as scikit-learn counts them; t_ counts samples over all calls
@@ -386,8 +387,12 @@ class BaseMLP(BaseEstimator):
             for _ in range(1 if incremental else self.max_iter):
                 started = time.perf_counter()
                 order = rng.permutation(n_samples) if self.shuffle else None
-                self.loss_, rows = train_epoch(network, optimizer, output_loss, X, targets, sample_weight,
-                                               self.alpha, batch_size, order, peers)
+                if compiled is not None:
+                    self.loss_, rows = compiled_epoch(network, optimizer, compiled, X, targets, self.alpha,
+                                                      batch_size, order)
+                else:
+                    self.loss_, rows = train_epoch(network, optimizer, output_loss, X, targets, sample_weight,
+                                                   self.alpha, batch_size, order, peers)
                 self.n_iter_ += 1
                 self.t_ += rows
                 self.loss_curve_.append(self.loss_)
@@ -444,6 +449,7 @@ class BaseMLP(BaseEstimator):
         if sample_weight is not None:
             sample_weight = sample_weight.astype(network.dtype)
         peers = self._peers
+        compiled = compiled_loss(self.out_activation_, X, targets, sample_weight, peers)
         reporter = EpochReporter(self.verbose and (peers is None or peers.rank == 0), self.max_iter,
                                  type(self).__name__)
         started = [time.perf_counter()]

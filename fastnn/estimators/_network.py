@@ -38,6 +38,9 @@ class DenseNetwork:
             fan_in, fan_out, activation=_LAYER_ACTIVATION[activation] if i < last else None,
             dtype=self.dtype, rng=0) for i, (fan_in, fan_out) in enumerate(pairs)]
         self.model = Sequential(*layers)
+        # the optimizers' two groups: weights (L2-penalised) and intercepts (not)
+        self.weight_parameters = [layer.weight for layer in layers]
+        self.intercept_parameters = [layer.bias for layer in layers]
         flat = FlatParameters([layer.weight for layer in layers] + [layer.bias for layer in layers])
         self.params, self.grads = flat.data, flat.grad
         self.n_coef = sum(fan_in * fan_out for fan_in, fan_out in pairs)
@@ -90,6 +93,8 @@ class DenseNetwork:
     def backward(self, output_grad, l2_strength=0.0):
         """Set self.grads to the gradient, from dLoss/d(output layer) after forward, plus
         l2_strength · W for the weights (the intercepts are not penalised)."""
+        for parameter in self.weight_parameters + self.intercept_parameters:
+            parameter._grad_zeroed = False  # a compiled step consumed them; written whole below
         np.multiply(self.params[:self.n_coef], l2_strength, out=self.grads[:self.n_coef])
         self.grads[self.n_coef:] = 0
         self.model.backward(output_grad, need_input_grad=False)
