@@ -68,7 +68,7 @@ core = Extension(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=compile_args,
     extra_link_args=link_args,
-    depends=sorted(glob("csrc/*.h")) + sorted(glob("fastnn/*.pxi")) + sorted(glob("fastnn/*.pxd")),
+    depends=sorted(glob("csrc/*.h")) + sorted(glob("csrc/kernels/*.h")) + sorted(glob("fastnn/*.pxi")) + sorted(glob("fastnn/*.pxd")),
 )
 
 setup(

@@ -42,7 +42,8 @@ def main():
 
     X, y = load_digits(return_X_y=True)
     train, test = stratified_split(y, 0.25, seed=0)
-    X_train, X_test = standardise(X[train], X[test])
+    # float32 for both: each library then trains in float32, as both follow X's dtype
+    X_train, X_test = (x.astype(np.float32) for x in standardise(X[train], X[test]))
     settings = dict(hidden_layer_sizes=(256, 256), solver="sgd", momentum=0.9, batch_size=64,
                     max_iter=args.epochs)
     print(f"digits: {len(train)} train / {len(test)} test, {X.shape[1]} features; {settings}")

@@ -597,3 +597,5 @@ __all__ = [
     "linear", "linear_backward", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
     "hinge_loss",
 ]
+
+from .functional_conv import *  # noqa: E402,F401,F403  (convolution, pooling, normalisation)

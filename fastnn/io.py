@@ -104,7 +104,24 @@ def _layouts():
             raise ValueError(f"Sequential: child names repeat: {names}")
         return nn.Sequential(OrderedDict(zip(names, children)))
 
+    def constructor(cls):
+        """A layer that names its own arguments (constructor_args) and, from them, the shapes of
+        the arrays it holds (parameter_shapes), checked against the file before it is built."""
+        def build(args, children, arrays, prefix):
+            for name, shape in cls.parameter_shapes(args).items():
+                stored = arrays.get(prefix + name)
+                if stored is None or stored.shape != shape:
+                    found = "nothing" if stored is None else f"shape {stored.shape}"
+                    raise ValueError(f"its array {prefix + name!r} needs shape {shape}, the file "
+                                     f"holds {found}")
+            return cls(**args)
+        return _Layout(cls.__name__, lambda module: module.constructor_args(), build)
+
     layouts = [
+        *(constructor(getattr(nn, name)) for name in (
+            "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout",
+            "Flatten", "LayerNorm")),
         _Layout("Linear", describe_linear, build_linear),
         _Layout("Sequential", describe_sequential, build_sequential),
         keywords(nn.GELU, "approximate"), keywords(nn.Softmax, "dim"),

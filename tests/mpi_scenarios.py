@@ -115,6 +115,17 @@ def uneven_epochs():
     return {"sizes": sizes, "covered": covered}
 
 
+def mismatched_networks():
+    """Ranks whose estimators differ all raise the same ValueError (no reduction of mismatched
+    buffers)."""
+    X, y = np.random.default_rng(rank).standard_normal((20, 3)), np.arange(20) % 2
+    try:
+        fit(fastnn.MLPClassifier((4 + rank,), max_iter=1), X, y, comm=comm)
+    except ValueError as error:
+        return {"message": str(error), "everyone": comm.allgather(str(error))}
+    return {"message": None}
+
+
 def rank_raises():
     """Rank 1 fails after the first step; rank 0 goes on into the next allreduce."""
     model = DistributedDataParallel(nn.Sequential(nn.Linear(2, 3, rng=0)), comm)
@@ -130,7 +141,7 @@ def equivalence():
     """Every run that must equal one process, in one launch (starting MPI costs seconds)."""
     return {"layer_api sgd": layer_api("sgd"), "layer_api adam": layer_api("adam"),
             "estimator sgd": estimator("sgd"), "estimator adam": estimator("adam"),
-            "uneven_epochs": uneven_epochs()}
+            "uneven_epochs": uneven_epochs(), "mismatched_networks": mismatched_networks()}
 
 
 if __name__ == "__main__":

@@ -70,6 +70,12 @@ def test_uneven_shards_take_the_same_number_of_steps(equivalence):
     assert result["sizes"] == [[13, 13, 12, 12], [1, 1, 1, 0]] and result["covered"]
 
 
+def test_ranks_with_different_networks_all_raise(equivalence):
+    result = equivalence["mismatched_networks"]
+    assert "rank 1 has a network of 26 float32 parameters, rank 0 of 21 float32" in result["message"]
+    assert len(set(result["everyone"])) == 1
+
+
 def test_a_rank_that_raises_ends_every_rank():
     run = run_on_two_ranks("rank_raises", timeout=60)  # a hang raises TimeoutExpired: the test fails
     assert run.returncode != 0
@@ -123,7 +129,11 @@ def dask_client():
 @pytest.fixture(scope="module")
 def fitted():
     X, y = fastnn.datasets.make_spirals(300, noise=0.1, random_state=0)
-    clf = fastnn.MLPClassifier((16,), max_iter=40, learning_rate_init=0.02, random_state=0).fit(X, y)
+    # float32, as the estimators computed before their dtype followed X: in float64 a block of
+    # few rows takes the GEMM's dot kernels, whose sums round differently (1 ulp) from the
+    # packed kernels' over all rows, so chunked predictions differ from whole ones in the last bit
+    clf = fastnn.MLPClassifier((16,), max_iter=40, learning_rate_init=0.02, dtype=np.float32,
+                               random_state=0).fit(X, y)
     return clf, X, y
 
 

@@ -51,3 +51,10 @@ def test_universal_approximation_error_falls_with_width():
     errors = {int(w): float(e) for w, e in re.findall(r"^\s+(\d+)\s+([\d.]+)", out, flags=re.M)}
     assert set(errors) == {2, 64}
     assert errors[64] < 0.1 and errors[64] < errors[2]
+
+
+def test_cnn_digits_beats_the_mlp_of_the_same_budget():
+    out = run_example("cnn_digits.py", "--epochs", "10", "--seeds", "1", "--threads", "1")
+    scores = {name: float(acc) for name, acc in re.findall(r"^(CNN|MLP)\s.*mean test accuracy (\S+)", out, flags=re.M)}
+    assert set(scores) == {"CNN", "MLP"}
+    assert scores["CNN"] > 0.95 and scores["CNN"] > scores["MLP"]

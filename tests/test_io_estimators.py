@@ -42,7 +42,7 @@ def regression():
 
 # name -> (unfitted estimator, data); each fits in well under a second
 CASES = {
-    "mlp_adam_3_classes": (lambda: MLPClassifier((8,), max_iter=4, random_state=0), digits),
+    "mlp_adam_3_classes": (lambda: MLPClassifier((8,), max_iter=4, dtype=np.float32, random_state=0), digits),
     "mlp_sgd_nesterov_invscaling_strings": (
         lambda: MLPClassifier((6, 5), activation="tanh", solver="sgd", learning_rate="invscaling",
                               learning_rate_init=0.1, max_iter=4, random_state=1), xor_with_string_labels),

@@ -37,15 +37,20 @@ def fastnn_mlp(params, last_activation=None):
     return nn.Sequential(*(layers if last_activation == "relu" else layers[:-1]))
 
 
-def fastnn_step(sizes, batch):
+def fastnn_step(sizes, batch, compiled=True):
     """A closure running one training step the way a fastnn user writes it (nn.Sequential,
     optim.SGD with momentum, CrossEntropyLoss, no input gradient for the first layer); returns
-    the loss. Every section that times a fastnn training step times this one."""
+    the loss. Every section that times a fastnn training step times this one: the compiled step
+    (model.compile_step: one C call, the optimizer fused into backward) unless `compiled` is
+    False (the eager loop: zero_grad, forward, loss, backward, step)."""
     from fastnn import nn, optim
     model = fastnn_mlp(initial_parameters(sizes))
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
     x, y = classification_batch(sizes, batch)
+    if compiled:
+        compiled_step = model.compile_step(loss_fn, opt)
+        return lambda: compiled_step(x, y)
 
     def step():
         opt.zero_grad()

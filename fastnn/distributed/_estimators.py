@@ -21,6 +21,14 @@ class _MPIPeers:
         self.rank = comm.Get_rank()
 
     def broadcast(self, params):
+        """Rank 0's weights to every rank, after checking that every rank has the same network
+        (a ValueError on all ranks, rather than reductions of mismatched buffers)."""
+        networks = self.comm.allgather((params.size, params.dtype.name))
+        for rank, network in enumerate(networks):
+            if network != networks[0]:
+                raise ValueError(f"fastnn.distributed.fit: rank {rank} has a network of {network[0]} {network[1]} "
+                                 f"parameters, rank 0 of {networks[0][0]} {networks[0][1]}: every rank must fit the "
+                                 "same estimator on data with the same features")
         self.comm.Bcast(params, root=0)
 
     def total(self, *values):

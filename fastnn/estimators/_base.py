@@ -61,23 +61,56 @@ except ImportError:  # pragma: no cover - exercised by the tests' "no scikit-lea
         _estimator_type = "classifier"
 
         def score(self, X, y, sample_weight=None):
-            return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
+            hits = self.predict(X) == np.asarray(y)
+            if hits.ndim == 2:  # multilabel: a row counts when every label is right
+                hits = hits.all(axis=1)
+            return float(np.average(hits, weights=sample_weight))
 
     class RegressorMixin:
         """score: the (weighted) coefficient of determination R² of predict."""
         _estimator_type = "regressor"
 
         def score(self, X, y, sample_weight=None):
-            y = np.asarray(y, dtype=np.float64)
-            prediction = np.asarray(self.predict(X), dtype=np.float64).reshape(y.shape)
-            weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-            if y.ndim == 1:
-                y, prediction = y[:, None], prediction[:, None]
-            residual = np.average((y - prediction) ** 2, axis=0, weights=weights)
-            spread = np.average((y - np.average(y, axis=0, weights=weights)) ** 2, axis=0, weights=weights)
-            r2 = np.where(spread > 0, 1 - residual / np.where(spread > 0, spread, 1),
-                          np.where(residual == 0, 1.0, 0.0))
-            return float(np.mean(r2))
+            return r2_score(y, self.predict(X), sample_weight)
+
+
+def r2_score(y, prediction, sample_weight=None):
+    """The (weighted) coefficient of determination R², averaged over outputs, as scikit-learn
+    computes it (a constant target scores 1 if predicted exactly, else 0)."""
+    y = np.asarray(y, dtype=np.float64)
+    prediction = np.asarray(prediction, dtype=np.float64).reshape(y.shape)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if y.ndim == 1:
+        y, prediction = y[:, None], prediction[:, None]
+    residual = np.average((y - prediction) ** 2, axis=0, weights=weights)
+    spread = np.average((y - np.average(y, axis=0, weights=weights)) ** 2, axis=0, weights=weights)
+    r2 = np.where(spread > 0, 1 - residual / np.where(spread > 0, spread, 1),
+                  np.where(residual == 0, 1.0, 0.0))
+    return float(np.mean(r2))
+
+
+class available_if:
+    """Decorates a method that exists only while check(estimator) is true: otherwise reading it
+    raises AttributeError, so hasattr is False (scikit-learn's partial_fit under
+    solver="lbfgs")."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __call__(self, method):
+        self.method = method
+        self.__doc__ = method.__doc__
+        self.__name__ = method.__name__
+        return self
+
+    def __get__(self, estimator, owner=None):
+        if estimator is None:
+            return self.method
+        if not self.check(estimator):
+            raise AttributeError(f"{type(estimator).__name__} has no attribute {self.__name__!r} with"
+                                 f" solver={estimator.solver!r}: only the stochastic solvers train"
+                                 " incrementally")
+        return self.method.__get__(estimator, owner)
 
 
 def check_is_fitted(estimator, attribute):
@@ -88,15 +121,18 @@ def check_is_fitted(estimator, attribute):
             " appropriate arguments before using this estimator.")
 
 
-def labels_of(estimator, index, n_scores, caller):
+def labels_of(estimator, index, n_scores, caller, n_labels=None):
     """classes_[index], after checking classes_ still holds a label per score column (two for a
-    single column): a classes_ replaced by hand is a ValueError here, not an IndexError."""
+    single column, or `n_labels` when given): a classes_ replaced by hand is a ValueError here,
+    not an IndexError."""
+    expected = max(2, n_scores) if n_labels is None else n_labels
     classes = getattr(estimator, "classes_", None)
-    if not isinstance(classes, np.ndarray) or classes.shape != (max(2, n_scores),):
-        raise ValueError(f"{caller}: classes_ must be an array of the {max(2, n_scores)} labels the model was "
+    if not isinstance(classes, np.ndarray) or classes.shape != (expected,):
+        raise ValueError(f"{caller}: classes_ must be an array of the {expected} labels the model was "
                          f"fitted with, got {getattr(classes, 'shape', type(classes).__name__)}")
     return classes[index]
 
 
 __all__ = ["labels_of", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "NotFittedError",
-           "ConvergenceWarning", "DataConversionWarning", "HAVE_SKLEARN", "check_is_fitted"]
+           "ConvergenceWarning", "DataConversionWarning", "HAVE_SKLEARN", "available_if", "check_is_fitted",
+           "r2_score"]

@@ -1,36 +1,51 @@
-"""The fully-connected network behind the MLP estimators, its parameters in one flat buffer.
+"""The fully-connected network behind the MLP estimators: an nn.Sequential of Linear layers
+(fastnn's one engine), its parameters views into one flat buffer.
 
-The weights are stored as fastnn's layers store them, (out, in), and scikit-learn's coefs_[i]
-(fan_in, fan_out) are their transposed views; all weights come first in the buffer, then all
-intercepts, and the gradients have the same layout. So the optimiser updates every parameter
-with one kernel call per step, the L2 penalty seeds the gradient buffer in one pass, and the best
-weights of early stopping are one copy.
+Each hidden Linear carries its activation, so forward is one GEMM a layer with bias and
+activation fused into the write-back, and backward forms dS = dA ⊙ σ'(S) with the bias gradient
+in one pass, then dW = dSᵀ·A on the GEMM, skipping the first layer's input gradient. The first
+layer also takes scipy CSR rows (see _sparse_input). The output layer is linear: the estimator
+applies its output function inside its loss.
 
-Each layer runs through fastnn.functional: forward is one GEMM with bias and activation fused
-into its write-back; backward forms dS = dA ⊙ σ'(S) and the bias gradient in one pass and
-accumulates dW = dSᵀ·A into the buffer on the GEMM, skipping the input's gradient.
+The flat buffer holds all weights first, then all intercepts (`Module.flatten_parameters`'s
+FlatParameters, in that order), and the gradients have the same layout: the optimiser updates
+every parameter with one kernel call per step, the L2 penalty seeds the weights' gradient in
+one pass, and the best weights of early stopping are one copy. The weights are stored (out, in)
+as fastnn's layers store them; scikit-learn's coefs_[i] (fan_in, fan_out) are transposed views.
 """
 import numpy as np
 
-from .. import functional as F
+from ..nn import Linear, Sequential
+from ..nn.flat import FlatParameters
+from ._sparse_input import InputLinear
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "gelu")
-_FUNCTIONAL_NAME = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "gelu": "gelu"}
+# scikit-learn's activation names -> the Linear layer's (None: no activation)
+_LAYER_ACTIVATION = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "gelu": "gelu"}
 
 
 class DenseNetwork:
     """Layers of `layer_units` (input, hidden..., output) with `activation` between them and a
-    linear output (the estimator applies its output function inside its loss). With rng=None
-    the parameters are not drawn: the caller fills them (with `load`)."""
+    linear output. With rng=None the parameters are not drawn: the caller fills them (`load`)."""
 
     def __init__(self, layer_units, activation, dtype, rng):
-        self.layer_units = list(layer_units)
+        self.layer_units = [int(u) for u in layer_units]
         self.activation = activation
         self.dtype = np.dtype(dtype)
-        self.n_coef = sum(a * b for a, b in zip(self.layer_units[:-1], self.layer_units[1:]))
-        self.params = np.empty(self.n_coef + sum(self.layer_units[1:]), dtype=self.dtype)
-        self.grads = np.zeros_like(self.params)
-        self._make_views()
+        pairs = list(zip(self.layer_units[:-1], self.layer_units[1:]))
+        last = len(pairs) - 1
+        layers = [(InputLinear if i == 0 else Linear)(
+            fan_in, fan_out, activation=_LAYER_ACTIVATION[activation] if i < last else None,
+            dtype=self.dtype, rng=0) for i, (fan_in, fan_out) in enumerate(pairs)]
+        self.model = Sequential(*layers)
+        flat = FlatParameters([layer.weight for layer in layers] + [layer.bias for layer in layers])
+        self.params, self.grads = flat.data, flat.grad
+        self.n_coef = sum(fan_in * fan_out for fan_in, fan_out in pairs)
+        self.weights = [layer.weight.data for layer in layers]
+        self.intercepts = [layer.bias.data for layer in layers]
+        self.coefs = [w.T for w in self.weights]
+        self.weight_grads = [layer.weight.grad for layer in layers]
+        self.intercept_grads = [layer.bias.grad for layer in layers]
         if rng is None:
             return
         # Glorot-uniform as scikit-learn draws it, layer by layer: coefficients, then intercepts.
@@ -41,29 +56,14 @@ class DenseNetwork:
             coef[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
             intercept[...] = rng.uniform(-bound, bound, fan_out)
 
-    def _make_views(self):
-        self.weights, self.intercepts = self._views(self.params)
-        self.weight_grads, self.intercept_grads = self._views(self.grads)
-        self.coefs = [w.T for w in self.weights]
-
-    def _views(self, flat):
-        shapes = list(zip(self.layer_units[1:], self.layer_units[:-1]))  # (out, in)
-        weights, intercepts, start = [], [], 0
-        for fan_out, fan_in in shapes:
-            weights.append(flat[start:start + fan_out * fan_in].reshape(fan_out, fan_in))
-            start += fan_out * fan_in
-        for fan_out, _ in shapes:
-            intercepts.append(flat[start:start + fan_out])
-            start += fan_out
-        return weights, intercepts
-
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items()
-                if k not in ("weights", "intercepts", "weight_grads", "intercept_grads", "coefs")}
+        return {"layer_units": self.layer_units, "activation": self.activation, "dtype": self.dtype.str,
+                "params": self.params}
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._make_views()  # unpickled views would be copies: make them views of the buffer again
+        # unpickled views would be copies: build the layers again over one buffer and fill it
+        self.__init__(state["layer_units"], state["activation"], state["dtype"], rng=None)
+        self.params[...] = state["params"]
 
     def owns(self, coefs, intercepts):
         """True if `coefs` and `intercepts` are still this network's views (not replaced by the user)."""
@@ -82,40 +82,17 @@ class DenseNetwork:
                 raise ValueError(f"coefs_/intercepts_: expected shape {mine.shape}, got {theirs.shape}")
             mine[...] = theirs
 
-    def forward(self, X, keep=False):
-        """The output layer's values (before the output function) for X (n, n_in) of self.dtype;
-        with keep=True also every layer's output (and pre-activation, for GELU) for backward."""
-        code = F.ACTIVATIONS[_FUNCTIONAL_NAME[self.activation] or "identity"]
-        keep_pre = keep and self.activation == "gelu"
-        outputs, pre_activations = [X], [None]
-        A = X
-        last = len(self.weights) - 1
-        for i, (W, b) in enumerate(zip(self.weights, self.intercepts)):
-            pre = np.empty((A.shape[0], W.shape[0]), dtype=self.dtype) if keep_pre and i < last else None
-            # the network owns W, b and every activation; only X came from outside, checked by fit
-            A = F.linear_unchecked(A, W, b, code if i < last else F.ACTIVATIONS["identity"],
-                                   pre_activation_out=pre)
-            outputs.append(A)
-            pre_activations.append(pre)
-        if keep:
-            self._outputs, self._pre_activations = outputs, pre_activations
-        return A
+    def forward(self, X):
+        """The output layer's values (before the output function) for X (n, n_in) of self.dtype,
+        dense or CSR; the layers keep what backward needs."""
+        return self.model(X)
 
     def backward(self, output_grad, l2_strength=0.0):
-        """Set self.grads to the gradient, from dLoss/d(output layer) after forward(keep=True),
-        plus l2_strength · W for the weights (the intercepts are not penalised)."""
+        """Set self.grads to the gradient, from dLoss/d(output layer) after forward, plus
+        l2_strength · W for the weights (the intercepts are not penalised)."""
         np.multiply(self.params[:self.n_coef], l2_strength, out=self.grads[:self.n_coef])
         self.grads[self.n_coef:] = 0
-        outputs, pre = self._outputs, self._pre_activations
-        grad = output_grad
-        hidden = F.ACTIVATIONS[_FUNCTIONAL_NAME[self.activation] or "identity"]
-        for i in range(len(self.weights) - 1, -1, -1):
-            code = hidden if i < len(self.weights) - 1 else F.ACTIVATIONS["identity"]
-            saved = pre[i + 1] if self.activation == "gelu" else outputs[i + 1]
-            grad, _, _ = F.linear_backward_unchecked(
-                grad, outputs[i], self.weights[i], code, saved, i > 0, True,
-                self.weight_grads[i], self.intercept_grads[i])
-        del self._outputs, self._pre_activations
+        self.model.backward(output_grad, need_input_grad=False)
 
     def squared_norm(self):
         """‖W‖² over all weights, for the reported loss only (the gradient never uses it). einsum

@@ -63,14 +63,14 @@ class StateReader:
             self.fail(name, f"must have shape {wanted}, got {value.shape}")
         return np.array(value, order="C")
 
-    def labels(self, name):
-        """Class labels: 1-D, at least two, numeric or unicode, strictly increasing (as np.unique
+    def labels(self, name, minimum=2):
+        """Class labels: 1-D, at least `minimum`, numeric or unicode, strictly increasing (as np.unique
         leaves them, which the label lookups rely on)."""
         value = self.take(name)
         if not isinstance(value, np.ndarray) or value.dtype.kind not in LABEL_KINDS or value.ndim != 1:
             self.fail(name, "must be a 1-D array of numbers or strings")
-        if len(value) < 2 or not np.all(value[1:] > value[:-1]):
-            self.fail(name, f"must hold two or more distinct labels in increasing order, got {value!r}")
+        if len(value) < minimum or not np.all(value[1:] > value[:-1]):
+            self.fail(name, f"must hold {minimum} or more distinct labels in increasing order, got {value!r}")
         return np.array(value)
 
     def integer(self, name, low=0):

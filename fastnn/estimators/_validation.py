@@ -85,14 +85,30 @@ class LayerSizes:
 
 
 class FloatDtype:
+    """float32 or float64, or None: follow X (float32 stays float32, anything else is float64)."""
+
     def accepts(self, value):
         try:
-            return np.dtype(value) in (np.float32, np.float64)
+            return value is None or np.dtype(value) in (np.float32, np.float64)
         except TypeError:
             return False
 
     def __str__(self):
-        return "float32 or float64"
+        return "float32, float64 or None"
+
+
+def model_dtype(requested, X):
+    """The dtype a model fitted on X computes in: `requested`, or with None X's own as
+    scikit-learn picks it (float32 stays float32, every other input becomes float64)."""
+    if requested is not None:
+        return np.dtype(requested)
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(X).dtype
+        except (TypeError, ValueError):
+            return np.dtype(np.float64)
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
 
 
 def validate_params(estimator, constraints):
@@ -113,13 +129,16 @@ def as_layer_sizes(hidden_layer_sizes):
     return [int(s) for s in hidden_layer_sizes]
 
 
-def check_array(X, dtype, caller, name="X"):
+def check_array(X, dtype, caller, name="X", accept_sparse=False):
     """X as a C-contiguous 2-D array of `dtype` with at least one sample and one feature, and
-    only finite values; raises as scikit-learn's check_array does."""
+    only finite values; raises as scikit-learn's check_array does. With `accept_sparse`, a
+    scipy sparse X becomes CSR of `dtype` (never dense)."""
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        raise TypeError(
-            f"{caller}: a sparse matrix was passed, but dense data is required."
-            " Use X.toarray() to convert to a dense numpy array.")
+        if not accept_sparse:
+            raise TypeError(
+                f"{caller}: a sparse matrix was passed, but dense data is required."
+                " Use X.toarray() to convert to a dense numpy array.")
+        return _check_sparse(X, dtype, caller, name)
     if X is None:
         raise ValueError(f"{caller}: expected a 2-D array for {name}, got None")
     X = np.asarray(X)
@@ -139,6 +158,23 @@ def check_array(X, dtype, caller, name="X"):
     X = np.require(X, dtype, ("C_CONTIGUOUS", "ALIGNED"))
     if not np.isfinite(X).all():
         what = "NaN" if np.isnan(X).any() else "infinity"
+        raise ValueError(f"{caller}: Input {name} contains {what}; NaN and inf are not supported.")
+    return X
+
+
+def _check_sparse(X, dtype, caller, name):
+    X = X.tocsr()
+    if X.ndim != 2:
+        raise ValueError(f"{caller}: Expected 2D array for {name}, got {X.ndim}D (shape {X.shape})")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{caller}: Found array with shape {X.shape} while a minimum of 1 sample and 1"
+                         " feature is required.")
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"{caller}: sparse {name} must hold numbers, got {X.dtype}")
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    if not np.isfinite(X.data).all():
+        what = "NaN" if np.isnan(X.data).any() else "infinity"
         raise ValueError(f"{caller}: Input {name} contains {what}; NaN and inf are not supported.")
     return X
 

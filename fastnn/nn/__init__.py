@@ -21,6 +21,12 @@ A forward keeps a reference to its input for backward: modify it in place only a
 NaN and Inf propagate through every layer and loss, as in torch; nothing raises on them.
 """
 from .activation import GELU, Identity, ReLU, Sigmoid, Softmax, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conv import Conv1d, Conv2d
+from .dropout import Dropout
+from .flatten import Flatten
+from .normalization import LayerNorm
+from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .container import Sequential
 from .flat import FlatParameters
 from .linear import Linear
@@ -29,4 +35,6 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
-           "Softmax", "Sequential", "FlatParameters", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
+           "Softmax", "Sequential", "FlatParameters", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss",
+           "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "LayerNorm"]

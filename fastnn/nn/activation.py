@@ -22,6 +22,10 @@ class _Activation(Module):
             return self._function_name
         return None
 
+    def plan_op(self):
+        name = self.epilogue_activation
+        return None if name is None else {"op": "activation", "activation": name}
+
     def forward(self, x):
         y = F.activation(x, self._function_name)
         self._cache = (x, y)
@@ -51,6 +55,9 @@ class Identity(Module):
         pass
 
     epilogue_activation = "identity"
+
+    def plan_op(self):
+        return []  # nothing to run
 
     def forward(self, x):
         return x

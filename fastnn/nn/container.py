@@ -101,6 +101,16 @@ class Sequential(Module):
 
     skips_input_grad = True
 
+    def plan_op(self):
+        """A nested Sequential compiles as its steps, in order."""
+        ops = []
+        for step in self._steps():
+            op = step.plan_op()
+            if op is None:
+                return None
+            ops += op if isinstance(op, list) else [op]
+        return ops
+
     def extra_repr(self):
         return ""
 

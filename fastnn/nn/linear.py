@@ -83,8 +83,9 @@ class Linear(Module):
         code = F.ACTIVATIONS[activation or "identity"]
         return F.linear_unchecked(x, self.weight.data, bias, code, pre_activation_out=pre), pre
 
-    def _backward(self, grad_output, cache, activation, need_input_grad):
-        x, output, pre = cache
+    def _gradient_buffers(self):
+        """(weight_grad, bias_grad or None, accumulate): where backward puts the gradients and
+        whether it adds to them (one flag for both, so both are made to agree)."""
         weight_grad, accumulate = self.weight.grad_for_backward()
         bias_grad = None
         if self.bias is not None:
@@ -92,6 +93,11 @@ class Linear(Module):
             if bias_accumulate != accumulate:  # only one was zeroed: write its zeros, add to both
                 (bias_grad if accumulate else weight_grad).fill(0)
                 accumulate = True
+        return weight_grad, bias_grad, accumulate
+
+    def _backward(self, grad_output, cache, activation, need_input_grad):
+        x, output, pre = cache
+        weight_grad, bias_grad, accumulate = self._gradient_buffers()
         dx, _, _ = F.linear_backward_unchecked(
             grad_output, x, self.weight.data, F.ACTIVATIONS[activation or "identity"],
             pre if activation in _GELU_ACTIVATIONS else output, need_input_grad,
@@ -119,6 +125,9 @@ class Linear(Module):
         if self._activation is not None or name is None:
             return None
         return LinearActivation(self, following, None if name == "identity" else name)
+
+    def plan_op(self):
+        return {"op": "linear", "weight": self.weight, "bias": self.bias, "activation": self._activation}
 
     def extra_repr(self):
         text = f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -153,3 +162,7 @@ class LinearActivation:
 
     def backward(self, grad_output, need_input_grad=True):
         return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad)
+
+    def plan_op(self):
+        linear = self.linear
+        return {"op": "linear", "weight": linear.weight, "bias": linear.bias, "activation": self.activation}

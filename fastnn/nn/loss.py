@@ -18,8 +18,14 @@ class _Loss(Module):
         self.reduction = reduction
         self._grad = None
 
+    _plan_kind = None  # the loss's name in a compiled step (fastnn/nn/plan.py), if it has one
+
     def _loss_and_grad(self, prediction, target):
         raise NotImplementedError
+
+    def plan_loss(self):
+        """(kind, reduction) for a compiled step, or None when the loss has no C form there."""
+        return None if self._plan_kind is None else (self._plan_kind, self.reduction)
 
     def forward(self, prediction, target):
         loss, self._grad = self._loss_and_grad(prediction, target)
@@ -45,6 +51,8 @@ class MSELoss(_Loss):
     array([1., 3.])
     """
 
+    _plan_kind = "mse"
+
     def _loss_and_grad(self, prediction, target):
         return F.mse_loss(prediction, target, self.reduction, return_grad=True)
 
@@ -61,6 +69,8 @@ class CrossEntropyLoss(_Loss):
     (2, 4)
     """
 
+    _plan_kind = "cross_entropy"  # class-index targets only, in a compiled step
+
     def _loss_and_grad(self, prediction, target):
         return F.cross_entropy(prediction, target, self.reduction, return_grad=True)
 
@@ -73,6 +83,8 @@ class BCEWithLogitsLoss(_Loss):
     >>> round(BCEWithLogitsLoss()(np.array([0.0]), np.array([1.0])), 4)
     0.6931
     """
+
+    _plan_kind = "bce_with_logits"
 
     def _loss_and_grad(self, prediction, target):
         return F.binary_cross_entropy_with_logits(prediction, target, self.reduction, return_grad=True)

@@ -7,7 +7,10 @@ A container (Sequential) never asks what type a layer is. It asks the layer:
   may apply it in its own write-back instead (None: this module cannot be fused that way);
 - `skips_input_grad`: whether `backward(grad_output, need_input_grad=False)` saves the work of
   the input gradient (a first layer fed with data never needs it); a module without it is called
-  as `backward(grad_output)` and its result dropped.
+  as `backward(grad_output)` and its result dropped;
+- `plan_op()`: the C op a compiled plan runs this step as (fastnn/nn/plan.py), a dict or a list
+  of them: {"op": "linear", "weight", "bias", "activation"} or {"op": "activation",
+  "activation"}; None (the default) when it has none, and then the model cannot be compiled.
 """
 from collections import OrderedDict
 
@@ -47,6 +50,21 @@ class Module:
     def fuse_next(self, following):
         """A step running this module and `following` as one, or None (the default)."""
         return None
+
+    def plan_op(self):
+        """The C op of this module in a compiled plan, or None (the default: not compilable)."""
+        return None
+
+    def compile_step(self, loss_fn, optimizer=None, **options):
+        """This model's training step as one C call: forward, `loss_fn`, backward with
+        `optimizer` fused in (see fastnn.nn.plan.CompiledStep)."""
+        from .plan import CompiledStep
+        return CompiledStep(self, loss_fn, optimizer, **options)
+
+    def compile_forward(self):
+        """This model's forward pass as one C call (see fastnn.nn.plan.CompiledForward)."""
+        from .plan import CompiledForward
+        return CompiledForward(self)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -109,29 +127,45 @@ class Module:
 
     # ------------------------------------------------------------ state
 
+    # Array attributes that are state but not parameters (BatchNorm's running statistics): saved
+    # and loaded with the parameters, never handed to an optimizer.
+    _buffer_names = ()
+
+    def _named_state(self, prefix=""):
+        """(name, array) of every parameter's data and buffer, here and below, torch's order."""
+        for name, p in vars(self).items():
+            if isinstance(p, Parameter):
+                yield prefix + name, p.data
+        for name in self._buffer_names:
+            value = getattr(self, name, None)
+            if value is not None:
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._named_state(f"{prefix}{name}.")
+
     def state_dict(self):
-        """An OrderedDict of parameter name -> a copy of its data."""
-        return OrderedDict((name, p.data.copy()) for name, p in self._named_parameters_with_duplicates())
+        """An OrderedDict of parameter (and buffer) name -> a copy of its data."""
+        return OrderedDict((name, array.copy()) for name, array in self._named_state())
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays from `state_dict` into the parameters of the same names (cast to their
-        dtype). Every name must match both ways when `strict`; shapes must always match.
+        """Copy arrays from `state_dict` into the parameters and buffers of the same names (cast to
+        their dtype). Every name must match both ways when `strict`; shapes must always match.
         Returns (missing_keys, unexpected_keys)."""
-        own = OrderedDict(self._named_parameters_with_duplicates())
+        own = OrderedDict(self._named_state())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         if strict and (missing or unexpected):
             raise ValueError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
                              f"unexpected keys {unexpected}")
-        for name, p in own.items():
+        for name, array in own.items():
             if name in state_dict:
                 value = np.asarray(state_dict[name])
-                if value.shape != p.data.shape:
+                if value.shape != array.shape:
                     raise ValueError(f"{type(self).__name__}.load_state_dict: size mismatch for {name}: "
-                                     f"the checkpoint has shape {value.shape}, the model {p.data.shape}")
-        for name, p in own.items():
+                                     f"the checkpoint has shape {value.shape}, the model {array.shape}")
+        for name, array in own.items():
             if name in state_dict:
-                np.copyto(p.data, state_dict[name], casting="same_kind")
+                np.copyto(array, state_dict[name], casting="same_kind")
         return missing, unexpected
 
     # ------------------------------------------------------------ display

@@ -1,0 +1,174 @@
+"""The training-step engine against issue 9's bar, on one core, every library in the same run.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE taskset -c 0 python benchmarks/training_step_bar.py
+
+(`taskset -c 0` pins jax too, which ignores thread settings; unsetting the two OpenBLAS
+variables lets numpy run its own AVX-512 kernels.) Prints, each figure the best of several
+interleaved rounds on the process's CPU clock:
+- one SGD-momentum step (softmax cross-entropy, first layer without input gradient) of
+  784-1024-1024-10 at B = 1..1024, 64-64-64-10 at B=32 and 784-256-10 at B=64: fastnn's compiled
+  step (model.compile_step) and eager loop, hand-written numpy, torch, jax.jit; the compiled step
+  as a share of the FLOP limit (step FLOPs / the measured FMA peak);
+- the B=1 step against its L3-traffic limit (the bytes it must move / measured L3 bandwidth);
+- single-row inference (model.compile_forward) against numpy's `@`;
+- bwd/fwd of the eager MLP against the FLOP prediction;
+- the compiled step's Python cost per call, at depth 3 and 21.
+`--quick` runs fewer rounds.
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import fastnn
+from fastnn import _core, nn, optim
+from fastnn.bench import fma_peak_gflops
+from fastnn.bench.competitors import available_libraries, numpy_blas, thread_count
+from fastnn.bench.flops import mlp_backward_flops, mlp_forward_flops, predicted_backward_ratio
+from fastnn.bench.layers import MLPWorkload
+from fastnn.bench.timing import interleaved_best
+from fastnn.bench.training import (STEPS, classification_batch, fastnn_mlp, fastnn_step,
+                                   initial_parameters)
+
+BIG = [784, 1024, 1024, 10]
+STEP_CASES = [(BIG, b) for b in (1, 16, 64, 256, 1024)] + [([64, 64, 64, 10], 32), ([784, 256, 10], 64)]
+INFERENCE = [BIG, [64, 256, 256, 10]]
+
+
+def step_flops(sizes, batch):
+    """Forward, then backward without the first layer's input gradient."""
+    return mlp_forward_flops(sizes, batch) + mlp_backward_flops(sizes, batch, need_input_grad=False)
+
+
+def b1_step_bytes(sizes, itemsize=4):
+    """What a B=1 SGD-momentum step must move: every weight read by the forward, read and
+    written by the update with its momentum (the gradient never stored), and the weights of every
+    layer but the first read again for the input gradient. Biases and activations are noise."""
+    weights = [i * o for i, o in zip(sizes[:-1], sizes[1:])]
+    return itemsize * (5 * sum(weights) + sum(weights[1:]))
+
+
+def l3_bandwidth(total_bytes=24 << 20, rounds=9):
+    """Bytes per second of `a += b` over arrays that together fit in L3 (read a, b; write a)."""
+    a = np.ones(total_bytes // 12, np.float32)
+    b = np.ones_like(a)
+    best = interleaved_best({"add": lambda: np.add(a, b, out=a)}, rounds=rounds,
+                            round_seconds=0.02, clock=time.process_time)
+    return 3 * a.nbytes / best["add"]
+
+
+def openblas_kernels():
+    """The core type OpenBLAS runs (SkylakeX/Cooperlake on AVX-512 unless OPENBLAS_CORETYPE forces
+    an older one), or None without threadpoolctl."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return ", ".join(str(p.get("architecture")) for p in threadpoolctl.threadpool_info()
+                     if p.get("internal_api") == "openblas") or None
+
+
+def timing(quick):
+    return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06)
+
+
+def step_table(libraries, peak, quick):
+    print(f"\nOne SGD-momentum training step, one core (ms; % = compiled step FLOPs / {peak:.0f} "
+          f"GFLOP/s peak)")
+    names = ["compiled", "eager"] + [lib for lib in libraries if lib != "fastnn"]
+    print(f"{'model':<18}{'batch':>6}" + "".join(f"{n:>10}" for n in names) + f"{'% limit':>9}{'vs best peer':>14}")
+    for sizes, batch in STEP_CASES:
+        steps = {"compiled": fastnn_step(sizes, batch),
+                 "eager": fastnn_step(sizes, batch, compiled=False)}
+        steps.update({lib: STEPS[lib](sizes, batch) for lib in names[2:]})
+        best = interleaved_best(steps, clock=time.process_time, **timing(quick))
+        limit = step_flops(sizes, batch) / (peak * 1e9)
+        peers = [best[n] for n in names[2:]]
+        ratio = f"{min(peers) / best['compiled']:.2f}x" if peers else "-"
+        print(f"{'-'.join(map(str, sizes)):<18}{batch:>6}" + "".join(f"{best[n] * 1e3:>10.3f}" for n in names)
+              + f"{100 * limit / best['compiled']:>8.0f}%{ratio:>14}")
+        if sizes == BIG and batch == 1:
+            b1 = best["compiled"]
+    return b1
+
+
+def b1_limit(b1_seconds, quick):
+    bandwidth = l3_bandwidth(rounds=3 if quick else 9)
+    limit = b1_step_bytes(BIG) / bandwidth
+    print(f"\nB=1 step: {b1_seconds * 1e3:.3f} ms; L3-traffic limit {b1_step_bytes(BIG) / 1e6:.1f} MB at "
+          f"{bandwidth / 1e9:.0f} GB/s (measured a += b) = {limit * 1e3:.3f} ms: "
+          f"{b1_seconds / limit:.2f}x the limit (bar: <= 1.3x)")
+
+
+def inference_table(quick):
+    print("\nSingle-row inference (us): model.compile_forward() vs numpy's @ (+ bias, ReLU)")
+    for sizes in INFERENCE:
+        params = initial_parameters(sizes)
+        model = fastnn_mlp(params)
+        x = classification_batch(sizes, 1)[0]
+        predict = model.compile_forward()
+        out = np.empty((1, sizes[-1]), np.float32)
+
+        def numpy_forward():
+            h = x
+            for k, (w, b) in enumerate(params):
+                h = h @ w.T + b
+                if k < len(params) - 1:
+                    h = np.maximum(h, 0)
+            return h
+        best = interleaved_best({"compiled": lambda: predict(x, out=out), "eager": lambda: model(x),
+                                 "numpy": numpy_forward}, clock=time.process_time, **timing(quick))
+        print(f"  {'-'.join(map(str, sizes)):<18} compiled {best['compiled'] * 1e6:7.1f}   eager "
+              f"{best['eager'] * 1e6:7.1f}   numpy {best['numpy'] * 1e6:7.1f}   numpy/compiled "
+              f"{best['numpy'] / best['compiled']:.2f}x (bar: >= 1.2x)")
+
+
+def ratio_table(quick):
+    print("\nbwd/fwd of the eager 784-1024-1024-10 MLP (no first-layer input gradient) vs the FLOP prediction")
+    predicted = predicted_backward_ratio(BIG, need_input_grad=False)
+    for batch in (256, 1024):
+        mlp = MLPWorkload(BIG, batch)
+        best = interleaved_best({"forward": mlp.forward, "backward": lambda: mlp.backward(False)},
+                                clock=time.process_time, **timing(quick))
+        measured = best["backward"] / best["forward"]
+        print(f"  B={batch:<5} measured {measured:.2f}  predicted {predicted:.2f}  "
+              f"({100 * (measured / predicted - 1):+.0f}%; bar: within +-10%)")
+
+
+def overhead_table(quick):
+    print("\nCompiled step: Python cost per call (step(x, y) minus the C call alone), B=1, width 8")
+    for depth in (3, 21):
+        layers = [nn.Linear(8, 8, activation="relu", rng=i) for i in range(depth - 1)] + [nn.Linear(8, 3, rng=99)]
+        model = nn.Sequential(*layers)
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        step = model.compile_step(nn.CrossEntropyLoss(), opt)
+        x, y = np.ones((1, 8), np.float32), np.zeros(1, np.int64)
+        step(x, y)
+        plan = step._net.plan
+        best = interleaved_best({"step": lambda: step(x, y), "c_call": lambda: plan.train_step(x, y, True)},
+                                clock=time.process_time, **timing(quick))
+        print(f"  depth {depth:>2}: step {best['step'] * 1e6:6.2f} us, C call {best['c_call'] * 1e6:6.2f} us, "
+              f"Python {(best['step'] - best['c_call']) * 1e6:5.2f} us")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a first look)")
+    args = parser.parse_args(argv)
+    libraries = available_libraries()
+    peak = fma_peak_gflops("float32", runs=10 if args.quick else 50)
+    print(f"fastnn {fastnn.__version__} ({_core.isa_name()}); peers {', '.join(libraries)}; numpy's "
+          f"BLAS {numpy_blas()} on {openblas_kernels()} kernels; one core's float32 peak {peak:.0f} "
+          f"GFLOP/s (measured)")
+    with thread_count(1):
+        b1 = step_table(libraries, peak, args.quick)
+        b1_limit(b1, args.quick)
+        inference_table(args.quick)
+        ratio_table(args.quick)
+        overhead_table(args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+/* The optimizer inside backward (fused_optim.h): the update as a GEMM epilogue on strips of dW,
+ * and the few-row path that never forms dW. */
+#include "fused_optim.h"
+
+#include <math.h>
+
+#include "elementwise.h"
+#include "gemm.h"
+
+/* Columns of one row of dW summed at a time on the few-row path: 8 KiB of floats, in L1 beside
+ * the rows of X they are summed from. */
+#define FEW_ROW_CHUNK 2048
+
+/* Rows of dW per GEMM call on the row-block path: few enough that the GEMM reads X in place
+ * (gemm.c: B_IN_PLACE_MAX_ROWS) and the block (128 KiB at 1024 columns) waits in L2 for its
+ * update, which then streams whole rows of the weight and its state. */
+#define ROW_BLOCK 32
+
+void fastnn_update_begin_step(fastnn_update *update)
+{
+    if (update->rule == FASTNN_RULE_ADAM) {
+        update->adam.step++;
+        fastnn_adam_prepare(&update->adam, &update->adam_scalars);
+        if (update->adam_eps_unscaled)
+            update->adam_scalars.eps =
+                update->adam.eps / sqrt(1.0 - pow(update->adam.beta2, (double)update->adam.step));
+    }
+}
+
+void fastnn_update_end_step(fastnn_update *update)
+{
+    if (update->rule == FASTNN_RULE_SGD)
+        update->sgd.first_step = 0;
+}
+
+/* The GEMM's epilogue, extended: the update of the weight whose gradient the GEMM computes. The
+ * GEMM hands this back as its fastnn_epilogue (the first member). */
+typedef struct {
+    fastnn_epilogue base;
+    const fastnn_update *update;
+    ptrdiff_t ld_param;
+} update_epilogue;
+
+/* Asks for n elements of the weight and its state from `offset` on: the few-row path moves from
+ * one row's gradient sums to its update and back, and the prefetchers lose the streams between. */
+static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t offset, ptrdiff_t n)
+{
+    const char *arrays[4] = {u->param, u->state[0], u->state[1], u->state[2]};
+    for (int a = 0; a < 4; a++)
+        if (arrays[a])
+            for (ptrdiff_t b = 0; b < n * (ptrdiff_t)element; b += 64)
+                __builtin_prefetch(arrays[a] + offset * (ptrdiff_t)element + b, 1, 3);
+}
+
+#define DEFINE_FUSED_OPTIM(T, SUFFIX)                                                             \
+    void fastnn_update_range_##SUFFIX(const fastnn_update *u, ptrdiff_t offset, ptrdiff_t n,      \
+                                      const T *grad)                                              \
+    {                                                                                             \
+        const fastnn_optim_kernels_##SUFFIX *k = &fastnn_optim_kernels_active()->SUFFIX;          \
+        T *param = (T *)u->param + offset;                                                        \
+        T *const *state = (T *const *)u->state;                                                   \
+        if (u->rule == FASTNN_RULE_SGD)                                                           \
+            k->sgd(n, param, grad, state[0] ? state[0] + offset : NULL, &u->sgd);                 \
+        else if (u->rule == FASTNN_RULE_ADAM)                                                     \
+            k->adam(n, param, grad, state[0] + offset, state[1] + offset,                         \
+                    state[2] ? state[2] + offset : NULL, &u->adam_scalars);                       \
+    }                                                                                             \
+                                                                                                  \
+    static void update_strip_##SUFFIX(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,        \
+                                      ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows,             \
+                                      ptrdiff_t cols)                                             \
+    {                                                                                             \
+        const update_epilogue *e = (const update_epilogue *)self;                                 \
+        for (ptrdiff_t i = 0; i < rows; i++)                                                      \
+            fastnn_update_range_##SUFFIX(e->update, (row0 + i) * e->ld_param + col0, cols,        \
+                                         (const T *)c + i * ldc);                                 \
+    }                                                                                             \
+                                                                                                  \
+    typedef struct {                                                                              \
+        ptrdiff_t rows, cols, k, ld_delta, ld_x;                                                  \
+        const T *delta, *x;                                                                       \
+        T *grad;                                                                                  \
+        int accumulate, failed;                                                                   \
+        const fastnn_update *update;                                                              \
+    } weight_update_args_##SUFFIX;                                                                \
+                                                                                                  \
+    /* Rows [lo, hi) of the weight, each from its few-row sums, a chunk at a time. */             \
+    static void few_row_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)               \
+    {                                                                                             \
+        const weight_update_args_##SUFFIX *a = args;                                              \
+        const fastnn_optim_kernels_##SUFFIX *kern = &fastnn_optim_kernels_active()->SUFFIX;       \
+        T g[FEW_ROW_CHUNK] __attribute__((aligned(64)));                                          \
+        for (ptrdiff_t i = lo; i < hi; i++)                                                       \
+            for (ptrdiff_t j = 0; j < a->cols; j += FEW_ROW_CHUNK) {                              \
+                if (i + 1 < a->rows)                                                              \
+                    prefetch_update(a->update, sizeof(T), (i + 1) * a->cols + j,                  \
+                                    a->cols - j < FEW_ROW_CHUNK ? a->cols - j : FEW_ROW_CHUNK);   \
+                ptrdiff_t n = a->cols - j < FEW_ROW_CHUNK ? a->cols - j : FEW_ROW_CHUNK;          \
+                kern->few_row_gradient(a->k, a->delta + i, a->ld_delta, a->x + j, a->ld_x, n,     \
+                                       a->accumulate ? a->grad + i * a->cols + j : NULL, g);      \
+                fastnn_update_range_##SUFFIX(a->update, i * a->cols + j, n, g);                   \
+            }                                                                                     \
+    }                                                                                             \
+                                                                                                  \
+    /* Row blocks [lo, hi): each block's dW by the GEMM, then its update. */                      \
+    static void row_block_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)             \
+    {                                                                                             \
+        weight_update_args_##SUFFIX *a = (weight_update_args_##SUFFIX *)args;                     \
+        ptrdiff_t rows = a->rows;                                                                 \
+        for (ptrdiff_t b = lo; b < hi; b++) {                                                     \
+            ptrdiff_t r0 = b * ROW_BLOCK, r = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;      \
+            T *grad = a->grad + r0 * a->cols;                                                     \
+            if (GEMM(r, a->cols, a->k, 1, a->delta + r0, 1, a->ld_delta, a->x, a->ld_x, 1,        \
+                     a->accumulate ? 1 : 0, grad, a->cols, NULL))                                 \
+                a->failed = 1; /* a race between spans only ever writes 1 */                      \
+            else                                                                                  \
+                fastnn_update_range_##SUFFIX(a->update, r0 * a->cols, r * a->cols, grad);         \
+        }                                                                                         \
+    }                                                                                             \
+                                                                                                  \
+    int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
+                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
+                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
+                                           const fastnn_update *update)                           \
+    {                                                                                             \
+        if (rows <= 0 || cols <= 0)                                                               \
+            return 0;                                                                             \
+        weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
+                                            accumulate, 0, update};                               \
+        if (k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                                \
+            fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
+            return 0;                                                                             \
+        }                                                                                         \
+        if (k <= FASTNN_ROW_BLOCK_MAX_K) {                                                        \
+            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
+                                 row_block_span_##SUFFIX, &args);                                 \
+            return args.failed ? -1 : 0;                                                          \
+        }                                                                                         \
+        update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
+        epilogue.base.apply = update_strip_##SUFFIX;                                              \
+        return GEMM(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
+                    cols, &epilogue.base);                                                        \
+    }
+
+#define GEMM fastnn_sgemm
+DEFINE_FUSED_OPTIM(float, f32)
+#undef GEMM
+#define GEMM fastnn_dgemm
+DEFINE_FUSED_OPTIM(double, f64)
+#undef GEMM

@@ -1,0 +1,77 @@
+/* The optimizer inside backward: a parameter's update applied where its gradient is produced.
+ *
+ * A fastnn_update describes how one parameter tensor is stepped (rule, hyper-parameters, state
+ * buffers). fastnn_weight_grad_update_* forms a Linear layer's weight gradient dW = dS^T X and
+ * steps the weight with it in the same pass:
+ *   - from k = 1 to FASTNN_FEW_ROW_MAX_K samples, one row of dW at a time is summed into a
+ *     stack buffer by the few-row kernel and the update applied from there: dW is never formed
+ *     (for k = 1 it is the outer product dS^T x, applied row by row);
+ *   - up to FASTNN_ROW_BLOCK_MAX_K, the GEMM writes dW into `grad` a block of whole rows at a
+ *     time and the block is updated from L2 as soon as it is complete;
+ *   - above, the update runs in the GEMM's write-back, on each strip of dW right after its last
+ *     k-block, while the strip is in L1.
+ * On the last two paths dW is written to `grad` once and never read back from memory (the
+ * unfused optimizer reads it again, with the weight and its state).
+ * Measured on the 784-1024-1024-10 step (one Zen 5 core): the strip epilogue alone cost ~1 ms
+ * more than a separate optimizer pass at batch 1-16 (strips are 2 KiB row pieces a row apart,
+ * which the prefetchers do not follow), the row blocks win there and tie at 64, the strips win
+ * at 256 and above, where the row blocks would re-read X from L3 for every block; there the
+ * strips tie (within 2%, 128 to 1024 rows) with the GEMM followed by a separate update pass.
+ * The arithmetic is the plain optimizer's (the same row kernels, optim_kernels.h), so the fused
+ * step equals the unfused one. */
+#ifndef FASTNN_FUSED_OPTIM_H
+#define FASTNN_FUSED_OPTIM_H
+
+#include <stddef.h>
+
+#include "optim.h"
+#include "optim_kernels.h"
+
+enum { FASTNN_RULE_NONE = 0, FASTNN_RULE_SGD = 1, FASTNN_RULE_ADAM = 2 };
+
+typedef struct {
+    int rule;
+    void *param;
+    /* SGD: state[0] the momentum buffer (NULL without momentum);
+     * Adam: exp_avg, exp_avg_sq, max_exp_avg_sq (NULL unless amsgrad) */
+    void *state[3];
+    fastnn_sgd_hyper sgd;
+    fastnn_adam_hyper adam;
+    fastnn_adam_scalars adam_scalars; /* from adam by fastnn_update_begin_step */
+    /* scikit-learn's Adam: eps added to sqrt(v) itself, i.e. torch's with eps / sqrt(1 - beta2^t) */
+    int adam_eps_unscaled;
+} fastnn_update;
+
+/* Up to this many samples the weight gradient is summed row by row beside the update (no GEMM,
+ * no packing, dW never stored): with so few products per weight, the step is bound by reading
+ * and writing the weight and its state, which this path does once (measured: at 8 rows the
+ * row blocks below are faster). */
+#define FASTNN_FEW_ROW_MAX_K 4
+
+/* ... and up to this many, dW is formed in blocks of whole rows, each updated from L2 as soon as
+ * it is complete (above, in the GEMM's write-back, strip by strip). */
+#define FASTNN_ROW_BLOCK_MAX_K 64
+
+/* Counts the step (Adam's t) and prepares its scalars: once per step, before the update runs. */
+void fastnn_update_begin_step(fastnn_update *update);
+/* After the step: SGD's momentum buffer now holds a value. */
+void fastnn_update_end_step(fastnn_update *update);
+
+#define FASTNN_DECLARE_FUSED_OPTIM(T, SUFFIX)                                                     \
+    /* The update on elements [offset, offset + n) of the parameter, from grad[0:n). */           \
+    void fastnn_update_range_##SUFFIX(const fastnn_update *update, ptrdiff_t offset,              \
+                                      ptrdiff_t n, const T *grad);                                \
+    /* W (rows x cols, contiguous) stepped by dW = sum_p delta[p][i] x[p][j] over k samples,      \
+     * plus grad's content when accumulate. grad (rows x cols) receives dW on the GEMM path and   \
+     * is only read (when accumulate) on the few-row path. Returns 0, or -1 when the GEMM could   \
+     * not allocate its buffers (nothing is then updated). */                                     \
+    int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
+                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
+                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
+                                           const fastnn_update *update);
+
+FASTNN_DECLARE_FUSED_OPTIM(float, f32)
+FASTNN_DECLARE_FUSED_OPTIM(double, f64)
+#undef FASTNN_DECLARE_FUSED_OPTIM
+
+#endif

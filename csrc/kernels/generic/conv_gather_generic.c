@@ -1,0 +1,6 @@
+/* The convolution's window gather (../conv_gather.h) for the baseline: panel rows of 8 floats,
+ * 4 doubles. */
+#include "../conv_gather.h"
+
+FASTNN_DEFINE_CONV_GATHER(fastnn_conv_gather_f32_generic, uint32_t, 8)
+FASTNN_DEFINE_CONV_GATHER(fastnn_conv_gather_f64_generic, uint64_t, 4)

@@ -1,0 +1,128 @@
+/* The optimizers' row loops (csrc/optim_kernels.h), one source compiled once per instruction set:
+ * a file under csrc/kernels/<isa>/ sets its target and FASTNN_ISA, then includes this.
+ *
+ * The rules are PyTorch's (optim.h). Each momentum variant is its own restrict-qualified loop, so
+ * each vectorises without run-time branches or alias checks. */
+#ifndef FASTNN_ISA
+#error "define FASTNN_ISA (the suffix of the kernel set) before including optim_rows.h"
+#endif
+
+#include <math.h>
+
+#include "optim_kernels.h"
+
+#define FASTNN_PASTE_(a, b) a##b
+#define FASTNN_PASTE(a, b) FASTNN_PASTE_(a, b)
+#define KERNEL(NAME, SUFFIX) FASTNN_PASTE(NAME##_##SUFFIX##_, FASTNN_ISA)
+
+/* The penalised gradient g of optim.h; a zero coefficient adds nothing (not 0 * inf = nan). */
+#define PENALISED_GRADIENT(T, w, grad_i)                                                          \
+    ((grad_i) + (weight_decay != 0 ? weight_decay * (w) : (T)0) +                                \
+     (l1 != 0 ? l1 * (T)(((w) > 0) - ((w) < 0)) : (T)0))
+
+/* Four zmm registers of sums in the few-row gradient. */
+#define FEW_ROW_BLOCK_BYTES 256
+
+#define DEFINE_OPTIM_ROWS(T, SUFFIX, SQRT)                                                        \
+    static void KERNEL(sgd, SUFFIX)(ptrdiff_t n, T *restrict param, const T *restrict grad,       \
+                                    T *restrict buf, const fastnn_sgd_hyper *h)                   \
+    {                                                                                             \
+        const T lr = (T)h->lr, momentum = (T)h->momentum, keep = (T)(1.0 - h->dampening);         \
+        const T weight_decay = (T)h->weight_decay, l1 = (T)h->l1;                                 \
+        if (!buf) {                                                                               \
+            for (ptrdiff_t i = 0; i < n; i++)                                                     \
+                param[i] -= lr * PENALISED_GRADIENT(T, param[i], grad[i]);                        \
+        } else if (h->first_step) {                                                               \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                   \
+                T g = PENALISED_GRADIENT(T, param[i], grad[i]);                                   \
+                buf[i] = g;                                                                       \
+                param[i] -= lr * (h->nesterov ? g + momentum * g : g);                            \
+            }                                                                                     \
+        } else if (h->nesterov) {                                                                 \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                   \
+                T g = PENALISED_GRADIENT(T, param[i], grad[i]);                                   \
+                T b = momentum * buf[i] + keep * g;                                               \
+                buf[i] = b;                                                                       \
+                param[i] -= lr * (g + momentum * b);                                              \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                   \
+                T b = momentum * buf[i] + keep * PENALISED_GRADIENT(T, param[i], grad[i]);        \
+                buf[i] = b;                                                                       \
+                param[i] -= lr * b;                                                               \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+                                                                                                  \
+    static void KERNEL(adam, SUFFIX)(ptrdiff_t n, T *restrict param, const T *restrict grad,      \
+                                     T *restrict exp_avg, T *restrict exp_avg_sq,                 \
+                                     T *restrict max_exp_avg_sq, const fastnn_adam_scalars *s)    \
+    {                                                                                             \
+        const T step_size = (T)s->step_size, bias_correction2_sqrt = (T)s->bias_correction2_sqrt; \
+        const T average_weight = (T)s->average_weight, beta2 = (T)s->beta2;                       \
+        const T square_weight = (T)s->square_weight, eps = (T)s->eps;                             \
+        const T weight_decay = (T)s->weight_decay, shrink = (T)s->shrink;                         \
+        const int decoupled = s->decoupled;                                                       \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                       \
+            T w = param[i], g = grad[i];                                                          \
+            if (decoupled)                                                                        \
+                w *= shrink;                                                                      \
+            else if (weight_decay != 0)                                                           \
+                g += weight_decay * w;                                                            \
+            T m = exp_avg[i] + average_weight * (g - exp_avg[i]);                                 \
+            T v = beta2 * exp_avg_sq[i] + square_weight * g * g;                                  \
+            exp_avg[i] = m;                                                                       \
+            exp_avg_sq[i] = v;                                                                    \
+            if (max_exp_avg_sq) {                                                                 \
+                v = v > max_exp_avg_sq[i] ? v : max_exp_avg_sq[i];                                \
+                max_exp_avg_sq[i] = v;                                                            \
+            }                                                                                     \
+            param[i] = w - step_size * m / (SQRT(v) / bias_correction2_sqrt + eps);               \
+        }                                                                                         \
+    }                                                                                             \
+
+#define DEFINE_FEW_ROW_GRADIENT(T, SUFFIX)                                                        \
+    /* Blocks of FEW_ROW_BLOCK columns whose sums stay in registers over all k rows: a load of  \
+     * x and an FMA per product, no store until the block is done. */                             \
+    static void KERNEL(few_row_gradient, SUFFIX)(ptrdiff_t k, const T *restrict a, ptrdiff_t lda, \
+                                                 const T *restrict x, ptrdiff_t ldx, ptrdiff_t n, \
+                                                 const T *restrict acc, T *restrict g)            \
+    {                                                                                             \
+        enum { W = FEW_ROW_BLOCK_BYTES / sizeof(T) };                                             \
+        ptrdiff_t j = 0;                                                                          \
+        for (; j + W <= n; j += W) {                                                              \
+            T sum[W];                                                                             \
+            const T a0 = a[0];                                                                    \
+            _Pragma("GCC unroll 64") for (int t = 0; t < W; t++) sum[t] = a0 * x[j + t];          \
+            for (ptrdiff_t p = 1; p < k; p++) {                                                   \
+                const T ap = a[p * lda], *xp = x + p * ldx + j;                                   \
+                _Pragma("GCC unroll 64") for (int t = 0; t < W; t++) sum[t] += ap * xp[t];        \
+            }                                                                                     \
+            if (acc)                                                                              \
+                _Pragma("GCC unroll 64") for (int t = 0; t < W; t++) sum[t] = acc[j + t] + sum[t]; \
+            _Pragma("GCC unroll 64") for (int t = 0; t < W; t++) g[j + t] = sum[t];               \
+        }                                                                                         \
+        for (; j < n; j++) {                                                                      \
+            T sum = a[0] * x[j];                                                                  \
+            for (ptrdiff_t p = 1; p < k; p++) sum += a[p * lda] * x[p * ldx + j];                 \
+            g[j] = acc ? acc[j] + sum : sum;                                                      \
+        }                                                                                         \
+    }
+
+/* The updates round every operation as written (no fused multiply-add), as the scalar reference
+ * and numpy do; the few-row gradient contracts its products as the GEMM's kernels of the same
+ * instruction set do (FMA on AVX2 and AVX-512, none on the baseline), so that both give one dW. */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+DEFINE_OPTIM_ROWS(float, f32, sqrtf)
+DEFINE_OPTIM_ROWS(double, f64, sqrt)
+#pragma GCC pop_options
+DEFINE_FEW_ROW_GRADIENT(float, f32)
+DEFINE_FEW_ROW_GRADIENT(double, f64)
+
+const fastnn_optim_kernels FASTNN_PASTE(fastnn_optim_, FASTNN_ISA) = {
+    .f32 = {.sgd = KERNEL(sgd, f32), .adam = KERNEL(adam, f32),
+            .few_row_gradient = KERNEL(few_row_gradient, f32)},
+    .f64 = {.sgd = KERNEL(sgd, f64), .adam = KERNEL(adam, f64),
+            .few_row_gradient = KERNEL(few_row_gradient, f64)},
+};

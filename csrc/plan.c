@@ -1,0 +1,240 @@
+/* The compiled network's forward pass, training step and epoch (plan.h). */
+#include "plan.h"
+
+#include <string.h>
+
+#include "activation_math.h"
+#include "activations.h"
+#include "fp_env.h"
+#include "gemm.h"
+#include "gemv.h"
+#include "kernel_context.h"
+#include "losses.h"
+
+static int plan_loss_is_class(const fastnn_plan *plan)
+{
+    return plan->loss == FASTNN_LOSS_CROSS_ENTROPY;
+}
+
+/* splitmix64: a fast generator of good quality for shuffling; the epoch's order depends only
+ * on the seed. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *order)
+{
+    for (ptrdiff_t i = 0; i < n; i++) order[i] = i;
+    if (!shuffle)
+        return;
+    uint64_t state = seed;
+    for (ptrdiff_t i = n - 1; i > 0; i--) {
+        ptrdiff_t j = (ptrdiff_t)(((unsigned __int128)next_random(&state) * (uint64_t)(i + 1)) >> 64);
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+#define DEFINE_PLAN(T, SUFFIX, GEMM)                                                              \
+    static int forward_##SUFFIX(const fastnn_plan *plan, ptrdiff_t rows, const T *x, T *y,        \
+                                int training)                                                     \
+    {                                                                                             \
+        const T *h = x;                                                                           \
+        const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
+        for (int l = 0; l < plan->count; l++) {                                                   \
+            const fastnn_plan_layer *L = &plan->layers[l];                                        \
+            T *out = (l == plan->count - 1 && y) ? y : (T *)L->output;                            \
+            if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
+                fastnn_activation_forward_##SUFFIX(L->activation, rows * L->out, h, out);         \
+            } else if (rows == 1 && gemv) { /* batch 1: one sequential stream over W */           \
+                unsigned int fp_state = fastnn_flush_denormals_begin();                           \
+                gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
+                if (L->bias || L->activation != FASTNN_ACT_IDENTITY || (training && L->pre))      \
+                    fastnn_active_context()->activations->SUFFIX.bias_activation(                 \
+                        L->activation, 1, L->out, (const T *)L->bias, out, L->out,                \
+                        training ? (T *)L->pre : NULL, L->out);                                   \
+                fastnn_flush_denormals_end(fp_state);                                             \
+            } else {                                                                              \
+                void *pre = training ? L->pre : NULL;                                             \
+                fastnn_epilogue epilogue, *e = NULL;                                              \
+                if (L->bias || L->activation != FASTNN_ACT_IDENTITY || pre) {                     \
+                    fastnn_epilogue_init(&epilogue, sizeof(T) == sizeof(double), L->bias,         \
+                                         L->activation, pre, L->out);                             \
+                    e = &epilogue;                                                                \
+                }                                                                                 \
+                if (GEMM(rows, L->out, L->in, 1, h, L->in, 1, (const T *)L->weight, 1, L->in, 0,  \
+                         out, L->out, e))                                                         \
+                    return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
+            }                                                                                     \
+            h = out;                                                                              \
+        }                                                                                         \
+        return 0;                                                                                 \
+    }                                                                                             \
+                                                                                                  \
+    /* The loss of the last layer's output against target, its gradient into g. */               \
+    static double loss_##SUFFIX(const fastnn_plan *plan, ptrdiff_t rows, const void *target,      \
+                                T *g)                                                             \
+    {                                                                                             \
+        const fastnn_plan_layer *last = &plan->layers[plan->count - 1];                           \
+        const T *logits = (const T *)last->output;                                                \
+        ptrdiff_t cols = last->out, n = rows * cols;                                              \
+        double scale, total;                                                                      \
+        if (plan->loss == FASTNN_LOSS_CROSS_ENTROPY) {                                            \
+            scale = plan->loss_sum ? 1.0 : 1.0 / (double)rows;                                    \
+            total = fastnn_cross_entropy_class_##SUFFIX(rows, cols, logits,                       \
+                                                        (const int64_t *)target, g, scale, NULL); \
+        } else if (plan->loss == FASTNN_LOSS_MSE) {                                               \
+            scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
+            total = fastnn_mse_loss_##SUFFIX(n, logits, (const T *)target, g, scale, NULL);       \
+        } else {                                                                                  \
+            scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
+            total = fastnn_bce_with_logits_##SUFFIX(n, logits, (const T *)target, g, scale, NULL); \
+        }                                                                                         \
+        return total * scale;                                                                     \
+    }                                                                                             \
+                                                                                                  \
+    static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update)       \
+    {                                                                                             \
+        const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
+        int which = 0;                                                                            \
+        for (int l = plan->count - 1; l >= 0; l--) {                                              \
+            fastnn_plan_layer *L = &plan->layers[l];                                              \
+            const T *g = (const T *)plan->grad[which];                                            \
+            T *g_in = (T *)plan->grad[1 - which];                                                 \
+            const T *h = l > 0 ? (const T *)plan->layers[l - 1].output : x;                       \
+            if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
+                if (l == 0)                                                                       \
+                    break; /* nothing to learn below: the input's gradient is not asked for */    \
+                const T *saved = fastnn_act_derivative_from_output((fastnn_activation)L->activation)                 \
+                                     ? (const T *)L->output : h;                                  \
+                fastnn_activation_backward_##SUFFIX(L->activation, rows * L->out, g, saved, g_in); \
+                which = 1 - which;                                                                \
+                continue;                                                                         \
+            }                                                                                     \
+            const T *d = g;                                                                       \
+            if (L->activation != FASTNN_ACT_IDENTITY) {                                           \
+                const T *saved = L->pre ? (const T *)L->pre : (const T *)L->output;               \
+                fastnn_delta_and_bias_grad_##SUFFIX(L->activation, rows, L->out, g, L->out,       \
+                                                    saved, L->out, (T *)plan->delta, L->out,      \
+                                                    (T *)L->bias_grad, L->bias_accumulate);       \
+                d = (const T *)plan->delta;                                                       \
+            } else if (L->bias) {                                                                 \
+                fastnn_delta_and_bias_grad_##SUFFIX(FASTNN_ACT_IDENTITY, rows, L->out, g, L->out, \
+                                                    NULL, 0, NULL, 0, (T *)L->bias_grad,          \
+                                                    L->bias_accumulate);                          \
+            }                                                                                     \
+            /* dX before the update changes W */                                                  \
+            if (l > 0 && rows == 1 && gemv) {                                                     \
+                unsigned int fp_state = fastnn_flush_denormals_begin();                           \
+                gemv->gevm_##SUFFIX(L->out, L->in, (const T *)L->weight, L->in, d, g_in);         \
+                fastnn_flush_denormals_end(fp_state);                                             \
+            } else if (l > 0 && GEMM(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight,  \
+                                     L->in, 1, 0, g_in, L->in, NULL)) {                           \
+                return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
+            }                                                                                     \
+            if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                            \
+                if (fastnn_weight_grad_update_##SUFFIX(L->out, L->in, rows, d, L->out, h, L->in,  \
+                                                       (T *)L->weight_grad, L->weight_accumulate, \
+                                                       &L->weight_update))                        \
+                    return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
+            } else if (GEMM(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
+                            L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL)) {    \
+                return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
+            }                                                                                     \
+            if (update && L->bias && L->bias_update.rule != FASTNN_RULE_NONE)                     \
+                fastnn_update_range_##SUFFIX(&L->bias_update, 0, L->out, (const T *)L->bias_grad); \
+            which = 1 - which;                                                                    \
+        }                                                                                         \
+        return 0;                                                                                 \
+    }                                                                                             \
+                                                                                                  \
+    static int train_step_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x,                 \
+                                   const void *target, int update, double *loss)                  \
+    {                                                                                             \
+        int status = forward_##SUFFIX(plan, rows, x, NULL, 1);                                    \
+        if (status)                                                                               \
+            return status;                                                                        \
+        *loss = loss_##SUFFIX(plan, rows, target, (T *)plan->grad[0]);                            \
+        if (update)                                                                               \
+            for (int l = 0; l < plan->count; l++) {                                               \
+                fastnn_update_begin_step(&plan->layers[l].weight_update);                         \
+                fastnn_update_begin_step(&plan->layers[l].bias_update);                           \
+            }                                                                                     \
+        status = backward_##SUFFIX(plan, rows, x, update);                                        \
+        if (update)                                                                               \
+            for (int l = 0; l < plan->count; l++) {                                               \
+                fastnn_update_end_step(&plan->layers[l].weight_update);                           \
+                fastnn_update_end_step(&plan->layers[l].bias_update);                             \
+                /* the step consumed the gradients: the next one starts afresh */                 \
+                plan->layers[l].weight_accumulate = plan->layers[l].bias_accumulate = 0;          \
+            }                                                                                     \
+        else                                                                                      \
+            for (int l = 0; l < plan->count; l++) /* the next steps add to these gradients */     \
+                plan->layers[l].weight_accumulate = plan->layers[l].bias_accumulate = 1;          \
+        return status;                                                                            \
+    }                                                                                             \
+                                                                                                  \
+    static int fit_epoch_##SUFFIX(fastnn_plan *plan, ptrdiff_t n, const T *x, const void *target, \
+                                  ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,    \
+                                  T *x_batch, void *target_batch, double *loss_sum,               \
+                                  ptrdiff_t *steps)                                               \
+    {                                                                                             \
+        ptrdiff_t in = plan->layers[0].in, out = plan->layers[plan->count - 1].out;               \
+        int classes = plan_loss_is_class(plan);                                                   \
+        shuffled_order(n, seed, shuffle, order);                                                  \
+        *loss_sum = 0;                                                                            \
+        *steps = 0;                                                                               \
+        for (ptrdiff_t start = 0; start < n; start += batch) {                                    \
+            ptrdiff_t rows = n - start < batch ? n - start : batch;                               \
+            for (ptrdiff_t i = 0; i < rows; i++) {                                                \
+                int64_t s = order[start + i];                                                     \
+                memcpy(x_batch + i * in, x + s * in, sizeof(T) * (size_t)in);                     \
+                if (classes)                                                                      \
+                    ((int64_t *)target_batch)[i] = ((const int64_t *)target)[s];                  \
+                else                                                                              \
+                    memcpy((T *)target_batch + i * out, (const T *)target + s * out,             \
+                           sizeof(T) * (size_t)out);                                              \
+            }                                                                                     \
+            double loss;                                                                          \
+            int status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss);        \
+            if (status)                                                                           \
+                return status;                                                                    \
+            *loss_sum += plan->loss_sum ? loss : loss * (double)rows;                             \
+            ++*steps;                                                                             \
+        }                                                                                         \
+        return 0;                                                                                 \
+    }
+
+DEFINE_PLAN(float, f32, fastnn_sgemm)
+DEFINE_PLAN(double, f64, fastnn_dgemm)
+
+int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
+{
+    if (plan->is_double)
+        return forward_f64(plan, rows, (const double *)x, (double *)y, 0);
+    return forward_f32(plan, rows, (const float *)x, (float *)y, 0);
+}
+
+int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
+                           int update, double *loss)
+{
+    if (plan->is_double)
+        return train_step_f64(plan, rows, (const double *)x, target, update, loss);
+    return train_step_f32(plan, rows, (const float *)x, target, update, loss);
+}
+
+int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
+                          ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
+                          void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps)
+{
+    if (plan->is_double)
+        return fit_epoch_f64(plan, n, (const double *)x, target, batch, seed, shuffle, order,
+                             (double *)x_batch, target_batch, loss_sum, steps);
+    return fit_epoch_f32(plan, n, (const float *)x, target, batch, seed, shuffle, order,
+                         (float *)x_batch, target_batch, loss_sum, steps);
+}

@@ -1,0 +1,69 @@
+/* A compiled network: a chain of layers whose buffers, epilogues and optimizer bindings are built
+ * once (by fastnn/nn/plan.py), then run as one C call per forward pass, training step or epoch.
+ *
+ * A training step is: forward (each Linear one GEMM with bias and activation in its write-back),
+ * the loss and its gradient in one pass, then backward from the last layer: dS = dY * act'(S)
+ * with the bias gradient in the same pass, dX = dS W (before W changes), and dW = dS^T X with the
+ * optimizer's update fused in (fused_optim.h). Every buffer is row-contiguous with `capacity`
+ * rows; a step may use fewer. */
+#ifndef FASTNN_PLAN_H
+#define FASTNN_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fused_optim.h"
+
+enum { FASTNN_OP_LINEAR = 0, FASTNN_OP_ACTIVATION = 1 };
+enum { FASTNN_LOSS_CROSS_ENTROPY = 0, FASTNN_LOSS_MSE = 1, FASTNN_LOSS_BCE_WITH_LOGITS = 2 };
+
+typedef struct {
+    int kind;                /* FASTNN_OP_* */
+    ptrdiff_t in, out;       /* features (in == out for an activation) */
+    int activation;          /* a fastnn_activation, applied after the product for a Linear */
+    void *weight, *bias;     /* (out, in) and (out,) or NULL */
+    void *weight_grad, *bias_grad;
+    /* whether the batch's gradient adds to what the grad arrays hold: set by the plan's own
+     * accumulation steps, cleared by its updating steps */
+    int weight_accumulate, bias_accumulate;
+    fastnn_update weight_update, bias_update; /* rule NONE: the gradient is left in grad */
+    void *output;            /* capacity x out */
+    void *pre;               /* capacity x out, the pre-activation the GELU forms need; or NULL */
+} fastnn_plan_layer;
+
+typedef struct {
+    int is_double;
+    int count;
+    fastnn_plan_layer *layers;
+    ptrdiff_t capacity;      /* rows every buffer holds */
+    int loss;                /* FASTNN_LOSS_* */
+    int loss_sum;            /* reduction="sum" (else "mean") */
+    void *grad[2];           /* capacity x widest: the gradient flowing back, ping-ponged */
+    void *delta;             /* capacity x widest: dS */
+} fastnn_plan;
+
+/* Status codes (negative) */
+#define FASTNN_PLAN_OUT_OF_MEMORY (-1)
+
+/* The forward pass of `rows` rows of x (rows x in, contiguous); the last layer writes into y
+ * (rows x out) when y is not NULL. Returns 0 or a negative status. */
+int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y);
+
+/* One step on `rows` samples: forward, loss, backward; with `update`, every layer's parameters
+ * with a rule are stepped in the backward, else the gradients are added into the grad arrays
+ * (gradient accumulation: the first such step after an update overwrites them, the next add,
+ * and the updating step adds its own before it applies the sum). Returns the loss (mean or sum over the batch) in *loss.
+ * target: rows int64 class indices (cross-entropy) or rows x out values (contiguous). */
+int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
+                           int update, double *loss);
+
+/* An epoch: the n samples of X (n x in) and target shuffled (when shuffle) with a generator
+ * seeded by seed, then updating steps on batches of up to `batch` rows gathered into x_batch
+ * and target_batch (capacity rows each). order: n scratch indices. Returns the loss summed over
+ * samples (for reduction="mean", each batch's mean times its rows) in *loss_sum and the steps
+ * taken in *steps. */
+int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
+                          ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
+                          void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps);
+
+#endif
