@@ -1,9 +1,10 @@
 /* The activations and their derivatives, one scalar at a time, for float and double.
  *
  * The one home of the formulas: the per-ISA row loops (csrc/kernels/activation_rows.h) of the GEMM
- * epilogue and of the elementwise kernels, and the losses, all inline these. The derivatives of
- * ReLU, tanh and sigmoid are written in terms of the forward output y, so backward needs nothing
- * stored but y; GELU's need the pre-activation s. Definitions follow PyTorch: GELU
+ * epilogue and of the elementwise kernels, and the losses, all inline these; which activations
+ * there are, and whether each derivative reads the output y (ReLU, tanh, sigmoid, LeakyReLU, ELU:
+ * backward keeps nothing but y) or the pre-activation s (the GELUs, SiLU, Softplus), is the table
+ * of activation_table.h. Definitions follow PyTorch: GELU
  * (approximate="none") is s * Phi(s) with Phi the normal CDF, GELU(approximate="tanh") is
  * s/2 * (1 + tanh(sqrt(2/pi) (s + 0.044715 s^3))).
  *
@@ -12,8 +13,10 @@
  * reduction, polynomials fitted for minimax relative error (Lawson's reweighted least squares
  * against 40-digit references), and 2^n built from its bits. Worst errors over every 7th float:
  * exp 1.0 ulp, tanh 1.5, sigmoid 2.3, GELU 2.9, GELU-tanh 3.3, their derivatives 3.6 and 5.4
- * (4.5 in ulps of the terms' size, which is what is left near their zero crossing); see
- * tests/test_activation_accuracy.py. NaN propagates, and +-inf and overflow give the limits.
+ * (4.5 in ulps of the terms' size, which is what is left near their zero crossing); over the
+ * sweep of tests/test_activation_accuracy.py, LeakyReLU 0.5, ELU 1.1 (expm1 by its series near
+ * 0), SiLU 2.7 and its derivative 3.3 (in ulps of its terms), Softplus 3.2 (log1p by an atanh
+ * series; beta s formed in double) and its derivative 2.1. NaN propagates, and +-inf and overflow give the limits.
  * float64 calls libm: it serves gradient checks, where accuracy matters more than speed.
  *
  * The formulas are arranged so that no result is the difference of two nearly equal numbers:
@@ -27,21 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef enum {
-    FASTNN_ACT_IDENTITY = 0,
-    FASTNN_ACT_RELU = 1,
-    FASTNN_ACT_TANH = 2,
-    FASTNN_ACT_SIGMOID = 3,
-    FASTNN_ACT_GELU = 4,      /* exact: s * Phi(s) */
-    FASTNN_ACT_GELU_TANH = 5, /* PyTorch's approximate="tanh" */
-    FASTNN_ACT_COUNT
-} fastnn_activation;
-
-/* True where the derivative is a function of the output alone. */
-static inline int fastnn_act_derivative_from_output(fastnn_activation act)
-{
-    return act != FASTNN_ACT_GELU && act != FASTNN_ACT_GELU_TANH;
-}
+#include "activation_table.h"
 
 #define FASTNN_SQRT1_2 0.70710678118654752440
 #define FASTNN_SQRT2_PI 0.79788456080286535588 /* sqrt(2 / pi) */
@@ -171,6 +160,41 @@ static inline float fastnn_sigmoid_minus_sum_f32(float hi, float lo)
 
 static inline float fastnn_sigmoid_f32(float x) { return fastnn_sigmoid_sum_f32(x, 0.0f); }
 
+/* e^x - 1 for x <= 0 (NaN passes). Above ln(1/2), where e^x - 1 would cancel, its Taylor series
+ * to degree 10 (remainder below 2^-31 relative); below, e^x <= 1/2 and the subtraction is exact
+ * to the result's rounding. */
+static inline float fastnn_expm1_nonpositive_f32(float x)
+{
+    float p = 2.75573192e-7f; /* 1/10! ... 1/2! */
+    p = p * x + 2.75573192e-6f;
+    p = p * x + 2.48015873e-5f;
+    p = p * x + 1.98412698e-4f;
+    p = p * x + 1.38888889e-3f;
+    p = p * x + 8.33333333e-3f;
+    p = p * x + 4.16666667e-2f;
+    p = p * x + 1.66666667e-1f;
+    p = p * x + 0.5f;
+    float near_zero = x + (x * x) * p;
+    float far = fastnn_exp_f32(x) - 1.0f;
+    return x > -0.693147181f ? near_zero : far;
+}
+
+/* log(1 + e) for e in [0, 1], as 2 atanh(z) with z = e / (2 + e) <= 1/3: the odd series to
+ * z^17 (remainder below 2^-29 relative), no cancellation anywhere. */
+static inline float fastnn_log1p_unit_f32(float e)
+{
+    float z = e / (2.0f + e), t = z * z;
+    float p = 1.0f / 17;
+    p = p * t + 1.0f / 15;
+    p = p * t + 1.0f / 13;
+    p = p * t + 1.0f / 11;
+    p = p * t + 1.0f / 9;
+    p = p * t + 1.0f / 7;
+    p = p * t + 1.0f / 5;
+    p = p * t + 1.0f / 3;
+    return 2.0f * z + (2.0f * z) * (t * p);
+}
+
 /* A double as the sum of two floats. */
 static inline void fastnn_split_f32(double x, float *hi, float *lo)
 {
@@ -196,6 +220,9 @@ static inline double fastnn_sigmoid_minus_sum_f64(double hi, double lo)
 {
     return fastnn_sigmoid_sum_f64(-hi, -lo);
 }
+static inline double fastnn_exp_minus_abs_f64(double hi, double lo) { return exp(-fabs(hi + lo)); }
+static inline double fastnn_expm1_nonpositive_f64(double x) { return expm1(x); }
+static inline double fastnn_log1p_unit_f64(double e) { return log1p(e); }
 static inline double fastnn_sigmoid_f64(double x) { return fastnn_sigmoid_sum_f64(x, 0.0); }
 static inline void fastnn_split_f64(double x, double *hi, double *lo)
 {
@@ -222,7 +249,12 @@ static inline double fastnn_gelu_tanh_arg_slope_times(double s)
 
 /* s is clamped to [-16, 16] where only a limit is left (Phi and sigmoid(u) saturated, the Gaussian
  * 0), so that s = +-inf gives that limit times a finite number instead of inf * 0 or inf - inf;
- * a NaN passes the clamps. */
+ * a NaN passes the clamps.
+ *
+ * Each activation of the table (activation_table.h) has a forward fastnn_<name>_forward_<T>(s, a, b)
+ * and a derivative fastnn_<name>_derivative_<T>(v, a, b), where v is the output y or the input s
+ * as the table says and a, b are its parameters; the switches at the end are generated from the
+ * table. */
 #define FASTNN_DEFINE_ACTIVATION_MATH(T, SUFFIX)                                                  \
     static inline T fastnn_clamp16_##SUFFIX(T s)                                                  \
     {                                                                                             \
@@ -233,45 +265,134 @@ static inline double fastnn_gelu_tanh_arg_slope_times(double s)
         T tail = fastnn_normal_tail_##SUFFIX(s, g);                                               \
         return s < 0 ? tail : (T)1 - tail;                                                        \
     }                                                                                             \
-    static inline T fastnn_act_forward_##SUFFIX(fastnn_activation act, T s)                       \
+    static inline T fastnn_identity_forward_##SUFFIX(T s, T a, T b) { return s; }                 \
+    static inline T fastnn_identity_derivative_##SUFFIX(T y, T a, T b) { return (T)1; }           \
+    static inline T fastnn_relu_forward_##SUFFIX(T s, T a, T b)                                   \
     {                                                                                             \
-        T above_minus_16 = s < -16 ? (T)-16 : s, clamped = fastnn_clamp16_##SUFFIX(s);            \
+        return !(s <= 0) ? s : (T)0; /* NaN passes */                                             \
+    }                                                                                             \
+    static inline T fastnn_relu_derivative_##SUFFIX(T y, T a, T b) { return y > 0 ? (T)1 : (T)0; } \
+    static inline T fastnn_tanh_forward_##SUFFIX(T s, T a, T b) { return fastnn_tanh_##SUFFIX(s); } \
+    static inline T fastnn_tanh_derivative_##SUFFIX(T y, T a, T b)                                \
+    {                                                                                             \
+        return ((T)1 - y) * ((T)1 + y);                                                           \
+    }                                                                                             \
+    static inline T fastnn_sigmoid_forward_##SUFFIX(T s, T a, T b)                                \
+    {                                                                                             \
+        return fastnn_sigmoid_##SUFFIX(s);                                                        \
+    }                                                                                             \
+    static inline T fastnn_sigmoid_derivative_##SUFFIX(T y, T a, T b) { return y * ((T)1 - y); }  \
+    static inline T fastnn_gelu_forward_##SUFFIX(T s, T a, T b)                                   \
+    {                                                                                             \
+        T above_minus_16 = s < -16 ? (T)-16 : s;                                                  \
+        return above_minus_16 * fastnn_normal_cdf_##SUFFIX(s, fastnn_gaussian_##SUFFIX(s));       \
+    }                                                                                             \
+    static inline T fastnn_gelu_derivative_##SUFFIX(T s, T a, T b)                                \
+    {                                                                                             \
+        T g = fastnn_gaussian_##SUFFIX(s);                                                        \
+        return fastnn_normal_cdf_##SUFFIX(s, g) +                                                 \
+               fastnn_clamp16_##SUFFIX(s) * (T)FASTNN_INV_SQRT_2PI * g;                           \
+    }                                                                                             \
+    static inline T fastnn_gelu_tanh_forward_##SUFFIX(T s, T a, T b)                              \
+    {                                                                                             \
+        T above_minus_16 = s < -16 ? (T)-16 : s, u_hi, u_lo;                                      \
+        fastnn_split_##SUFFIX(fastnn_gelu_tanh_arg(fastnn_clamp16_##SUFFIX(s)), &u_hi, &u_lo);    \
+        return above_minus_16 * fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo);                          \
+    }                                                                                             \
+    static inline T fastnn_gelu_tanh_derivative_##SUFFIX(T s, T a, T b)                           \
+    {                                                                                             \
+        T clamped = fastnn_clamp16_##SUFFIX(s), u_hi, u_lo;                                       \
+        fastnn_split_##SUFFIX(fastnn_gelu_tanh_arg(clamped), &u_hi, &u_lo);                       \
+        T s_du = (T)fastnn_gelu_tanh_arg_slope_times(clamped);                                    \
+        return fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo) *                                          \
+               ((T)1 + s_du * fastnn_sigmoid_minus_sum_##SUFFIX(u_hi, u_lo));                     \
+    }                                                                                             \
+    /* a = negative_slope >= 0 */                                                                 \
+    static inline T fastnn_leaky_relu_forward_##SUFFIX(T s, T a, T b)                             \
+    {                                                                                             \
+        return !(s <= 0) ? s : s * a;                                                             \
+    }                                                                                             \
+    static inline T fastnn_leaky_relu_derivative_##SUFFIX(T y, T a, T b)                          \
+    {                                                                                             \
+        return y > 0 ? (T)1 : a;                                                                  \
+    }                                                                                             \
+    /* a = alpha >= 0: s, or alpha (e^s - 1) below 0; the derivative there is alpha e^s = y + alpha \
+     * (PyTorch's backward from the result). */                                                   \
+    static inline T fastnn_elu_forward_##SUFFIX(T s, T a, T b)                                    \
+    {                                                                                             \
+        return s > 0 ? s : a * fastnn_expm1_nonpositive_##SUFFIX(s);                              \
+    }                                                                                             \
+    static inline T fastnn_elu_derivative_##SUFFIX(T y, T a, T b) { return y > 0 ? (T)1 : y + a; } \
+    /* s sigmoid(s); its derivative sigmoid(s) (1 + s sigmoid(-s)). Below -FASTNN_SILU_FLOOR the \
+     * result is 0 in T's range, so s is clamped there: -inf gives the limits 0 and 0 (PyTorch: \
+     * NaN). */                                                                                   \
+    static inline T fastnn_silu_forward_##SUFFIX(T s, T a, T b)                                   \
+    {                                                                                             \
+        T floor = -(T)FASTNN_SILU_FLOOR_##SUFFIX, above = s < floor ? floor : s;                  \
+        return above * fastnn_sigmoid_##SUFFIX(s);                                                \
+    }                                                                                             \
+    static inline T fastnn_silu_derivative_##SUFFIX(T s, T a, T b)                                \
+    {                                                                                             \
+        T bound = (T)FASTNN_SILU_FLOOR_##SUFFIX;                                                  \
+        T clamped = s < -bound ? -bound : s > bound ? bound : s;                                  \
+        return fastnn_sigmoid_##SUFFIX(s) *                                                       \
+               ((T)1 + clamped * fastnn_sigmoid_minus_sum_##SUFFIX(s, (T)0));                     \
+    }                                                                                             \
+    /* a = beta, b = threshold, as PyTorch: s where beta s > threshold, else                      \
+     * log(1 + e^(beta s)) / beta = (max(u, 0) + log1p(e^-|u|)) / beta with u = beta s, which     \
+     * never overflows; the derivative is sigmoid(beta s), or 1 above the threshold. u is formed  \
+     * in double and reaches the exponential as two T: e^u turns u's rounding error into the     \
+     * same relative error (at u = -73, 64 float ulps). */                                        \
+    static inline double fastnn_softplus_arg_##SUFFIX(T s, T a, T *u_hi, T *u_lo)              \
+    {                                                                                             \
+        double u = (double)a * s, clamped = u < -1000 ? -1000 : u > 1000 ? 1000 : u;              \
+        fastnn_split_##SUFFIX(clamped, u_hi, u_lo); /* +-1000: e^-|u| is 0, no inf - inf */       \
+        return u;                                                                                 \
+    }                                                                                             \
+    static inline T fastnn_softplus_forward_##SUFFIX(T s, T a, T b)                               \
+    {                                                                                             \
         T u_hi, u_lo;                                                                             \
+        double u = fastnn_softplus_arg_##SUFFIX(s, a, &u_hi, &u_lo);                              \
+        T tail = fastnn_log1p_unit_##SUFFIX(fastnn_exp_minus_abs_##SUFFIX(u_hi, u_lo));           \
+        T smooth = ((u > 0 ? (T)u : (T)0) + tail) / a;                                            \
+        return a * s > b ? s : smooth;                                                            \
+    }                                                                                             \
+    static inline T fastnn_softplus_derivative_##SUFFIX(T s, T a, T b)                            \
+    {                                                                                             \
+        T u_hi, u_lo;                                                                             \
+        fastnn_softplus_arg_##SUFFIX(s, a, &u_hi, &u_lo);                                         \
+        return a * s > b ? (T)1 : fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo);                        \
+    }                                                                                             \
+    /* The switches over the table: act(s), and d act / d s from v (the output or the input, as \
+     * the table says). */                                                                        \
+    static inline T fastnn_act_forward_##SUFFIX(fastnn_activation act, T s, T a, T b)            \
+    {                                                                                             \
         switch (act) {                                                                            \
-        case FASTNN_ACT_RELU: return !(s <= 0) ? s : (T)0; /* NaN passes */                       \
-        case FASTNN_ACT_TANH: return fastnn_tanh_##SUFFIX(s);                                     \
-        case FASTNN_ACT_SIGMOID: return fastnn_sigmoid_##SUFFIX(s);                               \
-        case FASTNN_ACT_GELU:                                                                     \
-            return above_minus_16 * fastnn_normal_cdf_##SUFFIX(s, fastnn_gaussian_##SUFFIX(s));   \
-        case FASTNN_ACT_GELU_TANH:                                                                \
-            fastnn_split_##SUFFIX(fastnn_gelu_tanh_arg(clamped), &u_hi, &u_lo);                   \
-            return above_minus_16 * fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo);                      \
+            FASTNN_ACTIVATION_TABLE(FASTNN_FORWARD_CASE, SUFFIX)                                  \
         default: return s;                                                                        \
         }                                                                                         \
     }                                                                                             \
-    /* d act / d s, from the output y (ReLU, tanh, sigmoid) or the input s (GELU forms). */       \
-    static inline T fastnn_act_derivative_##SUFFIX(fastnn_activation act, T s, T y)               \
+    static inline T fastnn_act_derivative_##SUFFIX(fastnn_activation act, T v, T a, T b)          \
     {                                                                                             \
-        T clamped = fastnn_clamp16_##SUFFIX(s), g, u_hi, u_lo, s_du;                              \
         switch (act) {                                                                            \
-        case FASTNN_ACT_RELU: return y > 0 ? (T)1 : (T)0;                                         \
-        case FASTNN_ACT_TANH: return ((T)1 - y) * ((T)1 + y);                                     \
-        case FASTNN_ACT_SIGMOID: return y * ((T)1 - y);                                           \
-        case FASTNN_ACT_GELU:                                                                     \
-            g = fastnn_gaussian_##SUFFIX(s);                                                      \
-            return fastnn_normal_cdf_##SUFFIX(s, g) + clamped * (T)FASTNN_INV_SQRT_2PI * g;       \
-        case FASTNN_ACT_GELU_TANH:                                                                \
-            fastnn_split_##SUFFIX(fastnn_gelu_tanh_arg(clamped), &u_hi, &u_lo);                   \
-            s_du = (T)fastnn_gelu_tanh_arg_slope_times(clamped);                                  \
-            return fastnn_sigmoid_sum_##SUFFIX(u_hi, u_lo) *                                      \
-                   ((T)1 + s_du * fastnn_sigmoid_minus_sum_##SUFFIX(u_hi, u_lo));                 \
+            FASTNN_ACTIVATION_TABLE(FASTNN_DERIVATIVE_CASE, SUFFIX)                               \
         default: return (T)1;                                                                     \
         }                                                                                         \
     }
+
+#define FASTNN_FORWARD_CASE(SUFFIX, NAME, name, ...)                                              \
+    case FASTNN_ACT_##NAME: return fastnn_##name##_forward_##SUFFIX(s, a, b);
+#define FASTNN_DERIVATIVE_CASE(SUFFIX, NAME, name, ...)                                           \
+    case FASTNN_ACT_##NAME: return fastnn_##name##_derivative_##SUFFIX(v, a, b);
+/* where x sigmoid(x) rounds to 0 (float: e^-104 * 104 is below the smallest denormal) */
+#define FASTNN_SILU_FLOOR_f32 104
+#define FASTNN_SILU_FLOOR_f64 746
 
 FASTNN_DEFINE_ACTIVATION_MATH(float, f32)
 FASTNN_DEFINE_ACTIVATION_MATH(double, f64)
 
 #undef FASTNN_DEFINE_ACTIVATION_MATH
+#undef FASTNN_FORWARD_CASE
+#undef FASTNN_DERIVATIVE_CASE
 
 #endif

@@ -10,6 +10,14 @@
 #include "elementwise.h"
 #include "kernel_context.h"
 
+#define TABLE_ROW(ARG, NAME, name, FROM, param_a, default_a, param_b, default_b)                  \
+    [FASTNN_ACT_##NAME] = {#name, FASTNN_FROM_##FROM, param_a, default_a, param_b, default_b},
+#define FASTNN_FROM_INPUT 1
+#define FASTNN_FROM_OUTPUT 0
+const fastnn_activation_info fastnn_activation_table[FASTNN_ACT_COUNT] = {
+    FASTNN_ACTIVATION_TABLE(TABLE_ROW, _)};
+#undef TABLE_ROW
+
 /* Columns per block of the bias-gradient reduction: the block's double accumulators stay in L1
  * while the rows stream past, and blocks are what threads share out. */
 #define BIAS_GRAD_BLOCK 256
@@ -24,7 +32,7 @@
                                                                                                   \
     typedef struct {                                                                              \
         const fastnn_activation_kernels_##SUFFIX *k;                                              \
-        int act;                                                                                  \
+        fastnn_activation_spec act;                                                               \
         const T *x, *saved;                                                                       \
         T *y;                                                                                     \
     } activation_args_##SUFFIX;                                                                   \
@@ -35,7 +43,8 @@
         p->k->forward(p->act, hi - lo, p->x + lo, p->y + lo);                                     \
     }                                                                                             \
                                                                                                   \
-    void fastnn_activation_forward_##SUFFIX(int act, ptrdiff_t n, const T *x, T *y)               \
+    void fastnn_activation_forward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n, const T *x,  \
+                                            T *y)                                                 \
     {                                                                                             \
         activation_args_##SUFFIX args = {kernels_##SUFFIX(), act, x, NULL, y};                    \
         fastnn_for_each_span(n, n, forward_span_##SUFFIX, &args);                                 \
@@ -47,8 +56,9 @@
         p->k->backward(p->act, hi - lo, p->x + lo, p->saved + lo, p->y + lo);                     \
     }                                                                                             \
                                                                                                   \
-    void fastnn_activation_backward_##SUFFIX(int act, ptrdiff_t n, const T *grad_output,          \
-                                             const T *saved, T *grad_input)                       \
+    void fastnn_activation_backward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n,             \
+                                             const T *grad_output, const T *saved,                \
+                                             T *grad_input)                                       \
     {                                                                                             \
         activation_args_##SUFFIX args = {kernels_##SUFFIX(), act, grad_output, saved, grad_input};\
         fastnn_for_each_span(n, n, backward_span_##SUFFIX, &args);                                \
@@ -56,7 +66,8 @@
                                                                                                   \
     typedef struct {                                                                              \
         const fastnn_activation_kernels_##SUFFIX *k;                                              \
-        int act, accumulate;                                                                      \
+        fastnn_activation_spec act;                                                               \
+        int accumulate;                                                                           \
         ptrdiff_t rows, cols, ld_grad_output, ld_saved, ld_delta;                                 \
         const T *grad_output, *saved;                                                             \
         T *delta, *bias_grad;                                                                     \
@@ -83,7 +94,8 @@
     }                                                                                             \
                                                                                                   \
     void fastnn_delta_and_bias_grad_##SUFFIX(                                                     \
-        int act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output, ptrdiff_t ld_grad_output,  \
+        fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output,         \
+        ptrdiff_t ld_grad_output,                                                                 \
         const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, T *bias_grad,           \
         int accumulate)                                                                           \
     {                                                                                             \

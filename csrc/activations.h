@@ -1,7 +1,7 @@
 /* The activations as whole-array kernels, forward and backward, plus softmax and the fused
  * first step of a Linear layer's backward (dS = dY * act'(S) and db = sum over rows of dS).
  *
- * `act` is a fastnn_activation (csrc/activation_math.h). Arrays are contiguous unless a leading
+ * `act` is an activation of csrc/activation_table.h with its parameters. Arrays are contiguous unless a leading
  * dimension is given; a kernel may write in place (y == x) when it reads each element before
  * writing it. The scalar formulas come from activation_math.h. */
 #ifndef FASTNN_ACTIVATIONS_H
@@ -9,18 +9,23 @@
 
 #include <stddef.h>
 
+#include "activation_table.h"
+
 #define FASTNN_DECLARE_ACTIVATIONS(T, SUFFIX)                                                     \
     /* y = act(x), n elements; y may be x. */                                                     \
-    void fastnn_activation_forward_##SUFFIX(int act, ptrdiff_t n, const T *x, T *y);              \
-    /* grad_input = grad_output * act'(saved), where saved is the forward output for ReLU, tanh,  \
-     * sigmoid and identity, the forward input for the GELU forms; grad_input may alias either. */ \
-    void fastnn_activation_backward_##SUFFIX(int act, ptrdiff_t n, const T *grad_output,          \
-                                             const T *saved, T *grad_input);                      \
+    void fastnn_activation_forward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n, const T *x,  \
+                                            T *y);                                                \
+    /* grad_input = grad_output * act'(saved), where saved is the forward output or input, as the \
+     * activation table says; grad_input may alias either. */                                    \
+    void fastnn_activation_backward_##SUFFIX(fastnn_activation_spec act, ptrdiff_t n,             \
+                                             const T *grad_output, const T *saved,                \
+                                             T *grad_input);                                      \
     /* One pass over a rows x cols gradient: delta = grad_output * act'(saved) (skipped when      \
      * delta is NULL, for the identity), and bias_grad (cols) = (or +=, with accumulate) the      \
      * column sums of delta, accumulated in double (skipped when bias_grad is NULL). */           \
     void fastnn_delta_and_bias_grad_##SUFFIX(                                                     \
-        int act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output, ptrdiff_t ld_grad_output,  \
+        fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output,         \
+        ptrdiff_t ld_grad_output,                                                                 \
         const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, T *bias_grad,           \
         int accumulate);                                                                          \
     /* Softmax (or log-softmax) of each contiguous row: max-subtracted, sums in double. */        \

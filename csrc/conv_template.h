@@ -20,7 +20,7 @@ static void NAME(row_bias_activation)(const fastnn_epilogue *self, void *c, ptrd
             for (ptrdiff_t j = 0; j < cols; j++) row[j] += b;
         }
     T *pre = self->pre_activation ? (T *)self->pre_activation + row0 * self->ld_pre + col0 : NULL;
-    if (self->activation != 0 || pre)
+    if (self->activation.kind != 0 || pre)
         fastnn_active_context()->activations->ACTS.bias_activation(self->activation, rows, cols,
                                                                    NULL, out, ldc, pre,
                                                                    self->ld_pre);
@@ -386,7 +386,7 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
     plan.col_blocks = (plan.pixels + plan.nc - 1) / plan.nc;
     plan.ldb = block_stride(plan.nc, blk->nr, sizeof(T));
     plan.epilogue = (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
-                                      .activation = activation, .pre_activation = pre,
+                                      .activation = {.kind = activation}, .pre_activation = pre,
                                       .ld_pre = plan.pixels};
     plan.fused = bias != NULL || activation != 0 || pre != NULL;
     const ptrdiff_t panels = (mg + blk->mr - 1) / blk->mr;

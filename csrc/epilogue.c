@@ -1,6 +1,6 @@
 /* The Linear layer's epilogue: C += bias along each row, then the activation, on a strip of C
  * the GEMM has just written (so it is still in L1). With pre_activation set, the bias-added
- * values are kept there first: GELU's derivative needs them. The row loops are kernels of the
+ * values are kept there first: the activations whose derivative reads the input need them. The row loops are kernels of the
  * active instruction set (csrc/kernels/activation_rows.h); this places them on the strip. */
 #include "gemm.h"
 #include "kernel_context.h"
@@ -21,7 +21,8 @@ DEFINE_BIAS_ACTIVATION(float, f32)
 DEFINE_BIAS_ACTIVATION(double, f64)
 
 void fastnn_epilogue_init(fastnn_epilogue *epilogue, int is_double, const void *bias,
-                          int activation, void *pre_activation, ptrdiff_t ld_pre)
+                          fastnn_activation_spec activation, void *pre_activation,
+                          ptrdiff_t ld_pre)
 {
     epilogue->apply = is_double ? fastnn_bias_activation_f64 : fastnn_bias_activation_f32;
     epilogue->bias = bias;

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "activation_table.h"
+
 typedef struct fastnn_epilogue fastnn_epilogue;
 
 /* Applied to rows x cols of C starting at c (absolute position row0, col0 in the whole C). */
@@ -21,14 +23,15 @@ typedef void (*fastnn_epilogue_fn)(const fastnn_epilogue *self, void *c, ptrdiff
 struct fastnn_epilogue {
     fastnn_epilogue_fn apply;
     const void *bias;        /* n values added along each row, or NULL */
-    int activation;          /* a fastnn_activation */
+    fastnn_activation_spec activation; /* an activation of the table and its parameters */
     void *pre_activation;    /* if not NULL, receives bias-added C before the activation */
     ptrdiff_t ld_pre;        /* row stride of pre_activation, in elements */
 };
 
 /* The epilogue for a Linear layer: bias, then activation (csrc/epilogue.c). */
 void fastnn_epilogue_init(fastnn_epilogue *epilogue, int is_double, const void *bias,
-                          int activation, void *pre_activation, ptrdiff_t ld_pre);
+                          fastnn_activation_spec activation, void *pre_activation,
+                          ptrdiff_t ld_pre);
 
 void fastnn_bias_activation_f32(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,
                                 ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows, ptrdiff_t cols);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation_table.h"
+
 typedef void (*fastnn_sgemm_ukernel)(ptrdiff_t k, const float *a, const float *b, ptrdiff_t rs_b,
                                      float *c, ptrdiff_t ldc, float alpha, float beta);
 typedef void (*fastnn_dgemm_ukernel)(ptrdiff_t k, const double *a, const double *b,
@@ -64,23 +66,23 @@ void fastnn_dpack_transposed_avx2(ptrdiff_t kc, const double *src, ptrdiff_t ld,
                                   double *dst);
 
 /* The activations' row loops (csrc/kernels/activation_rows.h, compiled once per instruction set).
- * `act` is a fastnn_activation; a row is contiguous; an output may be its input (y == x) but no
- * other overlap is allowed. */
+ * `act` is an activation of the table and its parameters; a row is contiguous; an output may be
+ * its input (y == x) but no other overlap is allowed. */
 #define FASTNN_DECLARE_ACTIVATION_KERNELS(T, SUFFIX)                                              \
     typedef struct {                                                                              \
         /* The Linear layer's epilogue on a rows x cols block of C: c = act(c + bias), bias       \
          * (cols) may be NULL; pre (if not NULL) first receives c + bias. */                      \
-        void (*bias_activation)(int act, ptrdiff_t rows, ptrdiff_t cols, const T *bias, T *c,     \
-                                ptrdiff_t ldc, T *pre, ptrdiff_t ld_pre);                         \
+        void (*bias_activation)(fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols,       \
+                                const T *bias, T *c, ptrdiff_t ldc, T *pre, ptrdiff_t ld_pre);    \
         /* y = act(x) */                                                                          \
-        void (*forward)(int act, ptrdiff_t n, const T *x, T *y);                                  \
-        /* grad_input = grad_output * act'(saved): saved is y for ReLU, tanh, sigmoid, identity,  \
-         * s for the GELUs; grad_input may be either input. */                                    \
-        void (*backward)(int act, ptrdiff_t n, const T *grad_output, const T *saved,              \
-                         T *grad_input);                                                          \
+        void (*forward)(fastnn_activation_spec act, ptrdiff_t n, const T *x, T *y);               \
+        /* grad_input = grad_output * act'(saved): saved is the output y or the input s, as the   \
+         * activation table says; grad_input may be either input. */                              \
+        void (*backward)(fastnn_activation_spec act, ptrdiff_t n, const T *grad_output,           \
+                         const T *saved, T *grad_input);                                          \
         /* Over rows x cols: delta = grad_output * act'(saved) unless delta is NULL (then only    \
          * the sums), and sums[j] += delta[i][j] (or grad_output's) in double. */                 \
-        void (*delta_and_column_sums)(int act, ptrdiff_t rows, ptrdiff_t cols,                    \
+        void (*delta_and_column_sums)(fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols, \
                                       const T *grad_output, ptrdiff_t ld_grad_output,             \
                                       const T *saved, ptrdiff_t ld_saved, T *delta,               \
                                       ptrdiff_t ld_delta, double *sums);                          \

@@ -12,33 +12,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loss_table.h"
+
 /* The first i with target[i] outside [0, classes), or -1. */
 ptrdiff_t fastnn_first_invalid_class(ptrdiff_t n, const int64_t *target, int64_t classes);
 
 #define FASTNN_DECLARE_LOSSES(T, SUFFIX)                                                          \
     /* The first i with target[i] neither -1 nor 1, or -1. */                                     \
     ptrdiff_t fastnn_first_invalid_sign_##SUFFIX(ptrdiff_t n, const T *target);                   \
-    /* (input - target)^2, n elements. */                                                         \
-    double fastnn_mse_loss_##SUFFIX(ptrdiff_t n, const T *input, const T *target, T *grad,        \
-                                    double grad_scale, T *losses);                                \
-    /* logsumexp(logits_i) - logits_i[target_i], rows x cols logits, fused and max-shifted. */    \
-    double fastnn_cross_entropy_class_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *logits,   \
-                                               const int64_t *target, T *grad, double grad_scale, \
-                                               T *losses);                                        \
+    /* An ELEMENTWISE loss of the table over n elements, with its parameter. */                   \
+    double fastnn_elementwise_loss_##SUFFIX(int loss_code, double param, ptrdiff_t n,             \
+                                            const T *input, const T *target, T *grad,             \
+                                            double grad_scale,                                    \
+                                            T *losses);                                           \
+    /* A CLASS_ROWS loss of the table over rows x cols scores, with its parameter. */             \
+    double fastnn_class_loss_##SUFFIX(int loss_code, double param, ptrdiff_t rows,                \
+                                      ptrdiff_t cols,                                             \
+                                      const T *scores, const int64_t *target, T *grad,            \
+                                      double grad_scale, T *losses);                              \
     /* -sum_j target_ij * log_softmax(logits_i)_j, target rows x cols probabilities. */           \
     double fastnn_cross_entropy_probs_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *logits,   \
                                                const T *target, T *grad, double grad_scale,       \
-                                               T *losses);                                        \
-    /* max(x, 0) - x * t + log1p(exp(-|x|)), n elements. */                                       \
-    double fastnn_bce_with_logits_##SUFFIX(ptrdiff_t n, const T *logits, const T *target,         \
-                                           T *grad, double grad_scale, T *losses);                \
-    /* max(0, margin - t * s), t in {-1, 1}, n samples. */                                        \
-    double fastnn_hinge_loss_##SUFFIX(ptrdiff_t n, const T *scores, const T *target,              \
-                                      double margin, T *grad, double grad_scale, T *losses);      \
-    /* sum_{j != y} max(0, margin - s_y + s_j) / cols per row (torch's MultiMarginLoss, p=1). */  \
-    double fastnn_multi_margin_loss_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *scores,     \
-                                             const int64_t *target, double margin, T *grad,       \
-                                             double grad_scale, T *losses);
+                                               T *losses);
 
 FASTNN_DECLARE_LOSSES(float, f32)
 FASTNN_DECLARE_LOSSES(double, f64)

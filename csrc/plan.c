@@ -13,7 +13,7 @@
 
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
-    return plan->loss == FASTNN_LOSS_CROSS_ENTROPY;
+    return plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY;
 }
 
 /* splitmix64: a fast generator of good quality for shuffling; the epoch's order depends only
@@ -54,7 +54,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
             } else if (rows == 1 && gemv) { /* batch 1: one sequential stream over W */           \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
-                if (L->bias || L->activation != FASTNN_ACT_IDENTITY || (training && L->pre))      \
+                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre))      \
                     fastnn_active_context()->activations->SUFFIX.bias_activation(                 \
                         L->activation, 1, L->out, (const T *)L->bias, out, L->out,                \
                         training ? (T *)L->pre : NULL, L->out);                                   \
@@ -62,7 +62,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
             } else {                                                                              \
                 void *pre = training ? L->pre : NULL;                                             \
                 fastnn_epilogue epilogue, *e = NULL;                                              \
-                if (L->bias || L->activation != FASTNN_ACT_IDENTITY || pre) {                     \
+                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || pre) {                     \
                     fastnn_epilogue_init(&epilogue, sizeof(T) == sizeof(double), L->bias,         \
                                          L->activation, pre, L->out);                             \
                     e = &epilogue;                                                                \
@@ -84,16 +84,16 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
         const T *logits = (const T *)last->output;                                                \
         ptrdiff_t cols = last->out, n = rows * cols;                                              \
         double scale, total;                                                                      \
-        if (plan->loss == FASTNN_LOSS_CROSS_ENTROPY) {                                            \
+        if (plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY) {                                            \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)rows;                                    \
-            total = fastnn_cross_entropy_class_##SUFFIX(rows, cols, logits,                       \
+            total = fastnn_class_loss_##SUFFIX(FASTNN_LOSS_CROSS_ENTROPY, 0, rows, cols, logits,                       \
                                                         (const int64_t *)target, g, scale, NULL); \
-        } else if (plan->loss == FASTNN_LOSS_MSE) {                                               \
+        } else if (plan->loss == FASTNN_PLAN_LOSS_MSE) {                                               \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_mse_loss_##SUFFIX(n, logits, (const T *)target, g, scale, NULL);       \
+            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_MSE, 0, n, logits, (const T *)target, g, scale, NULL);       \
         } else {                                                                                  \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_bce_with_logits_##SUFFIX(n, logits, (const T *)target, g, scale, NULL); \
+            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_BCE_WITH_LOGITS, 0, n, logits, (const T *)target, g, scale, NULL); \
         }                                                                                         \
         return total * scale;                                                                     \
     }                                                                                             \
@@ -101,6 +101,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
     static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update)       \
     {                                                                                             \
         const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
+        const fastnn_activation_spec identity = {FASTNN_ACT_IDENTITY, 0, 0};                      \
         int which = 0;                                                                            \
         for (int l = plan->count - 1; l >= 0; l--) {                                              \
             fastnn_plan_layer *L = &plan->layers[l];                                              \
@@ -110,21 +111,21 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
             if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
                 if (l == 0)                                                                       \
                     break; /* nothing to learn below: the input's gradient is not asked for */    \
-                const T *saved = fastnn_act_derivative_from_output((fastnn_activation)L->activation)                 \
+                const T *saved = !fastnn_activation_table[L->activation.kind].derivative_from_input                 \
                                      ? (const T *)L->output : h;                                  \
                 fastnn_activation_backward_##SUFFIX(L->activation, rows * L->out, g, saved, g_in); \
                 which = 1 - which;                                                                \
                 continue;                                                                         \
             }                                                                                     \
             const T *d = g;                                                                       \
-            if (L->activation != FASTNN_ACT_IDENTITY) {                                           \
+            if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                           \
                 const T *saved = L->pre ? (const T *)L->pre : (const T *)L->output;               \
                 fastnn_delta_and_bias_grad_##SUFFIX(L->activation, rows, L->out, g, L->out,       \
                                                     saved, L->out, (T *)plan->delta, L->out,      \
                                                     (T *)L->bias_grad, L->bias_accumulate);       \
                 d = (const T *)plan->delta;                                                       \
             } else if (L->bias) {                                                                 \
-                fastnn_delta_and_bias_grad_##SUFFIX(FASTNN_ACT_IDENTITY, rows, L->out, g, L->out, \
+                fastnn_delta_and_bias_grad_##SUFFIX(identity, rows, L->out, g, L->out, \
                                                     NULL, 0, NULL, 0, (T *)L->bias_grad,          \
                                                     L->bias_accumulate);                          \
             }                                                                                     \

@@ -12,15 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation_table.h"
 #include "fused_optim.h"
 
 enum { FASTNN_OP_LINEAR = 0, FASTNN_OP_ACTIVATION = 1 };
-enum { FASTNN_LOSS_CROSS_ENTROPY = 0, FASTNN_LOSS_MSE = 1, FASTNN_LOSS_BCE_WITH_LOGITS = 2 };
+enum { FASTNN_PLAN_LOSS_CROSS_ENTROPY = 0, FASTNN_PLAN_LOSS_MSE = 1, FASTNN_PLAN_LOSS_BCE_WITH_LOGITS = 2 };
 
 typedef struct {
     int kind;                /* FASTNN_OP_* */
     ptrdiff_t in, out;       /* features (in == out for an activation) */
-    int activation;          /* a fastnn_activation, applied after the product for a Linear */
+    fastnn_activation_spec activation; /* applied after the product for a Linear */
     void *weight, *bias;     /* (out, in) and (out,) or NULL */
     void *weight_grad, *bias_grad;
     /* whether the batch's gradient adds to what the grad arrays hold: set by the plan's own
@@ -36,7 +37,7 @@ typedef struct {
     int count;
     fastnn_plan_layer *layers;
     ptrdiff_t capacity;      /* rows every buffer holds */
-    int loss;                /* FASTNN_LOSS_* */
+    int loss;                /* FASTNN_PLAN_LOSS_* */
     int loss_sum;            /* reduction="sum" (else "mean") */
     void *grad[2];           /* capacity x widest: the gradient flowing back, ping-ponged */
     void *delta;             /* capacity x widest: dS */

@@ -2,11 +2,25 @@
 # before calling; here we only check what would make C read or write out of bounds.
 from libc.stddef cimport ptrdiff_t
 
+cdef extern from "activation_table.h" nogil:
+    ctypedef struct fastnn_activation_spec:
+        int kind
+        double a, b
+    ctypedef struct fastnn_activation_info:
+        const char *name
+        int derivative_from_input
+        const char *param_a
+        double default_a
+        const char *param_b
+        double default_b
+    int FASTNN_ACT_COUNT
+    const fastnn_activation_info fastnn_activation_table[]
+
 cdef extern from "gemm.h" nogil:
     ctypedef struct fastnn_epilogue:
         pass
     void fastnn_epilogue_init(fastnn_epilogue *epilogue, int is_double, const void *bias,
-                              int activation, void *pre_activation, ptrdiff_t ld_pre)
+                              fastnn_activation_spec activation, void *pre_activation, ptrdiff_t ld_pre)
     int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                       const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                       const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
@@ -36,8 +50,38 @@ cdef extern from "dispatch.h" nogil:
     void fastnn_set_num_threads(int n)
     int fastnn_has_openmp()
 
-# Activation codes of csrc/activation_math.h, by the names the Python API uses.
-ACTIVATIONS = {"identity": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "gelu": 4, "gelu_tanh": 5}
+def _read_activation_table():
+    rows = []
+    for code in range(FASTNN_ACT_COUNT):
+        info = fastnn_activation_table[code]
+        params = tuple((name.decode(), default)
+                       for name, default in ((info.param_a, info.default_a), (info.param_b, info.default_b))
+                       if name[0] != 0)
+        rows.append({"name": info.name.decode(), "code": code,
+                     "derivative_from_input": bool(info.derivative_from_input), "params": params})
+    return tuple(rows)
+
+
+# The activation table of csrc/activation_table.h, as C compiled it: per activation its name, code,
+# whether its derivative reads the input (else the output), and its parameters with defaults.
+ACTIVATION_TABLE = _read_activation_table()
+ACTIVATIONS = {row["name"]: row["code"] for row in ACTIVATION_TABLE}
+
+
+cdef fastnn_activation_spec _activation_spec(object activation) except *:
+    """An activation for C from a code (the table's default parameters) or (code, a, b)."""
+    cdef fastnn_activation_spec spec
+    cdef tuple params
+    if type(activation) is tuple:
+        spec.kind, spec.a, spec.b = activation
+    else:
+        spec.kind = activation
+        params = ACTIVATION_TABLE[spec.kind]["params"] if 0 <= spec.kind < FASTNN_ACT_COUNT else ()
+        spec.a = params[0][1] if len(params) > 0 else 0
+        spec.b = params[1][1] if len(params) > 1 else 0
+    if not 0 <= spec.kind < FASTNN_ACT_COUNT:
+        raise ValueError(f"unknown activation code {spec.kind}")
+    return spec
 
 
 cdef ptrdiff_t _element_stride(cnp.ndarray x, int axis) except? -1:
@@ -165,11 +209,13 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
 
 
 cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double beta=0.0,
-         cnp.ndarray bias=None, int activation=0, cnp.ndarray pre_activation=None, bint bf16=False):
+         cnp.ndarray bias=None, object activation=0, cnp.ndarray pre_activation=None,
+         bint bf16=False):
     """c = activation(alpha * a @ b + beta * c + bias), with pre_activation receiving the value
     before the activation. a (m, k), b (k, n): any strides; c and pre_activation (m, n) with unit
-    column stride; bias (n,) contiguous; all of one dtype, float32 or float64. bf16 (float32
-    only): a and b rounded to bfloat16, the rest in float32."""
+    column stride; bias (n,) contiguous; all of one dtype, float32 or float64. `activation` is a
+    code of ACTIVATIONS (default parameters) or (code, a, b). bf16 (float32 only): a and b
+    rounded to bfloat16, the rest in float32."""
     if a is None or b is None or c is None:  # cpdef arguments cannot be declared `not None`
         raise TypeError("gemm: a, b and c must be arrays, not None")
     if cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(c) != 2:
@@ -207,12 +253,11 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
         _check_aligned(pre_activation, "gemm: pre_activation")
         pre_data = cnp.PyArray_DATA(pre_activation)
         ld_pre = _element_stride(pre_activation, 0)
-    if not 0 <= activation < len(ACTIVATIONS):
-        raise ValueError(f"gemm: unknown activation code {activation}")
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef fastnn_epilogue epilogue
     cdef fastnn_epilogue *epilogue_ptr = NULL
-    if bias_data != NULL or activation != 0 or pre_data != NULL:
-        fastnn_epilogue_init(&epilogue, is_double, bias_data, activation, pre_data, ld_pre)
+    if bias_data != NULL or spec.kind != 0 or pre_data != NULL:
+        fastnn_epilogue_init(&epilogue, is_double, bias_data, spec, pre_data, ld_pre)
         epilogue_ptr = &epilogue
     cdef void *pa = cnp.PyArray_DATA(a)
     cdef void *pb = cnp.PyArray_DATA(b)

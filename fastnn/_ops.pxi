@@ -4,17 +4,17 @@
 from libc.stdint cimport int64_t
 
 cdef extern from "activations.h" nogil:
-    void fastnn_activation_forward_f32(int act, ptrdiff_t n, const float *x, float *y)
-    void fastnn_activation_forward_f64(int act, ptrdiff_t n, const double *x, double *y)
-    void fastnn_activation_backward_f32(int act, ptrdiff_t n, const float *grad_output,
+    void fastnn_activation_forward_f32(fastnn_activation_spec act, ptrdiff_t n, const float *x, float *y)
+    void fastnn_activation_forward_f64(fastnn_activation_spec act, ptrdiff_t n, const double *x, double *y)
+    void fastnn_activation_backward_f32(fastnn_activation_spec act, ptrdiff_t n, const float *grad_output,
                                         const float *saved, float *grad_input)
-    void fastnn_activation_backward_f64(int act, ptrdiff_t n, const double *grad_output,
+    void fastnn_activation_backward_f64(fastnn_activation_spec act, ptrdiff_t n, const double *grad_output,
                                         const double *saved, double *grad_input)
-    void fastnn_delta_and_bias_grad_f32(int act, ptrdiff_t rows, ptrdiff_t cols,
+    void fastnn_delta_and_bias_grad_f32(fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols,
                                         const float *grad_output, ptrdiff_t ld_grad_output,
                                         const float *saved, ptrdiff_t ld_saved, float *delta,
                                         ptrdiff_t ld_delta, float *bias_grad, int accumulate)
-    void fastnn_delta_and_bias_grad_f64(int act, ptrdiff_t rows, ptrdiff_t cols,
+    void fastnn_delta_and_bias_grad_f64(fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols,
                                         const double *grad_output, ptrdiff_t ld_grad_output,
                                         const double *saved, ptrdiff_t ld_saved, double *delta,
                                         ptrdiff_t ld_delta, double *bias_grad, int accumulate)
@@ -26,39 +26,46 @@ cdef extern from "activations.h" nogil:
                                      const double *output, double *grad_input, int take_log)
 
 cdef extern from "losses.h" nogil:
+    ctypedef struct fastnn_loss_info:
+        const char *name
+        int kind
+        const char *param
+        double default_param
+    int FASTNN_LOSS_COUNT
+    const fastnn_loss_info fastnn_loss_table[]
     ptrdiff_t fastnn_first_invalid_class(ptrdiff_t n, const int64_t *target, int64_t classes)
     ptrdiff_t fastnn_first_invalid_sign_f32(ptrdiff_t n, const float *target)
     ptrdiff_t fastnn_first_invalid_sign_f64(ptrdiff_t n, const double *target)
-    double fastnn_mse_loss_f32(ptrdiff_t n, const float *input, const float *target, float *grad,
-                               double grad_scale, float *losses)
-    double fastnn_mse_loss_f64(ptrdiff_t n, const double *input, const double *target,
-                               double *grad, double grad_scale, double *losses)
-    double fastnn_cross_entropy_class_f32(ptrdiff_t rows, ptrdiff_t cols, const float *logits,
-                                          const int64_t *target, float *grad, double grad_scale,
-                                          float *losses)
-    double fastnn_cross_entropy_class_f64(ptrdiff_t rows, ptrdiff_t cols, const double *logits,
-                                          const int64_t *target, double *grad, double grad_scale,
-                                          double *losses)
+    double fastnn_elementwise_loss_f32(int loss, double param, ptrdiff_t n, const float *input,
+                                       const float *target, float *grad, double grad_scale,
+                                       float *losses)
+    double fastnn_elementwise_loss_f64(int loss, double param, ptrdiff_t n, const double *input,
+                                       const double *target, double *grad, double grad_scale,
+                                       double *losses)
+    double fastnn_class_loss_f32(int loss, double param, ptrdiff_t rows, ptrdiff_t cols,
+                                 const float *scores, const int64_t *target, float *grad,
+                                 double grad_scale, float *losses)
+    double fastnn_class_loss_f64(int loss, double param, ptrdiff_t rows, ptrdiff_t cols,
+                                 const double *scores, const int64_t *target, double *grad,
+                                 double grad_scale, double *losses)
     double fastnn_cross_entropy_probs_f32(ptrdiff_t rows, ptrdiff_t cols, const float *logits,
                                           const float *target, float *grad, double grad_scale,
                                           float *losses)
     double fastnn_cross_entropy_probs_f64(ptrdiff_t rows, ptrdiff_t cols, const double *logits,
                                           const double *target, double *grad, double grad_scale,
                                           double *losses)
-    double fastnn_bce_with_logits_f32(ptrdiff_t n, const float *logits, const float *target,
-                                      float *grad, double grad_scale, float *losses)
-    double fastnn_bce_with_logits_f64(ptrdiff_t n, const double *logits, const double *target,
-                                      double *grad, double grad_scale, double *losses)
-    double fastnn_hinge_loss_f32(ptrdiff_t n, const float *scores, const float *target,
-                                 double margin, float *grad, double grad_scale, float *losses)
-    double fastnn_hinge_loss_f64(ptrdiff_t n, const double *scores, const double *target,
-                                 double margin, double *grad, double grad_scale, double *losses)
-    double fastnn_multi_margin_loss_f32(ptrdiff_t rows, ptrdiff_t cols, const float *scores,
-                                        const int64_t *target, double margin, float *grad,
-                                        double grad_scale, float *losses)
-    double fastnn_multi_margin_loss_f64(ptrdiff_t rows, ptrdiff_t cols, const double *scores,
-                                        const int64_t *target, double margin, double *grad,
-                                        double grad_scale, double *losses)
+
+_LOSS_KINDS = ("elementwise", "class_rows", "prob_rows")
+# The loss table of csrc/loss_table.h as C compiled it: per loss its name, code, kind (what its
+# target is) and its parameter with its default.
+LOSS_TABLE = tuple(
+    {"name": fastnn_loss_table[code].name.decode(), "code": code,
+     "kind": _LOSS_KINDS[fastnn_loss_table[code].kind],
+     "params": (((fastnn_loss_table[code].param.decode(), fastnn_loss_table[code].default_param),)
+                if fastnn_loss_table[code].param[0] != 0 else ())}
+    for code in range(FASTNN_LOSS_COUNT))
+LOSSES = {row["name"]: row["code"] for row in LOSS_TABLE}
+_HINGE = LOSSES["hinge"]
 
 
 cdef inline bint _is_double(cnp.ndarray x) except -1:
@@ -98,24 +105,26 @@ cdef inline void *_rows_data(cnp.ndarray x, ptrdiff_t rows, ptrdiff_t cols, int 
     return cnp.PyArray_DATA(x)
 
 
-def activation_forward(int activation, cnp.ndarray x not None, cnp.ndarray y not None):
+def activation_forward(object activation, cnp.ndarray x not None, cnp.ndarray y not None):
     """y = act(x), elementwise over C-contiguous arrays of one size (y may be x)."""
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(x)
     cdef ptrdiff_t n = cnp.PyArray_SIZE(x)
     cdef void *px = _data(x, n, cnp.PyArray_TYPE(x), "x")
     cdef void *py = _data(y, n, cnp.PyArray_TYPE(x), "y")
     with nogil:
         if is_double:
-            fastnn_activation_forward_f64(activation, n, <const double *>px, <double *>py)
+            fastnn_activation_forward_f64(spec, n, <const double *>px, <double *>py)
         else:
-            fastnn_activation_forward_f32(activation, n, <const float *>px, <float *>py)
+            fastnn_activation_forward_f32(spec, n, <const float *>px, <float *>py)
     return y
 
 
-def activation_backward(int activation, cnp.ndarray grad_output not None, cnp.ndarray saved not None,
+def activation_backward(object activation, cnp.ndarray grad_output not None, cnp.ndarray saved not None,
                         cnp.ndarray grad_input not None):
-    """grad_input = grad_output * act'(saved): saved is the output (ReLU, tanh, sigmoid, identity)
-    or the input (the GELU forms)."""
+    """grad_input = grad_output * act'(saved): saved is the forward output or input, as the
+    activation table says."""
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     cdef ptrdiff_t n = cnp.PyArray_SIZE(grad_output)
@@ -124,19 +133,20 @@ def activation_backward(int activation, cnp.ndarray grad_output not None, cnp.nd
     cdef void *pgi = _data(grad_input, n, typenum, "grad_input")
     with nogil:
         if is_double:
-            fastnn_activation_backward_f64(activation, n, <const double *>pg, <const double *>ps,
+            fastnn_activation_backward_f64(spec, n, <const double *>pg, <const double *>ps,
                                            <double *>pgi)
         else:
-            fastnn_activation_backward_f32(activation, n, <const float *>pg, <const float *>ps,
+            fastnn_activation_backward_f32(spec, n, <const float *>pg, <const float *>ps,
                                            <float *>pgi)
     return grad_input
 
 
-def delta_and_bias_grad(int activation, cnp.ndarray grad_output not None, cnp.ndarray saved, cnp.ndarray delta,
+def delta_and_bias_grad(object activation, cnp.ndarray grad_output not None, cnp.ndarray saved, cnp.ndarray delta,
                         cnp.ndarray bias_grad, bint accumulate):
     """One pass: delta = grad_output * act'(saved) (when delta is given) and bias_grad = (or +=)
     the column sums of delta, or of grad_output when delta is None (when bias_grad is given).
     2-D operands need unit column stride; bias_grad is contiguous (cols,)."""
+    cdef fastnn_activation_spec spec = _activation_spec(activation)
     cdef bint is_double = _is_double(grad_output)
     cdef int typenum = cnp.PyArray_TYPE(grad_output)
     if grad_output.ndim != 2:
@@ -154,11 +164,11 @@ def delta_and_bias_grad(int activation, cnp.ndarray grad_output not None, cnp.nd
     cdef void *pb = _optional_data(bias_grad, cols, typenum, "bias_grad")
     with nogil:
         if is_double:
-            fastnn_delta_and_bias_grad_f64(activation, rows, cols, <const double *>pg, ld_g,
+            fastnn_delta_and_bias_grad_f64(spec, rows, cols, <const double *>pg, ld_g,
                                            <const double *>ps, ld_s, <double *>pd, ld_d,
                                            <double *>pb, accumulate)
         else:
-            fastnn_delta_and_bias_grad_f32(activation, rows, cols, <const float *>pg, ld_g,
+            fastnn_delta_and_bias_grad_f32(spec, rows, cols, <const float *>pg, ld_g,
                                            <const float *>ps, ld_s, <float *>pd, ld_d,
                                            <float *>pb, accumulate)
     return delta
@@ -221,9 +231,13 @@ cdef inline const int64_t *_class_data(cnp.ndarray target, ptrdiff_t rows, ptrdi
     return pt
 
 
-def mse_loss(cnp.ndarray input not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
-             cnp.ndarray losses):
-    """Sum of (input - target)^2 over C-contiguous arrays of one size; grad and losses optional."""
+def elementwise_loss(int loss, double param, cnp.ndarray input not None, cnp.ndarray target not None,
+                     cnp.ndarray grad, double grad_scale, cnp.ndarray losses):
+    """The sum over elements of the elementwise loss `loss` (a code of LOSSES) of input against
+    target, C-contiguous arrays of one size; grad and losses optional. Hinge targets not in
+    {-1, 1}: ValueError."""
+    if not 0 <= loss < FASTNN_LOSS_COUNT or LOSS_TABLE[loss]["kind"] != "elementwise":
+        raise ValueError(f"elementwise_loss: {loss} is not an elementwise loss of the table")
     cdef bint is_double = _is_double(input)
     cdef int typenum = cnp.PyArray_TYPE(input)
     cdef ptrdiff_t n = cnp.PyArray_SIZE(input)
@@ -231,86 +245,49 @@ def mse_loss(cnp.ndarray input not None, cnp.ndarray target not None, cnp.ndarra
     cdef void *pt = _data(target, n, typenum, "target")
     cdef void *pg = _optional_data(grad, n, typenum, "grad")
     cdef void *pl = _optional_data(losses, n, typenum, "losses")
+    cdef ptrdiff_t bad = -1
     cdef double total
+    if loss == _HINGE:
+        with nogil:
+            if is_double:
+                bad = fastnn_first_invalid_sign_f64(n, <const double *>pt)
+            else:
+                bad = fastnn_first_invalid_sign_f32(n, <const float *>pt)
+        if bad >= 0:
+            raise ValueError(f"hinge_loss: target[{bad}] = {target.reshape(-1)[bad]} is not -1 or 1")
     with nogil:
         if is_double:
-            total = fastnn_mse_loss_f64(n, <const double *>px, <const double *>pt, <double *>pg,
-                                        grad_scale, <double *>pl)
+            total = fastnn_elementwise_loss_f64(loss, param, n, <const double *>px, <const double *>pt,
+                                                <double *>pg, grad_scale, <double *>pl)
         else:
-            total = fastnn_mse_loss_f32(n, <const float *>px, <const float *>pt, <float *>pg,
-                                        grad_scale, <float *>pl)
+            total = fastnn_elementwise_loss_f32(loss, param, n, <const float *>px, <const float *>pt,
+                                                <float *>pg, grad_scale, <float *>pl)
     return total
 
 
-def bce_with_logits(cnp.ndarray logits not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
-                    cnp.ndarray losses):
-    """Sum of the stable binary cross-entropy of logits against target probabilities."""
-    cdef bint is_double = _is_double(logits)
-    cdef int typenum = cnp.PyArray_TYPE(logits)
-    cdef ptrdiff_t n = cnp.PyArray_SIZE(logits)
-    cdef void *px = _data(logits, n, typenum, "logits")
-    cdef void *pt = _data(target, n, typenum, "target")
-    cdef void *pg = _optional_data(grad, n, typenum, "grad")
-    cdef void *pl = _optional_data(losses, n, typenum, "losses")
-    cdef double total
-    with nogil:
-        if is_double:
-            total = fastnn_bce_with_logits_f64(n, <const double *>px, <const double *>pt,
-                                               <double *>pg, grad_scale, <double *>pl)
-        else:
-            total = fastnn_bce_with_logits_f32(n, <const float *>px, <const float *>pt,
-                                               <float *>pg, grad_scale, <float *>pl)
-    return total
-
-
-def hinge_loss(cnp.ndarray scores not None, cnp.ndarray target not None, double margin, cnp.ndarray grad,
-               double grad_scale, cnp.ndarray losses):
-    """Sum of max(0, margin - target * scores), targets in {-1, 1} (else ValueError)."""
+def class_loss(int loss, double param, cnp.ndarray scores not None, cnp.ndarray target not None,
+               cnp.ndarray grad, double grad_scale, cnp.ndarray losses, str caller):
+    """The sum over rows of the class-index loss `loss` (a code of LOSSES) of C-contiguous (N, C)
+    scores against int64 targets (out of range: ValueError naming `caller`)."""
+    if not 0 <= loss < FASTNN_LOSS_COUNT or LOSS_TABLE[loss]["kind"] != "class_rows":
+        raise ValueError(f"class_loss: {loss} is not a class-index loss of the table")
     cdef bint is_double = _is_double(scores)
     cdef int typenum = cnp.PyArray_TYPE(scores)
-    cdef ptrdiff_t n = cnp.PyArray_SIZE(scores)
-    cdef void *px = _data(scores, n, typenum, "scores")
-    cdef void *pt = _data(target, n, typenum, "target")
-    cdef void *pg = _optional_data(grad, n, typenum, "grad")
-    cdef void *pl = _optional_data(losses, n, typenum, "losses")
-    cdef ptrdiff_t bad
-    cdef double total
-    with nogil:
-        if is_double:
-            bad = fastnn_first_invalid_sign_f64(n, <const double *>pt)
-        else:
-            bad = fastnn_first_invalid_sign_f32(n, <const float *>pt)
-    if bad >= 0:
-        raise ValueError(f"hinge_loss: target[{bad}] = {target.reshape(-1)[bad]} is not -1 or 1")
-    with nogil:
-        if is_double:
-            total = fastnn_hinge_loss_f64(n, <const double *>px, <const double *>pt, margin,
-                                          <double *>pg, grad_scale, <double *>pl)
-        else:
-            total = fastnn_hinge_loss_f32(n, <const float *>px, <const float *>pt, margin,
-                                          <float *>pg, grad_scale, <float *>pl)
-    return total
-
-
-def cross_entropy_class(cnp.ndarray logits not None, cnp.ndarray target not None, cnp.ndarray grad, double grad_scale,
-                        cnp.ndarray losses):
-    """Sum over rows of logsumexp(logits_i) - logits_i[target_i]; C-contiguous (N, C) logits,
-    int64 targets (out of range: ValueError)."""
-    cdef bint is_double = _is_double(logits)
-    cdef int typenum = cnp.PyArray_TYPE(logits)
-    cdef ptrdiff_t rows = logits.shape[0], cols = logits.shape[1]
-    cdef void *px = _data(logits, rows * cols, typenum, "logits")
-    cdef const int64_t *pt = _class_data(target, rows, cols, "cross_entropy")
+    if scores.ndim != 2:
+        raise ValueError(f"{caller}: scores must be 2-D, got shape {(<object>scores).shape}")
+    cdef ptrdiff_t rows = scores.shape[0], cols = scores.shape[1]
+    cdef void *px = _data(scores, rows * cols, typenum, "scores")
+    cdef const int64_t *pt = _class_data(target, rows, cols, caller)
     cdef void *pg = _optional_data(grad, rows * cols, typenum, "grad")
     cdef void *pl = _optional_data(losses, rows, typenum, "losses")
     cdef double total
     with nogil:
         if is_double:
-            total = fastnn_cross_entropy_class_f64(rows, cols, <const double *>px, pt, <double *>pg,
-                                                   grad_scale, <double *>pl)
+            total = fastnn_class_loss_f64(loss, param, rows, cols, <const double *>px, pt,
+                                          <double *>pg, grad_scale, <double *>pl)
         else:
-            total = fastnn_cross_entropy_class_f32(rows, cols, <const float *>px, pt, <float *>pg,
-                                                   grad_scale, <float *>pl)
+            total = fastnn_class_loss_f32(loss, param, rows, cols, <const float *>px, pt,
+                                          <float *>pg, grad_scale, <float *>pl)
     return total
 
 
@@ -332,27 +309,6 @@ def cross_entropy_probs(cnp.ndarray logits not None, cnp.ndarray target not None
         else:
             total = fastnn_cross_entropy_probs_f32(rows, cols, <const float *>px, <const float *>pt,
                                                    <float *>pg, grad_scale, <float *>pl)
-    return total
-
-
-def multi_margin_loss(cnp.ndarray scores not None, cnp.ndarray target not None, double margin, cnp.ndarray grad,
-                      double grad_scale, cnp.ndarray losses):
-    """Sum over rows of sum_{j != y} max(0, margin - s_y + s_j) / C (torch's MultiMarginLoss)."""
-    cdef bint is_double = _is_double(scores)
-    cdef int typenum = cnp.PyArray_TYPE(scores)
-    cdef ptrdiff_t rows = scores.shape[0], cols = scores.shape[1]
-    cdef void *px = _data(scores, rows * cols, typenum, "scores")
-    cdef const int64_t *pt = _class_data(target, rows, cols, "hinge_loss")
-    cdef void *pg = _optional_data(grad, rows * cols, typenum, "grad")
-    cdef void *pl = _optional_data(losses, rows, typenum, "losses")
-    cdef double total
-    with nogil:
-        if is_double:
-            total = fastnn_multi_margin_loss_f64(rows, cols, <const double *>px, pt, margin,
-                                                 <double *>pg, grad_scale, <double *>pl)
-        else:
-            total = fastnn_multi_margin_loss_f32(rows, cols, <const float *>px, pt, margin,
-                                                 <float *>pg, grad_scale, <float *>pl)
     return total
 
 

@@ -20,7 +20,7 @@ cdef extern from "plan.h" nogil:
         int kind
         ptrdiff_t in_ "in"
         ptrdiff_t out
-        int activation
+        fastnn_activation_spec activation
         void *weight
         void *bias
         void *weight_grad
@@ -89,7 +89,9 @@ cdef class Plan:
         L.kind = PLAN_OPS[op]
         L.in_ = in_features
         L.out = out_features
-        L.activation = activation
+        L.activation.kind = activation
+        L.activation.a = 0
+        L.activation.b = 0
         L.weight = _array_data(weight)
         L.bias = _array_data(bias)
         L.weight_grad = _array_data(weight_grad)

@@ -23,12 +23,79 @@ import numpy as np
 from . import _core
 
 FLOAT_DTYPES = (np.float32, np.float64)
-ACTIVATIONS = _core.ACTIVATIONS  # name -> code of csrc/activation_math.h
+# The activation table (csrc/activation_table.h) as C compiled it: name -> code, and per name its
+# row (code, whether the derivative reads the input, the parameters and their defaults).
+ACTIVATIONS = _core.ACTIVATIONS
+ACTIVATION_TABLE = {row["name"]: row for row in _core.ACTIVATION_TABLE}
 _IDENTITY = ACTIVATIONS["identity"]
-# The GELU forms differentiate from their input; the others from their output.
-_DERIVATIVE_FROM_INPUT = frozenset((ACTIVATIONS["gelu"], ACTIVATIONS["gelu_tanh"]))
+_DERIVATIVE_FROM_INPUT = frozenset(row["code"] for row in _core.ACTIVATION_TABLE
+                                   if row["derivative_from_input"])
 _GELU_CODES = {"none": ACTIVATIONS["gelu"], "tanh": ACTIVATIONS["gelu_tanh"]}
 REDUCTIONS = ("mean", "sum", "none")
+# The loss table (csrc/loss_table.h) as C compiled it: name -> row (code, kind, parameters).
+LOSS_TABLE = {row["name"]: row for row in _core.LOSS_TABLE}
+
+
+class ActivationSpec(tuple):
+    """An activation of the table with its parameters: `name`, `params` (name -> value),
+    `code`, `derivative_from_input`, and `kernel`, what the C kernels take (the code, or
+    (code, a, b) with parameters). Made by `activation_spec`; hashable and comparable."""
+
+    __slots__ = ()
+    name = property(lambda self: self[0])
+    params = property(lambda self: dict(self[1]))
+    code = property(lambda self: ACTIVATIONS[self[0]])
+    derivative_from_input = property(lambda self: self.code in _DERIVATIVE_FROM_INPUT)
+
+    @property
+    def kernel(self):
+        values = [value for _, value in self[1]]
+        return (self.code, *values, *[0.0] * (2 - len(values))) if values else self.code
+
+    def __repr__(self):
+        args = "".join(f", {k}={v!r}" for k, v in self[1])
+        return f"activation_spec({self[0]!r}{args})"
+
+
+def activation_spec(name, caller="activation_spec", **params):
+    """The ActivationSpec for `name` (a name of ACTIVATIONS, None for identity, or a spec) with
+    the given parameters (the table's defaults for those not given). The activations whose
+    derivative is taken from their output need parameters >= 0 (a negative LeakyReLU slope or ELU
+    alpha would make the output ambiguous about the input's sign).
+
+    >>> import fastnn.functional as F
+    >>> F.activation_spec("leaky_relu", negative_slope=0.2).kernel
+    (6, 0.2, 0.0)
+    """
+    if isinstance(name, ActivationSpec):
+        if not params:
+            return name
+        params = dict(name.params, **params)
+        name = name.name
+    if name is None:
+        name = "identity"
+    row = ACTIVATION_TABLE.get(name) if isinstance(name, str) else None
+    if row is None:
+        raise ValueError(f"{caller}: unknown activation {name!r}; expected None or one of "
+                         f"{sorted(ACTIVATIONS)}")
+    defaults = dict(row["params"])
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise TypeError(f"{caller}: {name!r} takes no parameter {sorted(unknown)[0]!r}; its "
+                        f"parameters are {list(defaults) or 'none'}")
+    values = []
+    for key, default in row["params"]:
+        value = params.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{caller}: {key} must be a real number, got {type(value).__name__}")
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"{caller}: {key} must be finite, got {value}")
+        if not row["derivative_from_input"] and value < 0:
+            raise ValueError(f"{caller}: {key} must be >= 0 ({name}'s derivative is taken from its "
+                             f"output), got {value}")
+        values.append((key, value))
+    return ActivationSpec((name, tuple(values)))
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -63,14 +130,15 @@ def _like(x, reference, name, reference_name, caller):
     return x
 
 
-def _activation_code(name, caller):
+def _activation_code(name, caller, params=None):
+    """What the kernels take for activation `name` (None, a name or an ActivationSpec)."""
     if name is None:
         return _IDENTITY
-    code = ACTIVATIONS.get(name) if isinstance(name, str) else None
-    if code is None:
-        raise ValueError(f"{caller}: unknown activation {name!r}; expected None or one of "
-                         f"{sorted(ACTIVATIONS)}")
-    return code
+    return activation_spec(name, caller, **(params or {})).kernel
+
+
+def _kernel_code(kernel):
+    return kernel[0] if type(kernel) is tuple else kernel
 
 
 def _unit_column_stride(x):
@@ -177,22 +245,68 @@ def gelu(x, approximate="none"):
     return _apply(x, code, "gelu")
 
 
-def activation(x, name):
-    """The activation called `name` ("identity", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh";
-    None means identity), applied elementwise.
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope·x (negative_slope >= 0), as torch.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.leaky_relu(np.array([-2.0, 3.0]), 0.1)
+    array([-0.2,  3. ])
+    """
+    return _apply(x, activation_spec("leaky_relu", "leaky_relu", negative_slope=negative_slope).kernel,
+                  "leaky_relu")
+
+
+def elu(x, alpha=1.0):
+    """x where x > 0, else alpha·(exp(x) − 1) (alpha >= 0), as torch.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.elu(np.array([-1.0, 2.0])).round(4)
+    array([-0.6321,  2.    ])
+    """
+    return _apply(x, activation_spec("elu", "elu", alpha=alpha).kernel, "elu")
+
+
+def silu(x):
+    """x·σ(x) (also called swish), as torch.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.silu(np.array([0.0, 1.0])).round(4)
+    array([0.    , 0.7311])
+    """
+    return _apply(x, ACTIVATIONS["silu"], "silu")
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta·x)) / beta, or x where beta·x > threshold, as torch; never overflows.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.softplus(np.array([0.0, 100.0])).round(4)
+    array([  0.6931, 100.    ])
+    """
+    return _apply(x, activation_spec("softplus", "softplus", beta=beta, threshold=threshold).kernel,
+                  "softplus")
+
+
+def activation(x, name, **params):
+    """The activation called `name` (a name of ACTIVATIONS, or an ActivationSpec; None means
+    identity) with its parameters, applied elementwise.
 
     >>> import numpy as np, fastnn.functional as F
     >>> F.activation(np.array([-2.0, 3.0]), "relu")
     array([0., 3.])
+    >>> F.activation(np.array([-2.0, 3.0]), "leaky_relu", negative_slope=0.5)
+    array([-1.,  3.])
     """
-    return _apply(x, _activation_code(name, "activation"), "activation")
+    return _apply(x, _activation_code(name, "activation", params), "activation")
 
 
-def activation_backward(name, grad_output, *, output=None, input=None):
+def activation_backward(name, grad_output, *, output=None, input=None, **params):
     """The gradient with respect to the activation's input: grad_output ⊙ act'.
 
-    ReLU, tanh and sigmoid differentiate from their forward `output`; the GELU forms from their
-    forward `input`; identity needs neither.
+    Each activation differentiates from its forward `output` or its forward `input`, as the
+    activation table says (ACTIVATION_TABLE[name]["derivative_from_input"]): ReLU, tanh,
+    sigmoid, LeakyReLU and ELU from the output, the GELU forms, SiLU and Softplus from the
+    input; identity needs neither.
 
     >>> import numpy as np, fastnn.functional as F
     >>> y = F.sigmoid(np.array([0.0]))
@@ -200,11 +314,11 @@ def activation_backward(name, grad_output, *, output=None, input=None):
     array([0.25])
     """
     caller = "activation_backward"
-    code = _activation_code(name, caller)
+    code = _activation_code(name, caller, params)
     grad_output = _float_array(grad_output, "grad_output", caller)
     if code == _IDENTITY:
         return np.array(grad_output, order="C")
-    from_input = code in _DERIVATIVE_FROM_INPUT
+    from_input = _kernel_code(code) in _DERIVATIVE_FROM_INPUT
     saved_name = "input" if from_input else "output"
     saved = input if from_input else output
     if saved is None:
@@ -295,15 +409,16 @@ def log_softmax_backward(grad_output, output, dim=-1):
 # ---------------------------------------------------------------- linear
 
 def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_out=None,
-           precision="fp32"):
+           activation_params=None, precision="fp32"):
     """y = act(x · weightᵀ + bias), in one GEMM with bias and activation fused into its write-back.
 
     x is (N, in), weight (out, in) as PyTorch stores it, bias (out,) or None; `activation` is None
-    or a name of `ACTIVATIONS`. The result is a new (N, out) array or is written into `out`.
+    or a name of `ACTIVATIONS` (or an ActivationSpec), its parameters in the dict
+    `activation_params`. The result is a new (N, out) array or is written into `out`.
     `pre_activation_out` (N, out), if given, receives x · weightᵀ + bias before the activation:
-    the GELU forms need it for `linear_backward`. `precision="bf16"` (float32 only) rounds x and
-    weight to bfloat16 inside the product (see `fastnn.matmul`); bias, activation and the result
-    stay float32.
+    the activations whose derivative reads the input need it for `linear_backward`.
+    `precision="bf16"` (float32 only) rounds x and weight to bfloat16 inside the product (see
+    `fastnn.matmul`); bias, activation and the result stay float32.
 
     >>> import numpy as np, fastnn.functional as F
     >>> x = np.array([[1.0, -2.0]]); w = np.array([[1.0, 1.0], [0.0, 1.0]])
@@ -313,7 +428,7 @@ def linear(x, weight, bias=None, activation=None, *, out=None, pre_activation_ou
     array([[-0.5, -1.5]])
     """
     caller = "linear"
-    code = _activation_code(activation, caller)
+    code = _activation_code(activation, caller, activation_params)
     x = _matrix(x, "x", caller)
     bf16 = _core.precision_is_bf16(precision, x.dtype, caller)
     weight = _matrix(weight, "weight", caller)
@@ -356,7 +471,7 @@ def linear_unchecked(x, weight, bias, code, out=None, pre_activation_out=None, b
 
 def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre_activation=None,
                     need_input_grad=True, has_bias=True, weight_grad=None, bias_grad=None,
-                    accumulate=True, precision="fp32"):
+                    accumulate=True, activation_params=None, precision="fp32"):
     """The gradients of y = act(x · weightᵀ + b): returns (dx, dweight, dbias).
 
     One C pass forms dS = grad_output ⊙ act'(S) and reduces dbias = Σ_rows dS (in double); then
@@ -380,7 +495,7 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
     (array([[3., 4.]]), array([[1., 2.]]), array([1.]))
     """
     caller = "linear_backward"
-    code = _activation_code(activation, caller)
+    code = _activation_code(activation, caller, activation_params)
     x = _matrix(x, "x", caller)
     weight = _matrix(weight, "weight", caller)
     grad_output = _matrix(grad_output, "grad_output", caller)
@@ -397,7 +512,7 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
 
     saved = None
     if code != _IDENTITY:
-        from_input = code in _DERIVATIVE_FROM_INPUT
+        from_input = _kernel_code(code) in _DERIVATIVE_FROM_INPUT
         saved = pre_activation if from_input else output
         if saved is None:
             raise ValueError(f"{caller}: the derivative of {activation!r} needs "
@@ -495,6 +610,25 @@ def _class_target(target, n, caller):
     return np.require(target, np.int64, ("C_CONTIGUOUS", "ALIGNED"))
 
 
+def _elementwise(name, caller, input, target, reduction, return_grad, param=0.0,
+                 input_name="input"):
+    """An elementwise loss of the table over all elements of input against a target of its shape;
+    `caller` is the public function's name, for the errors."""
+    input = np.asarray(_float_array(input, input_name, caller), order="C")
+    target = _float_target(target, input, caller)
+    code = LOSS_TABLE[name]["code"]
+    kernel = lambda *operands: _core.elementwise_loss(code, param, *operands)  # noqa: E731
+    return _loss(kernel, input, (input, target), reduction, input.size, input.shape, return_grad,
+                 caller)
+
+
+def _positive(value, name, caller):
+    value = float(value)
+    if not value > 0 or not np.isfinite(value):
+        raise ValueError(f"{caller}: {name} must be a positive finite number, got {value}")
+    return value
+
+
 def mse_loss(input, target, reduction="mean", *, return_grad=False):
     """Mean (or sum) of (input − target)² over all elements, as torch.nn.functional.mse_loss.
 
@@ -505,11 +639,30 @@ def mse_loss(input, target, reduction="mean", *, return_grad=False):
     >>> F.mse_loss(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
     5.0
     """
-    caller = "mse_loss"
-    input = np.asarray(_float_array(input, "input", caller), order="C")
-    target = _float_target(target, input, caller)
-    return _loss(_core.mse_loss, input, (input, target), reduction, input.size, input.shape,
-                 return_grad, caller)
+    return _elementwise("mse", "mse_loss", input, target, reduction, return_grad)
+
+
+def l1_loss(input, target, reduction="mean", *, return_grad=False):
+    """Mean (or sum) of |input − target| over all elements, as torch.nn.functional.l1_loss (its
+    gradient at 0 is 0).
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.l1_loss(np.array([1.0, -3.0]), np.array([0.0, 0.0]))
+    2.0
+    """
+    return _elementwise("l1", "l1_loss", input, target, reduction, return_grad)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, *, return_grad=False):
+    """0.5·d² where |d| < delta, else delta·(|d| − 0.5·delta), with d = input − target, as
+    torch.nn.functional.huber_loss.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> F.huber_loss(np.array([0.5, 3.0]), np.array([0.0, 0.0]), reduction="none")
+    array([0.125, 2.5  ])
+    """
+    return _elementwise("huber", "huber_loss", input, target, reduction, return_grad,
+                        _positive(delta, "delta", "huber_loss"))
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, return_grad=False):
@@ -520,11 +673,29 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, return
     >>> round(F.binary_cross_entropy_with_logits(np.array([0.0]), np.array([1.0])), 4)
     0.6931
     """
-    caller = "binary_cross_entropy_with_logits"
-    logits = np.asarray(_float_array(logits, "logits", caller), order="C")
-    target = _float_target(target, logits, caller)
-    return _loss(_core.bce_with_logits, logits, (logits, target), reduction, logits.size,
-                 logits.shape, return_grad, caller)
+    return _elementwise("bce_with_logits", "binary_cross_entropy_with_logits", logits, target,
+                        reduction, return_grad,
+                        input_name="logits")
+
+
+def binary_cross_entropy(input, target, reduction="mean", *, return_grad=False):
+    """−[t·log p + (1 − t)·log(1 − p)] over probabilities p in [0, 1] (else ValueError), each
+    log clamped at −100, as torch.nn.functional.binary_cross_entropy; the gradient is torch's
+    (p − t) / max(p·(1 − p), 1e−12). Prefer binary_cross_entropy_with_logits on logits.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> round(F.binary_cross_entropy(np.array([0.5]), np.array([1.0])), 4)
+    0.6931
+    >>> F.binary_cross_entropy(np.array([0.0]), np.array([1.0]))  # log 0 clamped
+    100.0
+    """
+    caller = "binary_cross_entropy"
+    p = _float_array(input, "input", caller)
+    outside = ~((p >= 0) & (p <= 1))
+    if outside.any():
+        raise ValueError(f"{caller}: input must hold probabilities in [0, 1], got "
+                         f"{p[outside].flat[0]} (pass logits to binary_cross_entropy_with_logits)")
+    return _elementwise("bce", caller, p, target, reduction, return_grad)
 
 
 def cross_entropy(logits, target, reduction="mean", *, return_grad=False):
@@ -540,20 +711,50 @@ def cross_entropy(logits, target, reduction="mean", *, return_grad=False):
     (20000.0, array([[ 1., -1.]]))
     """
     caller = "cross_entropy"
-    logits = _matrix(logits, "logits", caller)
-    n, classes = logits.shape
-    if classes == 0:
-        raise ValueError(f"{caller}: logits {logits.shape} have no classes")
-    logits = np.asarray(logits, order="C")
+    logits = _class_scores(logits, "logits", caller)
+    n = logits.shape[0]
     target = np.asarray(target)
     if target.dtype.kind in "iu":
-        kernel, target = _core.cross_entropy_class, _class_target(target, n, caller)
+        kernel, target = _class_kernel("cross_entropy", caller), _class_target(target, n, caller)
     elif target.dtype.kind == "f":
+        if target.ndim == 1:  # torch refuses these too: a float target must be probabilities
+            raise TypeError(f"{caller}: target is float with shape {target.shape}: class labels must "
+                            f"be integer class indices (e.g. target.astype(np.int64)); a float target "
+                            f"must be class probabilities of the logits' shape {logits.shape}")
         kernel, target = _core.cross_entropy_probs, _float_target(target, logits, caller)
     else:
         raise TypeError(f"{caller}: target must be integer class indices or float probabilities, "
                         f"got {target.dtype}")
     return _loss(kernel, logits, (logits, target), reduction, n, (n,), return_grad, caller)
+
+
+def _class_scores(scores, name, caller):
+    """Scores (N, C) with C >= 1, contiguous."""
+    scores = _matrix(scores, name, caller)
+    if scores.shape[1] == 0:
+        raise ValueError(f"{caller}: {name} {scores.shape} have no classes")
+    return np.asarray(scores, order="C")
+
+
+def _class_kernel(name, caller, param=0.0):
+    code = LOSS_TABLE[name]["code"]
+    return lambda *operands: _core.class_loss(code, param, *operands, caller)
+
+
+def nll_loss(input, target, reduction="mean", *, return_grad=False):
+    """−input[i, target_i] averaged over samples, for log-probabilities input (N, C) (a
+    log_softmax output) and integer class indices target (N,), as torch.nn.functional.nll_loss.
+
+    >>> import numpy as np, fastnn.functional as F
+    >>> round(F.nll_loss(np.log(np.array([[0.5, 0.5], [0.25, 0.75]])), np.array([0, 1])), 4)
+    0.4904
+    """
+    caller = "nll_loss"
+    input = _class_scores(input, "input", caller)
+    n = input.shape[0]
+    target = _class_target(target, n, caller)
+    return _loss(_class_kernel("nll", caller), input, (input, target), reduction, n, (n,),
+                 return_grad, caller)
 
 
 def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=False):
@@ -580,22 +781,24 @@ def hinge_loss(scores, target, reduction="mean", *, margin=1.0, return_grad=Fals
         if target.shape == (n,) and scores.ndim == 2:
             target = target.reshape(n, 1)
         target = _float_target(target, scores, caller)
-        return _loss(_core.hinge_loss, scores, (scores, target, margin), reduction, n, (n,),
-                     return_grad, caller)
+        code = LOSS_TABLE["hinge"]["code"]
+        kernel = lambda *operands: _core.elementwise_loss(code, margin, *operands)  # noqa: E731
+        return _loss(kernel, scores, (scores, target), reduction, n, (n,), return_grad, caller)
     if scores.ndim != 2:
         raise ValueError(f"{caller}: scores must be (N,), (N, 1) or (N, C), got shape {scores.shape}")
     n = scores.shape[0]
     scores = np.asarray(scores, order="C")
     target = _class_target(target, n, caller)
-    return _loss(_core.multi_margin_loss, scores, (scores, target, margin), reduction, n, (n,),
-                 return_grad, caller)
+    return _loss(_class_kernel("multi_margin", caller, margin), scores, (scores, target), reduction,
+                 n, (n,), return_grad, caller)
 
 
 __all__ = [
-    "ACTIVATIONS", "identity", "relu", "tanh", "sigmoid", "gelu", "activation",
+    "ACTIVATIONS", "ACTIVATION_TABLE", "ActivationSpec", "activation_spec", "identity", "relu",
+    "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu", "softplus", "activation",
     "activation_backward", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
-    "linear", "linear_backward", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
-    "hinge_loss",
+    "linear", "linear_backward", "LOSS_TABLE", "mse_loss", "l1_loss", "huber_loss", "cross_entropy",
+    "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge_loss",
 ]
 
 from .functional_conv import *  # noqa: E402,F401,F403  (convolution, pooling, normalisation)

@@ -9,8 +9,10 @@ import math
 
 import numpy as np
 
-__all__ = ["calculate_gain", "uniform", "normal", "constant", "zeros", "xavier_uniform",
-           "xavier_normal", "kaiming_uniform", "kaiming_normal"]
+__all__ = ["calculate_gain", "uniform", "normal", "constant", "zeros", "ones", "xavier_uniform",
+           "xavier_normal", "kaiming_uniform", "kaiming_normal", "uniform_", "normal_", "constant_",
+           "zeros_", "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+           "kaiming_normal_"]
 
 
 def _target(tensor, caller):
@@ -113,6 +115,16 @@ def zeros(tensor):
     return tensor
 
 
+def ones(tensor):
+    """Fill with ones.
+
+    >>> import numpy as np
+    >>> ones(np.zeros(2))
+    array([1., 1.])
+    """
+    return constant(tensor, 1.0)
+
+
 def xavier_uniform(tensor, gain=1.0, *, rng=None):
     """Glorot: U(−b, b) with b = gain · √(6 / (fan_in + fan_out)).
 
@@ -174,3 +186,16 @@ def kaiming_normal(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", *, r
     if array.size == 0:
         return tensor  # as torch: nothing to fill, no fan to divide by
     return normal(tensor, 0.0, _kaiming_std(array, a, mode, nonlinearity, "kaiming_normal"), rng=rng)
+
+
+# torch's names: the trailing underscore marks an in-place function (all of these are), so
+# `init.xavier_uniform_(layer.weight)` reads as in torch. The names above stay as aliases.
+uniform_ = uniform
+normal_ = normal
+constant_ = constant
+zeros_ = zeros
+ones_ = ones
+xavier_uniform_ = xavier_uniform
+xavier_normal_ = xavier_normal
+kaiming_uniform_ = kaiming_uniform
+kaiming_normal_ = kaiming_normal

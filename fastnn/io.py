@@ -72,9 +72,13 @@ def _layouts():
                        build)
 
     def describe_linear(module):
-        return {"in_features": module.in_features, "out_features": module.out_features,
-                "bias": module.bias is not None, "activation": module.activation,
-                "dtype": module.weight.data.dtype.name}
+        description = {"in_features": module.in_features, "out_features": module.out_features,
+                       "bias": module.bias is not None, "activation": module.activation,
+                       "dtype": module.weight.data.dtype.name}
+        spec = module._activation
+        if spec is not None and spec.params:  # the activation's parameters, when it has some
+            description["activation_params"] = spec.params
+        return description
 
     def build_linear(args, children, arrays, prefix):
         if not isinstance(args.get("bias"), bool):
@@ -92,8 +96,15 @@ def _layouts():
                 found = "nothing" if stored is None else f"shape {stored.shape}"
                 raise ValueError(f"its parameter {prefix + name!r} needs shape {shape}, the "
                                  f"file holds {found}")
+        activation = args["activation"]
+        if args.get("activation_params") is not None:
+            from . import functional as F
+            if not isinstance(args["activation_params"], dict):
+                raise ValueError(f"activation_params must be an object, got "
+                                 f"{_abbreviate(args['activation_params'])}")
+            activation = F.activation_spec(activation, "load", **args["activation_params"])
         return nn.Linear(args["in_features"], args["out_features"], args["bias"],
-                         activation=args["activation"], dtype=args["dtype"], rng=0)
+                         activation=activation, dtype=args["dtype"], rng=0)
 
     def describe_sequential(module):
         return {"names": [name for name, _ in module.named_children()]}
@@ -124,10 +135,14 @@ def _layouts():
             "Flatten", "LayerNorm")),
         _Layout("Linear", describe_linear, build_linear),
         _Layout("Sequential", describe_sequential, build_sequential),
-        keywords(nn.GELU, "approximate"), keywords(nn.Softmax, "dim"),
+        keywords(nn.GELU, "approximate"), keywords(nn.Softmax, "dim"), keywords(nn.LogSoftmax, "dim"),
         keywords(nn.ReLU), keywords(nn.Tanh), keywords(nn.Sigmoid), keywords(nn.Identity),
+        keywords(nn.LeakyReLU, "negative_slope"), keywords(nn.ELU, "alpha"), keywords(nn.SiLU),
+        keywords(nn.Softplus, "beta", "threshold"),
         keywords(nn.MSELoss, "reduction"), keywords(nn.CrossEntropyLoss, "reduction"),
         keywords(nn.BCEWithLogitsLoss, "reduction"), keywords(nn.HingeLoss, "margin", "reduction"),
+        keywords(nn.L1Loss, "reduction"), keywords(nn.HuberLoss, "reduction", "delta"),
+        keywords(nn.NLLLoss, "reduction"), keywords(nn.BCELoss, "reduction"),
     ]
     return {layout.name: (getattr(nn, layout.name), layout) for layout in layouts}
 

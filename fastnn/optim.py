@@ -13,7 +13,9 @@ from . import _core
 from .nn import Parameter
 from .nn.flat import flat_runs
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LRScheduler", "StepLR",
+           "ExponentialLR", "MultiStepLR", "CosineAnnealingLR", "LambdaLR", "OneCycleLR",
+           "ReduceLROnPlateau"]
 
 
 def _check_nonnegative(caller, **values):
@@ -463,3 +465,10 @@ class ExponentialLR(LRScheduler):
         if self.last_epoch == 0:
             return lrs
         return [lr * self.gamma for lr in lrs]
+
+
+# RMSprop and Adagrad, and the further schedules, live in their own files (one concern a file);
+# they build on the classes above, so they are imported last.
+from ._optim_adaptive import Adagrad, RMSprop  # noqa: E402
+from ._lr_schedulers import (CosineAnnealingLR, LambdaLR, MultiStepLR, OneCycleLR,  # noqa: E402
+                             ReduceLROnPlateau)

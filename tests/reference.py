@@ -56,13 +56,47 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
+def leaky_relu(x, negative_slope=0.01):
+    x = as64(x)
+    return np.where(x > 0, x, negative_slope * x)
+
+
+def elu(x, alpha=1.0):
+    x = as64(x)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def silu(x):
+    x = as64(x)
+    return x * sigmoid(x)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    x = as64(x)
+    u = beta * x
+    with np.errstate(over="ignore"):
+        return np.where(u > threshold, x, np.log1p(np.exp(np.minimum(u, threshold))) / beta)
+
+
 FORWARD = {"identity": identity, "relu": relu, "tanh": tanh, "sigmoid": sigmoid, "gelu": gelu,
-           "gelu_tanh": gelu_tanh}
+           "gelu_tanh": gelu_tanh, "leaky_relu": leaky_relu, "elu": elu, "silu": silu,
+           "softplus": softplus}
 
 
-def derivative(name, s):
-    """d act / d s at the pre-activation s, straight from calculus."""
+def derivative(name, s, **params):
+    """d act / d s at the pre-activation s, straight from calculus (parameters as torch names
+    them, the defaults where not given)."""
     s = as64(s)
+    if name == "leaky_relu":
+        return np.where(s > 0, 1.0, params.get("negative_slope", 0.01))
+    if name == "elu":
+        return np.where(s > 0, 1.0, params.get("alpha", 1.0) * np.exp(np.minimum(s, 0)))
+    if name == "silu":
+        p = sigmoid(s)
+        return p * (1 + s * (1 - p))
+    if name == "softplus":
+        beta, threshold = params.get("beta", 1.0), params.get("threshold", 20.0)
+        return np.where(beta * s > threshold, 1.0, sigmoid(beta * s))
     if name == "identity":
         return np.ones_like(s)
     if name == "relu":
@@ -131,6 +165,26 @@ def reduce(losses, reduction):
 
 def mse_loss(input, target, reduction="mean"):
     return reduce((as64(input) - as64(target)) ** 2, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    return reduce(np.abs(as64(input) - as64(target)), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    d = np.abs(as64(input) - as64(target))
+    return reduce(np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction)
+
+
+def nll_loss(input, target, reduction="mean"):
+    return reduce(-as64(input)[np.arange(len(target)), np.asarray(target)], reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    p, t = as64(input), as64(target)
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
+    return reduce(-(t * log_p + (1 - t) * log_q), reduction)
 
 
 def cross_entropy(logits, target, reduction="mean"):

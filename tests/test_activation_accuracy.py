@@ -33,7 +33,15 @@ FLT_MIN = float(np.finfo(np.float32).tiny)
 # 1.5, 2.3, 2.9, 3.3, 3.0, 4.5. The libm forms these replace (0.5 s (1 + erf), 0.5 s (1 + tanh))
 # lost every digit of the GELUs' negative tails.
 BOUNDS = {"relu": 0, "tanh": 2, "sigmoid": 3, "gelu": 3.5, "gelu_tanh": 4, "relu'": 0,
-          "tanh'": 2, "sigmoid'": 2, "gelu'": 4, "gelu_tanh'": 5}
+          "tanh'": 2, "sigmoid'": 2, "gelu'": 4, "gelu_tanh'": 5,
+          "leaky_relu": 0.5, "elu": 1.5, "silu": 3, "softplus": 3.5,
+          "leaky_relu'": 0, "elu'": 0.5, "silu'": 4, "softplus'": 2.5}
+# The parameters the new activations are swept with (as float32 holds them): the defaults, and a
+# second value that exercises the parameter (a threshold crossed inside the sweep).
+PARAMS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "silu": {},
+          "softplus": {"beta": 1.0, "threshold": 20.0}}
+PARAMS_SECOND = {"leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 0.5},
+                 "softplus": {"beta": 2.5, "threshold": 3.0}}
 
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 SQRT_2_PI = math.sqrt(2 / math.pi)
@@ -54,8 +62,14 @@ def gelu_tanh_arg64(x):
     return 2 * SQRT_2_PI * (x + 0.044715 * x ** 3)
 
 
-def references(x):
-    """float64 (value, size of its terms) of each function at float32 x, denormals as 0."""
+def references(x, params=None):
+    """float64 (value, size of its terms) of each function at float32 x, denormals as 0; the
+    parametrised ones with `params` (name -> parameters, PARAMS by default)."""
+    params = PARAMS if params is None else params
+    slope = float(np.float32(params["leaky_relu"]["negative_slope"]))
+    alpha = float(np.float32(params["elu"]["alpha"]))
+    beta = float(np.float32(params["softplus"]["beta"]))
+    threshold = float(np.float32(params["softplus"]["threshold"]))
     x = np.where(np.abs(x) < FLT_MIN, np.copysign(0.0, x), x).astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         finite = np.clip(x, -40, 40)  # the same values as x where it matters, no inf * 0
@@ -67,7 +81,23 @@ def references(x):
         du = 2 * SQRT_2_PI * (1 + 3 * 0.044715 * finite ** 2)
         gelu = np.where(np.isinf(x), np.where(x > 0, x, 0.0), x * cdf)
         gelu_tanh = np.where(np.isinf(x), np.where(x > 0, x, 0.0), x * sig_u)
+        sig_minus = sigmoid64(-x)
+        silu = np.where(np.isinf(x), np.where(x > 0, x, 0.0), x * y_sig)
+        wide = np.clip(x, -200, 200)  # SiLU's tails reach further than 40
+        silu_slope = y_sig * (1 + wide * sig_minus)
+        silu_terms = y_sig * (1 + np.abs(wide) * sig_minus)
+        # beta x rounded to float32 first, as the kernel forms it: the threshold test is on that
+        u_beta = (np.float32(beta) * x.astype(np.float32)).astype(np.float64)
+        smooth = (np.maximum(beta * x, 0) + np.log1p(np.exp(-np.abs(beta * x)))) / beta
+        softplus = np.where(u_beta > threshold, x, smooth)
+        softplus_slope = np.where(u_beta > threshold, 1.0, sigmoid64(beta * x))
     return {
+        "leaky_relu": (np.where(np.isnan(x) | (x > 0), x, slope * x), None),
+        "elu": (np.where(np.isnan(x) | (x > 0), x, alpha * np.expm1(np.minimum(x, 0))), None),
+        "silu": (silu, None),
+        "softplus": (softplus, None),
+        "silu'": (silu_slope, silu_terms),
+        "softplus'": (softplus_slope, None),
         "relu": (np.where(np.isnan(x) | (x > 0), x, 0.0), None),
         "tanh": (y_tanh, None),
         "sigmoid": (y_sig, None),
@@ -106,12 +136,13 @@ def sweep_points():
     return x
 
 
-def measure():
+def measure(params=None):
     """Worst error per function for the kernels of this process, and the arguments where."""
     import fastnn.functional as F
 
+    params = PARAMS if params is None else dict(PARAMS, **params)
     x = sweep_points()
-    ref = references(x)
+    ref = references(x, params)
     worst = {}
 
     def record(name, got, exact, terms=None, at=x):
@@ -124,6 +155,11 @@ def measure():
     ones = np.ones_like(x)
     for name in ("gelu", "gelu_tanh"):
         record(name + "'", F.activation_backward(name, ones, input=x), *ref[name + "'"])
+    for name in ("leaky_relu", "elu", "silu", "softplus"):
+        record(name, F.activation(x, name, **params[name]), *ref[name])
+    for name in ("silu", "softplus"):
+        record(name + "'", F.activation_backward(name, ones, input=x, **params[name]),
+               *ref[name + "'"])
     # ReLU, tanh and sigmoid differentiate from their output: every float32 output they can give
     y = np.concatenate([x, np.float32(1) - np.abs(x[np.abs(x) < 1])])
     y = np.where(np.abs(y) < FLT_MIN, np.float32(0), y).astype(np.float32)
@@ -135,11 +171,22 @@ def measure():
         inside |= np.isnan(y)
         record(name + "'", F.activation_backward(name, np.ones_like(y[inside]), output=y[inside]),
                derivative[inside], at=y[inside])
+    slope = float(np.float32(params["leaky_relu"]["negative_slope"]))
+    record("leaky_relu'", F.activation_backward("leaky_relu", np.ones_like(y), output=y,
+                                                **params["leaky_relu"]),
+           np.where(y64 > 0, 1.0, slope), at=y)
+    # ELU's outputs are > -alpha; from y its derivative is y + alpha, taken in ulps of alpha
+    alpha = float(np.float32(params["elu"]["alpha"]))
+    inside = (y64 > -alpha) | np.isnan(y)
+    record("elu'", F.activation_backward("elu", np.ones_like(y[inside]), output=y[inside],
+                                         **params["elu"]),
+           np.where(y64[inside] > 0, 1.0, y64[inside] + alpha), np.full(inside.sum(), alpha),
+           at=y[inside])
     return worst
 
 
-def run_child(isa):
-    run = subprocess.run([sys.executable, str(Path(__file__).resolve())],
+def run_child(isa, *args):
+    run = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args],
                          env=fastnn_env(FASTNN_ISA=isa), capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -157,6 +204,15 @@ def test_float32_activations_are_within_a_few_ulps(isa):
     assert not too_far, f"{isa}: (ulps, at) beyond {BOUNDS}: {too_far}"
 
 
+def test_parametrised_activations_with_other_parameters():
+    """LeakyReLU, ELU and Softplus with parameters other than the defaults (Softplus's threshold
+    inside the sweep), on the best kernel set: the parameters reach the kernels."""
+    worst = run_child("", "second")
+    names = [n for n in BOUNDS if n.rstrip("'") in PARAMS_SECOND]
+    too_far = {name: worst[name] for name in names if not worst[name][0] <= BOUNDS[name]}
+    assert not too_far, f"(ulps, at) beyond {BOUNDS}: {too_far}"
+
+
 def test_special_values_give_the_limits():
     import fastnn.functional as F
     x = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e30, -1e30], dtype=np.float32)
@@ -165,11 +221,15 @@ def test_special_values_give_the_limits():
         "sigmoid": [1, 0, np.nan, 0.5, 0.5, 1, 0],
         "gelu": [np.inf, 0, np.nan, 0, 0, 1e30, 0],
         "gelu_tanh": [np.inf, 0, np.nan, 0, 0, 1e30, 0],
+        "leaky_relu": [np.inf, -np.inf, np.nan, 0, 0, 1e30, -1e28],
+        "elu": [np.inf, -1, np.nan, 0, 0, 1e30, -1],
+        "silu": [np.inf, 0, np.nan, 0, 0, 1e30, 0],  # torch: NaN at -inf, we give the limit
+        "softplus": [np.inf, 0, np.nan, np.log(2), np.log(2), 1e30, 0],
     }
     for name, values in expected.items():
         np.testing.assert_array_equal(F.activation(x, name), np.float32(values), err_msg=name)
     ones = np.ones_like(x)
-    for name in ("gelu", "gelu_tanh"):
+    for name in ("gelu", "gelu_tanh", "silu", "softplus"):
         np.testing.assert_array_equal(F.activation_backward(name, ones, input=x),
                                       np.float32([1, 0, np.nan, 0.5, 0.5, 1, 0]), err_msg=name)
     for name in ("tanh", "sigmoid"):
@@ -188,6 +248,6 @@ def test_the_gelu_tails_keep_their_relative_accuracy():
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure()))
+    print(json.dumps(measure(PARAMS_SECOND if sys.argv[1:] == ["second"] else None)))
 else:
     from support import fastnn_env

@@ -7,7 +7,7 @@ import fastnn.functional as F
 import reference as ref
 
 DTYPES = [np.float32, np.float64]
-ACTIVATION_NAMES = ["identity", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh"]
+ACTIVATION_NAMES = list(F.ACTIVATIONS)  # every activation of the table
 
 
 @pytest.fixture
@@ -304,7 +304,8 @@ def test_activations_and_linear_backward_match_torch(name, rng):
     torch = pytest.importorskip("torch")
     modules = {"identity": torch.nn.Identity(), "relu": torch.nn.ReLU(), "tanh": torch.nn.Tanh(),
                "sigmoid": torch.nn.Sigmoid(), "gelu": torch.nn.GELU(),
-               "gelu_tanh": torch.nn.GELU(approximate="tanh")}
+               "gelu_tanh": torch.nn.GELU(approximate="tanh"), "leaky_relu": torch.nn.LeakyReLU(),
+               "elu": torch.nn.ELU(), "silu": torch.nn.SiLU(), "softplus": torch.nn.Softplus()}
     x, w, b = linear_operands(9, 7, 5, np.float64, rng)
     g = rng.standard_normal((9, 5))
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastnn.functional as F
+from fastnn import nn
 import reference as ref
 
 DTYPES = [np.float32, np.float64]
@@ -47,6 +48,18 @@ def make_case(loss, n, c, dtype, rng):
     if loss == "ce_probs":
         x, _ = class_problem(n, c, dtype, rng)
         return F.cross_entropy, ref.cross_entropy, x, probability_target(n, c, dtype, rng), {}
+    if loss == "l1":
+        x = (rng.standard_normal((n, c)) * 2).astype(dtype)
+        return F.l1_loss, ref.l1_loss, x, rng.standard_normal((n, c)).astype(dtype), {}
+    if loss == "huber":
+        x = (rng.standard_normal((n, c)) * 2).astype(dtype)
+        return F.huber_loss, ref.huber_loss, x, rng.standard_normal((n, c)).astype(dtype), {"delta": 0.7}
+    if loss == "nll":
+        logits, classes = class_problem(n, c, dtype, rng)
+        return F.nll_loss, ref.nll_loss, F.log_softmax(logits), classes, {}
+    if loss == "bce_probs":
+        p = rng.uniform(0.02, 0.98, (n, c)).astype(dtype)
+        return F.binary_cross_entropy, ref.binary_cross_entropy, p, rng.random((n, c)).astype(dtype), {}
     if loss == "hinge_binary":
         x = (rng.standard_normal(n) * 2).astype(dtype)
         return F.hinge_loss, ref.hinge_loss, x, sign_target(n, rng), {"margin": 1.0}
@@ -58,7 +71,8 @@ def make_case(loss, n, c, dtype, rng):
     raise KeyError(loss)
 
 
-LOSSES = ["mse", "bce", "ce_class", "ce_probs", "hinge_binary", "hinge_binary_column", "hinge_multiclass"]
+LOSSES = ["mse", "bce", "ce_class", "ce_probs", "hinge_binary", "hinge_binary_column", "hinge_multiclass",
+          "l1", "huber", "nll", "bce_probs"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -174,6 +188,14 @@ def test_losses_match_torch(reduction, rng):
         (F.cross_entropy, logits, probs, lambda t, y: nnf.cross_entropy(t, y, reduction=reduction), {}),
         (F.hinge_loss, logits, classes,
          lambda t, y: nnf.multi_margin_loss(t, y, margin=0.7, reduction=reduction), {"margin": 0.7}),
+        (F.l1_loss, logits, values, lambda t, y: nnf.l1_loss(t, y, reduction=reduction), {}),
+        (F.huber_loss, logits, values,
+         lambda t, y: nnf.huber_loss(t, y, reduction=reduction, delta=0.6), {"delta": 0.6}),
+        (F.nll_loss, F.log_softmax(logits), classes,
+         lambda t, y: nnf.nll_loss(t, y, reduction=reduction), {}),
+        (F.binary_cross_entropy, np.vstack([values[:-1], [0.0, 1.0, 1e-30, 0.5, 1 - 1e-17]]),
+         np.vstack([values[:-1], [1.0, 0.0, 1.0, 0.5, 0.0]]),
+         lambda t, y: nnf.binary_cross_entropy(t, y, reduction=reduction), {}),
     ]
     for function, x, target, torch_loss, kwargs in cases:
         tx = torch.tensor(x, requires_grad=True)
@@ -185,6 +207,35 @@ def test_losses_match_torch(reduction, rng):
 
 
 # ---------------------------------------------------------------- bad input
+
+def test_float_class_labels_get_a_clear_message():
+    """torch refuses float targets of shape (N,) for cross-entropy; so do we, saying why."""
+    logits = np.zeros((3, 4), np.float32)
+    with pytest.raises(TypeError, match=r"class labels must be integer class indices .*astype"):
+        F.cross_entropy(logits, np.array([0.0, 1.0, 3.0]))
+    with pytest.raises(TypeError, match="class labels must be integer"):
+        nn.CrossEntropyLoss()(logits, [0.0, 1.0, 3.0])
+    assert nn.CrossEntropyLoss()(logits, [0, 1, 3]) == pytest.approx(np.log(4))  # lists work
+
+
+def test_new_loss_modules_and_bad_parameters(rng):
+    x = rng.random((4, 3))
+    for module, function in ((nn.L1Loss(), F.l1_loss), (nn.HuberLoss(delta=0.3), None),
+                             (nn.BCELoss(), F.binary_cross_entropy)):
+        value = module(x, x[::-1].copy())
+        assert value >= 0 and module.backward().shape == x.shape
+        if function is not None:
+            assert value == function(x, x[::-1].copy())
+    assert nn.HuberLoss(delta=0.3)(x, 0 * x) == F.huber_loss(x, 0 * x, delta=0.3)
+    logp = F.log_softmax(x)
+    assert nn.NLLLoss()(logp, [0, 2, 1, 1]) == F.nll_loss(logp, np.array([0, 2, 1, 1]))
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\], got 1.5"):
+        F.binary_cross_entropy(np.array([0.5, 1.5]), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="delta must be a positive"):
+        F.huber_loss(x, x, delta=0)
+    with pytest.raises(ValueError, match=r"nll_loss: target\[0\] = 3 is not a class index"):
+        F.nll_loss(logp, np.array([3, 0, 0, 0]))
+
 
 def test_losses_reject_bad_input(rng):
     logits, classes = class_problem(4, 3, np.float32, rng)

@@ -30,26 +30,25 @@
  * tests/test_isa_isolation.py, on a wheel) tell kernel code from framework code. */
 #define KERNEL(NAME, SUFFIX) FASTNN_PASTE(NAME##_##SUFFIX##_, FASTNN_ISA)
 
+/* One case per row of the activation table (activation_table.h). */
+#define LOOP_CASE(LOOP, NAME, ...)                                                                \
+    case FASTNN_ACT_##NAME: LOOP(FASTNN_ACT_##NAME); break;
 #define FOR_EACH_ACTIVATION(act, LOOP)                                                            \
-    switch ((fastnn_activation)(act)) {                                                           \
-    case FASTNN_ACT_RELU: LOOP(FASTNN_ACT_RELU); break;                                           \
-    case FASTNN_ACT_TANH: LOOP(FASTNN_ACT_TANH); break;                                           \
-    case FASTNN_ACT_SIGMOID: LOOP(FASTNN_ACT_SIGMOID); break;                                     \
-    case FASTNN_ACT_GELU: LOOP(FASTNN_ACT_GELU); break;                                           \
-    case FASTNN_ACT_GELU_TANH: LOOP(FASTNN_ACT_GELU_TANH); break;                                 \
+    switch ((fastnn_activation)(act).kind) {                                                      \
+        FASTNN_ACTIVATION_TABLE(LOOP_CASE, LOOP)                                                  \
     default: LOOP(FASTNN_ACT_IDENTITY); break;                                                    \
     }
 
-/* The derivative's second and third arguments are the input s and the output y; each activation
- * reads only the one it is written in (activation_math.h), and `saved` is that one. */
+/* The derivative reads the output or the input, as the table says, and `saved` is that one; pa
+ * and pb are the activation's parameters, converted to T once per call. */
 #define FORWARD_LOOP(ACT)                                                                         \
-    _Pragma("GCC ivdep") for (ptrdiff_t i = 0; i < n; i++) y[i] = FORWARD(ACT, x[i])
+    _Pragma("GCC ivdep") for (ptrdiff_t i = 0; i < n; i++) y[i] = FORWARD(ACT, x[i], pa, pb)
 #define BACKWARD_LOOP(ACT)                                                                        \
     _Pragma("GCC ivdep") for (ptrdiff_t i = 0; i < n; i++)                                        \
-        grad_input[i] = grad_output[i] * DERIVATIVE(ACT, saved[i], saved[i])
+        grad_input[i] = grad_output[i] * DERIVATIVE(ACT, saved[i], pa, pb)
 #define DELTA_ROW_LOOP(ACT)                                                                       \
     _Pragma("GCC ivdep") for (ptrdiff_t j = 0; j < cols; j++) {                                   \
-        __typeof__(*d) delta_j = g[j] * DERIVATIVE(ACT, s[j], s[j]);                              \
+        __typeof__(*d) delta_j = g[j] * DERIVATIVE(ACT, s[j], pa, pb);                            \
         d[j] = delta_j;                                                                           \
         sums[j] += delta_j;                                                                       \
     }
@@ -59,7 +58,7 @@
     _Pragma("GCC ivdep") for (ptrdiff_t j = 0; j < cols; j++) {                                   \
         __typeof__(*row) v = VALUE;                                                               \
         KEEP;                                                                                     \
-        row[j] = FORWARD(ACT, v);                                                                 \
+        row[j] = FORWARD(ACT, v, pa, pb);                                                         \
     }
 #define WITH_BIAS_AND_PRE(ACT) BIAS_ACTIVATION_LOOP(ACT, row[j] + bias[j], pre_row[j] = v)
 #define WITH_BIAS(ACT) BIAS_ACTIVATION_LOOP(ACT, row[j] + bias[j], (void)0)
@@ -67,10 +66,11 @@
 #define ALONE(ACT) BIAS_ACTIVATION_LOOP(ACT, row[j], (void)0)
 
 #define DEFINE_ACTIVATION_ROWS(T, SUFFIX)                                                         \
-    static void KERNEL(bias_activation, SUFFIX)(int act, ptrdiff_t rows, ptrdiff_t cols,          \
-                                                const T *bias, T *c, ptrdiff_t ldc, T *pre,       \
-                                                ptrdiff_t ld_pre)                                 \
+    static void KERNEL(bias_activation, SUFFIX)(fastnn_activation_spec act, ptrdiff_t rows,       \
+                                                ptrdiff_t cols, const T *bias, T *c,              \
+                                                ptrdiff_t ldc, T *pre, ptrdiff_t ld_pre)          \
     {                                                                                             \
+        const T pa = (T)act.a, pb = (T)act.b;                                                     \
         for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
             T *row = c + i * ldc, *pre_row = pre ? pre + i * ld_pre : NULL;                       \
             if (bias && pre)                                                                      \
@@ -84,21 +84,26 @@
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
-    static void KERNEL(forward, SUFFIX)(int act, ptrdiff_t n, const T *x, T *y)                   \
+    static void KERNEL(forward, SUFFIX)(fastnn_activation_spec act, ptrdiff_t n, const T *x,      \
+                                        T *y)                                                     \
     {                                                                                             \
+        const T pa = (T)act.a, pb = (T)act.b;                                                     \
         FOR_EACH_ACTIVATION(act, FORWARD_LOOP);                                                   \
     }                                                                                             \
                                                                                                   \
-    static void KERNEL(backward, SUFFIX)(int act, ptrdiff_t n, const T *grad_output,              \
-                                         const T *saved, T *grad_input)                           \
+    static void KERNEL(backward, SUFFIX)(fastnn_activation_spec act, ptrdiff_t n,                 \
+                                         const T *grad_output, const T *saved, T *grad_input)     \
     {                                                                                             \
+        const T pa = (T)act.a, pb = (T)act.b;                                                     \
         FOR_EACH_ACTIVATION(act, BACKWARD_LOOP);                                                  \
     }                                                                                             \
                                                                                                   \
     static void KERNEL(delta_and_column_sums, SUFFIX)(                                            \
-        int act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output, ptrdiff_t ld_grad_output,  \
-        const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, double *sums)           \
+        fastnn_activation_spec act, ptrdiff_t rows, ptrdiff_t cols, const T *grad_output,         \
+        ptrdiff_t ld_grad_output, const T *saved, ptrdiff_t ld_saved, T *delta, ptrdiff_t ld_delta, \
+        double *sums)                                                                             \
     {                                                                                             \
+        const T pa = (T)act.a, pb = (T)act.b;                                                     \
         for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
             const T *g = grad_output + i * ld_grad_output;                                        \
             if (delta) {                                                                          \

@@ -8,10 +8,7 @@ first layer never needs, is refused for sparse input. Dense input takes Linear's
 import numpy as np
 
 from .. import _core
-from .. import functional as F
 from ..nn import Linear
-
-_GELU_ACTIVATIONS = ("gelu", "gelu_tanh")
 
 
 def is_sparse(X):
@@ -30,7 +27,7 @@ class InputLinear(Linear):
                 or x.dtype != self.weight.data.dtype:
             raise ValueError(f"{type(self).__name__}: expected CSR input (N >= 1, {self.in_features}) of"
                              f" dtype {self.weight.data.dtype}, got {x.format} {x.shape} {x.dtype}")
-        return x
+        return x, (x.shape[0],)
 
     def _forward(self, x, activation):
         if not is_sparse(x):
@@ -38,13 +35,13 @@ class InputLinear(Linear):
         out = np.empty((x.shape[0], self.out_features), self.weight.data.dtype)
         bias = self.bias.data if self.bias is not None else None
         _core.csr_linear(x.data, x.indices, x.indptr, self.weight.data, bias, out)
-        pre = out.copy() if activation in _GELU_ACTIVATIONS else None
+        pre = out.copy() if activation is not None and activation.derivative_from_input else None
         if activation is not None:
-            _core.activation_forward(F.ACTIVATIONS[activation], out, out)
+            _core.activation_forward(activation.kernel, out, out)
         return out, pre
 
     def _backward(self, grad_output, cache, activation, need_input_grad):
-        x, output, pre = cache
+        x, output, pre, lead = cache
         if not is_sparse(x):
             return super()._backward(grad_output, cache, activation, need_input_grad)
         if need_input_grad:
@@ -52,10 +49,10 @@ class InputLinear(Linear):
                              " never needs one): call backward with need_input_grad=False")
         weight_grad, bias_grad, accumulate = self._gradient_buffers()
         grad_output = np.ascontiguousarray(grad_output)
-        code = F.ACTIVATIONS[activation or "identity"]
+        code = 0 if activation is None else activation.kernel
         delta = grad_output
         if activation is not None:
-            saved = pre if activation in _GELU_ACTIVATIONS else output
+            saved = pre if activation.derivative_from_input else output
             delta = np.empty_like(grad_output)
             _core.delta_and_bias_grad(code, grad_output, saved, delta, bias_grad, accumulate)
         elif bias_grad is not None:

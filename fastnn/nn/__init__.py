@@ -20,7 +20,8 @@ A training step reads:
 A forward keeps a reference to its input for backward: modify it in place only after backward.
 NaN and Inf propagate through every layer and loss, as in torch; nothing raises on them.
 """
-from .activation import GELU, Identity, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax,
+                         Softplus, Tanh)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .conv import Conv1d, Conv2d
 from .dropout import Dropout
@@ -30,11 +31,17 @@ from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
 from .container import Sequential
 from .flat import FlatParameters
 from .linear import Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, MSELoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss)
 from .module import Module
+from .module_list import ModuleList
 from .parameter import Parameter
+from .model_summary import summary
+from . import utils
 
 __all__ = ["Parameter", "Module", "Linear", "Identity", "ReLU", "Tanh", "Sigmoid", "GELU",
-           "Softmax", "Sequential", "FlatParameters", "MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss",
+           "LeakyReLU", "ELU", "SiLU", "Softplus", "Softmax", "Sequential", "FlatParameters", "MSELoss",
+           "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss", "L1Loss", "HuberLoss", "NLLLoss",
+           "BCELoss", "ModuleList", "summary", "utils", "LogSoftmax",
            "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "LayerNorm"]

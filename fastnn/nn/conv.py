@@ -14,6 +14,9 @@ __all__ = ["Conv1d", "Conv2d"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
 _GELU_ACTIVATIONS = ("gelu", "gelu_tanh")
+# The activations a convolution's write-back applies: those whose derivative reads the output, or
+# the input as the GELU forms (whose pre-activation it keeps).
+_FUSED_ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid") + _GELU_ACTIVATIONS
 
 
 class _ConvNd(Module):
@@ -35,9 +38,9 @@ class _ConvNd(Module):
         dtype = np.dtype(dtype)
         if dtype.type not in _FLOAT_DTYPES:
             raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype}")
-        if activation is not None and activation not in FC.ACTIVATIONS:
+        if activation is not None and activation not in _FUSED_ACTIVATIONS:
             raise ValueError(f"{name}: unknown activation {activation!r}; expected None or one of "
-                             f"{sorted(FC.ACTIVATIONS)}")
+                             f"{sorted(_FUSED_ACTIVATIONS)}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.kernel_size = FC._ints(kernel_size, n, "kernel_size", name, 1)
         self.stride = FC._ints(stride, n, "stride", name, 1)
@@ -125,7 +128,9 @@ class _ConvNd(Module):
         if following is None or self._activation is not None:
             return None
         name = following.epilogue_activation
-        if name is not None:
+        if name is not None and not isinstance(name, str):
+            return None  # an activation with parameters (LeakyReLU...) runs as its own module
+        if name in _FUSED_ACTIVATIONS:
             return ConvActivation(self, following, None if name == "identity" else name)
         folds = getattr(following, "folds_into_convolution", None)
         if folds is not None and folds(self._dims, self.out_channels, self.weight.data.dtype):

@@ -11,17 +11,20 @@ from .parameter import Parameter
 __all__ = ["Linear"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
-_GELU_ACTIVATIONS = ("gelu", "gelu_tanh")
 
 
 class Linear(Module):
-    """y = act(x · weightᵀ + bias) for x of shape (N, in_features); one GEMM with the bias and the
-    activation fused into its write-back.
+    """y = act(x · weightᵀ + bias) for x of shape (*, in_features) (any leading dimensions, as
+    torch: they are flattened into the GEMM's rows, a view where x's layout allows); one GEMM with
+    the bias and the activation fused into its write-back. A list is taken as an array of the
+    layer's dtype.
 
     weight is (out_features, in_features) and bias (out_features,), both initialised as torch
     does: U(−1/√in_features, 1/√in_features) (kaiming_uniform with a = √5 for the weight). `rng`
     is a numpy Generator or an int seed. `activation` is None or one of "identity", "relu",
-    "tanh", "sigmoid", "gelu", "gelu_tanh" (GELU(approximate="tanh")).
+    "tanh", "sigmoid", "gelu", "gelu_tanh" (GELU(approximate="tanh")), "leaky_relu", "elu",
+    "silu", "softplus" (with the table's default parameters: for others put the module after the
+    Linear in a Sequential, which fuses it, or pass `fastnn.functional.activation_spec(...)`).
 
     backward(grad_output, need_input_grad=True) adds into weight.grad and bias.grad and returns
     the gradient with respect to x; with need_input_grad=False (a first layer, whose input is data)
@@ -44,11 +47,9 @@ class Linear(Module):
         dtype = np.dtype(dtype)
         if dtype.type not in _FLOAT_DTYPES:
             raise TypeError(f"Linear: dtype must be float32 or float64, got {dtype}")
-        if activation is not None and activation not in F.ACTIVATIONS:
-            raise ValueError(f"Linear: unknown activation {activation!r}; expected None or one of "
-                             f"{sorted(F.ACTIVATIONS)}")
+        spec = None if activation is None else F.activation_spec(activation, "Linear")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self._activation = None if activation == "identity" else activation
+        self._activation = None if spec is None or spec.name == "identity" else spec
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
         self.bias = Parameter(np.empty(self.out_features, dtype)) if bias else None
         self.reset_parameters(rng)
@@ -57,7 +58,7 @@ class Linear(Module):
     @property
     def activation(self):
         """The fused activation's name, or None (fixed at construction: a Sequential plans on it)."""
-        return self._activation
+        return None if self._activation is None else self._activation.name
 
     def reset_parameters(self, rng=None):
         """Draw weight and bias again from U(−1/√in_features, 1/√in_features)."""
@@ -68,20 +69,48 @@ class Linear(Module):
             init.uniform(self.bias, -bound, bound, rng=rng)
 
     def _checked_input(self, x):
+        """x as (rows, in_features) (a view where its layout allows) and its leading shape."""
+        dtype = self.weight.data.dtype
         if type(x) is not np.ndarray:
-            raise TypeError(f"{describe(self)}: input must be a numpy.ndarray, got {type(x).__name__}")
-        if x.ndim != 2 or x.shape[1] != self.in_features or x.shape[0] == 0 or x.dtype != self.weight.data.dtype:
-            raise ValueError(f"{describe(self)}: expected input (N >= 1, {self.in_features}) of dtype "
-                             f"{self.weight.data.dtype}, got {x.shape} of dtype {x.dtype}")
-        return x if x.flags.aligned else x.copy()
+            if not isinstance(x, (list, tuple)):
+                raise TypeError(f"{describe(self)}: input must be a numpy.ndarray or a list, got "
+                                f"{type(x).__name__}")
+            try:
+                x = np.asarray(x, dtype=dtype)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{describe(self)}: the input list is not a rectangular array of "
+                                 f"numbers: {error}") from None
+        if x.ndim < 1 or x.shape[-1] != self.in_features or x.size == 0 or x.dtype != dtype:
+            raise ValueError(f"{describe(self)}: expected input (*, {self.in_features}) with at least "
+                             f"one row (N >= 1, {self.in_features}) of dtype {dtype}, got {x.shape} "
+                             f"of dtype {x.dtype}")
+        lead = x.shape[:-1]
+        if x.ndim != 2:
+            x = x.reshape(-1, self.in_features)
+        return (x if x.flags.aligned else x.copy()), lead
 
     def _forward(self, x, activation):
-        """(output, pre-activation or None) for a checked x; the pre-activation is kept only where
-        the derivative needs it (the GELU forms)."""
-        pre = np.empty((x.shape[0], self.out_features), x.dtype) if activation in _GELU_ACTIVATIONS else None
+        """(output, pre-activation or None) for a checked 2-D x; the pre-activation is kept only
+        where the derivative needs it (the activations that differentiate from their input)."""
+        from_input = activation is not None and activation.derivative_from_input
+        pre = np.empty((x.shape[0], self.out_features), x.dtype) if from_input else None
         bias = self.bias.data if self.bias is not None else None
-        code = F.ACTIVATIONS[activation or "identity"]
+        code = 0 if activation is None else activation.kernel
         return F.linear_unchecked(x, self.weight.data, bias, code, pre_activation_out=pre), pre
+
+    def _reshaped_grad(self, grad_output, cache):
+        """grad_output checked against the forward output's shape, as the 2-D rows of the GEMM."""
+        x, y, pre, lead = cache
+        if lead == (x.shape[0],):
+            check_grad_output(self, grad_output, y)
+            return grad_output
+        if (type(grad_output) is not np.ndarray or grad_output.shape != lead + (self.out_features,)
+                or grad_output.dtype != y.dtype):
+            raise ValueError(f"{describe(self)}: grad_output must match the forward output, shape "
+                             f"{lead + (self.out_features,)} {y.dtype}; got "
+                             f"{getattr(grad_output, 'shape', type(grad_output).__name__)} "
+                             f"{getattr(grad_output, 'dtype', '')}".rstrip())
+        return grad_output.reshape(-1, self.out_features)
 
     def _gradient_buffers(self):
         """(weight_grad, bias_grad or None, accumulate): where backward puts the gradients and
@@ -96,24 +125,31 @@ class Linear(Module):
         return weight_grad, bias_grad, accumulate
 
     def _backward(self, grad_output, cache, activation, need_input_grad):
-        x, output, pre = cache
+        """dx (of x's shape, or None) after adding the parameters' gradients, for a checked
+        grad_output of the forward output's shape."""
+        x, output, pre, lead = cache
+        grad_output = self._reshaped_grad(grad_output, cache)
         weight_grad, bias_grad, accumulate = self._gradient_buffers()
+        code = 0 if activation is None else activation.kernel
+        from_input = activation is not None and activation.derivative_from_input
         dx, _, _ = F.linear_backward_unchecked(
-            grad_output, x, self.weight.data, F.ACTIVATIONS[activation or "identity"],
-            pre if activation in _GELU_ACTIVATIONS else output, need_input_grad,
+            grad_output, x, self.weight.data, code, pre if from_input else output, need_input_grad,
             self.bias is not None, weight_grad, bias_grad, accumulate)
-        return dx
+        return dx if dx is None or len(lead) == 1 else dx.reshape(lead + (self.in_features,))
+
+    def _run(self, x, activation):
+        """forward's work for this layer or a fused step: (output of shape (*, out), cache)."""
+        x, lead = self._checked_input(x)
+        y, pre = self._forward(x, activation)
+        return (y if len(lead) == 1 else y.reshape(lead + (self.out_features,))), (x, y, pre, lead)
 
     def forward(self, x):
-        x = self._checked_input(x)
-        y, pre = self._forward(x, self._activation)
-        self._cache = (x, y, pre)
+        y, self._cache = self._run(x, self._activation)
         return y
 
     def backward(self, grad_output, need_input_grad=True):
         if self._cache is None:
             raise backward_before_forward(self)
-        check_grad_output(self, grad_output, self._cache[1])
         return self._backward(grad_output, self._cache, self._activation, need_input_grad)
 
     skips_input_grad = True
@@ -124,7 +160,8 @@ class Linear(Module):
         name = following.epilogue_activation if following is not None else None
         if self._activation is not None or name is None:
             return None
-        return LinearActivation(self, following, None if name == "identity" else name)
+        spec = F.activation_spec(name, "Linear")
+        return LinearActivation(self, following, None if spec.name == "identity" else spec)
 
     def plan_op(self):
         return {"op": "linear", "weight": self.weight, "bias": self.bias, "activation": self._activation}
@@ -132,7 +169,8 @@ class Linear(Module):
     def extra_repr(self):
         text = f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
         if self._activation is not None:
-            text += f", activation={self._activation!r}"
+            params = "".join(f", {k}={v}" for k, v in self._activation.params.items())
+            text += f", activation={self._activation.name!r}{params}"
         if self.weight.data.dtype != np.float32:
             text += f", dtype={self.weight.data.dtype}"
         return text
@@ -154,10 +192,7 @@ class LinearActivation:
         return self.linear.parameters()
 
     def forward(self, x):
-        linear = self.linear
-        x = linear._checked_input(x)
-        y, pre = linear._forward(x, self.activation)
-        self.cache = (x, y, pre)
+        y, self.cache = self.linear._run(x, self.activation)
         return y
 
     def backward(self, grad_output, need_input_grad=True):

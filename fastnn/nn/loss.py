@@ -5,7 +5,8 @@ import numpy as np
 from .. import functional as F
 from .module import Module, backward_before_forward
 
-__all__ = ["MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss", "HingeLoss"]
+__all__ = ["MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+           "BCEWithLogitsLoss", "HingeLoss"]
 
 
 class _Loss(Module):
@@ -55,6 +56,63 @@ class MSELoss(_Loss):
 
     def _loss_and_grad(self, prediction, target):
         return F.mse_loss(prediction, target, self.reduction, return_grad=True)
+
+
+class L1Loss(_Loss):
+    """Mean (or sum) of |prediction − target| over all elements.
+
+    >>> import numpy as np
+    >>> L1Loss()(np.array([1.0, -3.0]), np.array([0.0, 0.0]))
+    2.0
+    """
+
+    def _loss_and_grad(self, prediction, target):
+        return F.l1_loss(prediction, target, self.reduction, return_grad=True)
+
+
+class HuberLoss(_Loss):
+    """0.5·d² where |d| < delta, else delta·(|d| − 0.5·delta), d = prediction − target.
+
+    >>> import numpy as np
+    >>> HuberLoss(delta=1.0)(np.array([0.5, 3.0]), np.array([0.0, 0.0]))
+    1.3125
+    """
+
+    def __init__(self, *, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = float(delta)
+
+    def _loss_and_grad(self, prediction, target):
+        return F.huber_loss(prediction, target, self.reduction, self.delta, return_grad=True)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}, delta={self.delta}"
+
+
+class NLLLoss(_Loss):
+    """−prediction[i, target_i] for log-probabilities (N, C) (a LogSoftmax output) and integer
+    class indices (N,).
+
+    >>> import numpy as np
+    >>> round(NLLLoss()(np.log(np.array([[0.25, 0.75]])), np.array([1])), 4)
+    0.2877
+    """
+
+    def _loss_and_grad(self, prediction, target):
+        return F.nll_loss(prediction, target, self.reduction, return_grad=True)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities in [0, 1] (a Sigmoid output) against targets in
+    [0, 1], each log clamped at −100 as torch. BCEWithLogitsLoss on logits is the stable form.
+
+    >>> import numpy as np
+    >>> round(BCELoss()(np.array([0.5]), np.array([1.0])), 4)
+    0.6931
+    """
+
+    def _loss_and_grad(self, prediction, target):
+        return F.binary_cross_entropy(prediction, target, self.reduction, return_grad=True)
 
 
 class CrossEntropyLoss(_Loss):

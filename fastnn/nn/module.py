@@ -65,6 +65,10 @@ class Module:
         """This model's forward pass as one C call (see fastnn.nn.plan.CompiledForward)."""
         from .plan import CompiledForward
         return CompiledForward(self)
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):  # errors about it then name it: "Linear.weight"
+            value._label = f"{type(self).__name__}.{name}"
+        object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -113,6 +117,11 @@ class Module:
         Returns the `FlatParameters`; call again after adding parameters."""
         from .flat import FlatParameters
         return FlatParameters(self.parameters())
+
+    def summary(self, input_shape, dtype=None):
+        """This model's layers, output shapes and parameter counts (fastnn.nn.summary)."""
+        from .model_summary import summary
+        return summary(self, input_shape, dtype)
 
     def train(self, mode=True):
         """Set training mode here and below (no module here behaves differently yet; the flag is

@@ -29,7 +29,7 @@ class Parameter:
     ValueError: Parameter (2, 3) float32: data must have shape (2, 3), got (3, 2)
     """
 
-    __slots__ = ("_data", "_grad", "_grad_zeroed", "_flat")
+    __slots__ = ("_data", "_grad", "_grad_zeroed", "_flat", "_label")
 
     def __init__(self, data):
         data = np.asarray(data)
@@ -41,6 +41,7 @@ class Parameter:
         self._grad = np.zeros_like(self._data)
         self._grad_zeroed = False
         self._flat = None  # (FlatParameters, offset) while the storage is a view into one
+        self._label = "Parameter"  # "Linear.weight" once a module holds it, for error messages
 
     @property
     def data(self):
@@ -53,7 +54,7 @@ class Parameter:
         current = self._data
         if value is current:
             return
-        where = f"Parameter {current.shape} {current.dtype}"
+        where = f"{getattr(self, '_label', 'Parameter')} {current.shape} {current.dtype}"
         if value is None:
             raise TypeError(f"{where}: data cannot be None")
         value = np.asarray(value)

@@ -40,14 +40,13 @@ import threading
 import numpy as np
 
 from .. import _core
+from .. import functional as F
 from .. import optim as _optim
 from .module import describe
 
 __all__ = ["CompiledStep", "CompiledForward", "compile_step", "compile_forward"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_ACTIVATIONS = _core.ACTIVATIONS
-_GELU = (_ACTIVATIONS["gelu"], _ACTIVATIONS["gelu_tanh"])
 
 
 def _steps_of(model):
@@ -74,6 +73,12 @@ def _ops_of(model):
     dtypes = {op["weight"].data.dtype for op in linears}
     if len(dtypes) != 1:
         raise TypeError(f"compile: the layers mix dtypes {sorted(map(str, dtypes))}")
+    for op in ops:
+        spec = F.activation_spec(op["activation"], "compile")
+        if not isinstance(spec.kernel, int):
+            raise TypeError(f"compile: {spec!r} has parameters, which compiled plans do not take; "
+                            "run this model with its plain forward/backward")
+        op["activation"] = spec
     # an activation's width is the layer before it's, or for a first one the next layer's input
     width = linears[0]["weight"].data.shape[1]
     for op in ops:
@@ -135,9 +140,9 @@ class _Network:
         for i, op in enumerate(self.ops):
             if op["op"] == "linear":
                 out_f, in_f = op["weight"].data.shape
-                code = _ACTIVATIONS[op["activation"] or "identity"]
+                code = op["activation"].code
                 output = np.empty((capacity, out_f), dtype)
-                pre = np.empty((capacity, out_f), dtype) if training and code in _GELU else None
+                pre = np.empty((capacity, out_f), dtype) if training and op["activation"].derivative_from_input else None
                 bias = op["bias"]
                 for p in (op["weight"], bias):
                     if p is not None and not (p.data.flags.c_contiguous and p.data.flags.aligned
@@ -152,7 +157,7 @@ class _Network:
                 widest = max(widest, in_f, out_f)
             else:
                 width = op["width"]
-                plan.set_layer(i, "activation", width, width, _ACTIVATIONS[op["activation"]],
+                plan.set_layer(i, "activation", width, width, op["activation"].code,
                                output=np.empty((capacity, width), dtype))
                 widest = max(widest, width)
         plan.set_buffers(capacity, np.empty((capacity, widest), dtype),
