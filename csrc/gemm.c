@@ -152,6 +152,7 @@ static void *packing_buffer(size_t bytes)
 
 #define KGROUP 1
 #define READS_SOURCE 1
+#define DOT_KERNELS 1
 #define PREFETCH_A 0
 #define T float
 #define P float
@@ -178,6 +179,7 @@ static void *packing_buffer(size_t bytes)
 #undef BLOCKING_TYPE
 #undef KGROUP
 #undef READS_SOURCE
+#undef DOT_KERNELS
 #undef PREFETCH_A
 
 int fastnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
@@ -204,6 +206,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define PREFETCH_A 1
 #define P fastnn_bf16
 #define KGROUP 2
+#define DOT_KERNELS 1
 #define PACK_PANELS pack_panels_bf16
 #define NAME(x) x##_bf16
 #define BLOCKING bf16gemm
@@ -211,6 +214,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #include "gemm_loop_nest.h"
 #undef P
 #undef KGROUP
+#undef DOT_KERNELS
 #undef PACK_PANELS
 #undef NAME
 #undef BLOCKING
@@ -218,6 +222,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 
 #define P float
 #define KGROUP 1
+#define DOT_KERNELS 0
 #define PACK_PANELS pack_panels_bf16_rounded
 #define NAME(x) x##_bf16_on_f32
 #define BLOCKING sgemm
@@ -230,6 +235,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #undef BLOCKING
 #undef BLOCKING_TYPE
 #undef READS_SOURCE
+#undef DOT_KERNELS
 #undef PREFETCH_A
 #undef T
 

@@ -4,8 +4,10 @@
  *   KGROUP    k steps packed together per row of a panel (2 for bf16 pairs, else 1)
  *   PACK_PANELS(blk, count, kc, src, s_w, s_k, w, dst)  packs T into P panels; left undefined,
  *             the nest's own copying packer
- *   READS_SOURCE  whether a micro-kernel may read the source where it is (B in place, the dot
- *             kernels): not when packing converts or rounds
+ *   READS_SOURCE  whether the micro-kernel may read B where it is: not when packing converts
+ *             or rounds
+ *   DOT_KERNELS  whether the blocking's dot kernels (which read A and B where they are) may
+ *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
@@ -198,7 +200,7 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
     }
 }
 
-#if READS_SOURCE
+#if DOT_KERNELS
 /* The path for few rows or columns of C with both operands contiguous along k (X W^T at a
  * small batch, or into a few outputs):
  * dot-product micro-kernels read A and B where they are, so W is not transposed into panels,
@@ -289,7 +291,7 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     /* one buffer per thread: the B panel, then (64-byte aligned) the A block */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;
     NAME(gemm_serial_fn) serial = NAME(gemm_serial);
-#if READS_SOURCE /* chosen for the whole product, so that every thread count sums in one order */
+#if DOT_KERNELS /* chosen for the whole product, so that every thread count sums in one order */
     if (blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
         (m <= blk->dot_max_rows || n <= FASTNN_DOT_MAX_COLS(blk->nr)))
         serial = NAME(gemm_dot);

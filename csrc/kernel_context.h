@@ -126,6 +126,11 @@ typedef struct {
     int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
     fastnn_bf16_pack pack_transposed, pack_interleaved;
+    /* Optional: a dot-product kernel as float32's, on float32 rows rounded to bf16 as it loads
+     * them (a few rows of X W^T, where converting W into panels would cost more than the
+     * product). */
+    int dot_mr, dot_nr, dot_max_rows;
+    fastnn_sgemm_dot_ukernel dot_ukernel;
 } fastnn_bf16gemm_blocking;
 
 typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;

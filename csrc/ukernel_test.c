@@ -40,6 +40,10 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         if (ctx->dgemm->dot_ukernel == NULL) return -2;
         *mr = ctx->dgemm->dot_mr, *nr = ctx->dgemm->dot_nr;
         break;
+    case FASTNN_UKERNEL_BF16GEMM_DOT:
+        if (ctx->bf16gemm == NULL || ctx->bf16gemm->dot_ukernel == NULL) return -2;
+        *mr = ctx->bf16gemm->dot_mr, *nr = ctx->bf16gemm->dot_nr;
+        break;
     default: return -2;
     }
     return 0;
@@ -74,6 +78,10 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
             break;
         case FASTNN_UKERNEL_DGEMM_DOT:
             ctx->dgemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta);
+            break;
+        case FASTNN_UKERNEL_BF16GEMM_DOT:
+            ctx->bf16gemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, (float)alpha,
+                                       (float)beta);
             break;
         }
     }

@@ -15,7 +15,8 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "dgemm": (1, np.float64, np.float64, False),
                  "bf16gemm": (2, np.uint16, np.float32, False),
                  "sgemm_dot": (3, np.float32, np.float32, True),
-                 "dgemm_dot": (4, np.float64, np.float64, True)}
+                 "dgemm_dot": (4, np.float64, np.float64, True),
+                 "bf16gemm_dot": (5, np.float32, np.float32, True)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:

@@ -17,7 +17,7 @@ from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
 REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm")
-DOT_TILES = ("sgemm_dot", "dgemm_dot")
+DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
 ALPHA_BETA = ((1.0, 0.0), (0.5, 0.0), (-2.0, 1.0), (1.5, -0.75))
@@ -92,6 +92,8 @@ def test_dot_tile_kernel_on_every_edge(isa, kind):
         if beta != 0:
             c[:rows, :cols] = c0
         _core._ukernel_test(isa, kind, k, a, b, c, alpha=alpha, beta=beta, rows=rows, cols=cols)
+        if kind == "bf16gemm_dot":
+            a, b = round_to_bf16(a), round_to_bf16(b)
         a64, b64 = a.astype(np.float64), b.astype(np.float64)
         expected = alpha * (a64 @ b64.T) + (beta * c0 if beta != 0 else 0)
         bound = error_bound(a64.T, b64.T, c0, alpha, beta, eps)
