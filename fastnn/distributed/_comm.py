@@ -4,6 +4,7 @@ mpi4py is imported only here and only when a function needs it, so `import fastn
 works (and the Dask half is usable) without MPI installed.
 """
 import sys
+import time
 
 import numpy as np
 
@@ -49,6 +50,10 @@ def abort_on_exception(comm=None):
         previous(kind, value, traceback)
         sys.stdout.flush()
         sys.stderr.flush()
+        # mpiexec forwards a rank's output through its own process, and Abort tears the job down
+        # before that has read everything: a CI run lost the tail of the traceback. A pause on
+        # this path only lets the forwarder catch up.
+        time.sleep(0.5)
         comm.Abort(1)
 
     abort.aborts_mpi = True
