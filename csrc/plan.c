@@ -129,8 +129,13 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                     NULL, 0, NULL, 0, (T *)L->bias_grad,          \
                                                     L->bias_accumulate);                          \
             }                                                                                     \
-            /* dX before the update changes W */                                                  \
-            if (l > 0 && rows == 1 && gemv) {                                                     \
+            /* dX before the update changes W: at batch 1, from each row of W as it is stepped */ \
+            int stepped = rows == 1 && update && !L->weight_accumulate &&                         \
+                          fastnn_rank1_update_##SUFFIX(L->out, L->in, d, h, l > 0 ? g_in : NULL,  \
+                                                       &L->weight_update);                        \
+            if (stepped) {                                                                        \
+                /* W stepped and dX formed in one pass */                                         \
+            } else if (l > 0 && rows == 1 && gemv) {                                              \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->gevm_##SUFFIX(L->out, L->in, (const T *)L->weight, L->in, d, g_in);         \
                 fastnn_flush_denormals_end(fp_state);                                             \
@@ -138,7 +143,8 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                      L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
-            if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                            \
+            if (stepped) {                                                                        \
+            } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
                 if (fastnn_weight_grad_update_##SUFFIX(L->out, L->in, rows, d, L->out, h, L->in,  \
                                                        (T *)L->weight_grad, L->weight_accumulate, \
                                                        &L->weight_update))                        \
