@@ -28,8 +28,10 @@ static uint64_t next_random(uint64_t *state)
 
 static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *order)
 {
+    if (shuffle == FASTNN_EPOCH_ORDER_GIVEN)
+        return;
     for (ptrdiff_t i = 0; i < n; i++) order[i] = i;
-    if (!shuffle)
+    if (shuffle != FASTNN_EPOCH_SHUFFLED)
         return;
     uint64_t state = seed;
     for (ptrdiff_t i = n - 1; i > 0; i--) {
@@ -40,7 +42,46 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
     }
 }
 
+/* The weight decay of a layer's weight rule (SGD's or Adam's; the other is unused). */
+static double weight_decay_of(const fastnn_plan_layer *L)
+{
+    return L->weight_update.rule == FASTNN_RULE_ADAM ? L->weight_update.adam.weight_decay
+                                                     : L->weight_update.sgd.weight_decay;
+}
+
+static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
+{
+    L->weight_update.sgd.weight_decay = weight_decay;
+    L->weight_update.adam.weight_decay = weight_decay;
+}
+
+/* Elements of |W|^2 summed in T before each partial sum goes into the double total */
+#define SQUARES_BLOCK 512
+
 #define DEFINE_PLAN(T, SUFFIX, GEMM)                                                              \
+    /* |W|^2 over every Linear weight: sixteen independent sums (vector lanes) per block */       \
+    static double weights_squared_##SUFFIX(const fastnn_plan *plan)                               \
+    {                                                                                             \
+        double total = 0;                                                                         \
+        for (int l = 0; l < plan->count; l++) {                                                   \
+            const fastnn_plan_layer *L = &plan->layers[l];                                        \
+            if (L->kind != FASTNN_OP_LINEAR)                                                      \
+                continue;                                                                         \
+            const T *w = (const T *)L->weight;                                                    \
+            ptrdiff_t n = L->in * L->out;                                                         \
+            for (ptrdiff_t b = 0; b < n; b += SQUARES_BLOCK) {                                    \
+                ptrdiff_t m = n - b < SQUARES_BLOCK ? n - b : SQUARES_BLOCK, j = 0;               \
+                T lane[16] = {0}, sum = 0;                                                        \
+                for (; j + 16 <= m; j += 16)                                                      \
+                    for (int t = 0; t < 16; t++) lane[t] += w[b + j + t] * w[b + j + t];          \
+                for (; j < m; j++) sum += w[b + j] * w[b + j];                                    \
+                for (int t = 0; t < 16; t++) sum += lane[t];                                      \
+                total += sum;                                                                     \
+            }                                                                                     \
+        }                                                                                         \
+        return total;                                                                             \
+    }                                                                                             \
+                                                                                                  \
     static int forward_##SUFFIX(const fastnn_plan *plan, ptrdiff_t rows, const T *x, T *y,        \
                                 int training)                                                     \
     {                                                                                             \
@@ -188,16 +229,24 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                                                                   \
     static int fit_epoch_##SUFFIX(fastnn_plan *plan, ptrdiff_t n, const T *x, const void *target, \
                                   ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,    \
-                                  T *x_batch, void *target_batch, double *loss_sum,               \
+                                  double l2, T *x_batch, void *target_batch, double *loss_sum,    \
                                   ptrdiff_t *steps)                                               \
     {                                                                                             \
         ptrdiff_t in = plan->layers[0].in, out = plan->layers[plan->count - 1].out;               \
-        int classes = plan_loss_is_class(plan);                                                   \
+        int classes = plan_loss_is_class(plan), status = 0;                                       \
+        double decay_before[plan->count];                                                         \
+        for (int l = 0; l < plan->count; l++) decay_before[l] = weight_decay_of(&plan->layers[l]); \
         shuffled_order(n, seed, shuffle, order);                                                  \
         *loss_sum = 0;                                                                            \
         *steps = 0;                                                                               \
-        for (ptrdiff_t start = 0; start < n; start += batch) {                                    \
+        for (ptrdiff_t start = 0; start < n && !status; start += batch) {                         \
             ptrdiff_t rows = n - start < batch ? n - start : batch;                               \
+            if (l2 > 0 && (start == 0 || rows != batch))                                          \
+                for (int l = 0; l < plan->count; l++)                                             \
+                    if (plan->layers[l].kind == FASTNN_OP_LINEAR)                                 \
+                        set_weight_decay(&plan->layers[l], l2 / (double)rows);                    \
+            /* the batch's penalty l2/2 |W|^2 / rows, weighted by its rows */                     \
+            double penalty = l2 > 0 ? 0.5 * l2 * weights_squared_##SUFFIX(plan) : 0;              \
             for (ptrdiff_t i = 0; i < rows; i++) {                                                \
                 int64_t s = order[start + i];                                                     \
                 memcpy(x_batch + i * in, x + s * in, sizeof(T) * (size_t)in);                     \
@@ -208,13 +257,16 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                            sizeof(T) * (size_t)out);                                              \
             }                                                                                     \
             double loss;                                                                          \
-            int status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss);        \
-            if (status)                                                                           \
-                return status;                                                                    \
-            *loss_sum += plan->loss_sum ? loss : loss * (double)rows;                             \
-            ++*steps;                                                                             \
+            status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss);            \
+            if (!status) {                                                                        \
+                *loss_sum += (plan->loss_sum ? loss : loss * (double)rows) + penalty;             \
+                ++*steps;                                                                         \
+            }                                                                                     \
         }                                                                                         \
-        return 0;                                                                                 \
+        for (int l = 0; l < plan->count; l++)                                                     \
+            if (plan->layers[l].kind == FASTNN_OP_LINEAR)                                         \
+                set_weight_decay(&plan->layers[l], decay_before[l]);                              \
+        return status;                                                                            \
     }
 
 DEFINE_PLAN(float, f32, fastnn_sgemm)
@@ -236,12 +288,12 @@ int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, con
 }
 
 int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
-                          ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
+                          ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order, double l2,
                           void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps)
 {
     if (plan->is_double)
-        return fit_epoch_f64(plan, n, (const double *)x, target, batch, seed, shuffle, order,
+        return fit_epoch_f64(plan, n, (const double *)x, target, batch, seed, shuffle, order, l2,
                              (double *)x_batch, target_batch, loss_sum, steps);
-    return fit_epoch_f32(plan, n, (const float *)x, target, batch, seed, shuffle, order,
+    return fit_epoch_f32(plan, n, (const float *)x, target, batch, seed, shuffle, order, l2,
                          (float *)x_batch, target_batch, loss_sum, steps);
 }
