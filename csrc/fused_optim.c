@@ -119,6 +119,14 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
+    /* Rows [lo, hi) of the weight from the whole dW the GEMM left in grad. */                   \
+    static void whole_update_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)          \
+    {                                                                                             \
+        const weight_update_args_##SUFFIX *a = args;                                              \
+        fastnn_update_range_##SUFFIX(a->update, lo * a->cols, (hi - lo) * a->cols,                \
+                                     a->grad + lo * a->cols);                                     \
+    }                                                                                             \
+                                                                                                  \
     int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
                                      T *input_grad, const fastnn_update *u)                       \
     {                                                                                             \
@@ -151,6 +159,13 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
                                             accumulate, 0, update};                               \
         if (k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                                \
             fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
+            return 0;                                                                             \
+        }                                                                                         \
+        if ((size_t)(rows * cols) * sizeof(T) >= FASTNN_WHOLE_GRADIENT_MIN_BYTES) {               \
+            if (GEMM(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,  \
+                     cols, NULL))                                                                 \
+                return -1;                                                                        \
+            fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
             return 0;                                                                             \
         }                                                                                         \
         if (k <= FASTNN_ROW_BLOCK_MAX_K) {                                                        \
