@@ -5,24 +5,12 @@ accumulation, parameters outside Linear layers and outside the optimizer."""
 import numpy as np
 import pytest
 
-import fastnn
-from fastnn import _core, nn, optim
+from fastnn import nn, optim
+
+from test_plan import RULES, isa, tolerance  # noqa: F401 (isa: the fixture forcing each ISA)
 
 DTYPES = (np.float32, np.float64)
 BATCHES = (1, 3, 9, 70)  # csrc/fused_optim.h: few-row sums, row blocks, the GEMM's write-back
-RULES = {
-    "sgd": lambda ps: optim.SGD(ps, lr=0.05),
-    "sgd_momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1),
-    "sgd_nesterov_decay_l1": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.8, nesterov=True,
-                                                  weight_decay=0.01, l1=0.001),
-    "adam": lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.01),
-    "adam_amsgrad": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
-    "adamw": lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
-}
-
-
-def tolerance(dtype):
-    return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
 
 def mlp(dtype, sizes=(6, 19, 17, 3)):
@@ -72,16 +60,6 @@ def test_backward_with_optimizer_equals_backward_then_step(rule, dtype, rows):
     weight = b[0].weight
     assert not weight.grad.any()  # consumed by the fused update
     assert b[0].bias.grad.any()  # stepped by the plain rule after: its gradient stays
-
-
-@pytest.fixture(params=["avx512", "avx2", "generic"])
-def isa(request):
-    if _core.isa_supported(request.param) != 1:
-        pytest.skip(f"this CPU cannot run {request.param}")
-    previous = _core.isa_name()
-    _core.select_isa(request.param)
-    yield request.param
-    _core.select_isa(previous)
 
 
 @pytest.mark.parametrize("rows", BATCHES)
