@@ -13,7 +13,7 @@
 
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
-    return plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY;
+    return fastnn_loss_table[plan->loss].kind == FASTNN_LOSS_CLASS_ROWS;
 }
 
 /* splitmix64: a fast generator of good quality for shuffling; the epoch's order depends only
@@ -84,16 +84,15 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
         const T *logits = (const T *)last->output;                                                \
         ptrdiff_t cols = last->out, n = rows * cols;                                              \
         double scale, total;                                                                      \
-        if (plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY) {                                            \
+        const double param = fastnn_loss_table[plan->loss].default_param;                         \
+        if (plan_loss_is_class(plan)) {                                                           \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)rows;                                    \
-            total = fastnn_class_loss_##SUFFIX(FASTNN_LOSS_CROSS_ENTROPY, 0, rows, cols, logits,                       \
-                                                        (const int64_t *)target, g, scale, NULL); \
-        } else if (plan->loss == FASTNN_PLAN_LOSS_MSE) {                                               \
-            scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_MSE, 0, n, logits, (const T *)target, g, scale, NULL);       \
+            total = fastnn_class_loss_##SUFFIX(plan->loss, param, rows, cols, logits,             \
+                                               (const int64_t *)target, g, scale, NULL);          \
         } else {                                                                                  \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_BCE_WITH_LOGITS, 0, n, logits, (const T *)target, g, scale, NULL); \
+            total = fastnn_elementwise_loss_##SUFFIX(plan->loss, param, n, logits,                \
+                                                     (const T *)target, g, scale, NULL);          \
         }                                                                                         \
         return total * scale;                                                                     \
     }                                                                                             \

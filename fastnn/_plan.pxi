@@ -45,7 +45,6 @@ cdef extern from "plan.h" nogil:
                               void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps)
 
 PLAN_OPS = {"linear": 0, "activation": 1}
-PLAN_LOSSES = {"cross_entropy": 0, "mse": 1, "bce_with_logits": 2}
 PLAN_RULES = {None: 0, "sgd": 1, "adam": 2}
 
 
@@ -108,7 +107,13 @@ cdef class Plan:
         self._keep += [grad0, grad1, delta]
 
     def set_loss(self, str kind, bint reduction_sum):
-        self.plan.loss = PLAN_LOSSES[kind]
+        """The loss by its name in the loss table (LOSSES), elementwise or on class indices."""
+        cdef int code = LOSSES[kind]
+        cdef const fastnn_loss_info *row = &fastnn_loss_table[code]
+        if row.kind == FASTNN_LOSS_PROB_ROWS or row.param[0] != 0:
+            raise ValueError(f"plan: the {kind} loss takes probability rows or a parameter, which "
+                             f"plans do not")
+        self.plan.loss = code
         self.plan.loss_sum = reduction_sum
 
     def set_accumulate(self, int i, bint weight, bint bias):
@@ -190,7 +195,7 @@ cdef class Plan:
         cdef double loss = 0
         cdef int status
         cdef ptrdiff_t bad, classes = self.plan.layers[self.plan.count - 1].out
-        if self.plan.loss == PLAN_LOSSES["cross_entropy"]:
+        if fastnn_loss_table[self.plan.loss].kind == FASTNN_LOSS_CLASS_ROWS:
             with nogil:
                 bad = fastnn_first_invalid_class(rows, <const int64_t *>pt, classes)
             if bad >= 0:

@@ -361,3 +361,15 @@ def test_threads_sharing_a_compiled_step_take_turns():
     for _ in range(40):  # the same batch every time: the order of the calls does not matter
         ref_step(x, target)
     assert_same_parameters(reference, model, np.float32)
+
+
+def test_plan_losses_are_the_loss_table_rows_without_probabilities_or_parameters():
+    plan = _core.Plan(False, 1)
+    for row in _core.LOSS_TABLE:
+        if row["kind"] == "prob_rows" or row["params"]:
+            with pytest.raises(ValueError, match=row["name"]):
+                plan.set_loss(row["name"], False)
+        else:
+            plan.set_loss(row["name"], False)
+    with pytest.raises(KeyError):
+        plan.set_loss("no_such_loss", False)

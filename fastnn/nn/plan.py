@@ -238,7 +238,8 @@ class CompiledStep:
                             f"compiled steps take CrossEntropyLoss, MSELoss or BCEWithLogitsLoss")
         self._loss_kind, reduction = loss
         self._reduction_sum = reduction == "sum"
-        self._class_targets = self._loss_kind == "cross_entropy"
+        loss_row = _core.LOSS_TABLE[_core.LOSSES[self._loss_kind]]
+        self._class_targets = loss_row["kind"] == "class_rows"
         if optimizer is not None and not isinstance(optimizer, _optim.Optimizer):
             raise TypeError(f"{caller}: optimizer must be a fastnn.optim.Optimizer or None, "
                             f"got {type(optimizer).__name__}")
