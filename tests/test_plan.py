@@ -26,7 +26,7 @@ def tolerance(dtype):
     return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
 
-@pytest.fixture(params=["avx512", "avx2", "generic"])
+@pytest.fixture(params=_core.float_kernel_sets())
 def isa(request):
     if _core.isa_supported(request.param) != 1:
         pytest.skip(f"this CPU cannot run {request.param}")
