@@ -43,16 +43,17 @@ FASTNN_DECLARE_OPTIM_KERNELS(float, f32)
 FASTNN_DECLARE_OPTIM_KERNELS(double, f64)
 #undef FASTNN_DECLARE_OPTIM_KERNELS
 
-typedef struct {
+struct fastnn_optim_kernels {
     fastnn_optim_kernels_f32 f32;
     fastnn_optim_kernels_f64 f64;
-} fastnn_optim_kernels;
+};
+typedef struct fastnn_optim_kernels fastnn_optim_kernels;
 
 extern const fastnn_optim_kernels fastnn_optim_avx512;
 extern const fastnn_optim_kernels fastnn_optim_avx2;
 extern const fastnn_optim_kernels fastnn_optim_generic;
 
-/* The set matching the active kernel context (dispatch.c). */
+/* The active kernel context's (its .optim, dispatch.c). */
 const fastnn_optim_kernels *fastnn_optim_kernels_active(void);
 
 #endif

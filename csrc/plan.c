@@ -13,7 +13,7 @@
 
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
-    return plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY;
+    return fastnn_loss_table[plan->loss].kind == FASTNN_LOSS_CLASS_ROWS;
 }
 
 /* splitmix64: a fast generator of good quality for shuffling; the epoch's order depends only
@@ -58,7 +58,14 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
 /* Elements of |W|^2 summed in T before each partial sum goes into the double total */
 #define SQUARES_BLOCK 512
 
-#define DEFINE_PLAN(T, SUFFIX, GEMM)                                                              \
+/* A Linear's products: GEMM, or GEMM_BF16 for a layer marked bf16 (float32 plans only; the
+ * float64 plan passes its own GEMM twice). Batch 1 takes the GEMV kernels in float32 only: a bf16
+ * layer's row goes through its GEMM, so that it rounds as the eager layer does. */
+#define DEFINE_PLAN(T, SUFFIX, GEMM, GEMM_BF16, WEIGHT_GRAD_UPDATE_BF16)                          \
+    typedef int (*gemm_fn_##SUFFIX)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,     \
+                                    ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *,           \
+                                    ptrdiff_t, const fastnn_epilogue *);                          \
+                                                                                                  \
     /* |W|^2 over every Linear weight: sixteen independent sums (vector lanes) per block */       \
     static double weights_squared_##SUFFIX(const fastnn_plan *plan)                               \
     {                                                                                             \
@@ -92,7 +99,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             T *out = (l == plan->count - 1 && y) ? y : (T *)L->output;                            \
             if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
                 fastnn_activation_forward_##SUFFIX(L->activation, rows * L->out, h, out);         \
-            } else if (rows == 1 && gemv) { /* batch 1: one sequential stream over W */           \
+            } else if (rows == 1 && gemv && !L->bf16) { /* batch 1: one stream over W */          \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
                 if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre))      \
@@ -108,7 +115,8 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                          L->activation, pre, L->out);                             \
                     e = &epilogue;                                                                \
                 }                                                                                 \
-                if (GEMM(rows, L->out, L->in, 1, h, L->in, 1, (const T *)L->weight, 1, L->in, 0,  \
+                gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                               \
+                if (gemm(rows, L->out, L->in, 1, h, L->in, 1, (const T *)L->weight, 1, L->in, 0,  \
                          out, L->out, e))                                                         \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
             }                                                                                     \
@@ -125,16 +133,15 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         const T *logits = (const T *)last->output;                                                \
         ptrdiff_t cols = last->out, n = rows * cols;                                              \
         double scale, total;                                                                      \
-        if (plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY) {                                            \
+        const double param = fastnn_loss_table[plan->loss].default_param;                         \
+        if (plan_loss_is_class(plan)) {                                                           \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)rows;                                    \
-            total = fastnn_class_loss_##SUFFIX(FASTNN_LOSS_CROSS_ENTROPY, 0, rows, cols, logits,                       \
-                                                        (const int64_t *)target, g, scale, NULL); \
-        } else if (plan->loss == FASTNN_PLAN_LOSS_MSE) {                                               \
-            scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_MSE, 0, n, logits, (const T *)target, g, scale, NULL);       \
+            total = fastnn_class_loss_##SUFFIX(plan->loss, param, rows, cols, logits,             \
+                                               (const int64_t *)target, g, scale, NULL);          \
         } else {                                                                                  \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_BCE_WITH_LOGITS, 0, n, logits, (const T *)target, g, scale, NULL); \
+            total = fastnn_elementwise_loss_##SUFFIX(plan->loss, param, n, logits,                \
+                                                     (const T *)target, g, scale, NULL);          \
         }                                                                                         \
         return total * scale;                                                                     \
     }                                                                                             \
@@ -171,26 +178,27 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                                     L->bias_accumulate);                          \
             }                                                                                     \
             /* dX before the update changes W: at batch 1, from each row of W as it is stepped */ \
-            int stepped = rows == 1 && update && !L->weight_accumulate &&                         \
+            gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                                   \
+            int stepped = rows == 1 && update && !L->weight_accumulate && !L->bf16 &&             \
                           fastnn_rank1_update_##SUFFIX(L->out, L->in, d, h, l > 0 ? g_in : NULL,  \
                                                        &L->weight_update);                        \
             if (stepped) {                                                                        \
                 /* W stepped and dX formed in one pass */                                         \
-            } else if (l > 0 && rows == 1 && gemv) {                                              \
+            } else if (l > 0 && rows == 1 && gemv && !L->bf16) {                                  \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->gevm_##SUFFIX(L->out, L->in, (const T *)L->weight, L->in, d, g_in);         \
                 fastnn_flush_denormals_end(fp_state);                                             \
-            } else if (l > 0 && GEMM(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight,  \
+            } else if (l > 0 && gemm(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight,  \
                                      L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
             if (stepped) {                                                                        \
             } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
-                if (fastnn_weight_grad_update_##SUFFIX(L->out, L->in, rows, d, L->out, h, L->in,  \
-                                                       (T *)L->weight_grad, L->weight_accumulate, \
-                                                       &L->weight_update))                        \
+                if ((L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)(     \
+                        L->out, L->in, rows, d, L->out, h, L->in, (T *)L->weight_grad,            \
+                        L->weight_accumulate, &L->weight_update))                                 \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
-            } else if (GEMM(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
+            } else if (gemm(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
                             L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL)) {    \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
@@ -269,8 +277,8 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         return status;                                                                            \
     }
 
-DEFINE_PLAN(float, f32, fastnn_sgemm)
-DEFINE_PLAN(double, f64, fastnn_dgemm)
+DEFINE_PLAN(float, f32, fastnn_sgemm, fastnn_sgemm_bf16, fastnn_weight_grad_update_bf16)
+DEFINE_PLAN(double, f64, fastnn_dgemm, fastnn_dgemm, fastnn_weight_grad_update_f64)
 
 int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
 {

@@ -139,3 +139,19 @@ def test_docstring_example_runs():
     import doctest
     from fastnn.nn import fused_backward
     assert doctest.testmod(fused_backward, raise_on_error=True).attempted > 0
+
+
+def test_bf16_layers_are_stepped_by_the_plain_rule_after():
+    """A bf16 layer's dW is a bf16 product: its weight is left to the plain step after the
+    backward, so the result still equals backward() + step()."""
+    def model():
+        return mlp(np.float32, sizes=(37, 40, 33, 5)).to_precision("bf16")
+    a, b = model(), model()
+    opt_a, opt_b = RULES["adamw"](a.parameters()), RULES["adamw"](b.parameters())
+    for seed in range(3):
+        x, y = batch(np.float32, 9, features=37, classes=5, seed=seed)
+        opt_a.zero_grad()
+        opt_b.zero_grad()
+        plain(a, opt_a, x, y)
+        fused(b, opt_b, x, y)
+    assert_same(a, b, np.float32)

@@ -26,7 +26,7 @@ def tolerance(dtype):
     return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
 
-@pytest.fixture(params=["avx512", "avx2", "generic"])
+@pytest.fixture(params=_core.float_kernel_sets())
 def isa(request):
     if _core.isa_supported(request.param) != 1:
         pytest.skip(f"this CPU cannot run {request.param}")
@@ -408,3 +408,15 @@ def test_threads_sharing_a_compiled_step_take_turns():
     for _ in range(40):  # the same batch every time: the order of the calls does not matter
         ref_step(x, target)
     assert_same_parameters(reference, model, np.float32)
+
+
+def test_plan_losses_are_the_loss_table_rows_without_probabilities_or_parameters():
+    plan = _core.Plan(False, 1)
+    for row in _core.LOSS_TABLE:
+        if row["kind"] == "prob_rows" or row["params"]:
+            with pytest.raises(ValueError, match=row["name"]):
+                plan.set_loss(row["name"], False)
+        else:
+            plan.set_loss(row["name"], False)
+    with pytest.raises(KeyError):
+        plan.set_loss("no_such_loss", False)
