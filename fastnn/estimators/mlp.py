@@ -5,8 +5,8 @@ the import is enough (scikit-learn's own tests for these classes pass against th
 tests/test_sklearn_mlp_suite.py): the solvers "lbfgs", "sgd" and "adam", `max_fun`, the
 regressor's `loss` ("squared_error" or "poisson"), multilabel indicator y, dense or scipy sparse
 X, and weights in X's dtype (float32 stays float32, anything else float64). Added: the hidden
-activation "gelu", and `dtype` to choose the precision instead of following X. The training
-itself is in _mlp_base.
+activations of fastnn's table without parameters ("gelu", "gelu_tanh", "silu"), and `dtype` to
+choose the precision instead of following X. The training itself is in _mlp_base.
 """
 import numpy as np
 
