@@ -40,7 +40,14 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
     }
 }
 
-#define DEFINE_PLAN(T, SUFFIX, GEMM)                                                              \
+/* A Linear's products: GEMM, or GEMM_BF16 for a layer marked bf16 (float32 plans only; the
+ * float64 plan passes its own GEMM twice). Batch 1 takes the GEMV kernels in float32 only: a bf16
+ * layer's row goes through its GEMM, so that it rounds as the eager layer does. */
+#define DEFINE_PLAN(T, SUFFIX, GEMM, GEMM_BF16, WEIGHT_GRAD_UPDATE_BF16)                          \
+    typedef int (*gemm_fn_##SUFFIX)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,     \
+                                    ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *,           \
+                                    ptrdiff_t, const fastnn_epilogue *);                          \
+                                                                                                  \
     static int forward_##SUFFIX(const fastnn_plan *plan, ptrdiff_t rows, const T *x, T *y,        \
                                 int training)                                                     \
     {                                                                                             \
@@ -51,7 +58,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
             T *out = (l == plan->count - 1 && y) ? y : (T *)L->output;                            \
             if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
                 fastnn_activation_forward_##SUFFIX(L->activation, rows * L->out, h, out);         \
-            } else if (rows == 1 && gemv) { /* batch 1: one sequential stream over W */           \
+            } else if (rows == 1 && gemv && !L->bf16) { /* batch 1: one stream over W */          \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
                 if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre))      \
@@ -67,7 +74,8 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                          L->activation, pre, L->out);                             \
                     e = &epilogue;                                                                \
                 }                                                                                 \
-                if (GEMM(rows, L->out, L->in, 1, h, L->in, 1, (const T *)L->weight, 1, L->in, 0,  \
+                gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                               \
+                if (gemm(rows, L->out, L->in, 1, h, L->in, 1, (const T *)L->weight, 1, L->in, 0,  \
                          out, L->out, e))                                                         \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
             }                                                                                     \
@@ -129,20 +137,21 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                     L->bias_accumulate);                          \
             }                                                                                     \
             /* dX before the update changes W */                                                  \
-            if (l > 0 && rows == 1 && gemv) {                                                     \
+            gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                                   \
+            if (l > 0 && rows == 1 && gemv && !L->bf16) {                                         \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->gevm_##SUFFIX(L->out, L->in, (const T *)L->weight, L->in, d, g_in);         \
                 fastnn_flush_denormals_end(fp_state);                                             \
-            } else if (l > 0 && GEMM(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight,  \
+            } else if (l > 0 && gemm(rows, L->in, L->out, 1, d, L->out, 1, (const T *)L->weight,  \
                                      L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
             if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                            \
-                if (fastnn_weight_grad_update_##SUFFIX(L->out, L->in, rows, d, L->out, h, L->in,  \
-                                                       (T *)L->weight_grad, L->weight_accumulate, \
-                                                       &L->weight_update))                        \
+                if ((L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)(     \
+                        L->out, L->in, rows, d, L->out, h, L->in, (T *)L->weight_grad,            \
+                        L->weight_accumulate, &L->weight_update))                                 \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
-            } else if (GEMM(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
+            } else if (gemm(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
                             L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL)) {    \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
@@ -210,8 +219,8 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
         return 0;                                                                                 \
     }
 
-DEFINE_PLAN(float, f32, fastnn_sgemm)
-DEFINE_PLAN(double, f64, fastnn_dgemm)
+DEFINE_PLAN(float, f32, fastnn_sgemm, fastnn_sgemm_bf16, fastnn_weight_grad_update_bf16)
+DEFINE_PLAN(double, f64, fastnn_dgemm, fastnn_dgemm, fastnn_weight_grad_update_f64)
 
 int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
 {

@@ -29,6 +29,7 @@ typedef struct {
     fastnn_update weight_update, bias_update; /* rule NONE: the gradient is left in grad */
     void *output;            /* capacity x out */
     void *pre;               /* capacity x out, the pre-activation the GELU forms need; or NULL */
+    int bf16;                /* a Linear's three products on bf16-rounded operands (float32 plans) */
 } fastnn_plan_layer;
 
 typedef struct {

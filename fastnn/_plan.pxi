@@ -29,6 +29,7 @@ cdef extern from "plan.h" nogil:
         fastnn_update weight_update, bias_update
         void *output
         void *pre
+        int bf16
     ctypedef struct fastnn_plan:
         int is_double
         int count
@@ -83,8 +84,11 @@ cdef class Plan:
         return &self.plan.layers[i]
 
     def set_layer(self, int i, str op, ptrdiff_t in_features, ptrdiff_t out_features, int activation,
-                  weight=None, bias=None, weight_grad=None, bias_grad=None, output=None, pre=None):
+                  weight=None, bias=None, weight_grad=None, bias_grad=None, output=None, pre=None,
+                  bint bf16=False):
         cdef fastnn_plan_layer *L = self._layer(i)
+        if bf16 and self.plan.is_double:
+            raise ValueError("plan: bf16 products take float32 layers")
         L.kind = PLAN_OPS[op]
         L.in_ = in_features
         L.out = out_features
@@ -97,6 +101,7 @@ cdef class Plan:
         L.bias_grad = _array_data(bias_grad)
         L.output = _array_data(output)
         L.pre = _array_data(pre)
+        L.bf16 = bf16
         self._keep += [weight, bias, weight_grad, bias_grad, output, pre]
 
     def set_buffers(self, ptrdiff_t capacity, grad0, grad1, delta):

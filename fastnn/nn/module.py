@@ -147,6 +147,25 @@ class Module:
     def eval(self):
         return self.train(False)
 
+    def to_precision(self, precision):
+        """Set `precision` ("fp32" or "bf16") on every layer here and below that has one (Linear),
+        and return self: the model's products then run on bf16-rounded operands, its weights,
+        gradients and optimizer staying float32 (see Linear). Layers without bf16 products
+        (convolutions, normalisation) compute as before. Compile steps after calling it.
+
+        A setting on the layers rather than a context like torch's autocast: fastnn has no
+        tracer, so a compiled step, a saved file and an eager call all read the one value each
+        layer holds, and one layer can differ (`model[-1].precision = "fp32"`).
+
+        >>> from fastnn.nn import Linear, ReLU, Sequential
+        >>> model = Sequential(Linear(4, 8, rng=0), ReLU(), Linear(8, 2, rng=1)).to_precision("bf16")
+        >>> [layer.precision for layer in model if isinstance(layer, Linear)]
+        ['bf16', 'bf16']
+        """
+        from .precision import set_precision
+        set_precision(self, precision)
+        return self
+
     # ------------------------------------------------------------ state
 
     # Array attributes that are state but not parameters (BatchNorm's running statistics): saved

@@ -32,7 +32,9 @@ Semantics worth knowing:
   batch larger than any before rebuilds the plan at the next call (`.data[...] = ...` needs
   nothing);
 - the modules' own forward caches are not filled: call `model.backward` only after `model(x)`;
-- the layers are read at compile time: compile again after changing the model's structure;
+- the layers are read at compile time: compile again after changing the model's structure or a
+  layer's `precision` (a bf16 Linear's products run on bf16-rounded operands in the plan too,
+  its update still in dW's write-back);
 - one call at a time per compiled object (calls from several threads wait for each other).
 """
 import threading
@@ -153,7 +155,8 @@ class _Network:
                                          f"C-contiguous .data and .grad of one shape and dtype")
                 plan.set_layer(i, "linear", in_f, out_f, code, op["weight"].data,
                                None if bias is None else bias.data, op["weight"]._grad,
-                               None if bias is None else bias._grad, output, pre)
+                               None if bias is None else bias._grad, output, pre,
+                               op.get("precision", "fp32") == "bf16")
                 widest = max(widest, in_f, out_f)
             else:
                 width = op["width"]
