@@ -60,13 +60,21 @@ int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, 
 int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
                            int update, double *loss);
 
-/* An epoch: the n samples of X (n x in) and target shuffled (when shuffle) with a generator
- * seeded by seed, then updating steps on batches of up to `batch` rows gathered into x_batch
- * and target_batch (capacity rows each). order: n scratch indices. Returns the loss summed over
- * samples (for reduction="mean", each batch's mean times its rows) in *loss_sum and the steps
- * taken in *steps. */
+/* The order of an epoch's samples */
+enum { FASTNN_EPOCH_IN_ORDER = 0, FASTNN_EPOCH_SHUFFLED = 1, FASTNN_EPOCH_ORDER_GIVEN = 2 };
+
+/* An epoch: the n samples of X (n x in) and target in their order, shuffled with a generator
+ * seeded by seed, or in the order `order` holds (per `shuffle`, FASTNN_EPOCH_*), then updating
+ * steps on batches of up to `batch` rows gathered into x_batch and target_batch (capacity rows
+ * each). order: n indices (scratch unless given). Returns the loss summed over samples (for
+ * reduction="mean", each batch's mean times its rows) in *loss_sum and the steps taken in *steps.
+ *
+ * l2 > 0 adds scikit-learn's L2 penalty to every Linear weight: a batch of r rows steps the
+ * weights with weight decay l2 / r (their rule's weight_decay is set so, then restored after the
+ * epoch) and adds l2 / 2 * |W|^2 / r to its loss, |W|^2 over all the weights before its update. */
 int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
                           ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
-                          void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps);
+                          double l2, void *x_batch, void *target_batch, double *loss_sum,
+                          ptrdiff_t *steps);
 
 #endif

@@ -43,10 +43,12 @@ cdef extern from "plan.h" nogil:
                                int update, double *loss)
     int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
                               ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
-                              void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps)
+                              double l2, void *x_batch, void *target_batch, double *loss_sum,
+                              ptrdiff_t *steps)
 
 PLAN_OPS = {"linear": 0, "activation": 1}
 PLAN_RULES = {None: 0, "sgd": 1, "adam": 2}
+EPOCH_ORDERS = {"in_order": 0, "shuffled": 1, "given": 2}
 
 
 cdef void *_array_data(object x) except? NULL:
@@ -213,9 +215,11 @@ cdef class Plan:
         return loss
 
     def fit_epoch(self, cnp.ndarray x, cnp.ndarray target, ptrdiff_t batch, uint64_t seed,
-                  bint shuffle, cnp.ndarray order, cnp.ndarray x_batch, cnp.ndarray target_batch):
-        """An epoch of updating steps (everything checked by the caller); returns
-        (summed loss, steps)."""
+                  str order_kind, cnp.ndarray order, double l2, cnp.ndarray x_batch,
+                  cnp.ndarray target_batch):
+        """An epoch of updating steps (everything checked by the caller: order holds a
+        permutation when order_kind is "given"); returns (summed loss, steps)."""
+        cdef int shuffle = EPOCH_ORDERS[order_kind]
         cdef ptrdiff_t n = x.shape[0], steps = 0
         cdef const void *px = cnp.PyArray_DATA(x)
         cdef const void *pt = cnp.PyArray_DATA(target)
@@ -225,8 +229,9 @@ cdef class Plan:
         cdef double loss_sum = 0
         cdef int status
         with nogil:
-            status = fastnn_plan_fit_epoch(&self.plan, n, px, pt, batch, seed, shuffle, po, pxb,
-                                           ptb, &loss_sum, &steps)
+            status = fastnn_plan_fit_epoch(&self.plan, n, px, pt, batch, seed, shuffle, po, l2,
+                                           pxb, ptb, &loss_sum, &steps)
         if status:
             raise MemoryError("plan: the GEMM could not allocate its packing buffers")
         return loss_sum, steps
+
