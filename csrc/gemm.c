@@ -43,6 +43,16 @@
  * core's work) even on one thread: between units the caller checks for Ctrl-C. */
 #define FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS (2048.0 * 1024.0 * 1024.0)
 
+/* The depth of the passes over k: as few as KC allows, of equal depth (a multiple of 8, which
+ * keeps packed panels 64-byte aligned), so that no pass is a sliver (k = 784 with KC = 256 would
+ * end on a pass of 16, which costs a full read and write of C for little work). */
+static int balanced_kc(ptrdiff_t k, int kc)
+{
+    ptrdiff_t passes = (k + kc - 1) / kc;
+    ptrdiff_t depth = ((k + passes - 1) / passes + 7) / 8 * 8;
+    return depth < kc ? (int)depth : kc;
+}
+
 /* C split into rows x cols blocks, whole register tiles each: a block's tiles are the same as in
  * the whole product, so every split sums in the same order. */
 typedef struct {

@@ -307,6 +307,9 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
         return 0;
     }
     const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
+    BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
+    blocking.kc = balanced_kc(k, blk->kc);
+    blk = &blocking;
     /* one buffer per thread: the B panel, then (64-byte aligned) the A block */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;
     NAME(gemm_serial_fn) serial = NAME(gemm_serial);
