@@ -39,6 +39,9 @@
 #define FASTNN_GEMM_BUSY_TAIL 0.1
 #define FASTNN_GEMM_MAX_UNITS_PER_THREAD 8
 #define FASTNN_GEMM_MIN_UNIT_FMAS (2.0 * 1024.0 * 1024.0)
+/* A is packed once for the whole product, rather than once per panel of B, up to this many bytes
+ * of packed A per thread (a 1024 x 1024 float32 A; the buffer is kept for the next call). */
+#define FASTNN_GEMM_A_ONCE_MAX_BYTES (4u << 20)
 /* Long products are split into units of at most this many multiply-adds (about 15 ms of one
  * core's work) even on one thread: between units the caller checks for Ctrl-C. */
 #define FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS (2048.0 * 1024.0 * 1024.0)
@@ -163,7 +166,7 @@ static void *packing_buffer(size_t bytes)
 #define KGROUP 1
 #define READS_SOURCE 1
 #define DOT_KERNELS 1
-#define PREFETCH_A 0
+#define PREFETCH_A 1
 #define T float
 #define P float
 #define NAME(x) x##_f32
