@@ -53,7 +53,7 @@ def main():
     import fastnn
     print("ns per float32 element (1M, one thread, best of 15); Linear 256x512->512 with the "
           "activation fused, time over the same Linear without it")
-    for isa in ("avx512", "avx2", "generic"):
+    for isa in fastnn._core.float_kernel_sets():
         if isa not in fastnn.cpu_info()["isa_supported"]:
             continue
         env = dict(os.environ, FASTNN_ISA=isa, OMP_NUM_THREADS="1")

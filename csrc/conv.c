@@ -115,52 +115,24 @@ static int conv_threads(double fmas, ptrdiff_t units)
     return units < threads ? (int)units : threads;
 }
 
-/* The window gathers of each instruction set (csrc/kernels/conv_gather.h), by the context they
- * belong to and the register tile width they were compiled for. */
-#define DECLARE_GATHER(U, NAME)                                                                   \
-    void NAME(ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t taps, const U *x, ptrdiff_t total,            \
-              ptrdiff_t plane, const ptrdiff_t *tap_offset, const U *lane_mask, U *dst);
-DECLARE_GATHER(uint32_t, fastnn_conv_gather_f32_avx512)
-DECLARE_GATHER(uint64_t, fastnn_conv_gather_f64_avx512)
-DECLARE_GATHER(uint32_t, fastnn_conv_gather_f32_avx2)
-DECLARE_GATHER(uint64_t, fastnn_conv_gather_f64_avx2)
-DECLARE_GATHER(uint32_t, fastnn_conv_gather_f32_generic)
-DECLARE_GATHER(uint64_t, fastnn_conv_gather_f64_generic)
-#undef DECLARE_GATHER
-
+/* The window gathers (csrc/kernels/conv_gather.h) are the active kernel context's, compiled for
+ * its register tile widths. */
 typedef void (*conv_gather_f32)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const uint32_t *, ptrdiff_t,
                                 ptrdiff_t, const ptrdiff_t *, const uint32_t *, uint32_t *);
 typedef void (*conv_gather_f64)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const uint64_t *, ptrdiff_t,
                                 ptrdiff_t, const ptrdiff_t *, const uint64_t *, uint64_t *);
 
-/* Keyed by the float32 blocking each set registers, which sets sharing that micro-kernel (as
- * avx512_bf16 does avx512's) share too. */
-static const struct {
-    const fastnn_sgemm_blocking *sgemm;
-    int nr_f32, nr_f64;
-    conv_gather_f32 f32;
-    conv_gather_f64 f64;
-} gathers[] = {
-    {&fastnn_sgemm_avx512, 32, 16, fastnn_conv_gather_f32_avx512, fastnn_conv_gather_f64_avx512},
-    {&fastnn_sgemm_avx2, 16, 8, fastnn_conv_gather_f32_avx2, fastnn_conv_gather_f64_avx2},
-    {&fastnn_sgemm_generic, 8, 4, fastnn_conv_gather_f32_generic, fastnn_conv_gather_f64_generic},
-};
-
 /* The active set's gather for a register tile nr wide, or NULL (the block path then gathers). */
 static conv_gather_f32 active_gather_f32(int nr)
 {
-    for (size_t i = 0; i < sizeof gathers / sizeof gathers[0]; i++)
-        if (gathers[i].sgemm == fastnn_active_context()->sgemm && gathers[i].nr_f32 == nr)
-            return gathers[i].f32;
-    return NULL;
+    const fastnn_conv_gather_kernels *gather = fastnn_active_context()->conv_gather;
+    return gather->nr_f32 == nr ? gather->f32 : NULL;
 }
 
 static conv_gather_f64 active_gather_f64(int nr)
 {
-    for (size_t i = 0; i < sizeof gathers / sizeof gathers[0]; i++)
-        if (gathers[i].sgemm == fastnn_active_context()->sgemm && gathers[i].nr_f64 == nr)
-            return gathers[i].f64;
-    return NULL;
+    const fastnn_conv_gather_kernels *gather = fastnn_active_context()->conv_gather;
+    return gather->nr_f64 == nr ? gather->f64 : NULL;
 }
 
 #define T float
@@ -208,6 +180,17 @@ ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t item
     }
     const ptrdiff_t pixels = g->out_h * g->out_w;
     const fastnn_kernel_context *ctx = fastnn_active_context();
+    if (itemsize == 8 ? rows_path_applies_f64(g, ctx->dgemm->nr) : rows_path_applies_f32(g, ctx->sgemm->nr)) {
+        /* the band buffer (one thread's, the largest) and the weights packed by rows */
+        if (itemsize == 8) {
+            rows_plan_f64 plan;
+            rows_plan_geometry_f64(g, ctx->dgemm->nr, 1, &plan);
+            return (ptrdiff_t)(plan.buffer_bytes + rows_weights_bytes_f64(g, ctx->dgemm->mr));
+        }
+        rows_plan_f32 plan;
+        rows_plan_geometry_f32(g, ctx->sgemm->nr, 1, &plan);
+        return (ptrdiff_t)(plan.buffer_bytes + rows_weights_bytes_f32(g, ctx->sgemm->mr));
+    }
     int mr = itemsize == 8 ? ctx->dgemm->mr : ctx->sgemm->mr, nr = itemsize == 8 ? ctx->dgemm->nr : ctx->sgemm->nr;
     ptrdiff_t kc = itemsize == 8 ? ctx->dgemm->kc : ctx->sgemm->kc, nc = itemsize == 8 ? ctx->dgemm->nc : ctx->sgemm->nc;
     ptrdiff_t k_blocks = (rows + kc - 1) / kc;

@@ -2,7 +2,9 @@
 
 #include <string.h>
 
+#include "gemv.h"
 #include "kernel_context.h"
+#include "optim_kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -94,20 +96,27 @@ static int runs_avx512_bf16(void) { return runs_avx512() && fastnn_cpu()->avx512
 static int runs_anywhere(void) { return 1; }
 
 /* A set built on another shares that one's kernels and adds its own: avx512_bf16 is avx512 plus
- * bf16 products. */
+ * bf16 products. A set without a kernel of its own names the generic one; only .gemv may be
+ * NULL (the GEMM then serves batch 1). */
 static const fastnn_kernel_context avx512_bf16 = {
     .name = "avx512_bf16", .sgemm = &fastnn_sgemm_avx512, .dgemm = &fastnn_dgemm_avx512,
     .bf16gemm = &fastnn_bf16gemm_avx512_bf16, .activations = &fastnn_activations_avx512,
-    .fma_peak = &fastnn_fma_peak_avx512_bf16};
+    .gemv = &fastnn_gemv_avx512, .optim = &fastnn_optim_avx512,
+    .conv_gather = &fastnn_conv_gather_avx512, .fma_peak = &fastnn_fma_peak_avx512_bf16};
 static const fastnn_kernel_context avx512 = {
     .name = "avx512", .sgemm = &fastnn_sgemm_avx512, .dgemm = &fastnn_dgemm_avx512,
-    .activations = &fastnn_activations_avx512, .fma_peak = &fastnn_fma_peak_avx512};
+    .activations = &fastnn_activations_avx512, .gemv = &fastnn_gemv_avx512,
+    .optim = &fastnn_optim_avx512, .conv_gather = &fastnn_conv_gather_avx512,
+    .fma_peak = &fastnn_fma_peak_avx512};
 static const fastnn_kernel_context avx2 = {
     .name = "avx2", .sgemm = &fastnn_sgemm_avx2, .dgemm = &fastnn_dgemm_avx2,
-    .activations = &fastnn_activations_avx2, .fma_peak = &fastnn_fma_peak_avx2};
+    .activations = &fastnn_activations_avx2, .gemv = &fastnn_gemv_avx2,
+    .optim = &fastnn_optim_avx2, .conv_gather = &fastnn_conv_gather_avx2,
+    .fma_peak = &fastnn_fma_peak_avx2};
 static const fastnn_kernel_context generic = {
     .name = "generic", .sgemm = &fastnn_sgemm_generic, .dgemm = &fastnn_dgemm_generic,
-    .activations = &fastnn_activations_generic, .fma_peak = &fastnn_fma_peak_generic};
+    .activations = &fastnn_activations_generic, .gemv = NULL, .optim = &fastnn_optim_generic,
+    .conv_gather = &fastnn_conv_gather_generic, .fma_peak = &fastnn_fma_peak_generic};
 
 /* The kernel sets, newest first: the first this CPU runs is the default. */
 const fastnn_isa_entry fastnn_isa_registry[] = {
@@ -159,6 +168,25 @@ const char *fastnn_isa_name_at(int i)
 const char *fastnn_isa_name(void) { return active->name; }
 
 const fastnn_kernel_context *fastnn_active_context(void) { return active; }
+
+/* Whether two sets run the same float32 and float64 kernels (bf16 products and the peak probe
+ * aside). */
+static int same_float_kernels(const fastnn_kernel_context *a, const fastnn_kernel_context *b)
+{
+    return a->sgemm == b->sgemm && a->dgemm == b->dgemm && a->activations == b->activations &&
+           a->gemv == b->gemv && a->optim == b->optim && a->conv_gather == b->conv_gather;
+}
+
+const char *fastnn_isa_float_kernels_of(const char *isa)
+{
+    const fastnn_isa_entry *entry = entry_named(isa);
+    if (entry == NULL)
+        return NULL;
+    for (int i = fastnn_isa_registry_size - 1; i >= 0; i--)
+        if (same_float_kernels(fastnn_isa_registry[i].context, entry->context))
+            return fastnn_isa_registry[i].name;
+    return entry->name;
+}
 
 static int requested_threads; /* 0: follow OpenMP */
 

@@ -26,6 +26,11 @@ const char *fastnn_isa_name(void);
 /* The registry's i-th name, newest first; NULL past the end. */
 const char *fastnn_isa_name_at(int i);
 
+/* The oldest set in the registry whose float32 and float64 kernels `isa` runs: `isa` itself, or
+ * the set it is built on (avx512 for avx512_bf16); NULL if the name is unknown. Tests cover each
+ * distinct float kernel once by it. */
+const char *fastnn_isa_float_kernels_of(const char *isa);
+
 /* Threads for the next call: fastnn_set_num_threads(n > 0) fixes it, n <= 0 follows OpenMP
  * (OMP_NUM_THREADS, threadpoolctl), read at every call. */
 int fastnn_get_num_threads(void);

@@ -1,15 +1,10 @@
-/* Which matrix-vector kernels go with the active kernel context (gemv.h). */
+/* The matrix-vector kernels of the active kernel context (gemv.h); the registry (dispatch.c)
+ * says which set runs which. */
 #include "gemv.h"
 
 #include "kernel_context.h"
 
 const fastnn_gemv_kernels *fastnn_gemv_kernels_active(void)
 {
-    const fastnn_kernel_context *context = fastnn_active_context();
-    /* by the float32 kernels the set registers, so that avx512_bf16 takes avx512's */
-    if (context->sgemm == &fastnn_sgemm_avx512)
-        return &fastnn_gemv_avx512;
-    if (context->sgemm == &fastnn_sgemm_avx2)
-        return &fastnn_gemv_avx2;
-    return NULL;
+    return fastnn_active_context()->gemv;
 }

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-typedef struct {
+struct fastnn_gemv_kernels {
     /* y[j] = sum_p w[j * ldw + p] * x[p], j < n, p < k */
     void (*f32)(ptrdiff_t n, ptrdiff_t k, const float *w, ptrdiff_t ldw, const float *x, float *y);
     void (*f64)(ptrdiff_t n, ptrdiff_t k, const double *w, ptrdiff_t ldw, const double *x,
@@ -19,12 +19,14 @@ typedef struct {
                      float *y);
     void (*gevm_f64)(ptrdiff_t n, ptrdiff_t k, const double *w, ptrdiff_t ldw, const double *d,
                      double *y);
-} fastnn_gemv_kernels;
+};
+typedef struct fastnn_gemv_kernels fastnn_gemv_kernels;
 
 extern const fastnn_gemv_kernels fastnn_gemv_avx512;
 extern const fastnn_gemv_kernels fastnn_gemv_avx2;
 
-/* The active instruction set's kernels, or NULL where the GEMM serves as well (the baseline). */
+/* The active kernel context's (its .gemv), or NULL where the GEMM serves as well (the
+ * baseline). */
 const fastnn_gemv_kernels *fastnn_gemv_kernels_active(void);
 
 #endif

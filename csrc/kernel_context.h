@@ -133,8 +133,24 @@ typedef struct {
     fastnn_sgemm_dot_ukernel dot_ukernel;
 } fastnn_bf16gemm_blocking;
 
-typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
+/* The convolution's window gather (kernels/conv_gather.h) into packed panels as wide as the
+ * set's float32 and float64 register tiles (nr_f32, nr_f64), values moved as integers. */
+typedef struct {
+    int nr_f32, nr_f64;
+    void (*f32)(ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t taps, const uint32_t *x, ptrdiff_t total,
+                ptrdiff_t plane, const ptrdiff_t *tap_offset, const uint32_t *lane_mask,
+                uint32_t *dst);
+    void (*f64)(ptrdiff_t k0, ptrdiff_t kc, ptrdiff_t taps, const uint64_t *x, ptrdiff_t total,
+                ptrdiff_t plane, const ptrdiff_t *tap_offset, const uint64_t *lane_mask,
+                uint64_t *dst);
+} fastnn_conv_gather_kernels;
 
+typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
+typedef struct fastnn_gemv_kernels fastnn_gemv_kernels;     /* gemv.h */
+typedef struct fastnn_optim_kernels fastnn_optim_kernels; /* optim_kernels.h */
+
+/* Everything a kernel set runs, declared once per set in the registry (dispatch.c): code outside
+ * the registry reads the active context and never compares sets. */
 typedef struct {
     const char *name;
     const fastnn_sgemm_blocking *sgemm;
@@ -143,6 +159,10 @@ typedef struct {
      * bf16 while packing and run on the float32 kernels (gemm.c) */
     const fastnn_bf16gemm_blocking *bf16gemm;
     const fastnn_activation_kernels *activations;
+    /* matrix-vector products at batch 1; NULL where the GEMM serves one row as well */
+    const fastnn_gemv_kernels *gemv;
+    const fastnn_optim_kernels *optim; /* the optimizers' row loops */
+    const fastnn_conv_gather_kernels *conv_gather;
     const fastnn_fma_peak_kernels *fma_peak;
 } fastnn_kernel_context;
 
@@ -150,6 +170,8 @@ typedef struct {
 extern const fastnn_sgemm_blocking fastnn_sgemm_avx512, fastnn_sgemm_avx2, fastnn_sgemm_generic;
 extern const fastnn_dgemm_blocking fastnn_dgemm_avx512, fastnn_dgemm_avx2, fastnn_dgemm_generic;
 extern const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16;
+extern const fastnn_conv_gather_kernels fastnn_conv_gather_avx512, fastnn_conv_gather_avx2,
+    fastnn_conv_gather_generic;
 extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512_bf16, fastnn_fma_peak_avx512,
     fastnn_fma_peak_avx2, fastnn_fma_peak_generic;
 

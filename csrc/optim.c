@@ -25,13 +25,7 @@ void fastnn_adam_prepare(const fastnn_adam_hyper *h, fastnn_adam_scalars *s)
 
 const fastnn_optim_kernels *fastnn_optim_kernels_active(void)
 {
-    const fastnn_kernel_context *context = fastnn_active_context();
-    /* by the float32 kernels the set registers, so that avx512_bf16 takes avx512's */
-    if (context->sgemm == &fastnn_sgemm_avx512)
-        return &fastnn_optim_avx512;
-    if (context->sgemm == &fastnn_sgemm_avx2)
-        return &fastnn_optim_avx2;
-    return &fastnn_optim_generic;
+    return fastnn_active_context()->optim;
 }
 
 #define DEFINE_STEPS(T, SUFFIX)                                                                 \

@@ -46,6 +46,7 @@ cdef extern from "dispatch.h" nogil:
     int fastnn_select_isa(const char *isa)
     const char *fastnn_isa_name()
     const char *fastnn_isa_name_at(int i)
+    const char *fastnn_isa_float_kernels_of(const char *isa)
     int fastnn_get_num_threads()
     void fastnn_set_num_threads(int n)
     int fastnn_has_openmp()
@@ -301,6 +302,17 @@ def isa_names():
         names.append(name.decode())
         name = fastnn_isa_name_at(len(names))
     return tuple(names)
+
+
+def float_kernel_sets():
+    """The registry's sets with float32 and float64 kernels of their own, newest first: a set
+    built on another (avx512_bf16 on avx512, adding bf16 products) is left out, so that a test
+    covers each float kernel once."""
+    own = []
+    for isa in isa_names():
+        if fastnn_isa_float_kernels_of(isa.encode()).decode() == isa:
+            own.append(isa)
+    return tuple(own)
 
 
 def isa_supported(str isa not None):

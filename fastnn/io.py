@@ -41,6 +41,8 @@ ESTIMATOR_ARRAY_DTYPES = ARRAY_DTYPES + ("bool", "int8", "int16", "int32", "int6
 UNICODE_DTYPE = re.compile(r"<U[1-9][0-9]{0,5}")
 ESTIMATORS = ("MLPClassifier", "MLPRegressor", "Perceptron", "LogisticRegression", "LinearSVM")
 PARAMETER_DTYPES = ("float32", "float64")  # the values a `dtype` parameter may take in a file
+# parameters added after files were first written, with the value an older file meant
+LATER_PARAMETERS = {"precision": "fp32"}
 MANIFEST_MAX = 16 * 2**20
 NPY_HEADER_MAX = 4096  # an .npy header is far shorter; a member larger than its data is not ours
 MAX_NDIM = 32
@@ -74,7 +76,7 @@ def _layouts():
     def describe_linear(module):
         description = {"in_features": module.in_features, "out_features": module.out_features,
                        "bias": module.bias is not None, "activation": module.activation,
-                       "dtype": module.weight.data.dtype.name}
+                       "dtype": module.weight.data.dtype.name, "precision": module.precision}
         spec = module._activation
         if spec is not None and spec.params:  # the activation's parameters, when it has some
             description["activation_params"] = spec.params
@@ -104,7 +106,8 @@ def _layouts():
                                  f"{_abbreviate(args['activation_params'])}")
             activation = F.activation_spec(activation, "load", **args["activation_params"])
         return nn.Linear(args["in_features"], args["out_features"], args["bias"],
-                         activation=activation, dtype=args["dtype"], rng=0)
+                         activation=activation, dtype=args["dtype"], rng=0,
+                         precision=args.get("precision", LATER_PARAMETERS["precision"]))
 
     def describe_sequential(module):
         return {"names": [name for name, _ in module.named_children()]}
@@ -325,6 +328,9 @@ def _build_estimator(description, arrays):
     if not isinstance(name, str) or name not in classes:
         raise ValueError(f"estimator type {_abbreviate(name)} is not one fastnn loads ({', '.join(ESTIMATORS)})")
     cls = classes[name]
+    if isinstance(params, dict):
+        params = {**{key: value for key, value in LATER_PARAMETERS.items()
+                     if key in cls._get_param_names()}, **params}
     if not isinstance(params, dict) or set(params) != set(cls._get_param_names()):
         found = sorted(params) if isinstance(params, dict) else _abbreviate(params)
         raise ValueError(f"{name}: the parameters must be {sorted(cls._get_param_names())}, the file has {found}")

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fastnn import _core
+
 HERE = Path(__file__).resolve().parent
-# Every kernel set's activations (avx512_bf16 shares avx512's: testing it again would add time,
-# not coverage).
-ISAS = ("avx512", "avx2", "generic")
+# Every kernel set's activations, each once (a set built on another shares its activations).
+ISAS = _core.float_kernel_sets()
 TINY = 2.0 ** -116
 FLT_MIN = float(np.finfo(np.float32).tiny)
 

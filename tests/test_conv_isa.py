@@ -12,7 +12,7 @@ from support import fastnn_env
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+@pytest.mark.parametrize("isa", _core.float_kernel_sets())
 def test_conv_sweep_on_each_isa_forced_by_environment(isa):
     if _core.isa_supported(isa) != 1:
         pytest.skip(f"this CPU cannot run {isa}")

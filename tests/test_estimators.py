@@ -349,17 +349,15 @@ def scikit_learns_check_params(name):
     return INIT_PARAMS.get(theirs, {}), per_check
 
 
-@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor], ids=["MLPClassifier", "MLPRegressor"])
-def test_check_estimator(Estimator):
-    """Every scikit-learn estimator check passes, none expected to fail, run as scikit-learn runs
-    them on its own MLPs (including sample-weight equivalence, with its parameters)."""
+def scikit_learn_check_results(estimator, per_check):
+    """{(check name, parameters): "passed", "skipped: ..." or "failed: ..."} for every
+    scikit-learn estimator check on `estimator`, with the per-check parameter sets."""
     estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
     from sklearn.base import clone
     from sklearn.exceptions import SkipTestWarning  # noqa: F401  (scikit-learn is there)
-    init_params, per_check = scikit_learns_check_params(Estimator.__name__)
     results = {}
     for estimator, check in estimator_checks.estimator_checks_generator(
-            Estimator(**init_params), legacy=True, mark=None):
+            estimator, legacy=True, mark=None):
         name = getattr(check, "func", check).__name__
         for params in per_check.get(name, [{}]):
             instance = clone(estimator).set_params(**params)
@@ -372,6 +370,15 @@ def test_check_estimator(Estimator):
                     results[name, str(params)] = f"skipped: {skip}"
                 except Exception as error:  # noqa: BLE001 - every failure is reported below
                     results[name, str(params)] = f"failed: {type(error).__name__}: {str(error)[:300]}"
+    return results
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor], ids=["MLPClassifier", "MLPRegressor"])
+def test_check_estimator(Estimator):
+    """Every scikit-learn estimator check passes, none expected to fail, run as scikit-learn runs
+    them on its own MLPs (including sample-weight equivalence, with its parameters)."""
+    init_params, per_check = scikit_learns_check_params(Estimator.__name__)
+    results = scikit_learn_check_results(Estimator(**init_params), per_check)
     failed = {key: r for key, r in results.items() if r.startswith("failed")}
     assert failed == {}
     skipped = {key[0] for key, r in results.items() if r.startswith("skipped")}

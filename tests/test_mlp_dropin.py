@@ -222,7 +222,7 @@ def test_scikit_learns_parameters_are_accepted_as_they_are():
     for Theirs, Ours in ((neural_network.MLPClassifier, MLPClassifier),
                          (neural_network.MLPRegressor, MLPRegressor)):
         params = Theirs(solver="lbfgs", max_fun=100).get_params()
-        assert Ours(**params).get_params() == dict(params, dtype=None)
+        assert Ours(**params).get_params() == dict(params, dtype=None, precision="fp32")
 
 
 @pytest.mark.parametrize("make, data", [

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from .. import _core
 from ._base import BaseEstimator, ConvergenceWarning, check_is_fitted
 from ._epoch import compiled_epoch, compiled_loss, objective, train_epoch
 from ._lbfgs import minimize
@@ -73,12 +74,13 @@ class BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval("int", 1, None, "left"), Options(math.inf)],
         "max_fun": [Interval("int", 1, None, "left")],
         "dtype": [FloatDtype()],
+        "precision": [Options(*_core.PRECISIONS)],
     }
 
     def _set_shared_params(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
                            learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
                            warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
-                           beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype):
+                           beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype, precision):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -103,6 +105,7 @@ class BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.precision = precision
 
     # ---- what the subclasses define -----------------------------------------------------------
     # _targets(y, X, first_pass, incremental, classes, caller) -> (targets for the loss in the
@@ -123,7 +126,7 @@ class BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         if not first_pass and not hasattr(self, "_network"):
             self._adopt_parameters(caller)
-        dtype = model_dtype(self.dtype, X) if first_pass else self._network.dtype
+        dtype = self._model_dtype(X, first_pass, caller)
         X = check_array(X, dtype, caller, accept_sparse=True)
         targets, stratify = self._targets(y, X, first_pass, incremental, classes, caller)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], caller)
@@ -141,6 +144,7 @@ class BaseMLP(BaseEstimator):
                     f" fitted {network.layer_units} {network.activation}, now {layer_units} {self.activation};"
                     " set warm_start=False to start over")
             self.out_activation_ = self._out_activation()
+        self._network.set_precision(self.precision)
         if self._peers is not None:
             self._peers.broadcast(self._network.params)  # every rank starts from rank 0's weights
         if self.solver == "lbfgs":
@@ -157,6 +161,21 @@ class BaseMLP(BaseEstimator):
                              " the solver produced non-finite outputs; the input may contain large values"
                              " and need to be preprocessed.")
         return self
+
+    def _model_dtype(self, X, first_pass, caller):
+        """The dtype this fit computes in: dtype's, else X's (float32 stays float32, anything else
+        float64), else the fitted network's; float32 whenever precision="bf16" (its products
+        accumulate in float32), for which a float64 dtype or network is an error."""
+        if first_pass:
+            dtype = model_dtype(self.dtype if self.precision != "bf16" or self.dtype is not None
+                                else np.float32, X)
+        else:
+            dtype = self._network.dtype
+        if self.precision == "bf16" and dtype != np.float32:
+            whose = "dtype" if first_pass else "the fitted network's dtype"
+            raise ValueError(f"{caller}: precision='bf16' computes in float32, but {whose} is {dtype}:"
+                             f" leave dtype=None (or float32), or use precision='fp32'")
+        return dtype
 
     def _new_optimizer(self):
         if self.solver == "sgd":
@@ -263,6 +282,7 @@ class BaseMLP(BaseEstimator):
         state = {"n_features_in_": self.n_features_in_, "n_outputs_": self.n_outputs_,
                  "n_layers_": self.n_layers_, "out_activation_": self.out_activation_,
                  "activation": network.activation,  # the network's: set_params after fit leaves it
+                 "precision": network.precision,
                  "n_iter_": self.n_iter_, "t_": self.t_,
                  "loss_curve_": np.array(self.loss_curve_, dtype=np.float64),
                  "validation_scores_": None if self.validation_scores_ is None else
@@ -299,7 +319,12 @@ class BaseMLP(BaseEstimator):
             intercepts.append(reader.array(f"intercepts_.{i}", dtypes, (units[-1],)))
         if units[-1] != n_outputs:
             reader.fail(f"coefs_.{n_layers - 2}", f"has {units[-1]} outputs, n_outputs_ is {n_outputs}")
-        network = DenseNetwork(units, reader.choice("activation", HIDDEN_ACTIVATIONS), coefs[0].dtype, rng=None)
+        activation = reader.choice("activation", HIDDEN_ACTIVATIONS)
+        # files written before precision existed computed in fp32
+        precision = reader.choice("precision", _core.PRECISIONS) if reader.has("precision") else "fp32"
+        if precision == "bf16" and coefs[0].dtype != np.float32:
+            reader.fail("precision", f"'bf16' needs float32 coefs_, the file holds {coefs[0].dtype}")
+        network = DenseNetwork(units, activation, coefs[0].dtype, rng=None, precision=precision)
         network.load(coefs, intercepts)
         fitted.update(
             _network=network, coefs_=network.coefs, intercepts_=network.intercepts,

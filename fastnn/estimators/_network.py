@@ -26,9 +26,10 @@ _LAYER_ACTIVATION = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "r
 
 class DenseNetwork:
     """Layers of `layer_units` (input, hidden..., output) with `activation` between them and a
-    linear output. With rng=None the parameters are not drawn: the caller fills them (`load`)."""
+    linear output, their products in `precision` ("fp32" or "bf16", see Linear). With rng=None
+    the parameters are not drawn: the caller fills them (`load`)."""
 
-    def __init__(self, layer_units, activation, dtype, rng):
+    def __init__(self, layer_units, activation, dtype, rng, precision="fp32"):
         self.layer_units = [int(u) for u in layer_units]
         self.activation = activation
         self.dtype = np.dtype(dtype)
@@ -36,7 +37,7 @@ class DenseNetwork:
         last = len(pairs) - 1
         layers = [(InputLinear if i == 0 else Linear)(
             fan_in, fan_out, activation=_LAYER_ACTIVATION[activation] if i < last else None,
-            dtype=self.dtype, rng=0) for i, (fan_in, fan_out) in enumerate(pairs)]
+            dtype=self.dtype, rng=0, precision=precision) for i, (fan_in, fan_out) in enumerate(pairs)]
         self.model = Sequential(*layers)
         # the optimizers' two groups: weights (L2-penalised) and intercepts (not)
         self.weight_parameters = [layer.weight for layer in layers]
@@ -59,13 +60,23 @@ class DenseNetwork:
             coef[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
             intercept[...] = rng.uniform(-bound, bound, fan_out)
 
+    @property
+    def precision(self):
+        return self.model[0].precision
+
+    def set_precision(self, precision):
+        """Every layer's products in `precision` (a compiled step made before must be made again)."""
+        if precision != self.precision:
+            self.model.to_precision(precision)
+
     def __getstate__(self):
         return {"layer_units": self.layer_units, "activation": self.activation, "dtype": self.dtype.str,
-                "params": self.params}
+                "params": self.params, "precision": self.precision}
 
     def __setstate__(self, state):
         # unpickled views would be copies: build the layers again over one buffer and fill it
-        self.__init__(state["layer_units"], state["activation"], state["dtype"], rng=None)
+        self.__init__(state["layer_units"], state["activation"], state["dtype"], rng=None,
+                      precision=state.get("precision", "fp32"))  # pickles from before precision: fp32
         self.params[...] = state["params"]
 
     def owns(self, coefs, intercepts):

@@ -3,7 +3,9 @@
 A CSR batch is never densified: the forward product X·Wᵀ + b and the weight gradient dSᵀ·X run
 in C over the stored nonzeros (csrc/sparse.c), nnz · out_features multiply-adds each, and the
 activation is applied in place as the dense layer's epilogue would. The input gradient, which a
-first layer never needs, is refused for sparse input. Dense input takes Linear's fused path.
+first layer never needs, is refused for sparse input. Dense input takes Linear's fused path
+(in the layer's precision; CSR products are float32 whatever it is: they are bound by reading
+the nonzeros, not by arithmetic).
 """
 import numpy as np
 

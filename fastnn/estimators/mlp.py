@@ -5,8 +5,9 @@ the import is enough (scikit-learn's own tests for these classes pass against th
 tests/test_sklearn_mlp_suite.py): the solvers "lbfgs", "sgd" and "adam", `max_fun`, the
 regressor's `loss` ("squared_error" or "poisson"), multilabel indicator y, dense or scipy sparse
 X, and weights in X's dtype (float32 stays float32, anything else float64). Added: the hidden
-activation "gelu", and `dtype` to choose the precision instead of following X. The training
-itself is in _mlp_base.
+activation "gelu", `dtype` to choose the float type instead of following X, and
+`precision="bf16"` to run the network's products on bfloat16-rounded operands (float32 weights,
+gradients and updates; see fastnn.nn.Linear). The training itself is in _mlp_base.
 """
 import numpy as np
 
@@ -60,11 +61,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None,
+                 precision="fp32"):
         self._set_shared_params(hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
                                 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
                                 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
-                                beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype)
+                                beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype,
+                                precision)
 
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -220,12 +223,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, dtype=None):
+                 max_fun=15000, dtype=None,
+                 precision="fp32"):
         self.loss = loss
         self._set_shared_params(hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
                                 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
                                 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
-                                beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype)
+                                beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype,
+                                precision)
 
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
