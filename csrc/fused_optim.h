@@ -89,8 +89,9 @@ FASTNN_DECLARE_FUSED_OPTIM(float, f32)
 FASTNN_DECLARE_FUSED_OPTIM(double, f64)
 #undef FASTNN_DECLARE_FUSED_OPTIM
 
-/* fastnn_weight_grad_update_f32 with dW the product of the bf16-rounded delta and x
- * (fastnn_sgemm_bf16) at every k: the update itself stays float32. */
+/* fastnn_weight_grad_update_f32 with dW the product of the bf16-rounded delta and x (the numbers
+ * of fastnn_sgemm_bf16 up to the order of the sums, at every k): the update itself stays
+ * float32. */
 int fastnn_weight_grad_update_bf16(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const float *delta,
                                    ptrdiff_t ld_delta, const float *x, ptrdiff_t ld_x, float *grad,
                                    int accumulate, const fastnn_update *update);

@@ -102,7 +102,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             } else if (rows == 1 && gemv && !L->bf16) { /* batch 1: one stream over W */          \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
-                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre))      \
+                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre)) \
                     fastnn_active_context()->activations->SUFFIX.bias_activation(                 \
                         L->activation, 1, L->out, (const T *)L->bias, out, L->out,                \
                         training ? (T *)L->pre : NULL, L->out);                                   \
@@ -110,7 +110,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             } else {                                                                              \
                 void *pre = training ? L->pre : NULL;                                             \
                 fastnn_epilogue epilogue, *e = NULL;                                              \
-                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || pre) {                     \
+                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || pre) {                \
                     fastnn_epilogue_init(&epilogue, sizeof(T) == sizeof(double), L->bias,         \
                                          L->activation, pre, L->out);                             \
                     e = &epilogue;                                                                \
@@ -168,7 +168,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                 continue;                                                                         \
             }                                                                                     \
             const T *d = g;                                                                       \
-            if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                           \
+            if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                      \
                 const T *saved = L->pre ? (const T *)L->pre : (const T *)L->output;               \
                 fastnn_delta_and_bias_grad_##SUFFIX(L->activation, rows, L->out, g, L->out,       \
                                                     saved, L->out, (T *)plan->delta, L->out,      \

@@ -6,6 +6,7 @@ import numpy as np
 from .. import _core
 from .. import functional as F
 from .. import init
+from .fused_pair import FusedActivation
 from .module import Module, backward_before_forward, check_grad_output, describe
 from .parameter import Parameter
 
@@ -215,27 +216,10 @@ class Linear(Module):
         return text
 
 
-class LinearActivation:
-    """A Linear and the activation module after it, run by a Sequential as one fused Linear: the
-    forward writes the activated output directly, the backward forms dS once from it (or from
-    the pre-activation for GELU). The cache lives here, so the two modules' own caches stay empty."""
+class LinearActivation(FusedActivation):
+    """A Linear and the activation module after it, run as one fused Linear (fused_pair.py)."""
 
-    __slots__ = ("linear", "modules", "activation", "cache")
-    skips_input_grad = True
-
-    def __init__(self, linear, activation_module, activation):
-        self.linear, self.activation, self.cache = linear, activation, None
-        self.modules = (linear, activation_module)
-
-    def parameters(self):
-        return self.linear.parameters()
-
-    def forward(self, x):
-        y, self.cache = self.linear._run(x, self.activation)
-        return y
-
-    def backward(self, grad_output, need_input_grad=True):
-        return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad)
+    __slots__ = ()
 
     def backward_updating(self, grad_output, updates, need_input_grad=True):
         if self.cache is None:
@@ -244,6 +228,6 @@ class LinearActivation:
                                      updates)
 
     def plan_op(self):
-        linear = self.linear
+        linear = self.layer
         return {"op": "linear", "weight": linear.weight, "bias": linear.bias, "activation": self.activation,
                 "precision": linear.precision}
