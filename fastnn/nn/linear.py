@@ -225,7 +225,7 @@ class LinearActivation(FusedActivation):
         if self.cache is None:
             raise backward_before_forward(self.layer)
         return self.layer._backward(grad_output, self.cache, self.activation, need_input_grad,
-                                    updates)
+                                     updates)
 
     def plan_op(self):
         linear = self.layer
