@@ -7,7 +7,7 @@ from .. import _core
 from .. import functional as F
 from .. import init
 from .fused_pair import FusedActivation, GemmLayer
-from .module import check_grad_output, describe
+from .module import backward_before_forward, check_grad_output, describe
 from .parameter import Parameter
 
 __all__ = ["Linear"]
@@ -137,17 +137,22 @@ class Linear(GemmLayer):
                              f"{getattr(grad_output, 'dtype', '')}".rstrip())
         return grad_output.reshape(-1, self.out_features)
 
-    def _backward(self, grad_output, cache, activation, need_input_grad):
+    def _backward(self, grad_output, cache, activation, need_input_grad, updates=None):
         """dx (of x's shape, or None) after adding the parameters' gradients, for a checked
-        grad_output of the forward output's shape."""
+        grad_output of the forward output's shape; with `updates` (an OptimizerInBackward) the
+        weight is stepped in place of its gradient when the optimizer holds it."""
         x, output, pre, lead = cache
         grad_output = self._reshaped_grad(grad_output, cache)
         weight_grad, bias_grad, accumulate = self._gradient_buffers()
         code = 0 if activation is None else activation.kernel
         from_input = activation is not None and activation.derivative_from_input
+        # a bf16 layer's dW is a bf16 product, which the fused update's GEMM is not: it is
+        # stepped by the plain rule after the backward
+        weight_step = updates.weight_step(self.weight) if updates is not None and not self._bf16 else None
         dx, _, _ = F.linear_backward_unchecked(
             grad_output, x, self.weight.data, code, pre if from_input else output, need_input_grad,
-            self.bias is not None, weight_grad, bias_grad, accumulate, self._bf16)
+            self.bias is not None, weight_grad, bias_grad, accumulate, self._bf16,
+            weight_step=weight_step)
         return dx if dx is None or len(lead) == 1 else dx.reshape(lead + (self.in_features,))
 
     def _run(self, x, activation):
@@ -155,6 +160,13 @@ class Linear(GemmLayer):
         x, lead = self._checked_input(x)
         y, pre = self._forward(x, activation)
         return (y if len(lead) == 1 else y.reshape(lead + (self.out_features,))), (x, y, pre, lead)
+
+    def backward_updating(self, grad_output, updates, need_input_grad=True):
+        """backward with the optimizer inside (nn/fused_backward.py): the weight stepped where
+        its gradient is formed."""
+        if self._cache is None:
+            raise backward_before_forward(self)
+        return self._backward(grad_output, self._cache, self._activation, need_input_grad, updates)
 
     def fuse_next(self, following):
         """A Linear without an activation of its own takes the activation module after it into
@@ -185,6 +197,12 @@ class LinearActivation(FusedActivation):
     """A Linear and the activation module after it, run as one fused Linear (fused_pair.py)."""
 
     __slots__ = ()
+
+    def backward_updating(self, grad_output, updates, need_input_grad=True):
+        if self.cache is None:
+            raise backward_before_forward(self.layer)
+        return self.layer._backward(grad_output, self.cache, self.activation, need_input_grad,
+                                    updates)
 
     def plan_op(self):
         linear = self.layer
