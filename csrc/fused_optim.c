@@ -3,7 +3,9 @@
 #include "fused_optim.h"
 
 #include <math.h>
+#include <stdlib.h>
 
+#include "bf16.h"
 #include "dispatch.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -124,31 +126,12 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
-    /* small_k: whether batches of up to FASTNN_ROW_BLOCK_MAX_K samples take the few-row sums    \
-     * or the row blocks; else every batch updates in the write-back of one `gemm`. */            \
-    static int weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,          \
-                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
-                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
-                                           const fastnn_update *update, gemm_fn_##SUFFIX gemm,    \
-                                           int small_k)                                           \
+    /* Rows [lo, hi) of the weight from the whole dW the GEMM left in grad. */                   \
+    static void whole_update_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)          \
     {                                                                                             \
-        if (rows <= 0 || cols <= 0)                                                               \
-            return 0;                                                                             \
-        weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
-                                            accumulate, 0, update, gemm};                         \
-        if (small_k && k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                     \
-            fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
-            return 0;                                                                             \
-        }                                                                                         \
-        if (small_k && k <= FASTNN_ROW_BLOCK_MAX_K) {                                             \
-            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
-                                 row_block_span_##SUFFIX, &args);                                 \
-            return args.failed ? -1 : 0;                                                          \
-        }                                                                                         \
-        update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
-        epilogue.base.apply = update_strip_##SUFFIX;                                              \
-        return gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
-                    cols, &epilogue.base);                                                        \
+        const weight_update_args_##SUFFIX *a = args;                                              \
+        fastnn_update_range_##SUFFIX(a->update, lo * a->cols, (hi - lo) * a->cols,                \
+                                     a->grad + lo * a->cols);                                     \
     }                                                                                             \
                                                                                                   \
     int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
@@ -172,6 +155,40 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         return 1;                                                                                 \
     }                                                                                             \
                                                                                                   \
+    /* small_k: whether batches of up to FASTNN_ROW_BLOCK_MAX_K samples take the few-row sums    \
+     * or the row blocks; else every batch updates in the write-back of one `gemm`. */            \
+    static int weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,          \
+                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
+                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
+                                           const fastnn_update *update, gemm_fn_##SUFFIX gemm,    \
+                                           int small_k)                                           \
+    {                                                                                             \
+        if (rows <= 0 || cols <= 0)                                                               \
+            return 0;                                                                             \
+        weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
+                                            accumulate, 0, update, gemm};                         \
+        if (small_k && k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                     \
+            fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
+            return 0;                                                                             \
+        }                                                                                         \
+        if ((size_t)(rows * cols) * sizeof(T) >= FASTNN_WHOLE_GRADIENT_MIN_BYTES) {               \
+            if (gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,  \
+                     cols, NULL))                                                                 \
+                return -1;                                                                        \
+            fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
+            return 0;                                                                             \
+        }                                                                                         \
+        if (small_k && k <= FASTNN_ROW_BLOCK_MAX_K) {                                             \
+            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
+                                 row_block_span_##SUFFIX, &args);                                 \
+            return args.failed ? -1 : 0;                                                          \
+        }                                                                                         \
+        update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
+        epilogue.base.apply = update_strip_##SUFFIX;                                              \
+        return gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
+                    cols, &epilogue.base);                                                        \
+    }                                                                                             \
+                                                                                                  \
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
                                            const T *delta, ptrdiff_t ld_delta, const T *x,        \
                                            ptrdiff_t ld_x, T *grad, int accumulate,               \
@@ -188,14 +205,39 @@ DEFINE_FUSED_OPTIM(float, f32)
 DEFINE_FUSED_OPTIM(double, f64)
 #undef GEMM
 
-/* bf16 products take every batch size through the GEMM's write-back: the few-row kernels would
- * sum the float32 operands unrounded, and the row blocks would round and pack X again for every
- * 32 rows of dW (measured on the 64-256-256-10 step at batch 64, one Zen 5 core: 140 us with the
- * row blocks, 118 us without). */
+/* Up to this many samples a bf16 layer's dW is summed by the few-row kernels from copies of delta
+ * and x rounded to bf16 values: products of bf16 values are exact in float32, so the numbers are
+ * the bf16 GEMM's up to the order of the sums, without packing, k padded to pairs, or writing dW.
+ * Measured on the 784-1024-1024-10 SGD step, one Zen 5 core: at batch 1, 1.26 ms through the
+ * bf16 GEMM, 0.62 ms so (float32: 0.39); the same copies through float32's row blocks up to 64
+ * samples lost to the bf16 GEMM (3.5 against 2.5 ms at 64). */
+#define BF16_ROUNDED_COPY_MAX_K FASTNN_FEW_ROW_MAX_K
+
+static float *rounded_copy(ptrdiff_t k, ptrdiff_t n, const float *a, ptrdiff_t ld, float *into)
+{
+    for (ptrdiff_t p = 0; p < k; p++)
+        for (ptrdiff_t j = 0; j < n; j++)
+            into[p * n + j] = fastnn_round_to_bf16(a[p * ld + j]);
+    return into;
+}
+
+/* Above, every batch updates in the write-back of the bf16 GEMM: the row blocks would round and
+ * pack X again for every 32 rows of dW (measured on the 64-256-256-10 step at batch 64, one Zen 5
+ * core: 140 us with the row blocks, 118 us without). */
 int fastnn_weight_grad_update_bf16(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const float *delta,
                                    ptrdiff_t ld_delta, const float *x, ptrdiff_t ld_x, float *grad,
                                    int accumulate, const fastnn_update *update)
 {
-    return weight_grad_update_f32(rows, cols, k, delta, ld_delta, x, ld_x, grad, accumulate, update,
-                                  fastnn_sgemm_bf16, 0);
+    if (k < 1 || k > BF16_ROUNDED_COPY_MAX_K || rows <= 0 || cols <= 0)
+        return weight_grad_update_f32(rows, cols, k, delta, ld_delta, x, ld_x, grad, accumulate,
+                                      update, fastnn_sgemm_bf16, 0);
+    float *copies = malloc(sizeof(float) * (size_t)(k * (rows + cols)));
+    if (copies == NULL)
+        return -1;
+    int status = weight_grad_update_f32(
+        rows, cols, k, rounded_copy(k, rows, delta, ld_delta, copies), rows,
+        rounded_copy(k, cols, x, ld_x, copies + k * rows), cols, grad, accumulate, update,
+        fastnn_sgemm, 1);
+    free(copies);
+    return status;
 }

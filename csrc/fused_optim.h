@@ -48,6 +48,15 @@ typedef struct {
  * row blocks below are faster). */
 #define FASTNN_FEW_ROW_MAX_K 4
 
+/* Above FASTNN_FEW_ROW_MAX_K samples, a weight of this many bytes or more (which does not fit in
+ * L2 with its state) takes dW from one GEMM over all its rows into `grad`, then one update pass
+ * over rows of the weight, its state and dW, split between the threads. Measured on the
+ * 784-1024-1024-10 compiled step (one Zen 5 core, B = 16, 64, 256): the row blocks and the strips
+ * below were 4-6% slower than this (each row block repacks and re-reads X, the strips are short
+ * rows the prefetchers do not follow); on the 256x256 weights of the digits MLP (256 KiB, in L2)
+ * the row blocks are as fast or faster. dW goes to memory here, read back once by the update. */
+#define FASTNN_WHOLE_GRADIENT_MIN_BYTES ((size_t)1 << 20)
+
 /* ... and up to this many, dW is formed in blocks of whole rows, each updated from L2 as soon as
  * it is complete (above, in the GEMM's write-back, strip by strip). */
 #define FASTNN_ROW_BLOCK_MAX_K 64
@@ -80,8 +89,9 @@ FASTNN_DECLARE_FUSED_OPTIM(float, f32)
 FASTNN_DECLARE_FUSED_OPTIM(double, f64)
 #undef FASTNN_DECLARE_FUSED_OPTIM
 
-/* fastnn_weight_grad_update_f32 with dW the product of the bf16-rounded delta and x
- * (fastnn_sgemm_bf16) at every k: the update itself stays float32. */
+/* fastnn_weight_grad_update_f32 with dW the product of the bf16-rounded delta and x (the numbers
+ * of fastnn_sgemm_bf16 up to the order of the sums, at every k): the update itself stays
+ * float32. */
 int fastnn_weight_grad_update_bf16(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const float *delta,
                                    ptrdiff_t ld_delta, const float *x, ptrdiff_t ld_x, float *grad,
                                    int accumulate, const fastnn_update *update);
