@@ -371,9 +371,13 @@ static int NAME(forward_run)(void *context, ptrdiff_t unit)
     return 0;
 }
 
+#include "conv_rows_template.h"
+
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                 const T *bias, int activation, T *y, T *pre)
 {
+    if (NAME(rows_path_applies)(g, fastnn_active_context()->BLOCKING->nr))
+        return NAME(forward_by_rows)(g, x, w, bias, activation, y, pre);
     NAME(forward_plan) plan = {.g = g, .blk = fastnn_active_context()->BLOCKING, .x = x, .y = y};
     const BLOCKING_TYPE *blk = plan.blk;
     const ptrdiff_t mg = g->out_channels / g->groups;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "bf16.h"
+#include "dispatch.h"
 #include "elementwise.h"
 #include "gemm.h"
 
@@ -150,6 +151,27 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         epilogue.base.apply = update_strip_##SUFFIX;                                              \
         return gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
                     cols, &epilogue.base);                                                        \
+    }                                                                                             \
+                                                                                                  \
+    int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
+                                     T *input_grad, const fastnn_update *u)                       \
+    {                                                                                             \
+        /* the rows share input_grad's sums, so they run in order on this thread: only where    \
+         * the row spans would too */                                                             \
+        if (u->rule != FASTNN_RULE_SGD ||                                                         \
+            (rows * cols >= FASTNN_ELEMENTWISE_PARALLEL_MIN && fastnn_get_num_threads() > 1))     \
+            return 0;                                                                             \
+        const fastnn_optim_kernels_##SUFFIX *kern = &fastnn_optim_kernels_active()->SUFFIX;       \
+        T *param = (T *)u->param, *buf = (T *)u->state[0];                                        \
+        if (input_grad)                                                                           \
+            for (ptrdiff_t j = 0; j < cols; j++) input_grad[j] = 0;                               \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
+            if (i + 1 < rows)                                                                     \
+                prefetch_update(u, sizeof(T), (i + 1) * cols, cols);                              \
+            kern->rank1_sgd(cols, delta[i], x, param + i * cols, buf ? buf + i * cols : NULL,     \
+                            input_grad, &u->sgd);                                                 \
+        }                                                                                         \
+        return 1;                                                                                 \
     }                                                                                             \
                                                                                                   \
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \

@@ -68,7 +68,13 @@ void fastnn_update_end_step(fastnn_update *update);
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
                                            const T *delta, ptrdiff_t ld_delta, const T *x,        \
                                            ptrdiff_t ld_x, T *grad, int accumulate,               \
-                                           const fastnn_update *update);
+                                           const fastnn_update *update);                  \
+    /* Batch 1: W (rows x cols, contiguous) stepped by the outer product delta^T x, and the      \
+     * input gradient input_grad = delta W (cols; skipped when NULL) from each row before it      \
+     * changes, in one pass over W and its state. Runs only where it can (SGD on one thread)     \
+     * and returns 1; else returns 0 having done nothing. */                                      \
+    int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
+                                     T *input_grad, const fastnn_update *update);
 
 FASTNN_DECLARE_FUSED_OPTIM(float, f32)
 FASTNN_DECLARE_FUSED_OPTIM(double, f64)

@@ -32,6 +32,11 @@ void fastnn_adam_prepare(const fastnn_adam_hyper *hyper, fastnn_adam_scalars *sc
          * weight gradient dS^T X from k samples (k small), summed in p order as the GEMM does */ \
         void (*few_row_gradient)(ptrdiff_t k, const T *a, ptrdiff_t lda, const T *x,              \
                                  ptrdiff_t ldx, ptrdiff_t n, const T *acc, T *g);                 \
+        /* a weight row (n elements) stepped by SGD at batch 1 with the gradient a * x[j], after \
+         * y[j] += a * w[j] (the input gradient, from the row before it changes) when y is not   \
+         * NULL: the few-row gradient and the sgd kernel in one pass */                          \
+        void (*rank1_sgd)(ptrdiff_t n, T a, const T *x, T *param, T *buf, T *y,                   \
+                          const fastnn_sgd_hyper *h);                                             \
     } fastnn_optim_kernels_##SUFFIX;
 
 FASTNN_DECLARE_OPTIM_KERNELS(float, f32)

@@ -13,7 +13,7 @@
 
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
-    return plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY;
+    return fastnn_loss_table[plan->loss].kind == FASTNN_LOSS_CLASS_ROWS;
 }
 
 /* splitmix64: a fast generator of good quality for shuffling; the epoch's order depends only
@@ -28,8 +28,10 @@ static uint64_t next_random(uint64_t *state)
 
 static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *order)
 {
+    if (shuffle == FASTNN_EPOCH_ORDER_GIVEN)
+        return;
     for (ptrdiff_t i = 0; i < n; i++) order[i] = i;
-    if (!shuffle)
+    if (shuffle != FASTNN_EPOCH_SHUFFLED)
         return;
     uint64_t state = seed;
     for (ptrdiff_t i = n - 1; i > 0; i--) {
@@ -40,6 +42,22 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
     }
 }
 
+/* The weight decay of a layer's weight rule (SGD's or Adam's; the other is unused). */
+static double weight_decay_of(const fastnn_plan_layer *L)
+{
+    return L->weight_update.rule == FASTNN_RULE_ADAM ? L->weight_update.adam.weight_decay
+                                                     : L->weight_update.sgd.weight_decay;
+}
+
+static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
+{
+    L->weight_update.sgd.weight_decay = weight_decay;
+    L->weight_update.adam.weight_decay = weight_decay;
+}
+
+/* Elements of |W|^2 summed in T before each partial sum goes into the double total */
+#define SQUARES_BLOCK 512
+
 /* A Linear's products: GEMM, or GEMM_BF16 for a layer marked bf16 (float32 plans only; the
  * float64 plan passes its own GEMM twice). Batch 1 takes the GEMV kernels in float32 only: a bf16
  * layer's row goes through its GEMM, so that it rounds as the eager layer does. */
@@ -47,6 +65,28 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
     typedef int (*gemm_fn_##SUFFIX)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,     \
                                     ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *,           \
                                     ptrdiff_t, const fastnn_epilogue *);                          \
+    /* |W|^2 over every Linear weight: sixteen independent sums (vector lanes) per block */       \
+    static double weights_squared_##SUFFIX(const fastnn_plan *plan)                               \
+    {                                                                                             \
+        double total = 0;                                                                         \
+        for (int l = 0; l < plan->count; l++) {                                                   \
+            const fastnn_plan_layer *L = &plan->layers[l];                                        \
+            if (L->kind != FASTNN_OP_LINEAR)                                                      \
+                continue;                                                                         \
+            const T *w = (const T *)L->weight;                                                    \
+            ptrdiff_t n = L->in * L->out;                                                         \
+            for (ptrdiff_t b = 0; b < n; b += SQUARES_BLOCK) {                                    \
+                ptrdiff_t m = n - b < SQUARES_BLOCK ? n - b : SQUARES_BLOCK, j = 0;               \
+                T lane[16] = {0}, sum = 0;                                                        \
+                for (; j + 16 <= m; j += 16)                                                      \
+                    for (int t = 0; t < 16; t++) lane[t] += w[b + j + t] * w[b + j + t];          \
+                for (; j < m; j++) sum += w[b + j] * w[b + j];                                    \
+                for (int t = 0; t < 16; t++) sum += lane[t];                                      \
+                total += sum;                                                                     \
+            }                                                                                     \
+        }                                                                                         \
+        return total;                                                                             \
+    }                                                                                             \
                                                                                                   \
     static int forward_##SUFFIX(const fastnn_plan *plan, ptrdiff_t rows, const T *x, T *y,        \
                                 int training)                                                     \
@@ -61,7 +101,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
             } else if (rows == 1 && gemv && !L->bf16) { /* batch 1: one stream over W */          \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->SUFFIX(L->out, L->in, (const T *)L->weight, L->in, h, out);                 \
-                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre))      \
+                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || (training && L->pre)) \
                     fastnn_active_context()->activations->SUFFIX.bias_activation(                 \
                         L->activation, 1, L->out, (const T *)L->bias, out, L->out,                \
                         training ? (T *)L->pre : NULL, L->out);                                   \
@@ -69,7 +109,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
             } else {                                                                              \
                 void *pre = training ? L->pre : NULL;                                             \
                 fastnn_epilogue epilogue, *e = NULL;                                              \
-                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || pre) {                     \
+                if (L->bias || L->activation.kind != FASTNN_ACT_IDENTITY || pre) {                \
                     fastnn_epilogue_init(&epilogue, sizeof(T) == sizeof(double), L->bias,         \
                                          L->activation, pre, L->out);                             \
                     e = &epilogue;                                                                \
@@ -92,16 +132,15 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
         const T *logits = (const T *)last->output;                                                \
         ptrdiff_t cols = last->out, n = rows * cols;                                              \
         double scale, total;                                                                      \
-        if (plan->loss == FASTNN_PLAN_LOSS_CROSS_ENTROPY) {                                            \
+        const double param = fastnn_loss_table[plan->loss].default_param;                         \
+        if (plan_loss_is_class(plan)) {                                                           \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)rows;                                    \
-            total = fastnn_class_loss_##SUFFIX(FASTNN_LOSS_CROSS_ENTROPY, 0, rows, cols, logits,                       \
-                                                        (const int64_t *)target, g, scale, NULL); \
-        } else if (plan->loss == FASTNN_PLAN_LOSS_MSE) {                                               \
-            scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_MSE, 0, n, logits, (const T *)target, g, scale, NULL);       \
+            total = fastnn_class_loss_##SUFFIX(plan->loss, param, rows, cols, logits,             \
+                                               (const int64_t *)target, g, scale, NULL);          \
         } else {                                                                                  \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
-            total = fastnn_elementwise_loss_##SUFFIX(FASTNN_LOSS_BCE_WITH_LOGITS, 0, n, logits, (const T *)target, g, scale, NULL); \
+            total = fastnn_elementwise_loss_##SUFFIX(plan->loss, param, n, logits,                \
+                                                     (const T *)target, g, scale, NULL);          \
         }                                                                                         \
         return total * scale;                                                                     \
     }                                                                                             \
@@ -126,7 +165,7 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                 continue;                                                                         \
             }                                                                                     \
             const T *d = g;                                                                       \
-            if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                           \
+            if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                      \
                 const T *saved = L->pre ? (const T *)L->pre : (const T *)L->output;               \
                 fastnn_delta_and_bias_grad_##SUFFIX(L->activation, rows, L->out, g, L->out,       \
                                                     saved, L->out, (T *)plan->delta, L->out,      \
@@ -137,9 +176,14 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                     NULL, 0, NULL, 0, (T *)L->bias_grad,          \
                                                     L->bias_accumulate);                          \
             }                                                                                     \
-            /* dX before the update changes W */                                                  \
+            /* dX before the update changes W: at batch 1, from each row of W as it is stepped */ \
             gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                                   \
-            if (l > 0 && rows == 1 && gemv && !L->bf16) {                                         \
+            int stepped = rows == 1 && update && !L->weight_accumulate && !L->bf16 &&             \
+                          fastnn_rank1_update_##SUFFIX(L->out, L->in, d, h, l > 0 ? g_in : NULL,  \
+                                                       &L->weight_update);                        \
+            if (stepped) {                                                                        \
+                /* W stepped and dX formed in one pass */                                         \
+            } else if (l > 0 && rows == 1 && gemv && !L->bf16) {                                  \
                 unsigned int fp_state = fastnn_flush_denormals_begin();                           \
                 gemv->gevm_##SUFFIX(L->out, L->in, (const T *)L->weight, L->in, d, g_in);         \
                 fastnn_flush_denormals_end(fp_state);                                             \
@@ -147,7 +191,8 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                      L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
-            if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                            \
+            if (stepped) {                                                                        \
+            } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
                 if ((L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)(     \
                         L->out, L->in, rows, d, L->out, h, L->in, (T *)L->weight_grad,            \
                         L->weight_accumulate, &L->weight_update))                                 \
@@ -191,16 +236,24 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                                                                                                   \
     static int fit_epoch_##SUFFIX(fastnn_plan *plan, ptrdiff_t n, const T *x, const void *target, \
                                   ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,    \
-                                  T *x_batch, void *target_batch, double *loss_sum,               \
+                                  double l2, T *x_batch, void *target_batch, double *loss_sum,    \
                                   ptrdiff_t *steps)                                               \
     {                                                                                             \
         ptrdiff_t in = plan->layers[0].in, out = plan->layers[plan->count - 1].out;               \
-        int classes = plan_loss_is_class(plan);                                                   \
+        int classes = plan_loss_is_class(plan), status = 0;                                       \
+        double decay_before[plan->count];                                                         \
+        for (int l = 0; l < plan->count; l++) decay_before[l] = weight_decay_of(&plan->layers[l]); \
         shuffled_order(n, seed, shuffle, order);                                                  \
         *loss_sum = 0;                                                                            \
         *steps = 0;                                                                               \
-        for (ptrdiff_t start = 0; start < n; start += batch) {                                    \
+        for (ptrdiff_t start = 0; start < n && !status; start += batch) {                         \
             ptrdiff_t rows = n - start < batch ? n - start : batch;                               \
+            if (l2 > 0 && (start == 0 || rows != batch))                                          \
+                for (int l = 0; l < plan->count; l++)                                             \
+                    if (plan->layers[l].kind == FASTNN_OP_LINEAR)                                 \
+                        set_weight_decay(&plan->layers[l], l2 / (double)rows);                    \
+            /* the batch's penalty l2/2 |W|^2 / rows, weighted by its rows */                     \
+            double penalty = l2 > 0 ? 0.5 * l2 * weights_squared_##SUFFIX(plan) : 0;              \
             for (ptrdiff_t i = 0; i < rows; i++) {                                                \
                 int64_t s = order[start + i];                                                     \
                 memcpy(x_batch + i * in, x + s * in, sizeof(T) * (size_t)in);                     \
@@ -211,13 +264,16 @@ static void shuffled_order(ptrdiff_t n, uint64_t seed, int shuffle, int64_t *ord
                            sizeof(T) * (size_t)out);                                              \
             }                                                                                     \
             double loss;                                                                          \
-            int status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss);        \
-            if (status)                                                                           \
-                return status;                                                                    \
-            *loss_sum += plan->loss_sum ? loss : loss * (double)rows;                             \
-            ++*steps;                                                                             \
+            status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss);            \
+            if (!status) {                                                                        \
+                *loss_sum += (plan->loss_sum ? loss : loss * (double)rows) + penalty;             \
+                ++*steps;                                                                         \
+            }                                                                                     \
         }                                                                                         \
-        return 0;                                                                                 \
+        for (int l = 0; l < plan->count; l++)                                                     \
+            if (plan->layers[l].kind == FASTNN_OP_LINEAR)                                         \
+                set_weight_decay(&plan->layers[l], decay_before[l]);                              \
+        return status;                                                                            \
     }
 
 DEFINE_PLAN(float, f32, fastnn_sgemm, fastnn_sgemm_bf16, fastnn_weight_grad_update_bf16)
@@ -239,12 +295,12 @@ int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, con
 }
 
 int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
-                          ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
+                          ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order, double l2,
                           void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps)
 {
     if (plan->is_double)
-        return fit_epoch_f64(plan, n, (const double *)x, target, batch, seed, shuffle, order,
+        return fit_epoch_f64(plan, n, (const double *)x, target, batch, seed, shuffle, order, l2,
                              (double *)x_batch, target_batch, loss_sum, steps);
-    return fit_epoch_f32(plan, n, (const float *)x, target, batch, seed, shuffle, order,
+    return fit_epoch_f32(plan, n, (const float *)x, target, batch, seed, shuffle, order, l2,
                          (float *)x_batch, target_batch, loss_sum, steps);
 }

@@ -16,7 +16,6 @@
 #include "fused_optim.h"
 
 enum { FASTNN_OP_LINEAR = 0, FASTNN_OP_ACTIVATION = 1 };
-enum { FASTNN_PLAN_LOSS_CROSS_ENTROPY = 0, FASTNN_PLAN_LOSS_MSE = 1, FASTNN_PLAN_LOSS_BCE_WITH_LOGITS = 2 };
 
 typedef struct {
     int kind;                /* FASTNN_OP_* */
@@ -38,7 +37,9 @@ typedef struct {
     int count;
     fastnn_plan_layer *layers;
     ptrdiff_t capacity;      /* rows every buffer holds */
-    int loss;                /* FASTNN_PLAN_LOSS_* */
+    /* a loss of the table (loss_table.h), elementwise or on class indices, with its default
+     * parameter: plan.py sets those whose modules declare plan_loss() */
+    int loss;
     int loss_sum;            /* reduction="sum" (else "mean") */
     void *grad[2];           /* capacity x widest: the gradient flowing back, ping-ponged */
     void *delta;             /* capacity x widest: dS */
@@ -55,17 +56,25 @@ int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, 
  * with a rule are stepped in the backward, else the gradients are added into the grad arrays
  * (gradient accumulation: the first such step after an update overwrites them, the next add,
  * and the updating step adds its own before it applies the sum). Returns the loss (mean or sum over the batch) in *loss.
- * target: rows int64 class indices (cross-entropy) or rows x out values (contiguous). */
+ * target: rows int64 class indices (a loss on class indices) or rows x out values (contiguous). */
 int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
                            int update, double *loss);
 
-/* An epoch: the n samples of X (n x in) and target shuffled (when shuffle) with a generator
- * seeded by seed, then updating steps on batches of up to `batch` rows gathered into x_batch
- * and target_batch (capacity rows each). order: n scratch indices. Returns the loss summed over
- * samples (for reduction="mean", each batch's mean times its rows) in *loss_sum and the steps
- * taken in *steps. */
+/* The order of an epoch's samples */
+enum { FASTNN_EPOCH_IN_ORDER = 0, FASTNN_EPOCH_SHUFFLED = 1, FASTNN_EPOCH_ORDER_GIVEN = 2 };
+
+/* An epoch: the n samples of X (n x in) and target in their order, shuffled with a generator
+ * seeded by seed, or in the order `order` holds (per `shuffle`, FASTNN_EPOCH_*), then updating
+ * steps on batches of up to `batch` rows gathered into x_batch and target_batch (capacity rows
+ * each). order: n indices (scratch unless given). Returns the loss summed over samples (for
+ * reduction="mean", each batch's mean times its rows) in *loss_sum and the steps taken in *steps.
+ *
+ * l2 > 0 adds scikit-learn's L2 penalty to every Linear weight: a batch of r rows steps the
+ * weights with weight decay l2 / r (their rule's weight_decay is set so, then restored after the
+ * epoch) and adds l2 / 2 * |W|^2 / r to its loss, |W|^2 over all the weights before its update. */
 int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
                           ptrdiff_t batch, uint64_t seed, int shuffle, int64_t *order,
-                          void *x_batch, void *target_batch, double *loss_sum, ptrdiff_t *steps);
+                          double l2, void *x_batch, void *target_batch, double *loss_sum,
+                          ptrdiff_t *steps);
 
 #endif

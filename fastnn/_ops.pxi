@@ -32,6 +32,7 @@ cdef extern from "losses.h" nogil:
         const char *param
         double default_param
     int FASTNN_LOSS_COUNT
+    int FASTNN_LOSS_ELEMENTWISE, FASTNN_LOSS_CLASS_ROWS, FASTNN_LOSS_PROB_ROWS
     const fastnn_loss_info fastnn_loss_table[]
     ptrdiff_t fastnn_first_invalid_class(ptrdiff_t n, const int64_t *target, int64_t classes)
     ptrdiff_t fastnn_first_invalid_sign_f32(ptrdiff_t n, const float *target)

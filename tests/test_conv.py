@@ -27,6 +27,14 @@ CONV_CASES = [
     (2, 3, 6, 7, 4, (4, 2), 1, "same", 1, 1),       # "same" with an even kernel (asymmetric)
     (1, 2, 9, 8, 3, (3, 3), 1, "same", 2, 1),       # "same" with dilation
     (2, 3, 6, 5, 2, (3, 3), 1, "valid", 1, 1),
+    # output rows of 30-32 (and 64) fill register tiles: the forward by rows (conv_rows_template.h),
+    # with its edge tiles, k blocks, dilation and stride along rows, padding wider than the kernel
+    (2, 6, 9, 31, 4, (3, 3), (2, 1), (3, 1), (2, 1), 2),
+    (1, 3, 5, 31, 5, (4, 2), 1, "same", 1, 1),
+    (2, 3, 6, 36, 7, (2, 5), 1, 0, 1, 1),
+    (1, 2, 4, 26, 3, (3, 3), 1, (4, 3), 1, 1),
+    (1, 96, 4, 30, 9, (3, 3), 1, 1, 1, 1),
+    (1, 4, 3, 64, 12, (3, 3), 1, 1, (1, 2), 4),
 ]
 
 

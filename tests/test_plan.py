@@ -92,6 +92,30 @@ def test_every_instruction_set_gives_the_plain_result(isa, rows):
     assert_same_parameters(plain, compiled, np.float32)
 
 
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("rule", ("sgd", "sgd_momentum", "sgd_nesterov_decay_l1"))
+def test_batch_one_steps_each_weight_row_with_its_input_gradient(isa, rule, threads):
+    """Batch 1, SGD: the input gradient taken from each weight row just before its update, in one
+    pass (vector bodies and tails: 37 and 530 columns); on two threads the second layer
+    (530 x 500, above the parallel threshold) takes the row spans instead. Both equal the plain
+    loop."""
+    sizes = (37, 530, 500, 5)
+    plain, compiled = mlp(np.float32, sizes=sizes), mlp(np.float32, sizes=sizes)
+    plain_opt, compiled_opt = RULES[rule](plain.parameters()), RULES[rule](compiled.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    step = compiled.compile_step(nn.CrossEntropyLoss(), compiled_opt)
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        for seed in range(3):
+            x, y = batch(np.float32, 1, features=sizes[0], classes=sizes[-1], seed=seed)
+            plain_step(plain, loss_fn, plain_opt, x, y)
+            step(x, y)
+    finally:
+        fastnn.set_num_threads(before)
+    assert_same_parameters(plain, compiled, np.float32)
+
+
 LAYERS = {
     "activations_fused": lambda d: nn.Sequential(
         nn.Linear(5, 8, rng=0, dtype=d), nn.GELU(), nn.Linear(8, 8, rng=1, dtype=d), nn.Sigmoid(),
@@ -361,3 +385,15 @@ def test_threads_sharing_a_compiled_step_take_turns():
     for _ in range(40):  # the same batch every time: the order of the calls does not matter
         ref_step(x, target)
     assert_same_parameters(reference, model, np.float32)
+
+
+def test_plan_losses_are_the_loss_table_rows_without_probabilities_or_parameters():
+    plan = _core.Plan(False, 1)
+    for row in _core.LOSS_TABLE:
+        if row["kind"] == "prob_rows" or row["params"]:
+            with pytest.raises(ValueError, match=row["name"]):
+                plan.set_loss(row["name"], False)
+        else:
+            plan.set_loss(row["name"], False)
+    with pytest.raises(KeyError):
+        plan.set_loss("no_such_loss", False)

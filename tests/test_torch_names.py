@@ -182,6 +182,26 @@ def test_parameter_data_assignment_is_checked_and_names_the_parameter():
     np.testing.assert_array_equal(layer.weight.data, w)
 
 
+def test_parameters_are_labelled_without_an_attribute_hook():
+    """Labels are given when a constructor returns (or when a later parameter is first found),
+    not by a __setattr__ hook that every forward's cache store would pay for."""
+    assert all("__setattr__" not in vars(cls) for cls in type(nn.Linear(2, 2)).__mro__[:-1])
+
+    class Transposed(nn.Module):
+        def __init__(self):
+            self.encoder = nn.Linear(4, 3, rng=0)
+            self.decoder = nn.Linear(3, 4, rng=1)
+            self.decoder.weight = nn.Parameter(self.encoder.weight.data.T.copy())
+
+    model = Transposed()
+    with pytest.raises(ValueError, match=r"^Linear.weight \(4, 3\) float32: data must have shape"):
+        model.decoder.weight.data = np.zeros((3, 4), np.float32)
+    model.encoder.bias = nn.Parameter(np.zeros(3, np.float32))  # after the constructor
+    assert len(list(model.parameters())) == 4
+    with pytest.raises(ValueError, match=r"^Linear.bias \(3,\) float32"):
+        model.encoder.bias.data = np.zeros(4, np.float32)
+
+
 @pytest.mark.parametrize("name", ["fastnn.nn.module_list", "fastnn.nn.utils", "fastnn.nn.model_summary",
                                   "fastnn.init", "fastnn._optim_adaptive", "fastnn._lr_schedulers"])
 def test_docstring_examples_run(name):

@@ -109,6 +109,66 @@
         }                                                                                         \
     }
 
+/* y + a * b as the dot and GEMV kernels of the instruction set form it: one fused multiply-add
+ * where the set has it (the baseline's kernels multiply, then add). */
+#ifdef __FMA__
+#define MULTIPLY_ADD_f32(a, b, y) __builtin_fmaf(a, b, y)
+#define MULTIPLY_ADD_f64(a, b, y) __builtin_fma(a, b, y)
+#else
+#define MULTIPLY_ADD_f32(a, b, y) ((y) + (a) * (b))
+#define MULTIPLY_ADD_f64(a, b, y) ((y) + (a) * (b))
+#endif
+
+/* One row of a batch-1 step in one pass over the row: the gradient g = a * x[i] (the outer
+ * product's row, as the few-row gradient forms it), and before the row changes, the input
+ * gradient's y[i] += a * w[i] when y is not NULL. BODY reads w and g and stores the update. */
+#define RANK1_LOOPS(T, SUFFIX, BODY)                                                              \
+    if (y) {                                                                                      \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                       \
+            const T w = param[i], g = a * x[i];                                                   \
+            y[i] = MULTIPLY_ADD_##SUFFIX(a, w, y[i]);                                             \
+            BODY                                                                                  \
+        }                                                                                         \
+    } else {                                                                                      \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                       \
+            const T w = param[i], g = a * x[i];                                                   \
+            BODY                                                                                  \
+        }                                                                                         \
+    }
+
+/* The SGD rule of the sgd kernel above, on the gradient of one weight row at batch 1 (the same
+ * expressions, so the same values). */
+#define DEFINE_RANK1_SGD(T, SUFFIX)                                                               \
+    static void KERNEL(rank1_sgd, SUFFIX)(ptrdiff_t n, T a, const T *restrict x,                  \
+                                          T *restrict param, T *restrict buf, T *restrict y,      \
+                                          const fastnn_sgd_hyper *h)                              \
+    {                                                                                             \
+        const T lr = (T)h->lr, momentum = (T)h->momentum, keep = (T)(1.0 - h->dampening);         \
+        const T weight_decay = (T)h->weight_decay, l1 = (T)h->l1;                                 \
+        if (!buf) {                                                                               \
+            RANK1_LOOPS(T, SUFFIX, param[i] = w - lr * PENALISED_GRADIENT(T, w, g);)              \
+        } else if (h->first_step) {                                                               \
+            RANK1_LOOPS(T, SUFFIX, {                                                              \
+                T p = PENALISED_GRADIENT(T, w, g);                                                \
+                buf[i] = p;                                                                       \
+                param[i] = w - lr * (h->nesterov ? p + momentum * p : p);                         \
+            })                                                                                    \
+        } else if (h->nesterov) {                                                                 \
+            RANK1_LOOPS(T, SUFFIX, {                                                              \
+                T p = PENALISED_GRADIENT(T, w, g);                                                \
+                T b = momentum * buf[i] + keep * p;                                               \
+                buf[i] = b;                                                                       \
+                param[i] = w - lr * (p + momentum * b);                                           \
+            })                                                                                    \
+        } else {                                                                                  \
+            RANK1_LOOPS(T, SUFFIX, {                                                              \
+                T b = momentum * buf[i] + keep * PENALISED_GRADIENT(T, w, g);                     \
+                buf[i] = b;                                                                       \
+                param[i] = w - lr * b;                                                            \
+            })                                                                                    \
+        }                                                                                         \
+    }
+
 /* The updates round every operation as written (no fused multiply-add), as the scalar reference
  * and numpy do; the few-row gradient contracts its products as the GEMM's kernels of the same
  * instruction set do (FMA on AVX2 and AVX-512, none on the baseline), so that both give one dW. */
@@ -116,13 +176,15 @@
 #pragma GCC optimize("fp-contract=off")
 DEFINE_OPTIM_ROWS(float, f32, sqrtf)
 DEFINE_OPTIM_ROWS(double, f64, sqrt)
+DEFINE_RANK1_SGD(float, f32)
+DEFINE_RANK1_SGD(double, f64)
 #pragma GCC pop_options
 DEFINE_FEW_ROW_GRADIENT(float, f32)
 DEFINE_FEW_ROW_GRADIENT(double, f64)
 
 const fastnn_optim_kernels FASTNN_PASTE(fastnn_optim_, FASTNN_ISA) = {
     .f32 = {.sgd = KERNEL(sgd, f32), .adam = KERNEL(adam, f32),
-            .few_row_gradient = KERNEL(few_row_gradient, f32)},
+            .few_row_gradient = KERNEL(few_row_gradient, f32), .rank1_sgd = KERNEL(rank1_sgd, f32)},
     .f64 = {.sgd = KERNEL(sgd, f64), .adam = KERNEL(adam, f64),
-            .few_row_gradient = KERNEL(few_row_gradient, f64)},
+            .few_row_gradient = KERNEL(few_row_gradient, f64), .rank1_sgd = KERNEL(rank1_sgd, f64)},
 };

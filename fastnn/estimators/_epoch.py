@@ -90,24 +90,13 @@ def compiled_loss(out_activation, X, targets, sample_weight, peers):
 
 
 def compiled_epoch(network, optimizer, loss, X, targets, alpha, batch_size, order):
-    """train_epoch's epoch on the network's compiled step: one C call a batch (forward, loss,
-    backward with the update fused in). scikit-learn's L2 gradient alpha·W / rows is the weights'
-    weight decay, set again where the batch size changes (the last batch); the reported loss adds
-    alpha/2 · ‖W‖² / rows before each update, as the objective does."""
+    """train_epoch's epoch as one C call on the network's compiled step (the batches gathered in
+    `order`, each one step: forward, loss, backward with the update fused in). scikit-learn's L2
+    gradient alpha·W / rows is the weights' weight decay, set in C for each batch size; the
+    reported loss adds alpha/2 · ‖W‖² / rows before each update, as the objective does."""
+    optimizer.set_weight_decay(0.0)  # the plain step adds the penalty itself; C sets it a batch
     step = optimizer.compiled_step(network, loss)
+    loss_sum, steps = step._sklearn_epoch(X, targets, batch_size, order, alpha)
+    optimizer.compiled_steps_ran(steps)
     n_samples = X.shape[0]
-    accumulated, rows_before = 0.0, None
-    try:
-        for start in range(0, n_samples, batch_size):
-            batch = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
-            rows = min(batch_size, n_samples - start)
-            if rows != rows_before:
-                optimizer.set_weight_decay(alpha / rows)
-                step.refresh()
-                rows_before = rows
-            penalty = 0.5 * alpha * network.squared_norm() / rows if alpha else 0.0
-            accumulated += (step(X[batch], targets[batch]) + penalty) * rows
-            optimizer.compiled_steps_ran(1)
-    finally:
-        optimizer.set_weight_decay(0.0)  # the plain step adds the penalty itself
-    return accumulated / max(n_samples, 1), n_samples
+    return loss_sum / max(n_samples, 1), n_samples

@@ -41,7 +41,7 @@ class Parameter:
         self._grad = np.zeros_like(self._data)
         self._grad_zeroed = False
         self._flat = None  # (FlatParameters, offset) while the storage is a view into one
-        self._label = "Parameter"  # "Linear.weight" once a module holds it, for error messages
+        self._label = None  # "Linear.weight" once a module holds it (module.py), for errors
 
     @property
     def data(self):
@@ -54,7 +54,7 @@ class Parameter:
         current = self._data
         if value is current:
             return
-        where = f"{getattr(self, '_label', 'Parameter')} {current.shape} {current.dtype}"
+        where = f"{getattr(self, '_label', None) or 'Parameter'} {current.shape} {current.dtype}"
         if value is None:
             raise TypeError(f"{where}: data cannot be None")
         value = np.asarray(value)

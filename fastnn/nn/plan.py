@@ -241,7 +241,8 @@ class CompiledStep:
                             f"compiled steps take CrossEntropyLoss, MSELoss or BCEWithLogitsLoss")
         self._loss_kind, reduction = loss
         self._reduction_sum = reduction == "sum"
-        self._class_targets = self._loss_kind == "cross_entropy"
+        loss_row = _core.LOSS_TABLE[_core.LOSSES[self._loss_kind]]
+        self._class_targets = loss_row["kind"] == "class_rows"
         if optimizer is not None and not isinstance(optimizer, _optim.Optimizer):
             raise TypeError(f"{caller}: optimizer must be a fastnn.optim.Optimizer or None, "
                             f"got {type(optimizer).__name__}")
@@ -401,13 +402,34 @@ class CompiledStep:
         True
         """
         caller = "fit_epoch"
+        if isinstance(rng_seed, bool) or not isinstance(rng_seed, (int, np.integer)) or rng_seed < 0:
+            raise ValueError(f"{caller}: rng_seed must be a non-negative int, got {rng_seed!r}")
+        loss_sum, _ = self._epoch(caller, X, y, batch_size, int(rng_seed) & (2**64 - 1),
+                                  "shuffled" if shuffle else "in_order")
+        return loss_sum if self._reduction_sum else loss_sum / X.shape[0]
+
+    def _sklearn_epoch(self, X, y, batch_size, order, alpha):
+        """scikit-learn's stochastic epoch in C, for the estimators: the samples in `order` (a
+        permutation, or None for their own order), and with alpha > 0 its L2 penalty on every
+        weight (weight decay alpha / rows a batch, alpha/2 |W|^2 / rows added to each batch's
+        loss before its update; the rules' own weight decay is left as it was). Returns (the
+        loss summed over the samples, penalties included; the steps taken)."""
+        if order is not None:
+            order = np.require(order, np.int64, ("C_CONTIGUOUS", "ALIGNED", "WRITEABLE"))
+            if order.shape != (X.shape[0],):
+                raise ValueError(f"epoch: order must hold one index per sample, got {order.shape}")
+            bad = np.flatnonzero((order < 0) | (order >= X.shape[0]))
+            if bad.size:
+                raise ValueError(f"epoch: order[{bad[0]}] = {order[bad[0]]} is not a sample index")
+        return self._epoch("epoch", X, y, batch_size, 0, "in_order" if order is None else "given",
+                           order, float(alpha))
+
+    def _epoch(self, caller, X, y, batch_size, seed, order_kind, order=None, l2=0.0):
         net = self._net
         X = _check_rows(X, net.in_features, net.dtype, caller, "X")
         n = X.shape[0]
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"{caller}: batch_size must be a positive int, got {batch_size!r}")
-        if isinstance(rng_seed, bool) or not isinstance(rng_seed, (int, np.integer)) or rng_seed < 0:
-            raise ValueError(f"{caller}: rng_seed must be a non-negative int, got {rng_seed!r}")
         batch = int(min(batch_size, n))
         target = self._target(y, n, caller)
         if self._class_targets:
@@ -415,16 +437,17 @@ class CompiledStep:
             if bad.size:
                 raise ValueError(f"{caller}: y[{bad[0]}] = {target[bad[0]]} is not a class index "
                                  f"in [0, {net.out_features})")
-        order = np.empty(n, np.int64)
+        if order is None:
+            order = np.empty(n, np.int64)
         x_batch = np.empty((batch, net.in_features), net.dtype)
         target_batch = np.empty((batch,) if self._class_targets else (batch, net.out_features),
                                 target.dtype)
         with net.lock:
             plan = self._prepare(batch)
-            loss_sum, steps = plan.fit_epoch(X, target, batch, int(rng_seed) & (2**64 - 1),
-                                             bool(shuffle), order, x_batch, target_batch)
+            loss_sum, steps = plan.fit_epoch(X, target, batch, seed, order_kind, order, l2,
+                                             x_batch, target_batch)
             self._after(True, steps)
-        return loss_sum if self._reduction_sum else loss_sum / n
+        return loss_sum, steps
 
 
 def _rule_of(optimizer):

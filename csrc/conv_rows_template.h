@@ -1,0 +1,263 @@
+/* The convolution's forward by rows (instantiated by conv.c after conv_template.h, with the same
+ * parameters): for the convolutions of stride 1 along rows, no window is gathered at all.
+ *
+ * A band of an image's input rows is copied once into a padded buffer laid out rows, then
+ * channels, then columns: row (r, c) = input channel c of input row r, its padding zeroed, Wp
+ * values apart. Output row oh meets kernel column kj through the values
+ *     buffer[(oh * sh + ki * dh) * C * Wp + c * Wp + kj * dw + ow]
+ * which, for a fixed kj (and with dilation 1 along rows), are a matrix of KH * C rows, k = ki * C
+ * + c, each Wp values after the last: exactly what the micro-kernel reads when it takes B where
+ * it is (its rs_b). So each tile of mr output channels by nr output pixels of one output row is
+ * KW micro-kernel calls accumulating into C (KH * KW with dilation along rows), on the GEMM's own
+ * micro-kernel, from a buffer about the size of the input (the windows, which the gather writes,
+ * are KH * KW times that). The weights are packed once per call into the matching order: per
+ * group, kernel column and run of kernel rows, panels of mr channels over k = ki * C + c.
+ */
+
+/* What one call shares among its threads. */
+typedef struct {
+    const fastnn_conv_geometry *g;
+    const BLOCKING_TYPE *blk;
+    const T *x, *w_packed;
+    T *y;
+    fastnn_epilogue epilogue; /* bias and pre_activation at group 0, image 0 */
+    int fused;
+    ptrdiff_t wp;             /* a buffer row's length: output columns plus the kernel's reach */
+    ptrdiff_t rows_per_run;   /* kernel rows one micro-kernel call covers: KH, or 1 if dilated */
+    ptrdiff_t band_rows, bands; /* output rows per unit, units per image and group */
+    int threads;
+    size_t buffer_bytes;
+} NAME(rows_plan);
+
+/* Whether the forward by rows applies, and pays: stride 1 along rows, and output rows that fill
+ * whole register tiles but for a small tail (else every tile would be an edge tile). */
+static int NAME(rows_path_applies)(const fastnn_conv_geometry *g, int nr)
+{
+    if (g->stride_w != 1)
+        return 0;
+    ptrdiff_t tiles = (g->out_w + nr - 1) / nr;
+    return tiles * nr * 8 <= g->out_w * 9; /* at most 1/8 of the lanes wasted */
+}
+
+/* Input rows a band of `rows` output rows reads. */
+static ptrdiff_t NAME(band_input_rows)(const fastnn_conv_geometry *g, ptrdiff_t rows)
+{
+    return (rows - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+}
+
+/* The band's buffer: its rows, then slack for the last tile of a row, which may read up to nr
+ * values past the row (lanes the write-back drops). */
+static size_t NAME(band_bytes)(const fastnn_conv_geometry *g, ptrdiff_t rows, ptrdiff_t wp, int nr)
+{
+    const ptrdiff_t cg = g->in_channels / g->groups;
+    return sizeof(T) * (size_t)(NAME(band_input_rows)(g, rows) * cg * wp + 2 * nr);
+}
+
+/* Copies band rows [r0, r1) (input rows ih0 + r) of a group's cg channels into the band buffer,
+ * zero where a row or column lies in the padding. */
+static void NAME(fill_band)(const fastnn_conv_geometry *g, const T *xg, ptrdiff_t cg,
+                            ptrdiff_t ih0, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t wp, T *buf)
+{
+    const ptrdiff_t H = g->in_h, W = g->in_w, pw = g->pad_w, plane = H * W;
+    /* buffer column b holds input column b - pw */
+    const ptrdiff_t b_lo = clamp(pw, 0, wp), b_hi = clamp(W + pw, b_lo, wp), len = b_hi - b_lo;
+    const ptrdiff_t r_lo = clamp(-ih0, r0, r1), r_hi = clamp(H - ih0, r_lo, r1);
+    for (ptrdiff_t r = r0; r < r_lo; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
+    for (ptrdiff_t r = r_hi; r < r1; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
+    for (ptrdiff_t c = 0; c < cg && len > 0; c++) {
+        const T *src = xg + c * plane + (ih0 + r_lo) * W + (b_lo - pw);
+        T *dst = buf + (r_lo * cg + c) * wp;
+        for (ptrdiff_t r = r_lo; r < r_hi; r++, src += W, dst += cg * wp) {
+            for (ptrdiff_t b = 0; b < b_lo; b++) dst[b] = 0;
+            for (ptrdiff_t b = 0; b < len; b++) dst[b_lo + b] = src[b];
+            for (ptrdiff_t b = b_hi; b < wp; b++) dst[b] = 0;
+        }
+    }
+}
+
+/* The weights in the order the band is read: per group, kernel column kj and run of kernel rows,
+ * panels of mr output channels, each k-major over k = (ki - first ki of the run) * cg + c. */
+static void NAME(pack_weights_by_rows)(const fastnn_conv_geometry *g, const T *w, int mr,
+                                       ptrdiff_t rows_per_run, T *dst)
+{
+    const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
+    const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, panels = (mg + mr - 1) / mr;
+    const ptrdiff_t run_k = rows_per_run * cg;
+    for (ptrdiff_t grp = 0; grp < groups; grp++)
+        for (ptrdiff_t kj = 0; kj < kw; kj++)
+            for (ptrdiff_t ki0 = 0; ki0 < kh; ki0 += rows_per_run)
+                for (ptrdiff_t q = 0; q < panels; q++, dst += run_k * mr)
+                    for (ptrdiff_t p = 0; p < run_k; p++) {
+                        const ptrdiff_t ki = ki0 + p / cg, c = p % cg;
+                        for (int r = 0; r < mr; r++) {
+                            const ptrdiff_t o = q * mr + r;
+                            dst[p * mr + r] = o < mg ? w[(((grp * mg + o) * cg + c) * kh + ki) * kw + kj] : 0;
+                        }
+                    }
+}
+
+/* While one unit computes, the input its thread will likely take next (`ahead` units on) is
+ * fetched into L2, a few lines per output row and panel: filling the band then reads L2 rather
+ * than waiting on memory (it measured a tenth of the time before). */
+typedef struct {
+    const char *span;             /* the channel span being fetched */
+    ptrdiff_t span_bytes, plane_bytes, channels_left, offset, per_step;
+} NAME(band_prefetch);
+
+static void NAME(band_prefetch_plan)(NAME(band_prefetch) *pf, const NAME(rows_plan) *plan,
+                                     ptrdiff_t unit, ptrdiff_t steps)
+{
+    const fastnn_conv_geometry *g = plan->g;
+    const ptrdiff_t groups = g->groups, cg = g->in_channels / groups;
+    *pf = (NAME(band_prefetch)){0};
+    if (unit >= g->batch * groups * plan->bands || steps <= 0)
+        return;
+    const ptrdiff_t band = unit % plan->bands, grp = unit / plan->bands % groups;
+    const ptrdiff_t n = unit / (plan->bands * groups), oh0 = band * plan->band_rows;
+    const ptrdiff_t oh1 = oh0 + plan->band_rows < g->out_h ? oh0 + plan->band_rows : g->out_h;
+    const ptrdiff_t ih0 = oh0 * g->stride_h - g->pad_h;
+    const ptrdiff_t r_lo = clamp(ih0, 0, g->in_h);
+    const ptrdiff_t r_hi = clamp(ih0 + NAME(band_input_rows)(g, oh1 - oh0), r_lo, g->in_h);
+    pf->span = (const char *)(plan->x + ((n * g->in_channels + grp * cg) * g->in_h + r_lo) * g->in_w);
+    pf->span_bytes = (r_hi - r_lo) * g->in_w * (ptrdiff_t)sizeof(T);
+    pf->plane_bytes = g->in_h * g->in_w * (ptrdiff_t)sizeof(T);
+    pf->channels_left = pf->span_bytes > 0 ? cg : 0;
+    pf->per_step = (cg * ((pf->span_bytes + 63) / 64 + 1) + steps - 1) / steps;
+}
+
+static inline void NAME(band_prefetch_some)(NAME(band_prefetch) *pf)
+{
+    for (ptrdiff_t i = 0; i < pf->per_step && pf->channels_left > 0; i++) {
+        __builtin_prefetch(pf->span + pf->offset, 0, 2);
+        pf->offset += 64;
+        if (pf->offset >= pf->span_bytes + 64) {
+            pf->offset = 0;
+            pf->span += pf->plane_bytes;
+            pf->channels_left--;
+        }
+    }
+}
+
+/* One unit: output rows [oh0, oh0 + band_rows) of one image and group, all its channels. */
+static int NAME(rows_run)(void *context, ptrdiff_t unit)
+{
+    const NAME(rows_plan) *plan = context;
+    const fastnn_conv_geometry *g = plan->g;
+    const BLOCKING_TYPE *blk = plan->blk;
+    const int mr = blk->mr, nr = blk->nr;
+    const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
+    const ptrdiff_t band = unit % plan->bands, grp = unit / plan->bands % groups;
+    const ptrdiff_t n = unit / (plan->bands * groups);
+    const ptrdiff_t oh0 = band * plan->band_rows;
+    const ptrdiff_t oh1 = oh0 + plan->band_rows < g->out_h ? oh0 + plan->band_rows : g->out_h;
+    if (oh0 >= oh1)
+        return 0;
+    T *buf = window_buffer(0, plan->buffer_bytes);
+    if (buf == NULL)
+        return 1;
+    const ptrdiff_t wp = plan->wp, OW = g->out_w, pixels = g->out_h * OW;
+    const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, sh = g->stride_h, dh = g->dilation_h;
+    const ptrdiff_t rows_per_run = plan->rows_per_run, runs = kh / rows_per_run;
+    const ptrdiff_t run_k = rows_per_run * cg, panels = (mg + mr - 1) / mr;
+    /* k split evenly into blocks of at most KC, so no block is a sliver */
+    const ptrdiff_t k_blocks = (run_k + blk->kc - 1) / blk->kc, kc_max = (run_k + k_blocks - 1) / k_blocks;
+    const T *xg = plan->x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w;
+    const ptrdiff_t out_offset = (n * g->out_channels + grp * mg) * pixels;
+    const ptrdiff_t ih0 = oh0 * sh - g->pad_h;
+    fastnn_epilogue epilogue = plan->epilogue;
+    if (epilogue.bias)
+        epilogue.bias = (const T *)epilogue.bias + grp * mg;
+    if (epilogue.pre_activation)
+        epilogue.pre_activation = (T *)epilogue.pre_activation + out_offset;
+
+    unsigned int fp_state = fastnn_flush_denormals_begin();
+    const ptrdiff_t band_rows_in = NAME(band_input_rows)(g, oh1 - oh0);
+    NAME(fill_band)(g, xg, cg, ih0, 0, band_rows_in, wp, buf);
+    memset(buf + band_rows_in * cg * wp, 0, sizeof(T) * (size_t)(2 * nr));
+    const T *w_group = plan->w_packed + grp * kw * runs * panels * run_k * mr;
+    NAME(band_prefetch) next;
+    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads,
+                              panels * (oh1 - oh0) * ((OW + nr - 1) / nr) * kw * runs);
+    for (ptrdiff_t q = 0; q < panels; q++) {
+        const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
+        for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
+            T *c_row = plan->y + out_offset + q * mr * pixels + oh * OW;
+            const T *b_row = buf + (oh - oh0) * sh * cg * wp;
+            for (ptrdiff_t ow = 0; ow < OW; ow += nr) {
+                const ptrdiff_t cols_here = OW - ow < nr ? OW - ow : nr;
+                T beta = 0;
+                for (ptrdiff_t kj = 0; kj < kw; kj++)
+                    for (ptrdiff_t run = 0; run < runs; run++) {
+                        NAME(band_prefetch_some)(&next);
+                        const T *ap = w_group + ((kj * runs + run) * panels + q) * run_k * mr;
+                        const T *bp = b_row + run * rows_per_run * dh * cg * wp + kj * g->dilation_w + ow;
+                        for (ptrdiff_t pc = 0; pc < run_k; pc += kc_max, beta = 1) {
+                            const ptrdiff_t kc = run_k - pc < kc_max ? run_k - pc : kc_max;
+                            if (rows_here == mr && cols_here == nr)
+                                blk->ukernel(kc, ap + pc * mr, bp + pc * wp, wp, c_row + ow, pixels,
+                                             (T)1, beta);
+                            else
+                                NAME(edge_tile)(blk, kc, ap + pc * mr, bp + pc * wp, wp, c_row + ow,
+                                                pixels, rows_here, cols_here, beta);
+                        }
+                    }
+            }
+            if (plan->fused)
+                epilogue.apply(&epilogue, c_row, pixels, q * mr, oh * OW, rows_here, OW);
+        }
+    }
+    fastnn_flush_denormals_end(fp_state);
+    return 0;
+}
+
+/* The plan of a forward by rows: band height (the buffer at most FASTNN_CONV_BUFFER_BYTES / 4,
+ * about a third of L2, and at least as many units as threads) and the packed weights' size. */
+static void NAME(rows_plan_geometry)(const fastnn_conv_geometry *g, int nr, int threads,
+                                     NAME(rows_plan) *plan)
+{
+    plan->wp = g->out_w + (g->kernel_w - 1) * g->dilation_w;
+    plan->rows_per_run = g->dilation_h == 1 ? g->kernel_h : 1;
+    ptrdiff_t rows = g->out_h;
+    while (rows > 1 && (ptrdiff_t)NAME(band_bytes)(g, rows, plan->wp, nr) > FASTNN_CONV_BUFFER_BYTES / 4)
+        rows = (rows + 1) / 2;
+    ptrdiff_t images = g->batch * g->groups;
+    if (images < threads) {
+        ptrdiff_t bands = (threads + images - 1) / images, split = (g->out_h + bands - 1) / bands;
+        if (split < rows)
+            rows = split;
+    }
+    plan->band_rows = rows;
+    plan->bands = (g->out_h + rows - 1) / rows;
+    plan->buffer_bytes = NAME(band_bytes)(g, rows, plan->wp, nr);
+}
+
+static size_t NAME(rows_weights_bytes)(const fastnn_conv_geometry *g, int mr)
+{
+    const ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + mr - 1) / mr;
+    return sizeof(T) * (size_t)(g->groups * panels * mr * (g->in_channels / g->groups) *
+                                g->kernel_h * g->kernel_w);
+}
+
+/* y = act(conv(x, w) + bias) by rows; returns 0, or -1 if a buffer could not be allocated. */
+static int NAME(forward_by_rows)(const fastnn_conv_geometry *g, const T *x, const T *w,
+                                 const T *bias, int activation, T *y, T *pre)
+{
+    NAME(rows_plan) plan = {.g = g, .blk = fastnn_active_context()->BLOCKING, .x = x, .y = y};
+    const ptrdiff_t pixels = g->out_h * g->out_w;
+    plan.epilogue = (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
+                                      .activation = {.kind = activation}, .pre_activation = pre,
+                                      .ld_pre = pixels};
+    plan.fused = bias != NULL || activation != 0 || pre != NULL;
+    const double fmas = (double)g->batch * g->out_channels * (g->in_channels / g->groups) *
+                        g->kernel_h * g->kernel_w * pixels;
+    int threads = conv_threads(fmas, g->batch * g->groups * g->out_h);
+    NAME(rows_plan_geometry)(g, plan.blk->nr, threads, &plan);
+    plan.threads = threads;
+    T *w_packed = window_buffer(2, NAME(rows_weights_bytes)(g, plan.blk->mr));
+    if (w_packed == NULL)
+        return -1;
+    NAME(pack_weights_by_rows)(g, w, plan.blk->mr, plan.rows_per_run, w_packed);
+    plan.w_packed = w_packed;
+    const ptrdiff_t units = g->batch * g->groups * plan.bands;
+    return fastnn_run_units(threads, units, NAME(rows_run), &plan, 0) ? -1 : 0;
+}
