@@ -261,3 +261,142 @@ static int NAME(forward_by_rows)(const fastnn_conv_geometry *g, const T *x, cons
     const ptrdiff_t units = g->batch * g->groups * plan.bands;
     return fastnn_run_units(threads, units, NAME(rows_run), &plan, 0) ? -1 : 0;
 }
+
+/* The weight gradient by rows, on the same band buffer: for kernel column kj and run of kernel
+ * rows, dW_kj (mg x run_k, k = ki * C + c as above) += delta_band (mg x pixels) times the band's
+ * matrix for kj transposed (pixels x run_k). Delta is packed into mr panels once per band; each
+ * nr-wide panel of B is a transposition of nr buffer rows, one output row at a time, straight
+ * from the band (never through a column matrix). Units split B's panels, so every thread count
+ * sums in one order; the band buffer and packed delta are shared. */
+typedef struct {
+    const fastnn_conv_geometry *g;
+    const BLOCKING_TYPE *blk;
+    const T *band, *delta_packed; /* this band's buffer, and delta's mr panels over its pixels */
+    T *dw_rows;                   /* per group: [kj][run][co][k], mg x run_k blocks */
+    ptrdiff_t wp, rows_per_run, oh0, oh1, grp, panel_units;
+    size_t b_panel_bytes;
+} NAME(rows_dw_plan);
+
+static void NAME(pack_delta_band)(const BLOCKING_TYPE *blk, const T *delta, ptrdiff_t mg,
+                                  ptrdiff_t ld, ptrdiff_t cols, T *dst)
+{
+    const int mr = blk->mr;
+    for (ptrdiff_t q = 0; q * mr < mg; q++, dst += cols * mr) {
+        const ptrdiff_t rows = mg - q * mr < mr ? mg - q * mr : mr;
+        if (rows == mr && blk->pack_transposed) {
+            blk->pack_transposed(cols, delta + q * mr * ld, ld, mr, dst);
+            continue;
+        }
+        for (ptrdiff_t p = 0; p < cols; p++)
+            for (int r = 0; r < mr; r++) dst[p * mr + r] = r < rows ? delta[(q * mr + r) * ld + p] : 0;
+    }
+}
+
+static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
+{
+    const NAME(rows_dw_plan) *plan = context;
+    const fastnn_conv_geometry *g = plan->g;
+    const BLOCKING_TYPE *blk = plan->blk;
+    const int mr = blk->mr, nr = blk->nr;
+    const ptrdiff_t mg = g->out_channels / g->groups, cg = g->in_channels / g->groups;
+    const ptrdiff_t kw = g->kernel_w, runs = g->kernel_h / plan->rows_per_run;
+    const ptrdiff_t run_k = plan->rows_per_run * cg, k_panels = (run_k + nr - 1) / nr;
+    const ptrdiff_t OW = g->out_w, cols = (plan->oh1 - plan->oh0) * OW, wp = plan->wp;
+    const ptrdiff_t panels = (mg + mr - 1) / mr, all = kw * runs * k_panels;
+    const ptrdiff_t first = all * unit / plan->panel_units, last = all * (unit + 1) / plan->panel_units;
+    const ptrdiff_t kc_max = blk->kc;
+    T *bpanel = window_buffer(1, plan->b_panel_bytes);
+    if (bpanel == NULL)
+        return 1;
+    unsigned int fp_state = fastnn_flush_denormals_begin();
+    for (ptrdiff_t i = first; i < last; i++) {
+        const ptrdiff_t kj = i / (runs * k_panels), run = i / k_panels % runs, k0 = i % k_panels * nr;
+        const ptrdiff_t width = run_k - k0 < nr ? run_k - k0 : nr;
+        for (ptrdiff_t oh = plan->oh0; oh < plan->oh1; oh++) {
+            const T *src = plan->band + (((oh - plan->oh0) * g->stride_h + run * plan->rows_per_run *
+                                          g->dilation_h) * cg + k0) * wp + kj * g->dilation_w;
+            T *dst = bpanel + (oh - plan->oh0) * OW * nr;
+            if (width == nr && blk->pack_transposed) {
+                blk->pack_transposed(OW, src, wp, nr, dst);
+                continue;
+            }
+            for (ptrdiff_t p = 0; p < OW; p++)
+                for (int r = 0; r < nr; r++) dst[p * nr + r] = r < width ? src[r * wp + p] : 0;
+        }
+        T *c = plan->dw_rows + ((plan->grp * kw + kj) * runs + run) * mg * run_k + k0;
+        for (ptrdiff_t pc = 0; pc < cols; pc += kc_max) {
+            const ptrdiff_t kc = cols - pc < kc_max ? cols - pc : kc_max;
+            for (ptrdiff_t q = 0; q < panels; q++) {
+                const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
+                const T *ap = plan->delta_packed + q * cols * mr + pc * mr, *bp = bpanel + pc * nr;
+                if (rows_here == mr && width == nr)
+                    blk->ukernel(kc, ap, bp, nr, c + q * mr * run_k, run_k, (T)1, (T)1);
+                else
+                    NAME(edge_tile)(blk, kc, ap, bp, nr, c + q * mr * run_k, run_k, rows_here,
+                                    width, (T)1);
+            }
+        }
+    }
+    fastnn_flush_denormals_end(fp_state);
+    return 0;
+}
+
+/* dw = (or += with accumulate) the weight gradient by rows; returns 0, or -1 if a buffer could
+ * not be allocated. */
+static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, const T *delta,
+                                     T *dw, int accumulate)
+{
+    const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
+    const int mr = blk->mr, nr = blk->nr;
+    const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
+    const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, OW = g->out_w, pixels = g->out_h * OW;
+    NAME(rows_plan) rows;
+    NAME(rows_plan_geometry)(g, nr, 1, &rows);
+    /* a band's B panel (its pixels x nr) within a quarter of the bound too */
+    ptrdiff_t band_rows = rows.band_rows, cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * OW);
+    if (band_rows > cap)
+        band_rows = cap > 1 ? cap : 1;
+    const ptrdiff_t run_k = rows.rows_per_run * cg, runs = kh / rows.rows_per_run;
+    const ptrdiff_t panels = (mg + mr - 1) / mr, weights = groups * mg * cg * kh * kw;
+    const size_t band_bytes = NAME(band_bytes)(g, band_rows, rows.wp, nr);
+    T *band = window_buffer(0, band_bytes);
+    T *delta_packed = window_buffer(2, sizeof(T) * (size_t)(panels * mr * band_rows * OW));
+    T *dw_rows = window_buffer(3, sizeof(T) * (size_t)weights);
+    if (band == NULL || delta_packed == NULL || dw_rows == NULL)
+        return -1;
+    memset(dw_rows, 0, sizeof(T) * (size_t)weights);
+    const ptrdiff_t all = kw * runs * ((run_k + nr - 1) / nr);
+    const double fmas = (double)mg * run_k * kw * runs * band_rows * OW;
+    const int threads = conv_threads(fmas, all);
+    NAME(rows_dw_plan) plan = {.g = g, .blk = blk, .band = band, .delta_packed = delta_packed,
+                               .dw_rows = dw_rows, .wp = rows.wp, .rows_per_run = rows.rows_per_run,
+                               .panel_units = threads,
+                               .b_panel_bytes = sizeof(T) * (size_t)(band_rows * OW * nr)};
+    for (ptrdiff_t n = 0; n < g->batch; n++)
+        for (ptrdiff_t grp = 0; grp < groups; grp++)
+            for (ptrdiff_t oh0 = 0; oh0 < g->out_h; oh0 += band_rows) {
+                const ptrdiff_t oh1 = oh0 + band_rows < g->out_h ? oh0 + band_rows : g->out_h;
+                const ptrdiff_t band_in = NAME(band_input_rows)(g, oh1 - oh0);
+                NAME(fill_band)(g, x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w, cg,
+                                oh0 * g->stride_h - g->pad_h, 0, band_in, rows.wp, band);
+                memset(band + band_in * cg * rows.wp, 0, sizeof(T) * (size_t)(2 * nr));
+                NAME(pack_delta_band)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
+                                      mg, pixels, (oh1 - oh0) * OW, delta_packed);
+                plan.oh0 = oh0, plan.oh1 = oh1, plan.grp = grp;
+                if (fastnn_run_units(threads, threads, NAME(rows_dw_run), &plan, 0))
+                    return -1;
+            }
+    /* into torch's layout (C_out, C_in / groups, KH, KW) */
+    for (ptrdiff_t grp = 0; grp < groups; grp++)
+        for (ptrdiff_t kj = 0; kj < kw; kj++)
+            for (ptrdiff_t run = 0; run < runs; run++)
+                for (ptrdiff_t o = 0; o < mg; o++) {
+                    const T *src = dw_rows + (((grp * kw + kj) * runs + run) * mg + o) * run_k;
+                    for (ptrdiff_t p = 0; p < run_k; p++) {
+                        const ptrdiff_t ki = run * rows.rows_per_run + p / cg, c = p % cg;
+                        T *d = dw + (((grp * mg + o) * cg + c) * kh + ki) * kw + kj;
+                        *d = accumulate ? *d + src[p] : src[p];
+                    }
+                }
+    return 0;
+}

@@ -445,6 +445,17 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
         if (done)
             dx = NULL;
     }
+    /* the weight gradient by rows wherever the forward runs by rows but for the 1x1 convolutions
+     * that read the input as it is (with or without dx, so that dw does not depend on whether dx
+     * was asked for) */
+    const int dw_by_rows = NAME(rows_path_applies)(g, fastnn_active_context()->BLOCKING->nr) &&
+                           !reads_input_as_columns(g);
+    if (dw_by_rows) {
+        if (NAME(weight_grad_by_rows)(g, x, delta, dw, accumulate_dw))
+            return -1;
+        if (dx == NULL)
+            return 0;
+    }
     const ptrdiff_t cg = g->in_channels / g->groups, mg = g->out_channels / g->groups;
     const ptrdiff_t rows = cg * g->kernel_h * g->kernel_w, pixels = g->out_h * g->out_w;
     const ptrdiff_t plane = g->in_h * g->in_w;
@@ -452,9 +463,9 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
     const ptrdiff_t chunk = direct ? pixels : chunk_columns(g, sizeof(T));
     T *col = NULL, *dcol = NULL;
     if (!direct) {
-        col = window_buffer(0, sizeof(T) * (size_t)(rows * chunk));
+        col = dw_by_rows ? NULL : window_buffer(0, sizeof(T) * (size_t)(rows * chunk));
         dcol = dx ? window_buffer(1, sizeof(T) * (size_t)(rows * chunk)) : NULL;
-        if (col == NULL || (dx && dcol == NULL))
+        if ((col == NULL && !dw_by_rows) || (dx && dcol == NULL))
             return -1;
         if (dx)
             memset(dx, 0, sizeof(T) * (size_t)(g->batch * g->in_channels * plane));
@@ -469,12 +480,12 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
                 ptrdiff_t cols = pixels - p0 < chunk ? pixels - p0 : chunk;
                 const T *b = direct ? xg + p0 : col;
                 const ptrdiff_t ldb = direct ? plane : cols;
-                if (!direct)
+                if (!direct && !dw_by_rows)
                     NAME(gather_rows)(g, xg, rows, p0, cols, col);
                 /* dw_g += delta_g[:, chunk] (mg x cols) times the windows transposed (cols x rows) */
                 T beta = accumulate_dw || n > 0 || p0 > 0 ? 1 : 0;
-                if (GEMM(mg, rows, cols, 1, dg + p0, pixels, 1, b, 1, ldb, beta, dw + grp * mg * rows,
-                         rows, NULL))
+                if (!dw_by_rows && GEMM(mg, rows, cols, 1, dg + p0, pixels, 1, b, 1, ldb, beta,
+                                        dw + grp * mg * rows, rows, NULL))
                     return -1;
                 if (!dx)
                     continue;

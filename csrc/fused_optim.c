@@ -126,31 +126,12 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
-    /* small_k: whether batches of up to FASTNN_ROW_BLOCK_MAX_K samples take the few-row sums    \
-     * or the row blocks; else every batch updates in the write-back of one `gemm`. */            \
-    static int weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,          \
-                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
-                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
-                                           const fastnn_update *update, gemm_fn_##SUFFIX gemm,    \
-                                           int small_k)                                           \
+    /* Rows [lo, hi) of the weight from the whole dW the GEMM left in grad. */                   \
+    static void whole_update_span_##SUFFIX(const void *args, ptrdiff_t lo, ptrdiff_t hi)          \
     {                                                                                             \
-        if (rows <= 0 || cols <= 0)                                                               \
-            return 0;                                                                             \
-        weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
-                                            accumulate, 0, update, gemm};                         \
-        if (small_k && k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                     \
-            fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
-            return 0;                                                                             \
-        }                                                                                         \
-        if (small_k && k <= FASTNN_ROW_BLOCK_MAX_K) {                                             \
-            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
-                                 row_block_span_##SUFFIX, &args);                                 \
-            return args.failed ? -1 : 0;                                                          \
-        }                                                                                         \
-        update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
-        epilogue.base.apply = update_strip_##SUFFIX;                                              \
-        return gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
-                    cols, &epilogue.base);                                                        \
+        const weight_update_args_##SUFFIX *a = args;                                              \
+        fastnn_update_range_##SUFFIX(a->update, lo * a->cols, (hi - lo) * a->cols,                \
+                                     a->grad + lo * a->cols);                                     \
     }                                                                                             \
                                                                                                   \
     int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
@@ -172,6 +153,40 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
                             input_grad, &u->sgd);                                                 \
         }                                                                                         \
         return 1;                                                                                 \
+    }                                                                                             \
+                                                                                                  \
+    /* small_k: whether batches of up to FASTNN_ROW_BLOCK_MAX_K samples take the few-row sums    \
+     * or the row blocks; else every batch updates in the write-back of one `gemm`. */            \
+    static int weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,          \
+                                           const T *delta, ptrdiff_t ld_delta, const T *x,        \
+                                           ptrdiff_t ld_x, T *grad, int accumulate,               \
+                                           const fastnn_update *update, gemm_fn_##SUFFIX gemm,    \
+                                           int small_k)                                           \
+    {                                                                                             \
+        if (rows <= 0 || cols <= 0)                                                               \
+            return 0;                                                                             \
+        weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
+                                            accumulate, 0, update, gemm};                         \
+        if (small_k && k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                     \
+            fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
+            return 0;                                                                             \
+        }                                                                                         \
+        if ((size_t)(rows * cols) * sizeof(T) >= FASTNN_WHOLE_GRADIENT_MIN_BYTES) {               \
+            if (gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,  \
+                     cols, NULL))                                                                 \
+                return -1;                                                                        \
+            fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
+            return 0;                                                                             \
+        }                                                                                         \
+        if (small_k && k <= FASTNN_ROW_BLOCK_MAX_K) {                                             \
+            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
+                                 row_block_span_##SUFFIX, &args);                                 \
+            return args.failed ? -1 : 0;                                                          \
+        }                                                                                         \
+        update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
+        epilogue.base.apply = update_strip_##SUFFIX;                                              \
+        return gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
+                    cols, &epilogue.base);                                                        \
     }                                                                                             \
                                                                                                   \
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \

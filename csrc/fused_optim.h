@@ -48,6 +48,15 @@ typedef struct {
  * row blocks below are faster). */
 #define FASTNN_FEW_ROW_MAX_K 4
 
+/* Above FASTNN_FEW_ROW_MAX_K samples, a weight of this many bytes or more (which does not fit in
+ * L2 with its state) takes dW from one GEMM over all its rows into `grad`, then one update pass
+ * over rows of the weight, its state and dW, split between the threads. Measured on the
+ * 784-1024-1024-10 compiled step (one Zen 5 core, B = 16, 64, 256): the row blocks and the strips
+ * below were 4-6% slower than this (each row block repacks and re-reads X, the strips are short
+ * rows the prefetchers do not follow); on the 256x256 weights of the digits MLP (256 KiB, in L2)
+ * the row blocks are as fast or faster. dW goes to memory here, read back once by the update. */
+#define FASTNN_WHOLE_GRADIENT_MIN_BYTES ((size_t)1 << 20)
+
 /* ... and up to this many, dW is formed in blocks of whole rows, each updated from L2 as soon as
  * it is complete (above, in the GEMM's write-back, strip by strip). */
 #define FASTNN_ROW_BLOCK_MAX_K 64

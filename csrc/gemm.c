@@ -39,9 +39,22 @@
 #define FASTNN_GEMM_BUSY_TAIL 0.1
 #define FASTNN_GEMM_MAX_UNITS_PER_THREAD 8
 #define FASTNN_GEMM_MIN_UNIT_FMAS (2.0 * 1024.0 * 1024.0)
+/* A is packed once for the whole product, rather than once per panel of B, up to this many bytes
+ * of packed A per thread (a 1024 x 1024 float32 A; the buffer is kept for the next call). */
+#define FASTNN_GEMM_A_ONCE_MAX_BYTES (4u << 20)
 /* Long products are split into units of at most this many multiply-adds (about 15 ms of one
  * core's work) even on one thread: between units the caller checks for Ctrl-C. */
 #define FASTNN_GEMM_INTERRUPTIBLE_UNIT_FMAS (2048.0 * 1024.0 * 1024.0)
+
+/* The depth of the passes over k: as few as KC allows, of equal depth (a multiple of 8, which
+ * keeps packed panels 64-byte aligned), so that no pass is a sliver (k = 784 with KC = 256 would
+ * end on a pass of 16, which costs a full read and write of C for little work). */
+static int balanced_kc(ptrdiff_t k, int kc)
+{
+    ptrdiff_t passes = (k + kc - 1) / kc;
+    ptrdiff_t depth = ((k + passes - 1) / passes + 7) / 8 * 8;
+    return depth < kc ? (int)depth : kc;
+}
 
 /* C split into rows x cols blocks, whole register tiles each: a block's tiles are the same as in
  * the whole product, so every split sums in the same order. */
@@ -153,7 +166,7 @@ static void *packing_buffer(size_t bytes)
 #define KGROUP 1
 #define READS_SOURCE 1
 #define DOT_KERNELS 1
-#define PREFETCH_A 0
+#define PREFETCH_A 1
 #define T float
 #define P float
 #define NAME(x) x##_f32

@@ -65,6 +65,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
     typedef int (*gemm_fn_##SUFFIX)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,     \
                                     ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *,           \
                                     ptrdiff_t, const fastnn_epilogue *);                          \
+                                                                                                  \
     /* |W|^2 over every Linear weight: sixteen independent sums (vector lanes) per block */       \
     static double weights_squared_##SUFFIX(const fastnn_plan *plan)                               \
     {                                                                                             \

@@ -2,6 +2,7 @@
 # the plan from a model, allocates every buffer and checks every input; here we keep the arrays
 # alive, fill the C structs and call C once per pass without the GIL.
 from libc.stdlib cimport calloc, free
+from libc.string cimport memset
 from libc.stdint cimport uint64_t
 
 cdef extern from "fused_optim.h" nogil:
@@ -14,6 +15,14 @@ cdef extern from "fused_optim.h" nogil:
         fastnn_sgd_hyper sgd
         fastnn_adam_hyper adam
         int adam_eps_unscaled
+    void fastnn_update_begin_step(fastnn_update *update)
+    void fastnn_update_end_step(fastnn_update *update)
+    int fastnn_weight_grad_update_f32(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const float *delta,
+                                      ptrdiff_t ld_delta, const float *x, ptrdiff_t ld_x, float *grad,
+                                      int accumulate, const fastnn_update *update)
+    int fastnn_weight_grad_update_f64(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, const double *delta,
+                                      ptrdiff_t ld_delta, const double *x, ptrdiff_t ld_x, double *grad,
+                                      int accumulate, const fastnn_update *update)
 
 cdef extern from "plan.h" nogil:
     ctypedef struct fastnn_plan_layer:
@@ -235,3 +244,69 @@ cdef class Plan:
             raise MemoryError("plan: the GEMM could not allocate its packing buffers")
         return loss_sum, steps
 
+
+cdef _fused_weight_step(fastnn_update *u, cnp.ndarray delta, cnp.ndarray x, cnp.ndarray grad,
+                        bint accumulate):
+    """W (u.param, out x in) stepped by dW = deltaᵀ x (+ grad's content when accumulate), dW
+    formed only where it is cheapest (fused_optim.h). The caller checked every shape, dtype and
+    layout (fastnn/nn/fused_backward.py)."""
+    cdef ptrdiff_t k = delta.shape[0], rows = grad.shape[0], cols = grad.shape[1]
+    cdef void *pd = _array_data(delta)
+    cdef void *px = _array_data(x)
+    cdef void *pg = _array_data(grad)
+    cdef bint is_double = grad.dtype == np.float64
+    cdef int status
+    with nogil:
+        fastnn_update_begin_step(u)
+        if is_double:
+            status = fastnn_weight_grad_update_f64(rows, cols, k, <const double *>pd, rows,
+                                                   <const double *>px, cols, <double *>pg,
+                                                   accumulate, u)
+        else:
+            status = fastnn_weight_grad_update_f32(rows, cols, k, <const float *>pd, rows,
+                                                   <const float *>px, cols, <float *>pg,
+                                                   accumulate, u)
+        if not status:
+            fastnn_update_end_step(u)
+    if status:
+        raise MemoryError("fused update: the GEMM could not allocate its packing buffers")
+
+
+def fused_sgd_weight_step(delta, x, grad, bint accumulate, param, momentum_buffer, double lr,
+                          double momentum, double dampening, bint nesterov, double weight_decay,
+                          double l1, bint first_step):
+    """SGD's step of a Linear weight from its batch's dS (n, out) and input x (n, in)."""
+    cdef fastnn_update u
+    memset(&u, 0, sizeof(u))
+    u.rule = PLAN_RULES["sgd"]
+    u.param = _array_data(param)
+    u.state[0] = _array_data(momentum_buffer)
+    u.sgd.lr = lr
+    u.sgd.momentum = momentum
+    u.sgd.dampening = dampening
+    u.sgd.nesterov = nesterov
+    u.sgd.weight_decay = weight_decay
+    u.sgd.l1 = l1
+    u.sgd.first_step = first_step
+    _fused_weight_step(&u, delta, x, grad, accumulate)
+
+
+def fused_adam_weight_step(delta, x, grad, bint accumulate, param, exp_avg, exp_avg_sq,
+                           max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                           double weight_decay, bint decoupled, long long step):
+    """Adam's (AdamW's when decoupled) step of a Linear weight; `step` counts the steps before."""
+    cdef fastnn_update u
+    memset(&u, 0, sizeof(u))
+    u.rule = PLAN_RULES["adam"]
+    u.param = _array_data(param)
+    u.state[0] = _array_data(exp_avg)
+    u.state[1] = _array_data(exp_avg_sq)
+    u.state[2] = _array_data(max_exp_avg_sq)
+    u.adam.lr = lr
+    u.adam.beta1 = beta1
+    u.adam.beta2 = beta2
+    u.adam.eps = eps
+    u.adam.weight_decay = weight_decay
+    u.adam.decoupled_weight_decay = decoupled
+    u.adam.step = step
+    _fused_weight_step(&u, delta, x, grad, accumulate)

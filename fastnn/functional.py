@@ -532,11 +532,13 @@ def linear_backward(grad_output, x, weight, *, activation=None, output=None, pre
 
 def linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_grad=True,
                               has_bias=True, weight_grad=None, bias_grad=None, accumulate=True,
-                              bf16=False):
+                              bf16=False, weight_step=None):
     """`linear_backward` without its checks, for fastnn's own layers (see `linear_unchecked`):
     `saved` is the forward output, or the pre-activation for the GELU forms, or None for the
     identity. grad_output and saved are made row-contiguous and aligned here, as they may come
-    from anywhere."""
+    from anywhere. With `weight_step(delta, x, weight_grad, accumulate)` (an optimizer inside
+    backward, nn/fused_backward.py) the weight is stepped in place of forming dW, after dx has
+    read it; dw is then None."""
     grad_output = _kernel_rows(grad_output)
     dtype = x.dtype
     (n, in_features), out_features = x.shape, weight.shape[0]
@@ -556,12 +558,15 @@ def linear_backward_unchecked(grad_output, x, weight, code, saved, need_input_gr
     if delta is None:
         delta = grad_output
 
-    if weight_grad is None:
+    dx = (_core.gemm(delta, weight, np.empty((n, in_features), dtype=dtype), bf16=bf16)
+          if need_input_grad else None)
+    if weight_step is not None:
+        weight_step(delta, x, weight_grad, accumulate)
+        dw = None
+    elif weight_grad is None:
         dw = _core.gemm(delta.T, x, np.empty((out_features, in_features), dtype=dtype), bf16=bf16)
     else:
         dw = _core.gemm(delta.T, x, weight_grad, beta=1.0 if accumulate else 0.0, bf16=bf16)
-    dx = (_core.gemm(delta, weight, np.empty((n, in_features), dtype=dtype), bf16=bf16)
-          if need_input_grad else None)
     return dx, dw, db
 
 

@@ -48,7 +48,7 @@ def check(m, n, k, dtype, rng, failures, precision="fp32"):
             failures.append((np.dtype(dtype).name + "/" + precision, m, n, k, trans_a, trans_b))
 
 
-def shapes(blocking):
+def shapes(blocking, large=False):
     small = (1, 2, 3, 7)
     yield from itertools.product(small, repeat=3)
     yield from [(0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (13, 17, 19), (97, 89, 101)]
@@ -62,15 +62,24 @@ def shapes(blocking):
             yield (mr + 1, n, 11)
     for k in (kc - 1, kc, kc + 1, 2 * kc + 1):
         yield (mr + 1, nr + 1, k)
+    # several panels of B: A packed once for all of them, over several blocks and passes; with
+    # `large`, a float32 A of more than 4 MiB packed, which the loop nest takes in chunks of rows
+    # (main runs it on one thread, whose unit is the whole of A)
+    yield (mc + 1, nc + 1, 2 * kc + 1)
+    if large:
+        yield (1100, nc + 1, 1000)
 
 
 def main():
     rng = np.random.default_rng(1234)
     failures = []
+    threads = fastnn.get_num_threads()
     for dtype, precision, blocks in ((np.float32, "fp32", "float32"), (np.float64, "fp32", "float64"),
                                      (np.float32, "bf16", "bf16")):
-        for m, n, k in shapes(_core.kernel_blocking()[blocks]):
+        for m, n, k in shapes(_core.kernel_blocking()[blocks], large=blocks == "float32"):
+            fastnn.set_num_threads(1 if m * k >= 1_000_000 else threads)
             check(m, n, k, dtype, rng, failures, precision)
+    fastnn.set_num_threads(threads)
     print(f"isa={fastnn.cpu_info()['isa']} failures={len(failures)}")
     for failure in failures[:20]:
         print("mismatch: %s m=%d n=%d k=%d trans_a=%s trans_b=%s" % failure)

@@ -233,6 +233,29 @@ def test_pool1d_is_pool2d_over_one_row():
                                refc.avg_pool2d(x[:, :, None], (1, 4), (1, 3), (0, 2))[:, :, 0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_ties_signed_zeros_and_nans_follow_the_scan(dtype):
+    # the 2 x 2 stride-2 path (selects, not the scan): the first maximum in scan order wins, of
+    # -0 and +0 the first is kept, the first NaN wins; odd sizes leave a row and column out
+    rng = np.random.default_rng(12)
+    x = rng.integers(-2, 3, (2, 3, 7, 137)).astype(dtype)
+    x[x == 0] = rng.choice(np.array([0.0, -0.0], dtype), (x == 0).sum())
+    x.flat[rng.choice(x.size, 40, replace=False)] = np.nan
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    for n, c, oh, ow in np.ndindex(*y.shape):
+        best, where = None, None
+        for i in (2 * oh, 2 * oh + 1):
+            for j in (2 * ow, 2 * ow + 1):
+                v = x[n, c, i, j]
+                if best is None or v > best or (np.isnan(v) and not np.isnan(best)):
+                    if best is not None and np.isnan(best):
+                        continue
+                    best, where = v, i * x.shape[3] + j
+        assert idx[n, c, oh, ow] == where
+        got = y[n, c, oh, ow]
+        assert (np.isnan(got) and np.isnan(best)) or (got == best and np.signbit(got) == np.signbit(best))
+
+
 def test_max_pool_propagates_nan():
     x = np.zeros((1, 1, 2, 2))
     x[0, 0, 1, 0] = np.nan

@@ -12,6 +12,7 @@ from fastnn import MLPClassifier, MLPRegressor
 from fastnn.datasets import make_spirals, make_xor
 from fastnn.estimators._validation import InvalidParameterError
 from fastnn.estimators._epoch import objective
+from fastnn.estimators._network import HIDDEN_ACTIVATIONS
 from fastnn.estimators.mlp import OUTPUT_LOSSES
 
 pytestmark = pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
@@ -40,7 +41,7 @@ def total_loss(est, X, targets, weights):
     return data + 0.5 * est.alpha * network.squared_norm() / weight_sum
 
 
-@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu", "gelu"])
+@pytest.mark.parametrize("activation", HIDDEN_ACTIVATIONS)
 @pytest.mark.parametrize("task", ["softmax", "logistic", "multilabel", "identity", "poisson"])
 def test_gradient_matches_finite_differences(activation, task):
     rng = np.random.default_rng(1)

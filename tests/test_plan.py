@@ -116,6 +116,29 @@ def test_batch_one_steps_each_weight_row_with_its_input_gradient(isa, rule, thre
     assert_same_parameters(plain, compiled, np.float32)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rule", ("sgd_nesterov_decay_l1", "adam_amsgrad", "adamw"))
+@pytest.mark.parametrize("rows", (9, 70))
+def test_weights_beyond_l2_take_the_whole_gradient_then_one_update(rule, dtype, rows):
+    """A 530 x 500 weight (1 MiB and more: csrc/fused_optim.h) gets dW from one GEMM, then one
+    update pass; with an accumulation step before, the sum."""
+    sizes = (37, 530, 500, 5)
+    plain, compiled = mlp(dtype, sizes=sizes), mlp(dtype, sizes=sizes)
+    plain_opt, compiled_opt = RULES[rule](plain.parameters()), RULES[rule](compiled.parameters())
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    step = compiled.compile_step(nn.CrossEntropyLoss(reduction="sum"), compiled_opt)
+    for seed in range(2):
+        micro = [batch(dtype, rows, features=sizes[0], classes=sizes[-1], seed=2 * seed + i) for i in range(2)]
+        plain_opt.zero_grad()
+        for x, y in micro:
+            loss_fn(plain(x), y)
+            plain.backward(loss_fn.backward(), need_input_grad=False)
+        plain_opt.step()
+        step(*micro[0], update=False)
+        step(*micro[1])
+    assert_same_parameters(plain, compiled, dtype)
+
+
 LAYERS = {
     "activations_fused": lambda d: nn.Sequential(
         nn.Linear(5, 8, rng=0, dtype=d), nn.GELU(), nn.Linear(8, 8, rng=1, dtype=d), nn.Sigmoid(),

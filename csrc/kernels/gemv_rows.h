@@ -10,38 +10,6 @@
  * 1 KiB and 4 KiB ahead did the same). */
 #ifndef GEMV_AHEAD
 #define GEMV_AHEAD 2048
-/* y[p] = sum_j d[j] w[j * ldw + p], p < k, j < n: the input gradient d W of batch 1. Four rows
- * of W at a time are added into y (in L1), W read as one sequential stream. */
-#define FASTNN_DEFINE_GEVM(NAME, T, V, LANES, ZERO, LOADU, STOREU, SET1, FMADD)                     \
-    static void NAME(ptrdiff_t n, ptrdiff_t k, const T *w, ptrdiff_t ldw, const T *d, T *y)       \
-    {                                                                                              \
-        for (ptrdiff_t p = 0; p < k; p++) y[p] = 0;                                                \
-        ptrdiff_t j = 0;                                                                           \
-        for (; j + 4 <= n; j += 4) {                                                               \
-            const T *w0 = w + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;             \
-            V d0 = SET1(d[j]), d1 = SET1(d[j + 1]), d2 = SET1(d[j + 2]), d3 = SET1(d[j + 3]);      \
-            ptrdiff_t p = 0;                                                                       \
-            for (; p + LANES <= k; p += LANES) {                                                   \
-                if (p % (64 / sizeof(T)) == 0) {                                                   \
-                    __builtin_prefetch(w0 + p + 4 * ldw, 0, 3);                                    \
-                    __builtin_prefetch(w1 + p + 4 * ldw, 0, 3);                                    \
-                    __builtin_prefetch(w2 + p + 4 * ldw, 0, 3);                                    \
-                    __builtin_prefetch(w3 + p + 4 * ldw, 0, 3);                                    \
-                }                                                                                  \
-                V acc = LOADU(y + p);                                                              \
-                acc = FMADD(d0, LOADU(w0 + p), acc);                                               \
-                acc = FMADD(d1, LOADU(w1 + p), acc);                                               \
-                acc = FMADD(d2, LOADU(w2 + p), acc);                                               \
-                acc = FMADD(d3, LOADU(w3 + p), acc);                                               \
-                STOREU(y + p, acc);                                                                \
-            }                                                                                      \
-            for (; p < k; p++)                                                                     \
-                y[p] = y[p] + d[j] * w0[p] + d[j + 1] * w1[p] + d[j + 2] * w2[p] + d[j + 3] * w3[p]; \
-        }                                                                                          \
-        for (; j < n; j++)                                                                         \
-            for (ptrdiff_t p = 0; p < k; p++) y[p] += d[j] * w[j * ldw + p];                       \
-    }
-
 #endif
 
 #define FASTNN_DEFINE_GEMV(NAME, T, V, LANES, ZERO, LOADU, FMADD, ADD, REDUCE)                     \

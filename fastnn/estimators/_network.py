@@ -15,13 +15,18 @@ as fastnn's layers store them; scikit-learn's coefs_[i] (fan_in, fan_out) are tr
 """
 import numpy as np
 
+from .. import functional as F
 from ..nn import Linear, Sequential
 from ..nn.flat import FlatParameters
 from ._sparse_input import InputLinear
 
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "gelu")
-# scikit-learn's activation names -> the Linear layer's (None: no activation)
-_LAYER_ACTIVATION = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": "relu", "gelu": "gelu"}
+# scikit-learn's name for an activation of the table where it has its own
+_SKLEARN_NAMES = {"sigmoid": "logistic"}
+# The hidden activations: the table's without parameters (an estimator's activation is a name),
+# by scikit-learn's names -> the Linear layer's (None: no activation).
+_LAYER_ACTIVATION = {_SKLEARN_NAMES.get(name, name): None if name == "identity" else name
+                     for name, row in F.ACTIVATION_TABLE.items() if not row["params"]}
+HIDDEN_ACTIVATIONS = tuple(_LAYER_ACTIVATION)
 
 
 class DenseNetwork:

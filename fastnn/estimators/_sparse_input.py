@@ -42,6 +42,9 @@ class InputLinear(Linear):
             _core.activation_forward(activation.kernel, out, out)
         return out, pre
 
+    # its weight gradient may come from CSR rows: an optimizer passed to backward steps it after
+    backward_updating = None
+
     def _backward(self, grad_output, cache, activation, need_input_grad):
         x, output, pre, lead = cache
         if not is_sparse(x):

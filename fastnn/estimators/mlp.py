@@ -5,9 +5,10 @@ the import is enough (scikit-learn's own tests for these classes pass against th
 tests/test_sklearn_mlp_suite.py): the solvers "lbfgs", "sgd" and "adam", `max_fun`, the
 regressor's `loss` ("squared_error" or "poisson"), multilabel indicator y, dense or scipy sparse
 X, and weights in X's dtype (float32 stays float32, anything else float64). Added: the hidden
-activation "gelu", `dtype` to choose the float type instead of following X, and
-`precision="bf16"` to run the network's products on bfloat16-rounded operands (float32 weights,
-gradients and updates; see fastnn.nn.Linear). The training itself is in _mlp_base.
+activations of fastnn's table without parameters ("gelu", "gelu_tanh", "silu"), `dtype` to
+choose the float type instead of following X, and `precision="bf16"` to run the network's
+products on bfloat16-rounded operands (float32 weights, gradients and updates; see
+fastnn.nn.Linear). The training itself is in _mlp_base.
 """
 import numpy as np
 

@@ -78,10 +78,19 @@ class Sequential(Module):
         self._output = x
         return x
 
-    def backward(self, grad_output, need_input_grad=True):
+    def backward(self, grad_output, need_input_grad=True, optimizer=None):
+        """The gradient with respect to the input (None without need_input_grad), after adding
+        every parameter's gradient into its .grad. With `optimizer` (SGD, Adam or AdamW), the
+        optimizer steps inside backward: each Linear weight it holds as soon as its layer's input
+        gradient is formed, never storing dW, the rest of its parameters after; equal to
+        backward() and optimizer.step() to rounding (see nn/fused_backward.py)."""
         if self._output is None:
             raise backward_before_forward(self)
         check_grad_output(self, grad_output, self._output)
+        updates = None
+        if optimizer is not None:
+            from .fused_backward import OptimizerInBackward
+            updates = OptimizerInBackward(optimizer)
         steps = self._plan
         first = 0
         if not need_input_grad:
@@ -89,15 +98,19 @@ class Sequential(Module):
             while first < len(steps) - 1 and not _has_parameters(steps[first]):
                 first += 1
         for step in steps[:first:-1]:
-            grad_output = step.backward(grad_output)
+            grad_output = _step_backward(step, grad_output, updates)
+        result = None
         if not steps:
-            return grad_output if need_input_grad else None
-        if need_input_grad:
-            return steps[first].backward(grad_output)
-        if steps[first].skips_input_grad:
-            return steps[first].backward(grad_output, need_input_grad=False)
-        steps[first].backward(grad_output)
-        return None
+            result = grad_output if need_input_grad else None
+        elif need_input_grad:
+            result = _step_backward(steps[first], grad_output, updates)
+        elif steps[first].skips_input_grad:
+            _step_backward(steps[first], grad_output, updates, need_input_grad=False)
+        else:
+            _step_backward(steps[first], grad_output, updates)
+        if updates is not None:
+            updates.finish()
+        return result
 
     skips_input_grad = True
 
@@ -113,6 +126,15 @@ class Sequential(Module):
 
     def extra_repr(self):
         return ""
+
+
+def _step_backward(step, grad_output, updates, **need):
+    """A step's backward, with the optimizer inside where the step declares it can take it
+    (`backward_updating`)."""
+    updating = getattr(step, "backward_updating", None) if updates is not None else None
+    if updating is not None:
+        return updating(grad_output, updates, **need)
+    return step.backward(grad_output, **need)
 
 
 def _has_parameters(step):

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import functional_conv as FC
 from .. import init
+from .fused_pair import FusedActivation
 from .module import Module, backward_before_forward, check_grad_output, describe
 from .parameter import Parameter
 
@@ -92,10 +93,14 @@ class _ConvNd(Module):
             pre = np.empty(shape, x.dtype)
         y = FC._conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups,
                      activation, pre, self._dims, describe(self))
-        return y, (x, y, pre, activation)
+        return y, (x, y, pre)
 
-    def _backward(self, grad_output, cache, need_input_grad):
-        x, output, pre, activation = cache
+    def _run(self, x, activation):
+        """forward's work for this layer or a fused step: (output, cache)."""
+        return self._forward(self._checked_input(x), activation)
+
+    def _backward(self, grad_output, cache, activation, need_input_grad):
+        x, output, pre = cache
         check_grad_output(self, grad_output, output)
         weight_grad, accumulate = self.weight.grad_for_backward()
         bias_grad = None
@@ -112,13 +117,13 @@ class _ConvNd(Module):
         return dx
 
     def forward(self, x):
-        y, self._cache = self._forward(self._checked_input(x), self._activation)
+        y, self._cache = self._run(x, self._activation)
         return y
 
     def backward(self, grad_output, need_input_grad=True):
         if self._cache is None:
             raise backward_before_forward(self)
-        return self._backward(grad_output, self._cache, need_input_grad)
+        return self._backward(grad_output, self._cache, self._activation, need_input_grad)
 
     skips_input_grad = True
 
@@ -207,29 +212,10 @@ class Conv1d(_ConvNd):
     _dims = 1
 
 
-class ConvActivation:
-    """A convolution and the activation module after it, run by a Sequential as one GEMM whose
-    write-back applies the activation; the backward forms dS once from the output (or the
-    pre-activation for GELU). The cache lives here."""
+class ConvActivation(FusedActivation):
+    """A convolution and the activation module after it, run as one GEMM (fused_pair.py)."""
 
-    __slots__ = ("conv", "modules", "activation", "cache")
-    skips_input_grad = True
-
-    def __init__(self, conv, activation_module, activation):
-        self.conv, self.activation, self.cache = conv, activation, None
-        self.modules = (conv, activation_module)
-
-    def parameters(self):
-        return self.conv.parameters()
-
-    def forward(self, x):
-        y, self.cache = self.conv._forward(self.conv._checked_input(x), self.activation)
-        return y
-
-    def backward(self, grad_output, need_input_grad=True):
-        if self.cache is None:
-            raise backward_before_forward(self.conv)
-        return self.conv._backward(grad_output, self.cache, need_input_grad)
+    __slots__ = ()
 
 
 class ConvBatchNorm:

@@ -6,6 +6,7 @@ import numpy as np
 from .. import _core
 from .. import functional as F
 from .. import init
+from .fused_pair import FusedActivation
 from .module import Module, backward_before_forward, check_grad_output, describe
 from .parameter import Parameter
 
@@ -148,17 +149,22 @@ class Linear(Module):
                 accumulate = True
         return weight_grad, bias_grad, accumulate
 
-    def _backward(self, grad_output, cache, activation, need_input_grad):
+    def _backward(self, grad_output, cache, activation, need_input_grad, updates=None):
         """dx (of x's shape, or None) after adding the parameters' gradients, for a checked
-        grad_output of the forward output's shape."""
+        grad_output of the forward output's shape; with `updates` (an OptimizerInBackward) the
+        weight is stepped in place of its gradient when the optimizer holds it."""
         x, output, pre, lead = cache
         grad_output = self._reshaped_grad(grad_output, cache)
         weight_grad, bias_grad, accumulate = self._gradient_buffers()
         code = 0 if activation is None else activation.kernel
         from_input = activation is not None and activation.derivative_from_input
+        # a bf16 layer's dW is a bf16 product, which the fused update's GEMM is not: it is
+        # stepped by the plain rule after the backward
+        weight_step = updates.weight_step(self.weight) if updates is not None and not self._bf16 else None
         dx, _, _ = F.linear_backward_unchecked(
             grad_output, x, self.weight.data, code, pre if from_input else output, need_input_grad,
-            self.bias is not None, weight_grad, bias_grad, accumulate, self._bf16)
+            self.bias is not None, weight_grad, bias_grad, accumulate, self._bf16,
+            weight_step=weight_step)
         return dx if dx is None or len(lead) == 1 else dx.reshape(lead + (self.in_features,))
 
     def _run(self, x, activation):
@@ -175,6 +181,13 @@ class Linear(Module):
         if self._cache is None:
             raise backward_before_forward(self)
         return self._backward(grad_output, self._cache, self._activation, need_input_grad)
+
+    def backward_updating(self, grad_output, updates, need_input_grad=True):
+        """backward with the optimizer inside (nn/fused_backward.py): the weight stepped where
+        its gradient is formed."""
+        if self._cache is None:
+            raise backward_before_forward(self)
+        return self._backward(grad_output, self._cache, self._activation, need_input_grad, updates)
 
     skips_input_grad = True
 
@@ -203,29 +216,18 @@ class Linear(Module):
         return text
 
 
-class LinearActivation:
-    """A Linear and the activation module after it, run by a Sequential as one fused Linear: the
-    forward writes the activated output directly, the backward forms dS once from it (or from
-    the pre-activation for GELU). The cache lives here, so the two modules' own caches stay empty."""
+class LinearActivation(FusedActivation):
+    """A Linear and the activation module after it, run as one fused Linear (fused_pair.py)."""
 
-    __slots__ = ("linear", "modules", "activation", "cache")
-    skips_input_grad = True
+    __slots__ = ()
 
-    def __init__(self, linear, activation_module, activation):
-        self.linear, self.activation, self.cache = linear, activation, None
-        self.modules = (linear, activation_module)
-
-    def parameters(self):
-        return self.linear.parameters()
-
-    def forward(self, x):
-        y, self.cache = self.linear._run(x, self.activation)
-        return y
-
-    def backward(self, grad_output, need_input_grad=True):
-        return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad)
+    def backward_updating(self, grad_output, updates, need_input_grad=True):
+        if self.cache is None:
+            raise backward_before_forward(self.linear)
+        return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad,
+                                     updates)
 
     def plan_op(self):
-        linear = self.linear
+        linear = self.layer
         return {"op": "linear", "weight": linear.weight, "bias": linear.bias, "activation": self.activation,
                 "precision": linear.precision}

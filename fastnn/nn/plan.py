@@ -450,16 +450,19 @@ class CompiledStep:
         return loss_sum, steps
 
 
-def _rule_of(optimizer):
-    """'sgd', 'adam' or 'adamw' for the optimizers whose step the plan runs; TypeError otherwise
-    (a subclass that changes step() runs its own rule, which the plan cannot know)."""
+def _rule_of(optimizer, caller="compile_step"):
+    """'sgd', 'adam' or 'adamw' for the optimizers whose step runs fused into backward; TypeError
+    otherwise (a subclass that changes step() runs its own rule, which C cannot know)."""
+    if not isinstance(optimizer, _optim.Optimizer):
+        raise TypeError(f"{caller}: optimizer must be a fastnn.optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
     step = type(optimizer).step
     if step is _optim.SGD.step and isinstance(optimizer, _optim.SGD):
         return "sgd"
     if step is _optim.Adam.step and isinstance(optimizer, _optim.Adam):
         return "adamw" if optimizer._decoupled_weight_decay else "adam"
-    raise TypeError(f"compile_step: {type(optimizer).__name__} cannot be fused into backward; "
-                    f"the compiled step runs SGD, Adam and AdamW (or pass optimizer=None and call "
+    raise TypeError(f"{caller}: {type(optimizer).__name__} cannot be fused into backward; "
+                    f"the fused update runs SGD, Adam and AdamW (or pass optimizer=None and call "
                     f"the optimizer's step() yourself)")
 
 
