@@ -223,8 +223,8 @@ class LinearActivation(FusedActivation):
 
     def backward_updating(self, grad_output, updates, need_input_grad=True):
         if self.cache is None:
-            raise backward_before_forward(self.linear)
-        return self.linear._backward(grad_output, self.cache, self.activation, need_input_grad,
+            raise backward_before_forward(self.layer)
+        return self.layer._backward(grad_output, self.cache, self.activation, need_input_grad,
                                      updates)
 
     def plan_op(self):
