@@ -25,6 +25,8 @@
 /* Up to this many columns of C (where a register tile would be mostly padding), or up to the
  * kernel set's dot_max_rows rows, X W^T runs on the dot-product kernels where the set has them. */
 #define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
+/* Few rows take the dot kernels only from this depth: below it packing the rows wins. */
+#define FASTNN_DOT_MIN_DEPTH 128
 
 /* Threads take units -- blocks of C, each packing what it needs -- from a shared counter
  * (thread_pool.h), so a thread that runs takes the work of one that the OS has descheduled.
