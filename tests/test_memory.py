@@ -67,16 +67,21 @@ def test_result_larger_than_any_address_space_raises_memory_error(dtype, trans_b
 
 PACKING_BUFFER_FAILURE = """
     import ctypes, re, resource, numpy as np, fastnn
-    a = np.arange(64, dtype=np.{dtype}).reshape(8, 8)
+    # Large blocks from mmap, so a freed array leaves no gap in the heap for the buffer to fill
+    ctypes.CDLL(None).mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
+    # large enough that every kernel set packs more than the 128 KiB left (the GEMM sizes its
+    # buffer by the product); small integers keep the sums exact
+    a = (np.arange(256 * 256) % 7).astype(np.{dtype}).reshape(256, 256)
     expected = a.astype(np.float64) @ a
-    out = np.empty((8, 8), np.{dtype})
+    out = np.empty((256, 256), np.{dtype})
+    fastnn.set_num_threads(1)  # the caller's own buffer, not a worker's
 
     def virtual_bytes():
         status = open("/proc/self/status").read()
         return int(re.search(r"VmSize:\\s+(\\d+) kB", status).group(1)) * 1024
 
-    # No product has run in this process, so no packing buffer exists yet; every kernel
-    # context's buffer is over 500 KiB, and the limit leaves 128 KiB of address space.
+    # No product has run in this process, so no packing buffer exists yet, and the limit leaves
+    # 128 KiB of address space.
     ctypes.CDLL(None).malloc_trim(0)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (virtual_bytes() + 128 * 1024, hard))
