@@ -60,7 +60,8 @@ def main():
         out = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True,
                              text=True, check=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
-        print(f"\n{result['isa']}:  {'activation':<12} {'forward':>8} {'backward':>9} {'fused/plain':>12}")
+        print(f"\n{result['isa']}:  {'activation':<12} {'forward':>8} {'backward':>9} "
+              f"{'fused/plain':>12}")
         for name, r in result["rows"].items():
             print(f"{'':9}{name:<12} {r['forward_ns']:8.3f} {r['backward_ns']:9.3f} "
                   f"{r['fused_linear_over_plain']:12.3f}")

@@ -1,6 +1,7 @@
 /* What an instruction set contributes to the GEMM: micro-kernels and their block sizes.
  *
- * A micro-kernel computes one MR x NR tile: C = alpha * sum_p a[p*MR + i] * b[p*rs_b + j] + beta * C
+ * A micro-kernel computes one MR x NR tile:
+ *     C = alpha * sum_p a[p*MR + i] * b[p*rs_b + j] + beta * C
  * from a packed panel of A (MR values per k step, 64-byte aligned) and NR consecutive values of B
  * per k step, rs_b apart (NR for a packed panel; B's row stride where it is read in place), for a
  * full tile only: the loop nest (gemm_loop_nest.h) handles edge tiles through a scratch tile.

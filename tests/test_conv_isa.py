@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 def test_conv_sweep_on_each_isa_forced_by_environment(isa):
     if _core.isa_supported(isa) != 1:
         pytest.skip(f"this CPU cannot run {isa}")
-    run = subprocess.run([sys.executable, str(HERE / "conv_sweep.py")], env=fastnn_env(FASTNN_ISA=isa),
+    run = subprocess.run([sys.executable, str(HERE / "conv_sweep.py")],
+                         env=fastnn_env(FASTNN_ISA=isa),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"isa={isa} failures=0" in run.stdout

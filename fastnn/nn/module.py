@@ -202,8 +202,9 @@ class Module:
             if name in state_dict:
                 value = np.asarray(state_dict[name])
                 if value.shape != array.shape:
-                    raise ValueError(f"{type(self).__name__}.load_state_dict: size mismatch for {name}: "
-                                     f"the checkpoint has shape {value.shape}, the model {array.shape}")
+                    raise ValueError(f"{type(self).__name__}.load_state_dict: size mismatch for "
+                                     f"{name}: the checkpoint has shape {value.shape}, the model "
+                                     f"{array.shape}")
         for name, array in own.items():
             if name in state_dict:
                 np.copyto(array, state_dict[name], casting="same_kind")
@@ -215,7 +216,8 @@ class Module:
         return ""
 
     def __repr__(self):
-        children = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()]
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                    for name, child in self.named_children()]
         if not children:
             return f"{type(self).__name__}({self.extra_repr()})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(children) + "\n)"
@@ -237,12 +239,15 @@ def describe(module):
 
 
 def backward_before_forward(module):
-    return RuntimeError(f"{describe(module)}: backward called before forward (nothing cached to differentiate)")
+    return RuntimeError(f"{describe(module)}: backward called before forward (nothing cached to "
+                        f"differentiate)")
 
 
 def check_grad_output(module, grad_output, output):
     """grad_output must be an ndarray of the shape and dtype of the output it differentiates."""
-    if type(grad_output) is not np.ndarray or grad_output.shape != output.shape or grad_output.dtype != output.dtype:
-        raise ValueError(f"{describe(module)}: grad_output must match the forward output, shape {output.shape} "
-                         f"{output.dtype}; got {getattr(grad_output, 'shape', type(grad_output).__name__)} "
+    if (type(grad_output) is not np.ndarray or grad_output.shape != output.shape
+            or grad_output.dtype != output.dtype):
+        raise ValueError(f"{describe(module)}: grad_output must match the forward output, shape "
+                         f"{output.shape} {output.dtype}; got "
+                         f"{getattr(grad_output, 'shape', type(grad_output).__name__)} "
                          f"{getattr(grad_output, 'dtype', '')}".rstrip())

@@ -18,14 +18,16 @@ class _Pool(Module):
 
     def _check(self, x):
         if type(x) is not np.ndarray:
-            raise TypeError(f"{describe(self)}: input must be a numpy.ndarray, got {type(x).__name__}")
+            raise TypeError(f"{describe(self)}: input must be a numpy.ndarray, got "
+                            f"{type(x).__name__}")
         return x
 
     def _set_window(self, kernel_size, stride, padding):
         """kernel_size, stride (default: the kernel's) and padding, checked, as tuples."""
         name, n = type(self).__name__, self._dims
         self.kernel_size = FC._ints(kernel_size, n, "kernel_size", name, 1)
-        self.stride = self.kernel_size if stride is None else FC._ints(stride, n, "stride", name, 1)
+        self.stride = (self.kernel_size if stride is None
+                       else FC._ints(stride, n, "stride", name, 1))
         self.padding = FC._ints(padding, n, "padding", name, 0)
 
     def _check_padding_fits(self):
@@ -97,8 +99,8 @@ class MaxPool1d(_MaxPool):
 
 
 class _AvgPool(_Pool):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
         self._set_window(kernel_size, stride, padding)
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
         FC._divisor(divisor_override, type(self).__name__)
@@ -140,7 +142,8 @@ class AvgPool1d(_AvgPool):
     _dims = 1
     _arg_names = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 

@@ -1,4 +1,5 @@
-/* The convolution's window gather (../conv_gather.h) on AVX2: panel rows of 16 floats, 8 doubles. */
+/* The convolution's window gather (../conv_gather.h) on AVX2: panel rows of 16 floats, 8
+ * doubles. */
 #pragma GCC target("avx2,fma")
 #include "../conv_gather.h"
 #include "kernel_context.h"

@@ -23,10 +23,10 @@ FASTNN_DEFINE_GEMV(sgemv_avx2, float, __m256, 8, _mm256_setzero_ps, _mm256_loadu
 FASTNN_DEFINE_GEMV(dgemv_avx2, double, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd,
                    _mm256_fmadd_pd, _mm256_add_pd, sum_lanes_f64_avx2)
 
-FASTNN_DEFINE_GEVM(sgevm_avx2, float, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-                   _mm256_set1_ps, _mm256_fmadd_ps)
-FASTNN_DEFINE_GEVM(dgevm_avx2, double, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
-                   _mm256_set1_pd, _mm256_fmadd_pd)
+FASTNN_DEFINE_GEVM(sgevm_avx2, float, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps,
+                   _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps)
+FASTNN_DEFINE_GEVM(dgevm_avx2, double, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd,
+                   _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd)
 
 const fastnn_gemv_kernels fastnn_gemv_avx2 = {.f32 = sgemv_avx2, .f64 = dgemv_avx2,
                                                .gevm_f32 = sgevm_avx2, .gevm_f64 = dgevm_avx2};
