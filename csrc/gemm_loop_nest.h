@@ -196,9 +196,9 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
 #if PREFETCH_A
                 NAME(a_prefetch) next_a = {0}; /* the next block: down the rows, else along k */
                 ptrdiff_t calls = (mc + mr - 1) / mr * ((nc + nr - 1) / nr);
-                if (a_once && jc > 0)
-                    ; /* packed already */
-                else if (ic + mc < m)
+                if (a_once && jc > 0) {
+                    /* A was packed on the first panel of B: nothing to fetch */
+                } else if (ic + mc < m)
                     NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, ic + mc,
                                           m - ic - mc < blk->mc ? m - ic - mc : blk->mc, pc, kc,
                                           calls);
