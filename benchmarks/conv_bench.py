@@ -190,7 +190,11 @@ def main(argv=None):
     print(f"\n3x3 convolution, {conv['shape']}, one thread:")
     for name, row in conv["rows"].items():
         print(f"  {name:32s} {row['ms']:8.2f} ms  {row['gflops']:7.1f} GFLOP/s  {row['percent_of_peak']:5.1f}% of peak")
-    print(f"  fastnn backward / forward: {conv['backward_over_forward']:.2f} (FLOP prediction 2.00)")
+    if "torch forward channels-last" in conv["rows"]:
+        ratio = conv["rows"]["torch forward channels-last"]["ms"] / conv["rows"]["fastnn forward"]["ms"]
+        print(f"  fastnn forward against torch channels-last: {ratio:.3f}x its speed (bar: > 1, and >= 85% of peak)")
+    print(f"  fastnn backward / forward: {conv['backward_over_forward']:.2f} (FLOP prediction 2.00; "
+          f"{100 * (conv['backward_over_forward'] / 2.0 - 1):+.1f}%, bar: within +-15%)")
     if "torch_backward_over_forward" in conv:
         print(f"  torch  backward / forward: {conv['torch_backward_over_forward']:.2f}")
 
@@ -203,6 +207,8 @@ def main(argv=None):
     print("\nLeNet-5 training step, 28x28, batch 64, SGD momentum, one thread:")
     for name, ms in step.items():
         print(f"  {name:8s} {ms:7.2f} ms")
+    if "torch" in step:
+        print(f"  fastnn against torch: {step['torch'] / step['fastnn']:.2f}x its speed (bar: > 1)")
 
     results["buffer_bytes"] = buffer_bytes()
     print("\nextra memory of a convolution call (window buffers and packed weights, per thread; "

@@ -2,14 +2,20 @@
  * uses: x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), y (N, C_out, OH, OW), all contiguous.
  * A 1-D convolution is the 2-D one with H = KH = 1.
  *
- * forward: an implicit GEMM in conv.c's own loop nest over the active ISA's micro-kernel: the
- *   weights packed once per call, the windows (im2col) gathered a kc x nc block at a time straight
- *   into the packed form the micro-kernel reads (by an ISA kernel for the "same" stride-1
- *   convolutions), bias and activation applied in the write-back; threads over (image, group,
- *   column block). Extra memory: one block and the packed weights, whatever the batch.
- * dW: dw_g += delta_g[:, chunk] · colᵀ on fastnn's GEMM, the windows gathered a chunk of output
- *   pixels at a time into a buffer of at most FASTNN_CONV_BUFFER_BYTES (more only when one chunk
- *   of FASTNN_CONV_MIN_COLS pixels needs it).
+ * forward, stride 1 along rows with output rows that fill register tiles: by rows
+ *   (conv_rows_template.h): no window gathered; a band of input rows copied once into a padded
+ *   (row, channel, column) buffer that the micro-kernel reads in place as B, KW accumulating
+ *   calls per tile; threads over (image, group, band of output rows).
+ * forward, otherwise: an implicit GEMM in conv.c's own loop nest over the active ISA's
+ *   micro-kernel: the weights packed once per call, the windows (im2col) gathered a kc x nc block
+ *   at a time straight into the packed form the micro-kernel reads (by an ISA kernel for the
+ *   "same" stride-1 convolutions), bias and activation applied in the write-back; threads over
+ *   (image, group, column block). Extra memory: one block (or band) and the packed weights,
+ *   whatever the batch.
+ * dW, where the forward runs by rows: on the same band buffer, B's panels transposed from it.
+ * dW, otherwise: dw_g += delta_g[:, chunk] · colᵀ on fastnn's GEMM, the windows gathered a chunk
+ *   of output pixels at a time into a buffer of at most FASTNN_CONV_BUFFER_BYTES (more only when
+ *   one chunk of FASTNN_CONV_MIN_COLS pixels needs it).
  * dX: for stride 1, the forward of delta by the flipped, transposed weights; otherwise
  *   dcol = w_gᵀ · delta_g[:, chunk], added back into dx by col2im. A 1x1 convolution with stride
  *   1 and no padding reads x as its own column matrix.
