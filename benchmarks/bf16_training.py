@@ -51,8 +51,8 @@ DIGITS_SPEEDUP = 5.0
 CLOCK = time.process_time
 
 
-def fastnn_step(sizes, batch, precision):
-    """The compiled step of benchmark's MLP (fastnn.bench.training's weights and batch)."""
+def compiled_step(sizes, batch, precision):
+    """The compiled step of the benchmark MLP (fastnn.bench.training's weights and batch)."""
     model = fastnn_mlp(initial_parameters(sizes)).to_precision(precision)
     opt = optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
     x, y = classification_batch(sizes, batch)
@@ -80,8 +80,8 @@ def step_table(peaks, timing):
           + f"{'bf16/fp32':>11}{'vs autocast':>13}{'bf16 % peak':>13}")
     verdicts = []
     for batch in STEP_BATCHES:
-        steps = {"fastnn fp32": fastnn_step(BIG, batch, "fp32"),
-                 "fastnn bf16": fastnn_step(BIG, batch, "bf16")}
+        steps = {"fastnn fp32": compiled_step(BIG, batch, "fp32"),
+                 "fastnn bf16": compiled_step(BIG, batch, "bf16")}
         if torch:
             steps["torch fp32"] = torch_step(BIG, batch)
             steps["torch autocast"] = torch_autocast_step(BIG, batch)
@@ -118,7 +118,7 @@ def time_breakdown(batch, timing):
     """The bf16 step against its GEMMs alone (the same shapes, matmul(precision="bf16")) and
     its update alone (optimizer.step() over the same parameters)."""
     rng = np.random.default_rng(0)
-    runners = {"step": fastnn_step(BIG, batch, "bf16")}
+    runners = {"step": compiled_step(BIG, batch, "bf16")}
     for what, m, n, k, trans_a, trans_b in step_gemms(BIG, batch):
         a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
         b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
