@@ -445,10 +445,9 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
         if (done)
             dx = NULL;
     }
-    /* the weight gradient by rows wherever the forward runs by rows but for the 1x1 convolutions
-     * that read the input as it is (with or without dx, so that dw does not depend on whether dx
-     * was asked for) */
-    const int dw_by_rows = NAME(rows_path_applies)(g, fastnn_active_context()->BLOCKING->nr) &&
+    /* the weight gradient by rows where it applies (with or without dx, so that dw does not
+     * depend on whether dx was asked for) */
+    const int dw_by_rows = NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING->nr) &&
                            !reads_input_as_columns(g);
     if (dw_by_rows) {
         if (NAME(weight_grad_by_rows)(g, x, delta, dw, accumulate_dw))
