@@ -6,6 +6,8 @@
  *   - from k = 1 to FASTNN_FEW_ROW_MAX_K samples, one row of dW at a time is summed into a
  *     stack buffer by the few-row kernel and the update applied from there: dW is never formed
  *     (for k = 1 it is the outer product dS^T x, applied row by row);
+ *   - above that, a weight of FASTNN_WHOLE_GRADIENT_MIN_BYTES or more takes dW whole from one
+ *     GEMM into `grad`, then one update pass (below: why);
  *   - up to FASTNN_ROW_BLOCK_MAX_K, the GEMM writes dW into `grad` a block of whole rows at a
  *     time and the block is updated from L2 as soon as it is complete;
  *   - above, the update runs in the GEMM's write-back, on each strip of dW right after its last
@@ -17,6 +19,9 @@
  * which the prefetchers do not follow), the row blocks win there and tie at 64, the strips win
  * at 256 and above, where the row blocks would re-read X from L3 for every block; there the
  * strips tie (within 2%, 128 to 1024 rows) with the GEMM followed by a separate update pass.
+ * (Those figures predate the whole-gradient pass, which now takes those weights.)
+ * At batch 1 the compiled step's SGD layers go further: fastnn_rank1_update_* forms the input
+ * gradient from each weight row just before the row is stepped, one pass over W and its state.
  * The arithmetic is the plain optimizer's (the same row kernels, optim_kernels.h), so the fused
  * step equals the unfused one. */
 #ifndef FASTNN_FUSED_OPTIM_H

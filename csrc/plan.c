@@ -137,13 +137,15 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         if (plan_loss_is_class(plan)) {                                                           \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)rows;                                    \
             total = fastnn_class_loss_##SUFFIX(plan->loss, param, rows, cols, logits,             \
-                                               (const int64_t *)target, g, scale, NULL);          \
+                                               (const int64_t *)target, g,                        \
+                                               scale * plan->grad_weight, NULL);                  \
         } else {                                                                                  \
             scale = plan->loss_sum ? 1.0 : 1.0 / (double)n;                                       \
             total = fastnn_elementwise_loss_##SUFFIX(plan->loss, param, n, logits,                \
-                                                     (const T *)target, g, scale, NULL);          \
+                                                     (const T *)target, g,                        \
+                                                     scale * plan->grad_weight, NULL);            \
         }                                                                                         \
-        return total * scale;                                                                     \
+        return total * scale * plan->loss_weight;                                                 \
     }                                                                                             \
                                                                                                   \
     static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update)       \

@@ -41,6 +41,9 @@ typedef struct {
      * parameter: plan.py sets those whose modules declare plan_loss() */
     int loss;
     int loss_sum;            /* reduction="sum" (else "mean") */
+    /* the reported loss and its gradient each multiplied by their own weight (1 and 1 but for
+     * scikit-learn's squared error: half the mean, the gradient of half the sum over outputs) */
+    double loss_weight, grad_weight;
     void *grad[2];           /* capacity x widest: the gradient flowing back, ping-ponged */
     void *delta;             /* capacity x widest: dS */
 } fastnn_plan;

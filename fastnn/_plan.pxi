@@ -45,6 +45,7 @@ cdef extern from "plan.h" nogil:
         fastnn_plan_layer *layers
         ptrdiff_t capacity
         int loss, loss_sum
+        double loss_weight, grad_weight
         void *grad[2]
         void *delta
     int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
@@ -122,8 +123,9 @@ cdef class Plan:
         self.plan.delta = _array_data(delta)
         self._keep += [grad0, grad1, delta]
 
-    def set_loss(self, str kind, bint reduction_sum):
-        """The loss by its name in the loss table (LOSSES), elementwise or on class indices."""
+    def set_loss(self, str kind, bint reduction_sum, double loss_weight=1.0, double grad_weight=1.0):
+        """The loss by its name in the loss table (LOSSES), elementwise or on class indices; the
+        reported loss and its gradient multiplied by loss_weight and grad_weight."""
         cdef int code = LOSSES[kind]
         cdef const fastnn_loss_info *row = &fastnn_loss_table[code]
         if row.kind == FASTNN_LOSS_PROB_ROWS or row.param[0] != 0:
@@ -131,6 +133,8 @@ cdef class Plan:
                              f"plans do not")
         self.plan.loss = code
         self.plan.loss_sum = reduction_sum
+        self.plan.loss_weight = loss_weight
+        self.plan.grad_weight = grad_weight
 
     def set_accumulate(self, int i, bint weight, bint bias):
         cdef fastnn_plan_layer *L = self._layer(i)

@@ -47,14 +47,34 @@ def test_compiled_epochs_equal_the_python_loop(monkeypatch, config, binary, dtyp
     X = X.astype(dtype)
     y = (y > 0).astype(int) if binary else y
     settings = dict(dict(hidden_layer_sizes=(9, 5), batch_size=20, max_iter=6, random_state=1), **config)
-    plain, none, _ = _fit(monkeypatch, False, MLPClassifier(**settings), X, y)
-    compiled, epochs, ran = _fit(monkeypatch, True, MLPClassifier(**settings), X, y)
+    _assert_compiled_fit_equals_loop(monkeypatch, lambda: MLPClassifier(**settings), X, y, dtype)
+
+
+def _assert_compiled_fit_equals_loop(monkeypatch, make, X, y, dtype):
+    """Every epoch of the fit (and a partial_fit) compiled, with the Python loop's weights, loss
+    curve and counts to rounding."""
+    plain, none, _ = _fit(monkeypatch, False, make(), X, y)
+    compiled, epochs, ran = _fit(monkeypatch, True, make(), X, y)
     assert none == 0 and epochs == ran > 1
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     for a, b in zip(plain.coefs_ + plain.intercepts_, compiled.coefs_ + compiled.intercepts_):
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
     np.testing.assert_allclose(compiled.loss_curve_, plain.loss_curve_, rtol=tolerance)
     assert compiled.n_iter_ == plain.n_iter_ and compiled.t_ == plain.t_
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("config", [dict(solver="sgd", momentum=0.9, alpha=0.3), dict(solver="adam", alpha=0.01)])
+def test_regressor_epochs_equal_the_python_loop(monkeypatch, config, outputs, dtype):
+    """scikit-learn's squared error (half the mean, the gradient of half the sum over the
+    outputs) on the compiled step's MSE with its weights."""
+    X, _ = _data()
+    X = X.astype(dtype)
+    y = np.stack([X[:, 0] * 2 - X[:, 1], np.sin(X[:, 2]), X[:, 3] * X[:, 4]], axis=1)[:, :outputs]
+    y = y[:, 0] if outputs == 1 else y
+    settings = dict(hidden_layer_sizes=(9, 5), batch_size=20, max_iter=5, random_state=1, **config)
+    _assert_compiled_fit_equals_loop(monkeypatch, lambda: MLPRegressor(**settings), X, y, dtype)
 
 
 def test_switching_between_compiled_and_python_epochs_continues_exactly(monkeypatch):
@@ -73,7 +93,7 @@ def test_switching_between_compiled_and_python_epochs_continues_exactly(monkeypa
             np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["sparse", "sample_weight", "regressor", "multilabel"])
+@pytest.mark.parametrize("case", ["sparse", "sample_weight", "poisson", "multilabel"])
 def test_what_the_compiled_step_cannot_run_falls_back(monkeypatch, case):
     X, y = _data()
     estimator = MLPClassifier((5,), max_iter=2, random_state=0)
@@ -82,8 +102,8 @@ def test_what_the_compiled_step_cannot_run_falls_back(monkeypatch, case):
         X = scipy_sparse.csr_matrix(X)
     elif case == "sample_weight":
         fit = {"sample_weight": np.linspace(0.5, 2, X.shape[0])}
-    elif case == "regressor":
-        estimator, y = MLPRegressor((5,), max_iter=2, random_state=0), X[:, 0] * 2
+    elif case == "poisson":
+        estimator, y = MLPRegressor((5,), loss="poisson", max_iter=2, random_state=0), np.exp(X[:, 0])
     else:
         y = np.stack([y > 0, y > 1], axis=1).astype(int)
     _, epochs, ran = _fit(monkeypatch, True, estimator, X, y, **fit)

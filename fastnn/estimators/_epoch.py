@@ -1,7 +1,8 @@
 """The MLP estimators' objective and their training epoch, each one function, and the same epoch
 on the network's compiled step (one C call a batch: forward, loss, backward with the update fused
 in), which the estimators run wherever it gives the same weights to rounding: dense X without
-sample weights, softmax or one logistic output, SGD or Adam, no peers (`compiled_loss` decides).
+sample weights, softmax, one logistic output or the squared error, SGD or Adam, no peers
+(`compiled_loss` decides).
 The shuffle stays numpy's (scikit-learn's order, from the estimator's random_state).
 
 The objective is scikit-learn's: the (sample-weighted) mean of the per-sample losses plus
@@ -72,19 +73,31 @@ def train_epoch(network, optimizer, output_loss, X, targets, sample_weight, alph
 
 
 # the output functions whose scikit-learn loss and gradient a compiled step's loss gives exactly
-# (per batch: the mean over its rows): softmax on class indices, logistic on one output
-_COMPILED_LOSSES = {"softmax": "CrossEntropyLoss", "logistic": "BCEWithLogitsLoss"}
+# (per batch: the mean over its rows): softmax on class indices, logistic on one output, and the
+# identity's half squared error (MSELoss with the weights of _loss_weights)
+_COMPILED_LOSSES = {"softmax": "CrossEntropyLoss", "logistic": "BCEWithLogitsLoss", "identity": "MSELoss"}
+
+
+def _loss_weights(loss, targets):
+    """(loss, gradient) weights making the compiled loss scikit-learn's: its squared error reports
+    half the mean over rows and outputs, and differentiates half the sum over the outputs (k of
+    them) averaged over rows: MSE's mean times 1/2, its gradient times k/2."""
+    from .. import nn
+    if isinstance(loss, nn.MSELoss):
+        return (0.5, 0.5 * targets.shape[1])
+    return (1.0, 1.0)
 
 
 def compiled_loss(out_activation, X, targets, sample_weight, peers):
     """The nn loss whose compiled step trains this fit exactly as train_epoch does, or None
     where only the Python loop can (sparse X, sample weights, a data-parallel fit, several
-    logistic outputs, the regressors' losses)."""
+    logistic outputs, the Poisson loss)."""
     from .. import nn
     name = _COMPILED_LOSSES.get(out_activation)
     if (name is None or sample_weight is not None or peers is not None or type(X) is not np.ndarray
             or (out_activation == "softmax" and targets.ndim != 1)
-            or (out_activation == "logistic" and (targets.ndim != 2 or targets.shape[1] != 1))):
+            or (out_activation == "logistic" and (targets.ndim != 2 or targets.shape[1] != 1))
+            or (out_activation == "identity" and targets.ndim != 2)):
         return None
     return getattr(nn, name)()
 
@@ -95,7 +108,7 @@ def compiled_epoch(network, optimizer, loss, X, targets, alpha, batch_size, orde
     gradient alpha·W / rows is the weights' weight decay, set in C for each batch size; the
     reported loss adds alpha/2 · ‖W‖² / rows before each update, as the objective does."""
     optimizer.set_weight_decay(0.0)  # the plain step adds the penalty itself; C sets it a batch
-    step = optimizer.compiled_step(network, loss)
+    step = optimizer.compiled_step(network, loss, _loss_weights(loss, targets))
     loss_sum, steps = step._sklearn_epoch(X, targets, batch_size, order, alpha)
     optimizer.compiled_steps_ran(steps)
     n_samples = X.shape[0]

@@ -60,11 +60,12 @@ class _Compiled:
 
     compiled = None
 
-    def compiled_step(self, network, loss):
-        if self.compiled is None or self.compiled[0] is not loss:
-            step = network.model.compile_step(loss, self.optimizer, sklearn_adam_eps=isinstance(self, Adam))
-            self.compiled = (loss, step)
-        return self.compiled[1]
+    def compiled_step(self, network, loss, loss_weights=(1.0, 1.0)):
+        if self.compiled is None or self.compiled[0] is not loss or self.compiled[1] != loss_weights:
+            step = network.model.compile_step(loss, self.optimizer, sklearn_adam_eps=isinstance(self, Adam),
+                                              loss_weights=loss_weights)
+            self.compiled = (loss, loss_weights, step)
+        return self.compiled[2]
 
     def __getstate__(self):
         state = self.__dict__.copy()

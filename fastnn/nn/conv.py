@@ -7,8 +7,8 @@ import numpy as np
 
 from .. import functional_conv as FC
 from .. import init
-from .fused_pair import FusedActivation
-from .module import Module, backward_before_forward, check_grad_output, describe
+from .fused_pair import FusedActivation, GemmLayer
+from .module import check_grad_output, describe
 from .parameter import Parameter
 
 __all__ = ["Conv1d", "Conv2d"]
@@ -20,7 +20,7 @@ _GELU_ACTIVATIONS = ("gelu", "gelu_tanh")
 _FUSED_ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid") + _GELU_ACTIVATIONS
 
 
-class _ConvNd(Module):
+class _ConvNd(GemmLayer):
     _dims = None  # spatial dimensions
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -102,30 +102,13 @@ class _ConvNd(Module):
     def _backward(self, grad_output, cache, activation, need_input_grad):
         x, output, pre = cache
         check_grad_output(self, grad_output, output)
-        weight_grad, accumulate = self.weight.grad_for_backward()
-        bias_grad = None
-        if self.bias is not None:
-            bias_grad, bias_accumulate = self.bias.grad_for_backward()
-            if bias_accumulate != accumulate:  # only one was zeroed: write its zeros, add to both
-                (bias_grad if accumulate else weight_grad).fill(0)
-                accumulate = True
+        weight_grad, bias_grad, accumulate = self._gradient_buffers()
         saved = pre if activation in _GELU_ACTIVATIONS else output
         dx, _, _ = FC._conv_backward(grad_output, x, self.weight.data, self.stride, self.padding,
                                      self.dilation, self.groups, activation, saved, need_input_grad,
                                      self.bias is not None, self._dims, describe(self),
                                      weight_grad, bias_grad, accumulate)
         return dx
-
-    def forward(self, x):
-        y, self._cache = self._run(x, self._activation)
-        return y
-
-    def backward(self, grad_output, need_input_grad=True):
-        if self._cache is None:
-            raise backward_before_forward(self)
-        return self._backward(grad_output, self._cache, self._activation, need_input_grad)
-
-    skips_input_grad = True
 
     def fuse_next(self, following):
         """The activation module after this layer runs in its write-back; a BatchNorm after it

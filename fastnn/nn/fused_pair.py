@@ -1,18 +1,48 @@
-"""FusedActivation: a layer and the activation module after it, run by a Sequential as one GEMM
-whose write-back applies the activation (Linear, Conv1d/Conv2d).
+"""The layers computed as one GEMM with the bias and an activation in its write-back (Linear,
+Conv1d/Conv2d), and the step that fuses the activation module after such a layer into it.
 
-The layer provides `_run(x, activation)` -> (output, cache) and
-`_backward(grad_output, cache, activation, need_input_grad)` -> dx, the same work its own forward
-and backward do with its own activation. The backward forms dS once from the output (or from the
-pre-activation, for the activations that differentiate from their input). The cache lives here,
-so the two modules' own caches stay empty.
+A GemmLayer provides `_run(x, activation)` -> (output, cache) and
+`_backward(grad_output, cache, activation, need_input_grad)` -> dx; its forward and backward run
+them with its own activation, a FusedActivation with the following module's. The backward forms
+dS once from the output (or from the pre-activation, for the activations that differentiate from
+their input).
 """
-from .module import backward_before_forward
+from .module import Module, backward_before_forward
 
-__all__ = ["FusedActivation"]
+__all__ = ["GemmLayer", "FusedActivation"]
+
+
+class GemmLayer(Module):
+    """A layer with `weight`, `bias` (or None) and a fused activation (`_activation`, or None)."""
+
+    skips_input_grad = True
+
+    def forward(self, x):
+        y, self._cache = self._run(x, self._activation)
+        return y
+
+    def backward(self, grad_output, need_input_grad=True):
+        if self._cache is None:
+            raise backward_before_forward(self)
+        return self._backward(grad_output, self._cache, self._activation, need_input_grad)
+
+    def _gradient_buffers(self):
+        """(weight_grad, bias_grad or None, accumulate): where backward puts the gradients and
+        whether it adds to them (one flag for both, so both are made to agree)."""
+        weight_grad, accumulate = self.weight.grad_for_backward()
+        bias_grad = None
+        if self.bias is not None:
+            bias_grad, bias_accumulate = self.bias.grad_for_backward()
+            if bias_accumulate != accumulate:  # only one was zeroed: write its zeros, add to both
+                (bias_grad if accumulate else weight_grad).fill(0)
+                accumulate = True
+        return weight_grad, bias_grad, accumulate
 
 
 class FusedActivation:
+    """A GemmLayer and the activation module after it, run by a Sequential as one GEMM; the cache
+    lives here, so the two modules' own caches stay empty."""
+
     __slots__ = ("layer", "modules", "activation", "cache")
     skips_input_grad = True
 

@@ -6,8 +6,8 @@ import numpy as np
 from .. import _core
 from .. import functional as F
 from .. import init
-from .fused_pair import FusedActivation
-from .module import Module, backward_before_forward, check_grad_output, describe
+from .fused_pair import FusedActivation, GemmLayer
+from .module import backward_before_forward, check_grad_output, describe
 from .parameter import Parameter
 
 __all__ = ["Linear"]
@@ -15,7 +15,7 @@ __all__ = ["Linear"]
 _FLOAT_DTYPES = (np.float32, np.float64)
 
 
-class Linear(Module):
+class Linear(GemmLayer):
     """y = act(x · weightᵀ + bias) for x of shape (*, in_features) (any leading dimensions, as
     torch: they are flattened into the GEMM's rows, a view where x's layout allows); one GEMM with
     the bias and the activation fused into its write-back. A list is taken as an array of the
@@ -137,18 +137,6 @@ class Linear(Module):
                              f"{getattr(grad_output, 'dtype', '')}".rstrip())
         return grad_output.reshape(-1, self.out_features)
 
-    def _gradient_buffers(self):
-        """(weight_grad, bias_grad or None, accumulate): where backward puts the gradients and
-        whether it adds to them (one flag for both, so both are made to agree)."""
-        weight_grad, accumulate = self.weight.grad_for_backward()
-        bias_grad = None
-        if self.bias is not None:
-            bias_grad, bias_accumulate = self.bias.grad_for_backward()
-            if bias_accumulate != accumulate:  # only one was zeroed: write its zeros, add to both
-                (bias_grad if accumulate else weight_grad).fill(0)
-                accumulate = True
-        return weight_grad, bias_grad, accumulate
-
     def _backward(self, grad_output, cache, activation, need_input_grad, updates=None):
         """dx (of x's shape, or None) after adding the parameters' gradients, for a checked
         grad_output of the forward output's shape; with `updates` (an OptimizerInBackward) the
@@ -173,23 +161,12 @@ class Linear(Module):
         y, pre = self._forward(x, activation)
         return (y if len(lead) == 1 else y.reshape(lead + (self.out_features,))), (x, y, pre, lead)
 
-    def forward(self, x):
-        y, self._cache = self._run(x, self._activation)
-        return y
-
-    def backward(self, grad_output, need_input_grad=True):
-        if self._cache is None:
-            raise backward_before_forward(self)
-        return self._backward(grad_output, self._cache, self._activation, need_input_grad)
-
     def backward_updating(self, grad_output, updates, need_input_grad=True):
         """backward with the optimizer inside (nn/fused_backward.py): the weight stepped where
         its gradient is formed."""
         if self._cache is None:
             raise backward_before_forward(self)
         return self._backward(grad_output, self._cache, self._activation, need_input_grad, updates)
-
-    skips_input_grad = True
 
     def fuse_next(self, following):
         """A Linear without an activation of its own takes the activation module after it into
@@ -225,7 +202,7 @@ class LinearActivation(FusedActivation):
         if self.cache is None:
             raise backward_before_forward(self.layer)
         return self.layer._backward(grad_output, self.cache, self.activation, need_input_grad,
-                                     updates)
+                                    updates)
 
     def plan_op(self):
         linear = self.layer

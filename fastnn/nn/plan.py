@@ -215,7 +215,9 @@ class CompiledStep:
     indices (N,) for CrossEntropyLoss, (N, out) values for MSELoss and BCEWithLogitsLoss.
     `step.fit_epoch(X, y, batch_size, rng_seed)` runs a whole epoch in C (see there).
     `sklearn_adam_eps=True` adds Adam's eps as scikit-learn does, to √v rather than to
-    √v/√(1 − β₂ᵗ) (torch's eps divided by √(1 − β₂ᵗ) at every step), for the estimators.
+    √v/√(1 − β₂ᵗ) (torch's eps divided by √(1 − β₂ᵗ) at every step), for the estimators;
+    `loss_weights=(a, b)` multiplies the reported loss by a and its gradient by b (scikit-learn's
+    squared error is MSE's mean halved, its gradient that of half the sum over the outputs).
     See the module's docstring for the semantics of gradients, accumulation and schedules.
 
     >>> import numpy as np
@@ -230,9 +232,10 @@ class CompiledStep:
     True
     """
 
-    def __init__(self, model, loss_fn, optimizer=None, *, sklearn_adam_eps=False):
+    def __init__(self, model, loss_fn, optimizer=None, *, sklearn_adam_eps=False, loss_weights=(1.0, 1.0)):
         caller = "compile_step"
         self._sklearn_adam_eps = bool(sklearn_adam_eps)
+        self._loss_weights = tuple(map(float, loss_weights))
         self._net = _Network(model, caller)
         plan_loss = getattr(loss_fn, "plan_loss", None)
         loss = plan_loss() if plan_loss is not None else None
@@ -265,7 +268,7 @@ class CompiledStep:
     def _build(self, capacity):
         net = self._net
         plan = net.build(capacity, training=True)
-        net.plan.set_loss(self._loss_kind, self._reduction_sum)
+        net.plan.set_loss(self._loss_kind, self._reduction_sum, *self._loss_weights)
         self._slots = []  # (layer, of_bias, parameter, optimized)
         index = 0
         for i, op in enumerate(net.ops):

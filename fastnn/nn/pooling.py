@@ -21,6 +21,18 @@ class _Pool(Module):
             raise TypeError(f"{describe(self)}: input must be a numpy.ndarray, got {type(x).__name__}")
         return x
 
+    def _set_window(self, kernel_size, stride, padding):
+        """kernel_size, stride (default: the kernel's) and padding, checked, as tuples."""
+        name, n = type(self).__name__, self._dims
+        self.kernel_size = FC._ints(kernel_size, n, "kernel_size", name, 1)
+        self.stride = self.kernel_size if stride is None else FC._ints(stride, n, "stride", name, 1)
+        self.padding = FC._ints(padding, n, "padding", name, 0)
+
+    def _check_padding_fits(self):
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{type(self).__name__}: padding {self.padding} must be at most half "
+                             f"the kernel {self.kernel_size}")
+
     def backward(self, grad_output, need_input_grad=True):
         cache = getattr(self, "_cache", None)
         if cache is None:
@@ -45,15 +57,10 @@ class _MaxPool(_Pool):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
-        name, n = type(self).__name__, self._dims
-        self.kernel_size = FC._ints(kernel_size, n, "kernel_size", name, 1)
-        self.stride = self.kernel_size if stride is None else FC._ints(stride, n, "stride", name, 1)
-        self.padding = FC._ints(padding, n, "padding", name, 0)
-        self.dilation = FC._ints(dilation, n, "dilation", name, 1)
+        self._set_window(kernel_size, stride, padding)
+        self.dilation = FC._ints(dilation, self._dims, "dilation", type(self).__name__, 1)
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel "
-                             f"{self.kernel_size}")
+        self._check_padding_fits()
         self._cache = None
 
     def forward(self, x):
@@ -92,16 +99,11 @@ class MaxPool1d(_MaxPool):
 class _AvgPool(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
-        name, n = type(self).__name__, self._dims
-        self.kernel_size = FC._ints(kernel_size, n, "kernel_size", name, 1)
-        self.stride = self.kernel_size if stride is None else FC._ints(stride, n, "stride", name, 1)
-        self.padding = FC._ints(padding, n, "padding", name, 0)
+        self._set_window(kernel_size, stride, padding)
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
-        FC._divisor(divisor_override, name)
+        FC._divisor(divisor_override, type(self).__name__)
         self.divisor_override = divisor_override
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel "
-                             f"{self.kernel_size}")
+        self._check_padding_fits()
         self._cache = None
 
     def forward(self, x):
