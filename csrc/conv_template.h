@@ -445,10 +445,9 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
         if (done)
             dx = NULL;
     }
-    /* the weight gradient by rows wherever the forward runs by rows but for the 1x1 convolutions
-     * that read the input as it is (with or without dx, so that dw does not depend on whether dx
-     * was asked for) */
-    const int dw_by_rows = NAME(rows_path_applies)(g, fastnn_active_context()->BLOCKING->nr) &&
+    /* the weight gradient by rows where it applies (with or without dx, so that dw does not
+     * depend on whether dx was asked for) */
+    const int dw_by_rows = NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING->nr) &&
                            !reads_input_as_columns(g);
     if (dw_by_rows) {
         if (NAME(weight_grad_by_rows)(g, x, delta, dw, accumulate_dw))
@@ -507,19 +506,30 @@ typedef struct {
     int accumulate;
 } NAME(sums_args);
 
+/* Runs of CHANNEL_SUM_RUN values are summed in 16 lanes of T, which vectorise (in double
+ * throughout, the conversions measured 0.46 ms on 2M floats, a fifth of a 3x3 convolution's
+ * backward), and each run's sum is added in double: a lane adds at most 16 values in T. */
+#define CHANNEL_SUM_RUN 256
+
 static void NAME(channel_sums_span)(const void *args, ptrdiff_t lo, ptrdiff_t hi)
 {
     const NAME(sums_args) *a = args;
     for (ptrdiff_t c = lo; c < hi; c++) {
-        double s[4] = {0, 0, 0, 0}; /* four chains: the adds pipeline */
+        double total = 0;
         for (ptrdiff_t n = 0; n < a->batch; n++) {
             const T *p = a->x + (n * a->channels + c) * a->spatial;
-            ptrdiff_t i = 0;
-            for (; i + 4 <= a->spatial; i += 4)
-                for (int u = 0; u < 4; u++) s[u] += p[i + u];
-            for (; i < a->spatial; i++) s[0] += p[i];
+            for (ptrdiff_t i0 = 0; i0 < a->spatial; i0 += CHANNEL_SUM_RUN) {
+                const ptrdiff_t len = a->spatial - i0 < CHANNEL_SUM_RUN ? a->spatial - i0 : CHANNEL_SUM_RUN;
+                T lanes[16] = {0};
+                ptrdiff_t i = 0;
+                for (; i + 16 <= len; i += 16)
+                    for (int u = 0; u < 16; u++) lanes[u] += p[i0 + i + u];
+                for (; i < len; i++) lanes[i & 15] += p[i0 + i];
+                double run = 0;
+                for (int u = 0; u < 16; u++) run += lanes[u];
+                total += run;
+            }
         }
-        double total = (s[0] + s[1]) + (s[2] + s[3]);
         a->sums[c] = (T)(a->accumulate ? total + (double)a->sums[c] : total);
     }
 }
