@@ -110,3 +110,30 @@ def test_sparse_first_layer_equals_the_dense_linear(activation, dtype):
         sparse_layer.backward(grad)
     with pytest.raises(ValueError, match="CSR input"):
         sparse_layer(sparse.csr_matrix(np.ones((2, 12), dtype)))
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_first_layer_takes_the_optimizer_in_backward(sparse_input):
+    """The estimators' first layer, fused with its activation in a Sequential, takes
+    backward(optimizer=) as Linear does: on dense rows the update runs in its backward, on CSR rows
+    its weight is stepped by the plain rule after; both equal backward() then step()."""
+    from fastnn import nn, optim
+    X, dense = random_csr(17, 13, 0.3, np.float64, np.int32, seed=3)
+    x = X if sparse_input else dense
+    grad = np.random.default_rng(4).standard_normal((17, 5))
+    models = []
+    for fused in (False, True):
+        model = nn.Sequential(InputLinear(13, 8, dtype=np.float64, rng=0), nn.ReLU(),
+                              nn.Linear(8, 5, dtype=np.float64, rng=1))
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(3):
+            opt.zero_grad()
+            model(x)
+            if fused:
+                model.backward(grad, need_input_grad=False, optimizer=opt)
+            else:
+                model.backward(grad, need_input_grad=False)
+                opt.step()
+        models.append(model)
+    for plain, fused in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_allclose(fused.data, plain.data, rtol=1e-12, atol=1e-12)

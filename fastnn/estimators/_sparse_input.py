@@ -42,13 +42,12 @@ class InputLinear(Linear):
             _core.activation_forward(activation.kernel, out, out)
         return out, pre
 
-    # its weight gradient may come from CSR rows: an optimizer passed to backward steps it after
-    backward_updating = None
-
-    def _backward(self, grad_output, cache, activation, need_input_grad):
+    def _backward(self, grad_output, cache, activation, need_input_grad, updates=None):
+        """As Linear's; a CSR batch's weight gradient is summed in C and left in .grad, so an
+        optimizer passed to backward steps it by its plain rule afterwards (`updates` unused)."""
         x, output, pre, lead = cache
         if not is_sparse(x):
-            return super()._backward(grad_output, cache, activation, need_input_grad)
+            return super()._backward(grad_output, cache, activation, need_input_grad, updates)
         if need_input_grad:
             raise ValueError(f"{type(self).__name__}: no input gradient for sparse input (a first layer"
                              " never needs one): call backward with need_input_grad=False")
