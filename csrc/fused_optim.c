@@ -79,17 +79,13 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
                                          (const T *)c + i * ldc);                                 \
     }                                                                                             \
                                                                                                   \
-    typedef int (*gemm_fn_##SUFFIX)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,     \
-                                    ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *,           \
-                                    ptrdiff_t, const fastnn_epilogue *);                          \
-                                                                                                  \
     typedef struct {                                                                              \
         ptrdiff_t rows, cols, k, ld_delta, ld_x;                                                  \
         const T *delta, *x;                                                                       \
         T *grad;                                                                                  \
         int accumulate, failed;                                                                   \
         const fastnn_update *update;                                                              \
-        gemm_fn_##SUFFIX gemm;                                                                    \
+        fastnn_gemm_fn_##SUFFIX gemm;                                                             \
     } weight_update_args_##SUFFIX;                                                                \
                                                                                                   \
     /* Rows [lo, hi) of the weight, each from its few-row sums, a chunk at a time. */             \
@@ -160,7 +156,7 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
     static int weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,          \
                                            const T *delta, ptrdiff_t ld_delta, const T *x,        \
                                            ptrdiff_t ld_x, T *grad, int accumulate,               \
-                                           const fastnn_update *update, gemm_fn_##SUFFIX gemm,    \
+                                           const fastnn_update *update, fastnn_gemm_fn_##SUFFIX gemm, \
                                            int small_k)                                           \
     {                                                                                             \
         if (rows <= 0 || cols <= 0)                                                               \

@@ -50,6 +50,15 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                  const double *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                  double beta, double *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue);
 
+/* Any of the products above, by element type (named by the suffix the type-generic code uses),
+ * for code that picks fastnn_sgemm or fastnn_sgemm_bf16 per layer. */
+typedef int (*fastnn_gemm_fn_f32)(ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float *, ptrdiff_t,
+                                  ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t, float, float *,
+                                  ptrdiff_t, const fastnn_epilogue *);
+typedef int (*fastnn_gemm_fn_f64)(ptrdiff_t, ptrdiff_t, ptrdiff_t, double, const double *,
+                                  ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t, double,
+                                  double *, ptrdiff_t, const fastnn_epilogue *);
+
 /* The float32 product with A and B rounded to bfloat16 (nearest even) and everything else
  * (accumulation, alpha, beta, the epilogue) in float32: on AVX512-BF16, twice the float32
  * arithmetic rate; elsewhere the float32 kernels on the rounded operands, the same numbers up to

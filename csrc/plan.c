@@ -62,10 +62,6 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
  * float64 plan passes its own GEMM twice). Batch 1 takes the GEMV kernels in float32 only: a bf16
  * layer's row goes through its GEMM, so that it rounds as the eager layer does. */
 #define DEFINE_PLAN(T, SUFFIX, GEMM, GEMM_BF16, WEIGHT_GRAD_UPDATE_BF16)                          \
-    typedef int (*gemm_fn_##SUFFIX)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,     \
-                                    ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, T, T *,           \
-                                    ptrdiff_t, const fastnn_epilogue *);                          \
-                                                                                                  \
     /* |W|^2 over every Linear weight: sixteen independent sums (vector lanes) per block */       \
     static double weights_squared_##SUFFIX(const fastnn_plan *plan)                               \
     {                                                                                             \
@@ -115,7 +111,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                          L->activation, pre, L->out);                             \
                     e = &epilogue;                                                                \
                 }                                                                                 \
-                gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                               \
+                fastnn_gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                        \
                 if (gemm(rows, L->out, L->in, 1, h, L->in, 1, (const T *)L->weight, 1, L->in, 0,  \
                          out, L->out, e))                                                         \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
@@ -180,7 +176,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                                     L->bias_accumulate);                          \
             }                                                                                     \
             /* dX before the update changes W: at batch 1, from each row of W as it is stepped */ \
-            gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                                   \
+            fastnn_gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                            \
             int stepped = rows == 1 && update && !L->weight_accumulate && !L->bf16 &&             \
                           fastnn_rank1_update_##SUFFIX(L->out, L->in, d, h, l > 0 ? g_in : NULL,  \
                                                        &L->weight_update);                        \
