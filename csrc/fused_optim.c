@@ -8,6 +8,7 @@
 #include "bf16.h"
 #include "dispatch.h"
 #include "elementwise.h"
+#include "fp_env.h"
 #include "gemm.h"
 
 /* Columns of one row of dW summed at a time on the few-row path: 8 KiB of floats, in L1 beside
@@ -142,12 +143,15 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         T *param = (T *)u->param, *buf = (T *)u->state[0];                                        \
         if (input_grad)                                                                           \
             for (ptrdiff_t j = 0; j < cols; j++) input_grad[j] = 0;                               \
+        /* denormals flushed as in the spans and the GEMV this pass stands in for */              \
+        unsigned int fp_state = fastnn_flush_denormals_begin();                                   \
         for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
             if (i + 1 < rows)                                                                     \
                 prefetch_update(u, sizeof(T), (i + 1) * cols, cols);                              \
             kern->rank1_sgd(cols, delta[i], x, param + i * cols, buf ? buf + i * cols : NULL,     \
                             input_grad, &u->sgd);                                                 \
         }                                                                                         \
+        fastnn_flush_denormals_end(fp_state);                                                     \
         return 1;                                                                                 \
     }                                                                                             \
                                                                                                   \
