@@ -267,6 +267,11 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov momentum requires a momentum and zero dampening")
 
+    def _state_layout(self, group):
+        """The state arrays and scalars each parameter of `group` carries (made by _update_units;
+        the compiled step and the optimizer in backward make them the same way)."""
+        return (("momentum_buffer",) if group["momentum"] != 0 else ()), {"momentum_started": False}
+
     def step(self, closure=None):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
@@ -274,10 +279,9 @@ class SGD(Optimizer):
         for group_index, group in enumerate(self.param_groups):
             lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             nesterov, weight_decay, l1 = group["nesterov"], float(group["weight_decay"]), float(group["l1"])
-            names = ("momentum_buffer",) if momentum != 0 else ()
             self._check_arrays(group_index, group["params"])
-            for data, grad, arrays, states in self._update_units(group["params"], names,
-                                                                 {"momentum_started": False}):
+            for data, grad, arrays, states in self._update_units(group["params"],
+                                                                 *self._state_layout(group)):
                 buffer = arrays[0] if arrays else None
                 first_step = buffer is not None and not states[0].get("momentum_started", True)
                 try:
@@ -320,6 +324,10 @@ class Adam(Optimizer):
         if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas}")
 
+    def _state_layout(self, group):
+        """The state arrays and scalars each parameter of `group` carries (as SGD's)."""
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ()), {"step": 0}
+
     def step(self, closure=None):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
@@ -328,9 +336,9 @@ class Adam(Optimizer):
         for group_index, group in enumerate(self.param_groups):
             lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = map(float, group["betas"])
-            names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
             self._check_arrays(group_index, group["params"])
-            for data, grad, arrays, states in self._update_units(group["params"], names, {"step": 0}):
+            for data, grad, arrays, states in self._update_units(group["params"],
+                                                                 *self._state_layout(group)):
                 steps = {p_state["step"] for p_state in states}
                 if len(steps) != 1:
                     raise ValueError(f"{type(self).__name__}: parameters sharing a flat state buffer "

@@ -52,14 +52,8 @@ class OptimizerInBackward:
         arrays for a flattened model), so plain and fused steps share it."""
         opt = self.optimizer
         if parameter not in opt.state:
-            if self.rule == "sgd":
-                names = ("momentum_buffer",) if group["momentum"] != 0 else ()
-                scalars = {"momentum_started": False}
-            else:
-                names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
-                scalars = {"step": 0}
             zeroed = {p: p._grad_zeroed for p in group["params"]}
-            for _ in opt._update_units(group["params"], names, scalars):
+            for _ in opt._update_units(group["params"], *opt._state_layout(group)):
                 pass
             for p, was_zeroed in zeroed.items():  # making the state read no gradient
                 p._grad_zeroed = was_zeroed

@@ -299,13 +299,8 @@ class CompiledStep:
         """Each parameter's optimizer state, made the optimizer's own way where missing (flat
         arrays for a flattened model), so plain and compiled steps share it."""
         opt = self._optimizer
-        if self._rule == "sgd":
-            names, scalars = (("momentum_buffer",) if group["momentum"] != 0 else ()), {"momentum_started": False}
-        else:
-            names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
-            scalars = {"step": 0}
         if any(p not in opt.state for p in group["params"]):
-            for _ in opt._update_units(group["params"], names, scalars):
+            for _ in opt._update_units(group["params"], *opt._state_layout(group)):
                 pass
         return opt.state
 
