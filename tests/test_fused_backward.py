@@ -7,21 +7,16 @@ import pytest
 
 from fastnn import nn, optim
 
-from test_plan import RULES, isa, tolerance  # noqa: F401 (isa: the fixture forcing each ISA)
+from test_plan import RULES, batch, isa, tolerance  # noqa: F401 (isa: the fixture forcing each ISA)
+from test_plan import assert_same_parameters as assert_same, mlp as plan_mlp
 
 DTYPES = (np.float32, np.float64)
 BATCHES = (1, 3, 9, 70)  # csrc/fused_optim.h: few-row sums, row blocks, the GEMM's write-back
 
 
 def mlp(dtype, sizes=(6, 19, 17, 3)):
-    return nn.Sequential(nn.Linear(sizes[0], sizes[1], rng=0, dtype=dtype), nn.ReLU(),
-                         nn.Linear(sizes[1], sizes[2], rng=1, dtype=dtype), nn.Tanh(),
-                         nn.Linear(sizes[2], sizes[3], rng=2, dtype=dtype))
-
-
-def batch(dtype, rows, features=6, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((rows, features)).astype(dtype), rng.integers(0, classes, rows)
+    """test_plan's model, with this file's wider default widths"""
+    return plan_mlp(dtype, sizes=sizes)
 
 
 def plain(model, opt, x, y, need_input_grad=False):
@@ -36,11 +31,6 @@ def fused(model, opt, x, y, need_input_grad=False):
     loss_fn = nn.CrossEntropyLoss()
     loss_fn(model(x), y)
     return model.backward(loss_fn.backward(), need_input_grad=need_input_grad, optimizer=opt)
-
-
-def assert_same(a, b, dtype):
-    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        np.testing.assert_allclose(pb.data, pa.data, err_msg=name, **tolerance(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
