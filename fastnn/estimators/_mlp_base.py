@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from .. import _core
+from ..io import LATER_PARAMETERS
 from ._base import BaseEstimator, ConvergenceWarning, check_is_fitted
 from ._epoch import compiled_epoch, compiled_loss, objective, train_epoch
 from ._lbfgs import minimize
@@ -320,8 +321,8 @@ class BaseMLP(BaseEstimator):
         if units[-1] != n_outputs:
             reader.fail(f"coefs_.{n_layers - 2}", f"has {units[-1]} outputs, n_outputs_ is {n_outputs}")
         activation = reader.choice("activation", HIDDEN_ACTIVATIONS)
-        # files written before precision existed computed in fp32
-        precision = reader.choice("precision", _core.PRECISIONS) if reader.has("precision") else "fp32"
+        precision = (reader.choice("precision", _core.PRECISIONS) if reader.has("precision")
+                     else LATER_PARAMETERS["precision"])  # what states saved before it meant
         if precision == "bf16" and coefs[0].dtype != np.float32:
             reader.fail("precision", f"'bf16' needs float32 coefs_, the file holds {coefs[0].dtype}")
         network = DenseNetwork(units, activation, coefs[0].dtype, rng=None, precision=precision)
