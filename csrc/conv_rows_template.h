@@ -66,17 +66,18 @@ static size_t NAME(band_bytes)(const fastnn_conv_geometry *g, ptrdiff_t rows, pt
     return sizeof(T) * (size_t)(NAME(band_input_rows)(g, rows) * cg * wp + 2 * nr);
 }
 
-/* Copies band rows [r0, r1) (input rows ih0 + r) of a group's cg channels into the band buffer,
- * zero where a row or column lies in the padding. */
+/* Copies the band's `rows` rows (input rows ih0 + r) of a group's cg channels into the band
+ * buffer, zero where a row or column lies in the padding, then zeroes the 2 * nr values after
+ * them (band_bytes). */
 static void NAME(fill_band)(const fastnn_conv_geometry *g, const T *xg, ptrdiff_t cg,
-                            ptrdiff_t ih0, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t wp, T *buf)
+                            ptrdiff_t ih0, ptrdiff_t rows, ptrdiff_t wp, int nr, T *buf)
 {
     const ptrdiff_t H = g->in_h, W = g->in_w, pw = g->pad_w, plane = H * W;
     /* buffer column b holds input column b - pw */
     const ptrdiff_t b_lo = clamp(pw, 0, wp), b_hi = clamp(W + pw, b_lo, wp), len = b_hi - b_lo;
-    const ptrdiff_t r_lo = clamp(-ih0, r0, r1), r_hi = clamp(H - ih0, r_lo, r1);
-    for (ptrdiff_t r = r0; r < r_lo; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
-    for (ptrdiff_t r = r_hi; r < r1; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
+    const ptrdiff_t r_lo = clamp(-ih0, 0, rows), r_hi = clamp(H - ih0, r_lo, rows);
+    for (ptrdiff_t r = 0; r < r_lo; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
+    for (ptrdiff_t r = r_hi; r < rows; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
     for (ptrdiff_t c = 0; c < cg && len > 0; c++) {
         const T *src = xg + c * plane + (ih0 + r_lo) * W + (b_lo - pw);
         T *dst = buf + (r_lo * cg + c) * wp;
@@ -86,6 +87,7 @@ static void NAME(fill_band)(const fastnn_conv_geometry *g, const T *xg, ptrdiff_
             for (ptrdiff_t b = b_hi; b < wp; b++) dst[b] = 0;
         }
     }
+    memset(buf + rows * cg * wp, 0, sizeof(T) * (size_t)(2 * nr));
 }
 
 /* The weights in the order the band is read: per group, kernel column kj and run of kernel rows,
@@ -185,8 +187,7 @@ static int NAME(rows_run)(void *context, ptrdiff_t unit)
 
     unsigned int fp_state = fastnn_flush_denormals_begin();
     const ptrdiff_t band_rows_in = NAME(band_input_rows)(g, oh1 - oh0);
-    NAME(fill_band)(g, xg, cg, ih0, 0, band_rows_in, wp, buf);
-    memset(buf + band_rows_in * cg * wp, 0, sizeof(T) * (size_t)(2 * nr));
+    NAME(fill_band)(g, xg, cg, ih0, band_rows_in, wp, nr, buf);
     const T *w_group = plan->w_packed + grp * kw * runs * panels * run_k * mr;
     NAME(band_prefetch) next;
     NAME(band_prefetch_plan)(&next, plan, unit + plan->threads,
@@ -391,8 +392,7 @@ static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, 
                 const ptrdiff_t oh1 = oh0 + band_rows < g->out_h ? oh0 + band_rows : g->out_h;
                 const ptrdiff_t band_in = NAME(band_input_rows)(g, oh1 - oh0);
                 NAME(fill_band)(g, x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w, cg,
-                                oh0 * g->stride_h - g->pad_h, 0, band_in, rows.wp, band);
-                memset(band + band_in * cg * rows.wp, 0, sizeof(T) * (size_t)(2 * nr));
+                                oh0 * g->stride_h - g->pad_h, band_in, rows.wp, nr, band);
                 NAME(pack_delta_band)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
                                       mg, pixels, (oh1 - oh0) * OW, delta_packed);
                 plan.oh0 = oh0, plan.oh1 = oh1, plan.grp = grp;
