@@ -149,6 +149,7 @@ typedef struct {
 typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
 typedef struct fastnn_gemv_kernels fastnn_gemv_kernels;     /* gemv.h */
 typedef struct fastnn_optim_kernels fastnn_optim_kernels; /* optim_kernels.h */
+typedef struct fastnn_stream_probe_kernels fastnn_stream_probe_kernels; /* stream_probe.h */
 
 /* Everything a kernel set runs, declared once per set in the registry (dispatch.c): code outside
  * the registry reads the active context and never compares sets. */
@@ -165,6 +166,7 @@ typedef struct {
     const fastnn_optim_kernels *optim; /* the optimizers' row loops */
     const fastnn_conv_gather_kernels *conv_gather;
     const fastnn_fma_peak_kernels *fma_peak;
+    const fastnn_stream_probe_kernels *stream_probe;
 } fastnn_kernel_context;
 
 /* What each kernel set exports for the contexts built on it. */
@@ -175,6 +177,8 @@ extern const fastnn_conv_gather_kernels fastnn_conv_gather_avx512, fastnn_conv_g
     fastnn_conv_gather_generic;
 extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512_bf16, fastnn_fma_peak_avx512,
     fastnn_fma_peak_avx2, fastnn_fma_peak_generic;
+extern const fastnn_stream_probe_kernels fastnn_stream_probe_avx512, fastnn_stream_probe_avx2,
+    fastnn_stream_probe_generic;
 
 /* The registry of kernel sets, newest first (dispatch.c): the one list of ISAs, from which
  * dispatch, FASTNN_ISA, cpu_info() and the tests all derive. */
