@@ -18,6 +18,7 @@ from fastnn.bench import (fma_peak_gflops, gemm_flops, interleaved_best, linear_
 from fastnn.bench.layers import COMPUTE_BOUND_MIN_FLOPS
 from fastnn.bench.machine import vector_lanes
 from fastnn.bench.report import verdict
+from support import isa_selected
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # No x86 core issues more than two FMAs per cycle or clocks above 6 GHz.
@@ -32,12 +33,8 @@ def theoretical_bound(dtype):
 @pytest.fixture(params=_core.isa_names())
 def isa(request):
     """Each ISA this machine runs, selected in turn, then the original choice restored."""
-    if _core.isa_supported(request.param) != 1:
-        pytest.skip(f"this CPU does not run {request.param}")
-    previous = _core.isa_name()
-    _core.select_isa(request.param)
-    yield request.param
-    _core.select_isa(previous)
+    with isa_selected(request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

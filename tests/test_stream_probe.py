@@ -5,16 +5,14 @@ import pytest
 
 from fastnn import _aligned, _core
 
+from support import isa_selected
+
 
 @pytest.fixture(params=_core.isa_names())
 def isa(request):
-    """Each ISA this machine runs, selected in turn, then the original choice restored."""
-    if _core.isa_supported(request.param) != 1:
-        pytest.skip(f"this CPU does not run {request.param}")
-    previous = _core.isa_name()
-    _core.select_isa(request.param)
-    yield request.param
-    _core.select_isa(previous)
+    """Each ISA this machine runs, selected in turn."""
+    with isa_selected(request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("prefetch", [True, False])
