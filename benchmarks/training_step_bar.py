@@ -118,8 +118,8 @@ def b1_limit(quick):
     probes, probe_bytes = stream_probes(BIG)
     add, add_bytes = numpy_add_bandwidth()
     candidates = {"step": fastnn_step(BIG, 1), "numpy a += b": add, **probes}
-    best = interleaved_best(candidates, clock=time.process_time, rounds=5 if quick else 15,
-                            round_seconds=0.02 if quick else 0.05)
+    best = interleaved_best(candidates, clock=time.process_time, rounds=6 if quick else 20,
+                            round_seconds=0.01, warm=True)
     read_rate = probe_bytes / min(best[("read", p)] for p in (True, False))
     update_rate = 4 * probe_bytes / min(best[("update", p)] for p in (True, False))
     forward_bytes, backward_bytes = b1_step_bytes(BIG)
@@ -136,7 +136,7 @@ def b1_limit(quick):
           f"{backward_limit * 1e3:.3f} ms;\n"
           f"  rates: fastnn's stream probes on arrays of the step's size ({probe_bytes / 2**20:.1f} "
           f"MiB each; in L3, beyond L2) on the widest vectors, with and without software prefetch "
-          f"(the faster), best of rounds interleaved with the step;\n"
+          f"(the faster); every figure the best of rounds interleaved with the others, each round a few calls after an untimed one;\n"
           f"  for comparison, numpy's a += b over two 8 MiB arrays (the probe before, which mixes "
           f"two reads with one write) runs at {add_rate / 1e9:.0f} GB/s: "
           f"{sum(b1_step_bytes(BIG)) / add_rate * 1e3:.3f} ms for all {sum(b1_step_bytes(BIG)) / 1e6:.1f} MB")

@@ -128,6 +128,19 @@ def test_interleaved_best_times_every_candidate():
         interleaved_best({"a": make("a")}, rounds=0)
 
 
+def test_interleaved_best_warm_calls_each_candidate_once_more_a_round():
+    calls, order = {"a": 0, "b": 0}, []
+
+    def make(name):
+        def fn():
+            calls[name] += 1
+            order.append(name)
+        return fn
+    interleaved_best({"a": make("a"), "b": make("b")}, rounds=3, round_seconds=0, warm=True)
+    assert calls == {"a": 1 + 3 * 2, "b": 1 + 3 * 2}  # the first estimate, then warm + timed
+    assert order[2:6] == ["a", "a", "b", "b"]
+
+
 def ratio_row(batch, sizes, ratio_with, ratio_without, flops_per_byte=100.0, flops=1e9):
     return {
         "kind": "mlp", "sizes": sizes, "batch": batch, "forward_flops": flops,
