@@ -180,17 +180,8 @@ ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t item
     }
     const ptrdiff_t pixels = g->out_h * g->out_w;
     const fastnn_kernel_context *ctx = fastnn_active_context();
-    if (itemsize == 8 ? rows_path_applies_f64(g, ctx->dgemm->nr) : rows_path_applies_f32(g, ctx->sgemm->nr)) {
-        /* the band buffer (one thread's, the largest) and the weights packed by rows */
-        if (itemsize == 8) {
-            rows_plan_f64 plan;
-            rows_plan_geometry_f64(g, ctx->dgemm->nr, 1, &plan);
-            return (ptrdiff_t)(plan.buffer_bytes + rows_weights_bytes_f64(g, ctx->dgemm->mr));
-        }
-        rows_plan_f32 plan;
-        rows_plan_geometry_f32(g, ctx->sgemm->nr, 1, &plan);
-        return (ptrdiff_t)(plan.buffer_bytes + rows_weights_bytes_f32(g, ctx->sgemm->mr));
-    }
+    if (itemsize == 8 ? rows_path_applies_f64(g, rows_nr_f64()) : rows_path_applies_f32(g, rows_nr_f32()))
+        return (ptrdiff_t)(itemsize == 8 ? rows_forward_bytes_f64(g) : rows_forward_bytes_f32(g));
     int mr = itemsize == 8 ? ctx->dgemm->mr : ctx->sgemm->mr, nr = itemsize == 8 ? ctx->dgemm->nr : ctx->sgemm->nr;
     ptrdiff_t kc = itemsize == 8 ? ctx->dgemm->kc : ctx->sgemm->kc, nc = itemsize == 8 ? ctx->dgemm->nc : ctx->sgemm->nc;
     ptrdiff_t k_blocks = (rows + kc - 1) / kc;

@@ -26,6 +26,33 @@ static void NAME(row_bias_activation)(const fastnn_epilogue *self, void *c, ptrd
                                                                    self->ld_pre);
 }
 
+/* The write-back of a convolution's forward (row_bias_activation), over its whole output. */
+static fastnn_epilogue NAME(conv_epilogue)(const fastnn_conv_geometry *g, const T *bias,
+                                           int activation, T *pre)
+{
+    return (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
+                             .activation = {.kind = activation}, .pre_activation = pre,
+                             .ld_pre = g->out_h * g->out_w};
+}
+
+/* The same for one image and group, whose output starts at out_offset: the group's bias. */
+static fastnn_epilogue NAME(unit_epilogue)(const fastnn_epilogue *whole, ptrdiff_t grp,
+                                           ptrdiff_t mg, ptrdiff_t out_offset)
+{
+    fastnn_epilogue unit = *whole;
+    if (unit.bias)
+        unit.bias = (const T *)unit.bias + grp * mg;
+    if (unit.pre_activation)
+        unit.pre_activation = (T *)unit.pre_activation + out_offset;
+    return unit;
+}
+
+/* Whether the write-back has anything to do. */
+static int NAME(epilogue_needed)(const fastnn_epilogue *e)
+{
+    return e->bias != NULL || e->activation.kind != 0 || e->pre_activation != NULL;
+}
+
 /* Moves len values between the column matrix, at relative pixels [jj, jj + len) of dst laid out
  * in panels of seg pixels pstride apart (dst[(jj / seg) * pstride + jj % seg]), and src[i * step]:
  * copies them there (zeros when src is NULL: padding), or with accumulate adds them back into src. */
@@ -263,8 +290,7 @@ typedef struct {
     const BLOCKING_TYPE *blk;
     const T *x, *w_packed;
     T *y;
-    fastnn_epilogue epilogue; /* bias and pre_activation at group 0, image 0 */
-    int fused;
+    fastnn_epilogue epilogue; /* over the whole output (conv_epilogue) */
     NAME(conv_gather) gather; /* the ISA's panel gather, where the windows are contiguous */
     ptrdiff_t rows, pixels, kc, k_blocks, nc, ldb, col_blocks;
     size_t block_bytes;   /* each thread's block (and lane masks) */
@@ -290,11 +316,8 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
     const ptrdiff_t panels = (mg + mr - 1) / mr;
     const T *xg = plan->x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w;
     const ptrdiff_t out_offset = (n * g->out_channels + grp * mg) * pixels;
-    fastnn_epilogue epilogue = plan->epilogue;
-    if (epilogue.bias)
-        epilogue.bias = (const T *)epilogue.bias + grp * mg;
-    if (epilogue.pre_activation)
-        epilogue.pre_activation = (T *)epilogue.pre_activation + out_offset;
+    const fastnn_epilogue epilogue = NAME(unit_epilogue)(&plan->epilogue, grp, mg, out_offset);
+    const int fused = NAME(epilogue_needed)(&epilogue);
     if (plan->gather) {
         /* the ISA's gather writes the kc x nc block of windows straight in the packed panels the
          * micro-kernel streams (vector moves under lane masks); then each mr x kc panel of
@@ -327,7 +350,7 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
                 }
             }
         }
-        if (plan->fused)
+        if (fused)
             for (ptrdiff_t q = 0; q < panels; q++)
                 epilogue.apply(&epilogue, plan->y + out_offset + q * mr * pixels + p0, pixels,
                                q * mr, p0, mg - q * mr < mr ? mg - q * mr : mr, cols);
@@ -348,7 +371,7 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
                     NAME(edge_tile)(blk, kc, ap, block + jr, plan->ldb, c + jr, pixels, rows_here,
                                     cols - jr < nr ? cols - jr : nr, beta);
             }
-            if (kb == plan->k_blocks - 1 && plan->fused)
+            if (kb == plan->k_blocks - 1 && fused)
                 epilogue.apply(&epilogue, c, pixels, q * mr, p0, rows_here, cols);
         }
     }
@@ -376,7 +399,7 @@ static int NAME(forward_run)(void *context, ptrdiff_t unit)
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                 const T *bias, int activation, T *y, T *pre)
 {
-    if (NAME(rows_path_applies)(g, fastnn_active_context()->BLOCKING->nr))
+    if (NAME(rows_path_applies)(g, NAME(rows_nr)()))
         return NAME(forward_by_rows)(g, x, w, bias, activation, y, pre);
     NAME(forward_plan) plan = {.g = g, .blk = fastnn_active_context()->BLOCKING, .x = x, .y = y};
     const BLOCKING_TYPE *blk = plan.blk;
@@ -389,10 +412,7 @@ int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const
     plan.nc = plan.pixels < blk->nc ? plan.pixels : blk->nc;
     plan.col_blocks = (plan.pixels + plan.nc - 1) / plan.nc;
     plan.ldb = block_stride(plan.nc, blk->nr, sizeof(T));
-    plan.epilogue = (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
-                                      .activation = {.kind = activation}, .pre_activation = pre,
-                                      .ld_pre = plan.pixels};
-    plan.fused = bias != NULL || activation != 0 || pre != NULL;
+    plan.epilogue = NAME(conv_epilogue)(g, bias, activation, pre);
     const ptrdiff_t panels = (mg + blk->mr - 1) / blk->mr;
     T *w_packed = window_buffer(2, sizeof(T) * (size_t)(g->groups * panels * blk->mr * plan.rows));
     if (w_packed == NULL)
