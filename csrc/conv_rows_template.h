@@ -257,13 +257,14 @@ static size_t NAME(rows_weights_bytes)(const fastnn_conv_geometry *g, int mr)
     return NAME(rows_offsets_at)(g, mr) + sizeof(ptrdiff_t) * (size_t)(g->kernel_h * g->kernel_w);
 }
 
-/* The forward by rows' extra memory: one thread's band and the packed weights. */
-static size_t NAME(rows_forward_bytes)(const fastnn_conv_geometry *g)
+/* The forward by rows' window buffers: one thread's band (slot 0), the packed weights (2). */
+static void NAME(rows_forward_slots)(const fastnn_conv_geometry *g, size_t slots[WINDOW_SLOTS])
 {
     const fastnn_conv_rows_kernels *kernels = fastnn_active_context()->conv_rows;
     NAME(rows_plan) plan;
     NAME(rows_plan_geometry)(g, kernels->NAME(nr), 1, &plan);
-    return plan.buffer_bytes + NAME(rows_weights_bytes)(g, kernels->NAME(mr));
+    hold(slots, 0, plan.buffer_bytes);
+    hold(slots, 2, NAME(rows_weights_bytes)(g, kernels->NAME(mr)));
 }
 
 /* y = act(conv(x, w) + bias) by rows; returns 0, or -1 if a buffer could not be allocated. */
@@ -310,21 +311,6 @@ typedef struct {
     ptrdiff_t wp, rows_per_run, oh0, oh1, grp, panel_units;
     size_t b_panel_bytes;
 } NAME(rows_dw_plan);
-
-static void NAME(pack_delta_band)(const BLOCKING_TYPE *blk, const T *delta, ptrdiff_t mg,
-                                  ptrdiff_t ld, ptrdiff_t cols, T *dst)
-{
-    const int mr = blk->mr;
-    for (ptrdiff_t q = 0; q * mr < mg; q++, dst += cols * mr) {
-        const ptrdiff_t rows = mg - q * mr < mr ? mg - q * mr : mr;
-        if (rows == mr && blk->pack_transposed) {
-            blk->pack_transposed(cols, delta + q * mr * ld, ld, mr, dst);
-            continue;
-        }
-        for (ptrdiff_t p = 0; p < cols; p++)
-            for (int r = 0; r < mr; r++) dst[p * mr + r] = r < rows ? delta[(q * mr + r) * ld + p] : 0;
-    }
-}
 
 static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
 {
@@ -375,37 +361,57 @@ static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
     return 0;
 }
 
+/* The weight gradient by rows' bands and buffers: output rows per band (the band buffer and a
+ * band's B panel each within a quarter of FASTNN_CONV_BUFFER_BYTES), the band buffer (window
+ * slot 0), one thread's B panel (1), delta packed over a band (2) and dW in the tiles' order (3). */
+typedef struct {
+    ptrdiff_t band_rows;
+    size_t slot[WINDOW_SLOTS];
+} NAME(rows_dw_layout);
+
+static void NAME(rows_dw_plan_layout)(const fastnn_conv_geometry *g, const BLOCKING_TYPE *blk,
+                                      NAME(rows_plan) *rows, NAME(rows_dw_layout) *layout)
+{
+    const int mr = blk->mr, nr = blk->nr;
+    const ptrdiff_t mg = g->out_channels / g->groups, OW = g->out_w;
+    NAME(rows_plan_geometry)(g, nr, 1, rows);
+    ptrdiff_t band_rows = rows->band_rows, cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * OW);
+    if (band_rows > cap)
+        band_rows = cap > 1 ? cap : 1;
+    layout->band_rows = band_rows;
+    layout->slot[0] = NAME(band_bytes)(g, band_rows, rows->wp, nr);
+    layout->slot[1] = sizeof(T) * (size_t)(band_rows * OW * nr);
+    layout->slot[2] = sizeof(T) * (size_t)((mg + mr - 1) / mr * mr * band_rows * OW);
+    layout->slot[3] = sizeof(T) * (size_t)(g->out_channels * (g->in_channels / g->groups) *
+                                           g->kernel_h * g->kernel_w);
+}
+
 /* dw = (or += with accumulate) the weight gradient by rows; returns 0, or -1 if a buffer could
  * not be allocated. */
 static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, const T *delta,
                                      T *dw, int accumulate)
 {
     const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
-    const int mr = blk->mr, nr = blk->nr;
+    const int nr = blk->nr;
     const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
     const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, OW = g->out_w, pixels = g->out_h * OW;
     NAME(rows_plan) rows;
-    NAME(rows_plan_geometry)(g, nr, 1, &rows);
-    /* a band's B panel (its pixels x nr) within a quarter of the bound too */
-    ptrdiff_t band_rows = rows.band_rows, cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * OW);
-    if (band_rows > cap)
-        band_rows = cap > 1 ? cap : 1;
+    NAME(rows_dw_layout) layout;
+    NAME(rows_dw_plan_layout)(g, blk, &rows, &layout);
+    const ptrdiff_t band_rows = layout.band_rows;
     const ptrdiff_t run_k = rows.rows_per_run * cg, runs = kh / rows.rows_per_run;
-    const ptrdiff_t panels = (mg + mr - 1) / mr, weights = groups * mg * cg * kh * kw;
-    const size_t band_bytes = NAME(band_bytes)(g, band_rows, rows.wp, nr);
-    T *band = window_buffer(0, band_bytes);
-    T *delta_packed = window_buffer(2, sizeof(T) * (size_t)(panels * mr * band_rows * OW));
-    T *dw_rows = window_buffer(3, sizeof(T) * (size_t)weights);
+    T *band = window_buffer(0, layout.slot[0]);
+    T *delta_packed = window_buffer(2, layout.slot[2]);
+    T *dw_rows = window_buffer(3, layout.slot[3]);
     if (band == NULL || delta_packed == NULL || dw_rows == NULL)
         return -1;
-    memset(dw_rows, 0, sizeof(T) * (size_t)weights);
+    memset(dw_rows, 0, layout.slot[3]);
     const ptrdiff_t all = kw * runs * ((run_k + nr - 1) / nr);
     const double fmas = (double)mg * run_k * kw * runs * band_rows * OW;
     const int threads = conv_threads(fmas, all);
     NAME(rows_dw_plan) plan = {.g = g, .blk = blk, .band = band, .delta_packed = delta_packed,
                                .dw_rows = dw_rows, .wp = rows.wp, .rows_per_run = rows.rows_per_run,
-                               .panel_units = threads,
-                               .b_panel_bytes = sizeof(T) * (size_t)(band_rows * OW * nr)};
+                               .panel_units = threads, .b_panel_bytes = layout.slot[1]};
     for (ptrdiff_t n = 0; n < g->batch; n++)
         for (ptrdiff_t grp = 0; grp < groups; grp++)
             for (ptrdiff_t oh0 = 0; oh0 < g->out_h; oh0 += band_rows) {
@@ -413,8 +419,8 @@ static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, 
                 const ptrdiff_t band_in = NAME(band_input_rows)(g, oh1 - oh0);
                 NAME(fill_band)(g, x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w, cg,
                                 oh0 * g->stride_h - g->pad_h, band_in, rows.wp, nr, band);
-                NAME(pack_delta_band)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
-                                      mg, pixels, (oh1 - oh0) * OW, delta_packed);
+                NAME(pack_panels)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
+                                  1, mg, pixels, (oh1 - oh0) * OW, 0, delta_packed);
                 plan.oh0 = oh0, plan.oh1 = oh1, plan.grp = grp;
                 if (fastnn_run_units(threads, threads, NAME(rows_dw_run), &plan, 0))
                     return -1;
