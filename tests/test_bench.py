@@ -255,3 +255,19 @@ def test_float64_gemm_rows_use_the_float64_peak():
     for r in rows:
         assert r["dtype"] == "float64"
         assert math.isclose(r["percent_of_peak"], 100 * r["gflops"] / 50.0)
+
+
+def test_step_products_count_the_step_flops():
+    """The benchmarks' list of a step's products (gemm_shapes.py, bf16_training.py) adds up to the
+    FLOP count the step's % of the limit divides by, with the forms their operands are made in."""
+    import doctest
+
+    from fastnn.bench import flops
+    from fastnn.bench.gemm import GEMM_FORMS
+    assert doctest.testmod(flops, raise_on_error=True).attempted > 5
+    for sizes, batch in (([784, 1024, 1024, 10], 256), ([7, 2], 1), ([3, 11, 4, 2], 13)):
+        products = flops.step_products(sizes, batch)
+        assert len(products) == 3 * (len(sizes) - 1) - 1
+        assert all(form in GEMM_FORMS for *_, form in products)
+        assert sum(gemm_flops(m, n, k) for _, m, n, k, _ in products) == \
+            flops.training_step_flops(sizes, batch)
