@@ -146,6 +146,23 @@ typedef struct {
                 uint64_t *dst);
 } fastnn_conv_gather_kernels;
 
+/* The convolution's forward by rows (kernels/conv_rows.h): a register tile summed over the
+ * kernel's columns with the bias, mr x nr as the set's GEMM micro-kernel for the type; and the
+ * padded band's row fill, values moved as integers. */
+typedef struct {
+    int mr_f32, nr_f32, mr_f64, nr_f64;
+    void (*tile_f32)(ptrdiff_t segments, ptrdiff_t k, const float *a, const float *b,
+                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const float *bias, float *c,
+                     ptrdiff_t ldc);
+    void (*tile_f64)(ptrdiff_t segments, ptrdiff_t k, const double *a, const double *b,
+                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const double *bias, double *c,
+                     ptrdiff_t ldc);
+    void (*fill_f32)(ptrdiff_t rows, const uint32_t *src, ptrdiff_t src_stride, ptrdiff_t lo,
+                     ptrdiff_t len, ptrdiff_t wp, uint32_t *dst, ptrdiff_t dst_stride);
+    void (*fill_f64)(ptrdiff_t rows, const uint64_t *src, ptrdiff_t src_stride, ptrdiff_t lo,
+                     ptrdiff_t len, ptrdiff_t wp, uint64_t *dst, ptrdiff_t dst_stride);
+} fastnn_conv_rows_kernels;
+
 typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
 typedef struct fastnn_gemv_kernels fastnn_gemv_kernels;     /* gemv.h */
 typedef struct fastnn_optim_kernels fastnn_optim_kernels; /* optim_kernels.h */
@@ -165,6 +182,7 @@ typedef struct {
     const fastnn_gemv_kernels *gemv;
     const fastnn_optim_kernels *optim; /* the optimizers' row loops */
     const fastnn_conv_gather_kernels *conv_gather;
+    const fastnn_conv_rows_kernels *conv_rows;
     const fastnn_fma_peak_kernels *fma_peak;
     const fastnn_stream_probe_kernels *stream_probe;
 } fastnn_kernel_context;
@@ -175,6 +193,8 @@ extern const fastnn_dgemm_blocking fastnn_dgemm_avx512, fastnn_dgemm_avx2, fastn
 extern const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16;
 extern const fastnn_conv_gather_kernels fastnn_conv_gather_avx512, fastnn_conv_gather_avx2,
     fastnn_conv_gather_generic;
+extern const fastnn_conv_rows_kernels fastnn_conv_rows_avx512, fastnn_conv_rows_avx2,
+    fastnn_conv_rows_generic;
 extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512_bf16, fastnn_fma_peak_avx512,
     fastnn_fma_peak_avx2, fastnn_fma_peak_generic;
 extern const fastnn_stream_probe_kernels fastnn_stream_probe_avx512, fastnn_stream_probe_avx2,
