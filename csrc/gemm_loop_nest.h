@@ -11,6 +11,8 @@
  *   DOT_KERNELS  whether the blocking's dot kernels (which read A and B where they are) may
  *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
+ *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
+ *             whose rows it tiles with less padding
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -371,6 +373,11 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
         return 0;
     }
     const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
+#if NARROW_TILES
+    /* the rows tiled with the least padding (chosen by m alone: every split sums alike) */
+    if (blk->narrow && ceil_div(m, blk->narrow->mr) * blk->narrow->mr < ceil_div(m, blk->mr) * blk->mr)
+        blk = blk->narrow;
+#endif
     /* one buffer per thread, sized by the table's blocks whatever this product's (so that it is
      * allocated once): the B panel, then (64-byte aligned) at least a block of A */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;

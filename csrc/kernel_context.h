@@ -123,7 +123,7 @@ typedef void (*fastnn_bf16gemm_ukernel)(ptrdiff_t k, const fastnn_bf16 *a, const
 typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                  ptrdiff_t panels, fastnn_bf16 *dst);
 
-typedef struct {
+typedef struct fastnn_bf16gemm_blocking {
     int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
     fastnn_bf16_pack pack_transposed, pack_interleaved;
@@ -132,6 +132,9 @@ typedef struct {
      * product). */
     int dot_mr, dot_nr, dot_max_rows;
     fastnn_sgemm_dot_ukernel dot_ukernel;
+    /* Optional: the same with a smaller MR, for the products whose rows it tiles with fewer
+     * padded rows (64 rows on 8-row tiles rather than 12) */
+    const struct fastnn_bf16gemm_blocking *narrow;
 } fastnn_bf16gemm_blocking;
 
 /* The convolution's window gather (kernels/conv_gather.h) into packed panels as wide as the

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
-REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm")
+REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow")
 DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
@@ -59,7 +59,7 @@ def test_register_tile_kernel(isa, kind):
     for k, (alpha, beta) in itertools.product(K_VALUES, ALPHA_BETA):
         a = rng.standard_normal((k, mr)).astype(dtype)  # the panels as the loop nest packs them
         b = rng.standard_normal((k, nr)).astype(dtype)
-        if kind == "bf16gemm":
+        if kind.startswith("bf16gemm"):
             a, b = round_to_bf16(a), round_to_bf16(b)
             a_panel, b_panel = pair_panel(a), pair_panel(b)
         else:
