@@ -109,7 +109,8 @@ def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
     mr, nr = kernel_or_skip(isa, "bf16gemm")
     rng = np.random.default_rng(3)
     # kc: every count of pairs in a 16-step block (each ends a vector of the panel elsewhere)
-    for w, panels, kc in itertools.product((mr, nr), (1, 3), (1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 33)):
+    kc_values = (1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 33)
+    for w, panels, kc in itertools.product((mr, nr), (1, 3), kc_values):
         # values that exercise rounding: ties, denormals, infinities, NaN among normal numbers
         x = rng.standard_normal((kc, panels * w + 3)).astype(np.float32)
         x.flat[::7] = np.float32(1 + 2 ** -8)           # a tie: rounds to even (1.0)

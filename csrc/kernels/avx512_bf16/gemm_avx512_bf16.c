@@ -155,28 +155,29 @@ static void pack_transposed_panel(ptrdiff_t kc, const float *src, ptrdiff_t ld, 
     }
 }
 
-/* The same for panels of MR = 12 rows (A's), in whole zmm: rows 2g and 2g+1 rounded by one
- * VCVTNE2PS2BF16 into z[g] (8 pairs of each), and the 12 x 8 pairs of a 16-step block, 96 dwords
- * pair-major, make 6 vectors, each gathered from the three groups of four rows by three two-source
- * permutes (one index vector serves all three) and two blends. Half the instructions of the 8 x 8
- * transpositions, which also spent a third of their second block on the 4 rows past 12 (measured,
- * one Zen 5 core, a 120 x 512 block in L2: 53 GB/s read that way). */
-#define ROW_GROUPS (MR / 4)
-#define BLOCK_VECTORS (MR / 2) /* 16-lane vectors of MR x 8 pairs */
+/* The same for panels of 12 rows (the 12 x 32 tiles' A), in whole zmm: rows 2g and 2g+1 rounded
+ * by one VCVTNE2PS2BF16 into z[g] (8 pairs of each), and the 12 x 8 pairs of a 16-step block, 96
+ * dwords pair-major, make 6 vectors, each gathered from the three groups of four rows by three
+ * two-source permutes (one index vector serves all three) and two blends. Half the instructions
+ * of the 8 x 8 transpositions, which also spent a third of their second block on the 4 rows past
+ * 12 (one Zen 5 core, a 120 x 512 block in L2: 72-79 GB/s read against 53-66). */
+#define PANEL_ROWS 12
+#define ROW_GROUPS (PANEL_ROWS / 4)
+#define BLOCK_VECTORS (PANEL_ROWS / 2) /* 16-lane vectors of a block's 12 x 8 pairs */
 
-struct mr_transpose {
+struct panel_transpose {
     __m512i index[BLOCK_VECTORS];
     __mmask16 group[BLOCK_VECTORS][ROW_GROUPS];
 };
 
-static struct mr_transpose mr_transpose_plan(void)
+static struct panel_transpose panel_transpose_plan(void)
 {
-    struct mr_transpose plan;
+    struct panel_transpose plan;
     for (int v = 0; v < BLOCK_VECTORS; v++) {
         int32_t lanes[16];
         for (int g = 0; g < ROW_GROUPS; g++) plan.group[v][g] = 0;
         for (int l = 0; l < 16; l++) {
-            int out = 16 * v + l, q = out / MR, r = out % MR;
+            int out = 16 * v + l, q = out / PANEL_ROWS, r = out % PANEL_ROWS;
             lanes[l] = (r % 4) * 8 + q; /* in (z[2g], z[2g+1]): row r % 4 of the group, pair q */
             plan.group[v][r / 4] |= (__mmask16)(1u << l);
         }
@@ -185,7 +186,7 @@ static struct mr_transpose mr_transpose_plan(void)
     return plan;
 }
 
-static void pack_transposed_mr_panel(const struct mr_transpose *plan, ptrdiff_t kc,
+static void pack_transposed_12_panel(const struct panel_transpose *plan, ptrdiff_t kc,
                                      const float *src, ptrdiff_t ld, fastnn_bf16 *dst)
 {
     ptrdiff_t pairs = (kc + 1) / 2;
@@ -199,9 +200,9 @@ static void pack_transposed_mr_panel(const struct mr_transpose *plan, ptrdiff_t 
             z[g] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(steps, odd),
                                                 _mm512_maskz_loadu_ps(steps, even));
         }
-        /* whole dwords of this block in the panel: MR per pair, as many pairs as are left */
-        ptrdiff_t dwords = MR * (pairs - p0 / 2 < 8 ? pairs - p0 / 2 : 8);
-        int32_t *out = (int32_t *)(dst + p0 * MR);
+        /* whole dwords of this block in the panel: 12 a pair, as many pairs as are left */
+        ptrdiff_t dwords = PANEL_ROWS * (pairs - p0 / 2 < 8 ? pairs - p0 / 2 : 8);
+        int32_t *out = (int32_t *)(dst + p0 * PANEL_ROWS);
         for (int v = 0; v < BLOCK_VECTORS && 16 * v < dwords; v++) {
             __m512i x = _mm512_permutex2var_epi32(z[0], plan->index[v], z[1]);
             for (int g = 1; g < ROW_GROUPS; g++)
@@ -216,10 +217,11 @@ static void pack_transposed_mr_panel(const struct mr_transpose *plan, ptrdiff_t 
 static void pack_transposed_avx512_bf16(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                         ptrdiff_t panels, fastnn_bf16 *dst)
 {
-    if (w == MR) {
-        struct mr_transpose plan = mr_transpose_plan();
+    if (w == PANEL_ROWS) {
+        struct panel_transpose plan = panel_transpose_plan();
         for (ptrdiff_t i = 0; i < panels; i++)
-            pack_transposed_mr_panel(&plan, kc, src + i * MR * ld, ld, dst + i * MR * (kc + (kc & 1)));
+            pack_transposed_12_panel(&plan, kc, src + i * PANEL_ROWS * ld, ld,
+                                     dst + i * PANEL_ROWS * (kc + (kc & 1)));
         return;
     }
     for (ptrdiff_t i = 0; i < panels; i++)
