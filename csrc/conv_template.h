@@ -482,7 +482,7 @@ static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, co
  * whether dx was asked for). */
 static int NAME(dw_by_rows)(const fastnn_conv_geometry *g)
 {
-    return NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING->nr) && !reads_input_as_columns(g);
+    return NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING) && !reads_input_as_columns(g);
 }
 
 /* The bytes each of window_buffer's slots holds after a backward with dx (the flipped weights
