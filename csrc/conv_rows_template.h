@@ -182,10 +182,12 @@ static int NAME(rows_run)(void *context, ptrdiff_t unit)
     const fastnn_epilogue epilogue = NAME(unit_epilogue)(&plan->epilogue, grp, mg, out_offset);
 
     unsigned int fp_state = fastnn_flush_denormals_begin();
-    NAME(fill_band)(g, xg, cg, oh0 * sh - g->pad_h, NAME(band_input_rows)(g, oh1 - oh0), wp, nr, buf);
+    NAME(fill_band)(g, xg, cg, oh0 * sh - g->pad_h, NAME(band_input_rows)(g, oh1 - oh0), wp, nr,
+                    buf);
     const T *w_group = plan->w_packed + grp * panels * segments * run_k * mr;
     NAME(band_prefetch) next;
-    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads, panels * (oh1 - oh0) * ((OW + nr - 1) / nr));
+    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads,
+                              panels * (oh1 - oh0) * ((OW + nr - 1) / nr));
     for (ptrdiff_t q = 0; q < panels; q++) {
         const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
         const T *ap = w_group + q * segments * run_k * mr;
@@ -321,7 +323,8 @@ typedef struct {
 /* A band's transposed B panel (output rows x wp pixels x nr), then the segments' offsets. */
 static size_t NAME(rows_dw_panel_bytes)(ptrdiff_t rows, ptrdiff_t wp, int nr)
 {
-    return ((sizeof(T) * (size_t)(rows * wp * nr) + 63) & ~(size_t)63) + sizeof(ptrdiff_t) * (size_t)rows;
+    return ((sizeof(T) * (size_t)(rows * wp * nr) + 63) & ~(size_t)63) +
+           sizeof(ptrdiff_t) * (size_t)rows;
 }
 
 static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
@@ -349,8 +352,8 @@ static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
         const ptrdiff_t run = i / k_panels, k0 = i % k_panels * nr;
         const ptrdiff_t width = run_k - k0 < nr ? run_k - k0 : nr;
         for (ptrdiff_t r = 0; r < rows; r++) {
-            const T *src = plan->band + ((r * g->stride_h + run * plan->rows_per_run * g->dilation_h) *
-                                         cg + k0) * wp;
+            const ptrdiff_t row = r * g->stride_h + run * plan->rows_per_run * g->dilation_h;
+            const T *src = plan->band + (row * cg + k0) * wp;
             T *dst = bpanel + r * wp * nr;
             if (width == nr && blk->pack_transposed) {
                 blk->pack_transposed(wp, src, wp, nr, dst);
@@ -369,13 +372,16 @@ static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
                     const T *ap = plan->delta_packed + (q * cols + b0 * OW) * mr;
                     T *cq = c + q * mr * run_k;
                     if (rows_here == mr && width == nr) {
-                        plan->kernels->NAME(tile)(segments, OW, ap, bp, offsets, nr, NULL, 1, cq, run_k);
+                        plan->kernels->NAME(tile)(segments, OW, ap, bp, offsets, nr, NULL, 1, cq,
+                                                  run_k);
                         continue;
                     }
                     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
-                    plan->kernels->NAME(tile)(segments, OW, ap, bp, offsets, nr, NULL, 0, tile, nr);
+                    plan->kernels->NAME(tile)(segments, OW, ap, bp, offsets, nr, NULL, 0, tile,
+                                              nr);
                     for (ptrdiff_t a = 0; a < rows_here; a++)
-                        for (ptrdiff_t j = 0; j < width; j++) cq[a * run_k + j] += tile[a * nr + j];
+                        for (ptrdiff_t j = 0; j < width; j++)
+                            cq[a * run_k + j] += tile[a * nr + j];
                 }
             }
         }
@@ -445,8 +451,9 @@ static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, 
                 const ptrdiff_t band_in = NAME(band_input_rows)(g, oh1 - oh0);
                 NAME(fill_band)(g, x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w, cg,
                                 oh0 * g->stride_h - g->pad_h, band_in, rows.wp, nr, band);
-                NAME(pack_panels)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
-                                  1, mg, pixels, (oh1 - oh0) * OW, 0, delta_packed);
+                const T *delta_band = delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW;
+                NAME(pack_panels)(blk, delta_band, 1, mg, pixels, (oh1 - oh0) * OW, 0,
+                                  delta_packed);
                 plan.oh0 = oh0, plan.oh1 = oh1, plan.grp = grp;
                 if (fastnn_run_units(threads, threads, NAME(rows_dw_run), &plan, 0))
                     return -1;

@@ -147,8 +147,8 @@ typedef struct {
 } fastnn_conv_gather_kernels;
 
 /* The convolution by rows (kernels/conv_rows.h): a register tile summed over segments (the
- * kernel's columns, or output rows) from C, the bias or zero, mr x nr as the set's GEMM micro-kernel for the type; and the
- * padded band's row fill, values moved as integers. */
+ * kernel's columns, or output rows) from C, the bias or zero, mr x nr as the set's GEMM
+ * micro-kernel for the type; and the padded band's row fill, values moved as integers. */
 typedef struct {
     int mr_f32, nr_f32, mr_f64, nr_f64;
     void (*tile_f32)(ptrdiff_t segments, ptrdiff_t k, const float *a, const float *b,
