@@ -123,7 +123,7 @@ typedef void (*fastnn_bf16gemm_ukernel)(ptrdiff_t k, const fastnn_bf16 *a, const
 typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                  ptrdiff_t panels, fastnn_bf16 *dst);
 
-typedef struct {
+typedef struct fastnn_bf16gemm_blocking {
     int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
     fastnn_bf16_pack pack_transposed, pack_interleaved;
@@ -132,6 +132,9 @@ typedef struct {
      * product). */
     int dot_mr, dot_nr, dot_max_rows;
     fastnn_sgemm_dot_ukernel dot_ukernel;
+    /* Optional: the same with a smaller MR, for the products whose rows it tiles with fewer
+     * padded rows (64 rows on 8-row tiles rather than 12) */
+    const struct fastnn_bf16gemm_blocking *narrow;
 } fastnn_bf16gemm_blocking;
 
 /* The convolution's window gather (kernels/conv_gather.h) into packed panels as wide as the
@@ -166,6 +169,7 @@ typedef struct {
 typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
 typedef struct fastnn_gemv_kernels fastnn_gemv_kernels;     /* gemv.h */
 typedef struct fastnn_optim_kernels fastnn_optim_kernels; /* optim_kernels.h */
+typedef struct fastnn_stream_probe_kernels fastnn_stream_probe_kernels; /* stream_probe.h */
 
 /* Everything a kernel set runs, declared once per set in the registry (dispatch.c): code outside
  * the registry reads the active context and never compares sets. */
@@ -183,6 +187,7 @@ typedef struct {
     const fastnn_conv_gather_kernels *conv_gather;
     const fastnn_conv_rows_kernels *conv_rows;
     const fastnn_fma_peak_kernels *fma_peak;
+    const fastnn_stream_probe_kernels *stream_probe;
 } fastnn_kernel_context;
 
 /* What each kernel set exports for the contexts built on it. */
@@ -195,6 +200,8 @@ extern const fastnn_conv_rows_kernels fastnn_conv_rows_avx512, fastnn_conv_rows_
     fastnn_conv_rows_generic;
 extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512_bf16, fastnn_fma_peak_avx512,
     fastnn_fma_peak_avx2, fastnn_fma_peak_generic;
+extern const fastnn_stream_probe_kernels fastnn_stream_probe_avx512, fastnn_stream_probe_avx2,
+    fastnn_stream_probe_generic;
 
 /* The registry of kernel sets, newest first (dispatch.c): the one list of ISAs, from which
  * dispatch, FASTNN_ISA, cpu_info() and the tests all derive. */
