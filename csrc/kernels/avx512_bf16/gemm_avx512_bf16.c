@@ -68,6 +68,48 @@ DEFINE_BF16_TILE(8)
 
 static inline __mmask16 first_lanes_16(ptrdiff_t n) { return n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1); }
 
+/* After VCVTNE2PS2BF16 of (odd, even), columns 0-15 of step 2q sit in lanes 0-15, of step 2q+1 in
+ * 16-31: this interleaves them into pairs. */
+static inline __m512i pairs_of_steps(__m512 even, __m512 odd)
+{
+    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10,
+                                                25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3,
+                                                18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
+}
+
+/* Panels of 8 (the narrow tiles' A), two to a vector, its halves stored into each; an odd last
+ * panel in half a vector. By blocks of 16 steps, panel pair by panel pair: each pair's 16 source
+ * rows are 64 bytes each, used whole at once, and its two panels get 256 contiguous bytes each,
+ * where a step at a time across all the panels scattered 32-byte stores 8 KiB apart (one L1 set):
+ * a 512-step x 128-row block from L2, one Zen 5 core: 22 -> 56 GB/s. */
+static void pack_interleaved_8(ptrdiff_t kc, const float *src, ptrdiff_t ld, ptrdiff_t panels,
+                               fastnn_bf16 *dst)
+{
+    ptrdiff_t panel_size = 8 * (kc + (kc & 1));
+    for (ptrdiff_t p0 = 0; p0 < kc; p0 += 16) {
+        ptrdiff_t p_end = kc - p0 < 16 ? kc : p0 + 16;
+        for (ptrdiff_t p = p0 + 16; p < p0 + 32 && p < kc; p++) /* rows far apart: see below */
+            for (ptrdiff_t j = 0; j < panels * 8; j += 16)
+                _mm_prefetch((const char *)(src + p * ld + j), _MM_HINT_T0);
+        for (ptrdiff_t panel = 0; panel < panels; panel += 2) {
+            __mmask16 lanes = panel + 1 < panels ? 0xffff : 0xff;
+            fastnn_bf16 *out = dst + panel * panel_size + p0 * 8;
+            for (ptrdiff_t p = p0; p < p_end; p += 2, out += 16) {
+                const float *even_row = src + p * ld + panel * 8;
+                __m512 even = _mm512_maskz_loadu_ps(lanes, even_row);
+                __m512 odd = p + 1 < kc ? _mm512_maskz_loadu_ps(lanes, even_row + ld)
+                                        : _mm512_setzero_ps();
+                __m512i pairs = pairs_of_steps(even, odd);
+                _mm256_storeu_si256((__m256i *)out, _mm512_castsi512_si256(pairs));
+                if (lanes == 0xffff)
+                    _mm256_storeu_si256((__m256i *)(out + panel_size),
+                                        _mm512_extracti64x4_epi64(pairs, 1));
+            }
+        }
+    }
+}
+
 /* k steps of consecutive floats (step p at src + p * ld) to pairs of steps interleaved:
  * 16 columns of two steps are rounded by one VCVTNE2PS2BF16 and interleaved by one permute.
  * Two whole rows of the source are read at a time for all the panels: read panel by panel,
@@ -75,11 +117,11 @@ static inline __mmask16 first_lanes_16(ptrdiff_t n) { return n >= 16 ? 0xffff : 
 static void pack_interleaved_avx512_bf16(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                          ptrdiff_t panels, fastnn_bf16 *dst)
 {
+    if (w == 8) {
+        pack_interleaved_8(kc, src, ld, panels, dst);
+        return;
+    }
     ptrdiff_t panel_size = (ptrdiff_t)w * (kc + (kc & 1));
-    /* after the conversion, columns 0-15 of step 2q sit in lanes 0-15, of step 2q+1 in 16-31 */
-    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10,
-                                                25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3,
-                                                18, 2, 17, 1, 16, 0);
     for (ptrdiff_t p = 0; p < kc; p += 2, src += 2 * ld, dst += 2 * w) {
         int second = p + 1 < kc;
         if (p + PREFETCH_STEPS + 1 < kc) /* short rows far apart: the hardware does not see it */
@@ -95,8 +137,7 @@ static void pack_interleaved_avx512_bf16(ptrdiff_t kc, const float *src, ptrdiff
                 __mmask16 lanes = first_lanes_16(n);
                 __m512 even = _mm512_maskz_loadu_ps(lanes, even_row + j);
                 __m512 odd = second ? _mm512_maskz_loadu_ps(lanes, odd_row + j) : _mm512_setzero_ps();
-                __m512i pairs = _mm512_permutexvar_epi16(interleave,
-                                                         (__m512i)_mm512_cvtne2ps_pbh(odd, even));
+                __m512i pairs = pairs_of_steps(even, odd);
                 __mmask32 halves = n == 16 ? 0xffffffffu : (__mmask32)((1ull << (2 * n)) - 1);
                 _mm512_mask_storeu_epi16(out + 2 * j, halves, pairs);
             }
