@@ -107,10 +107,16 @@ def test_dot_tile_kernel_on_every_edge(isa, kind):
 @pytest.mark.parametrize("interleaved", [False, True], ids=["transposed", "interleaved"])
 def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
     mr, nr = kernel_or_skip(isa, "bf16gemm")
+    widths = {mr, nr}
+    try:
+        widths.add(_core._ukernel_shape(isa, "bf16gemm_narrow")[0])
+    except ValueError:
+        pass
     rng = np.random.default_rng(3)
-    # kc: every count of pairs in a 16-step block (each ends a vector of the panel elsewhere)
+    # kc: every count of pairs in a 16-step block (each ends a vector of the panel elsewhere);
+    # panels: one, and odd and even counts past it (narrow panels go two to a vector)
     kc_values = (1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 33)
-    for w, panels, kc in itertools.product((mr, nr), (1, 3), kc_values):
+    for w, panels, kc in itertools.product(sorted(widths), (1, 2, 3, 4), kc_values):
         # values that exercise rounding: ties, denormals, infinities, NaN among normal numbers
         x = rng.standard_normal((kc, panels * w + 3)).astype(np.float32)
         x.flat[::7] = np.float32(1 + 2 ** -8)           # a tie: rounds to even (1.0)
