@@ -331,7 +331,9 @@ static const fastnn_bf16gemm_blocking narrow_tiles = {
 
 /* 12 x 32 floats of C: 24 accumulators, enough independent chains for two VDPBF16PS pipes of
  * latency 6 with room to spare; measured on the L1-resident kernel alone (Zen 5): 523 GFLOP/s
- * against the probe's 540 (8 x 32: fewer flops per load of B, slower in the whole product).
+ * against the probe's 540. The 8 x 32 tile (narrow_tiles) has fewer flops per load of B; the loop
+ * nest takes it where it pads fewer rows, which includes m = 256, 784 and 1024: measured there level
+ * with 12 x 32 for A.B and A.B^T and faster for A^T.B (n = 1024, one Zen 5 core).
  * A 12 x KC micro-panel of A (12 KiB in bf16 at KC = 512) stays in L1 while the KC x NC panel of
  * B (512 KiB) streams from a 1 MiB L2. KC = 512 halves the passes over C of KC = 256, and the loop
  * nest packs A once for all the panels of B, so NC need not cover the product's columns.
