@@ -4,7 +4,7 @@
 
 (`taskset -c 0` pins jax too, which ignores thread settings; unsetting the two OpenBLAS
 variables lets numpy run its own AVX-512 kernels.) Prints, each figure the best of several
-interleaved rounds on the process's CPU clock:
+interleaved rounds on the process's CPU clock (each round's first call untimed):
 - one SGD-momentum step (softmax cross-entropy, first layer without input gradient) of
   784-1024-1024-10 at B = 1..1024, 64-64-64-10 at B=32 and 784-256-10 at B=64: fastnn's compiled
   step (model.compile_step) and eager loop, hand-written numpy, torch, jax.jit; the compiled step
@@ -92,7 +92,10 @@ def openblas_kernels():
 
 
 def timing(quick):
-    return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06)
+    """Rounds of a few dozen calls; each round's first call untimed, so that no candidate is
+    charged for reloading its weights into the cache the one before it used (at B=1 every
+    library's ~15 MB of weights and optimizer state fits in L3 alone, not beside the others')."""
+    return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06, warm=True)
 
 
 def step_table(libraries, peak, quick):
