@@ -170,19 +170,21 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         return 1;                                                                                 \
     }                                                                                             \
                                                                                                   \
-    /* small_k: whether batches of up to FASTNN_ROW_BLOCK_MAX_K samples take the few-row sums    \
-     * or the row blocks; else every batch updates in the write-back of one `gemm`. */            \
+    /* Batches of 1 to FASTNN_FEW_ROW_MAX_K samples take the few-row sums, which never call       \
+     * `gemm` (the bf16 caller hands its rounding `gemm` only larger batches). row_blocks:        \
+     * whether batches of up to FASTNN_ROW_BLOCK_MAX_K samples then take the row blocks, or       \
+     * update in the write-back of one `gemm` as larger ones do. */                               \
     static int weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,          \
                                            const T *delta, ptrdiff_t ld_delta, const T *x,        \
                                            ptrdiff_t ld_x, T *grad, int accumulate,               \
                                            const fastnn_update *update, fastnn_gemm_fn_##SUFFIX gemm, \
-                                           int small_k)                                           \
+                                           int row_blocks)                                        \
     {                                                                                             \
         if (rows <= 0 || cols <= 0)                                                               \
             return 0;                                                                             \
         weight_update_args_##SUFFIX args = {rows, cols, k, ld_delta, ld_x, delta, x, grad,        \
                                             accumulate, 0, update, gemm};                         \
-        if (small_k && k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                     \
+        if (k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                                \
             fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
             return 0;                                                                             \
         }                                                                                         \
@@ -193,7 +195,7 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
             fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
             return 0;                                                                             \
         }                                                                                         \
-        if (small_k && k <= FASTNN_ROW_BLOCK_MAX_K) {                                             \
+        if (row_blocks && k <= FASTNN_ROW_BLOCK_MAX_K) {                                          \
             fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
                                  row_block_span_##SUFFIX, &args);                                 \
             return args.failed ? -1 : 0;                                                          \
