@@ -131,7 +131,9 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         return total * scale * plan->loss_weight;                                                 \
     }                                                                                             \
                                                                                                   \
-    static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update)       \
+    /* squares (not NULL): adds |W|^2 of each Linear once it is stepped, read while in cache */   \
+    static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update,       \
+                                 double *squares)                                                 \
     {                                                                                             \
         const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
         const fastnn_activation_spec identity = {FASTNN_ACT_IDENTITY, 0, 0};                      \
@@ -189,13 +191,16 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             }                                                                                     \
             if (update && L->bias && L->bias_update.rule != FASTNN_RULE_NONE)                     \
                 fastnn_update_range_##SUFFIX(&L->bias_update, 0, L->out, (const T *)L->bias_grad); \
+            if (squares)                                                                          \
+                *squares += fastnn_optim_kernels_active()->SUFFIX.sum_squares(                    \
+                    L->in * L->out, (const T *)L->weight);                                        \
             which = 1 - which;                                                                    \
         }                                                                                         \
         return 0;                                                                                 \
     }                                                                                             \
                                                                                                   \
     static int train_step_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x,                 \
-                                   const void *target, int update, double *loss)                  \
+                                   const void *target, int update, double *loss, double *squares) \
     {                                                                                             \
         int status = forward_##SUFFIX(plan, rows, x, NULL, 1);                                    \
         if (status)                                                                               \
@@ -206,7 +211,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                 fastnn_update_begin_step(&plan->layers[l].weight_update);                         \
                 fastnn_update_begin_step(&plan->layers[l].bias_update);                           \
             }                                                                                     \
-        status = backward_##SUFFIX(plan, rows, x, update);                                        \
+        status = backward_##SUFFIX(plan, rows, x, update, squares);                               \
         if (update)                                                                               \
             for (int l = 0; l < plan->count; l++) {                                               \
                 fastnn_update_end_step(&plan->layers[l].weight_update);                           \
@@ -230,6 +235,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         double decay_before[plan->count];                                                         \
         for (int l = 0; l < plan->count; l++) decay_before[l] = weight_decay_of(&plan->layers[l]); \
         shuffled_order(n, seed, shuffle, order);                                                  \
+        double squares = l2 > 0 ? weights_squared_##SUFFIX(plan) : 0;                             \
         *loss_sum = 0;                                                                            \
         *steps = 0;                                                                               \
         for (ptrdiff_t start = 0; start < n && !status; start += batch) {                         \
@@ -239,7 +245,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                     if (plan->layers[l].kind == FASTNN_OP_LINEAR)                                 \
                         set_weight_decay(&plan->layers[l], l2 / (double)rows);                    \
             /* the batch's penalty l2/2 |W|^2 / rows, weighted by its rows */                     \
-            double penalty = l2 > 0 ? 0.5 * l2 * weights_squared_##SUFFIX(plan) : 0;              \
+            double penalty = 0.5 * l2 * squares;                                                  \
             for (ptrdiff_t i = 0; i < rows; i++) {                                                \
                 int64_t s = order[start + i];                                                     \
                 memcpy(x_batch + i * in, x + s * in, sizeof(T) * (size_t)in);                     \
@@ -250,7 +256,9 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                            sizeof(T) * (size_t)out);                                              \
             }                                                                                     \
             double loss;                                                                          \
-            status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss);            \
+            squares = 0; /* the next batch's |W|^2, summed as the step leaves each weight */      \
+            status = train_step_##SUFFIX(plan, rows, x_batch, target_batch, 1, &loss,             \
+                                         l2 > 0 ? &squares : NULL);                               \
             if (!status) {                                                                        \
                 *loss_sum += (plan->loss_sum ? loss : loss * (double)rows) + penalty;             \
                 ++*steps;                                                                         \
@@ -276,8 +284,8 @@ int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, con
                            int update, double *loss)
 {
     if (plan->is_double)
-        return train_step_f64(plan, rows, (const double *)x, target, update, loss);
-    return train_step_f32(plan, rows, (const float *)x, target, update, loss);
+        return train_step_f64(plan, rows, (const double *)x, target, update, loss, NULL);
+    return train_step_f32(plan, rows, (const float *)x, target, update, loss, NULL);
 }
 
 int fastnn_plan_fit_epoch(fastnn_plan *plan, ptrdiff_t n, const void *x, const void *target,
