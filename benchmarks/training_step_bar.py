@@ -4,7 +4,7 @@
 
 (`taskset -c 0` pins jax too, which ignores thread settings; unsetting the two OpenBLAS
 variables lets numpy run its own AVX-512 kernels.) Prints, each figure the best of several
-interleaved rounds on the process's CPU clock:
+interleaved rounds on the process's CPU clock (each round's first call untimed):
 - one SGD-momentum step (softmax cross-entropy, first layer without input gradient) of
   784-1024-1024-10 at B = 1..1024, 64-64-64-10 at B=32 and 784-256-10 at B=64: fastnn's compiled
   step (model.compile_step) and eager loop, hand-written numpy, torch, jax.jit; the compiled step
@@ -61,7 +61,9 @@ def stream_probes(sizes):
     and within L3 (fastnn._core's stream probes, on the ISA's widest vectors): one read pass over
     an array the size of all the weights, and one in-place pass over two such arrays (a weight
     and its momentum). Each with and without software prefetch: the faster of the two is the
-    machine's rate (neither is chosen to suit the step)."""
+    machine's rate (neither is chosen to suit the step). And both passes as one call, in the
+    step's order: each line is then reused as far apart as in the step, which matters when
+    another core's traffic evicts lines from the shared L3 meanwhile."""
     from fastnn import _aligned
     n = -(-sum(i * o for i, o in zip(sizes[:-1], sizes[1:])) // 64) * 64
     weights, momentum = _aligned.zeros(n, np.float32), _aligned.zeros(n, np.float32)
@@ -69,6 +71,8 @@ def stream_probes(sizes):
     for prefetch in (True, False):
         probes[("read", prefetch)] = lambda p=prefetch: _core.stream_read(weights, p)
         probes[("update", prefetch)] = lambda p=prefetch: _core.stream_update_pair(weights, momentum, p)
+        probes[("in order", prefetch)] = lambda p=prefetch: (
+            _core.stream_read(weights, p), _core.stream_update_pair(weights, momentum, p))
     return probes, 4 * n
 
 
@@ -92,7 +96,10 @@ def openblas_kernels():
 
 
 def timing(quick):
-    return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06)
+    """Rounds of a few dozen calls; each round's first call untimed, so that no candidate is
+    charged for reloading its weights into the cache the one before it used (at B=1 every
+    library's ~15 MB of weights and optimizer state fits in L3 alone, not beside the others')."""
+    return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06, warm=True)
 
 
 def step_table(libraries, peak, quick):
@@ -114,18 +121,26 @@ def step_table(libraries, peak, quick):
 
 def b1_limit(quick):
     """The B=1 step against the time its traffic takes at the rates the stream probes measure,
-    all timed in the same rounds (the rates move with the machine's load and clock)."""
+    all timed in the same rounds (the rates move with the machine's load and clock); the forward
+    alone (model.compile_forward, the step's matrix-vector products) splits the step in two."""
     probes, probe_bytes = stream_probes(BIG)
     add, add_bytes = numpy_add_bandwidth()
-    candidates = {"step": fastnn_step(BIG, 1), "numpy a += b": add, **probes}
+    predict, x = fastnn_mlp(initial_parameters(BIG)).compile_forward(), classification_batch(BIG, 1)[0]
+    out = np.empty((1, BIG[-1]), np.float32)
+    candidates = {"step": fastnn_step(BIG, 1), "forward": lambda: predict(x, out=out),
+                  "numpy a += b": add, **probes}
+    # rounds of tens of calls: a call right after another candidate's runs slower even when an
+    # untimed call came between (compile_forward alone 72 us, beside the in-place probe 72 us in
+    # rounds of 10 ms, 90 us in rounds of one call), the cache's state takes longer to settle
     best = interleaved_best(candidates, clock=time.process_time, rounds=6 if quick else 20,
-                            round_seconds=0.01, warm=True)
+                            round_seconds=0.02, warm=True)
     read_rate = probe_bytes / min(best[("read", p)] for p in (True, False))
     update_rate = 4 * probe_bytes / min(best[("update", p)] for p in (True, False))
     forward_bytes, backward_bytes = b1_step_bytes(BIG)
     forward_limit, backward_limit = forward_bytes / read_rate, backward_bytes / update_rate
     limit = forward_limit + backward_limit
-    step = best["step"]
+    step, forward = best["step"], best["forward"]
+    in_order = min(best[("in order", p)] for p in (True, False)) * sum(b1_step_bytes(BIG)) / (5 * probe_bytes)
     add_rate = add_bytes / best["numpy a += b"]
     print(f"\nB=1 step: {step * 1e3:.3f} ms; traffic limit {limit * 1e3:.3f} ms: "
           f"{step / limit:.2f}x the limit (bar: <= 1.3x)\n"
@@ -134,9 +149,15 @@ def b1_limit(quick):
           f"{forward_limit * 1e3:.3f} ms; backward {backward_bytes / 1e6:.1f} MB at "
           f"{update_rate / 1e9:.0f} GB/s (two streams read and written in place) = "
           f"{backward_limit * 1e3:.3f} ms;\n"
+          f"  the forward alone (compile_forward) takes {forward * 1e3:.3f} ms "
+          f"({forward / forward_limit:.2f}x its part), the rest of the step (loss, backward and "
+          f"update, Python call) {(step - forward) * 1e3:.3f} ms ({(step - forward) / backward_limit:.2f}x its part);\n"
+          f"  the same traffic in the step's order (a read pass, then the in-place pass, one call) "
+          f"takes {in_order * 1e3:.3f} ms: the step is {step / in_order:.2f}x that;\n"
           f"  rates: fastnn's stream probes on arrays of the step's size ({probe_bytes / 2**20:.1f} "
           f"MiB each; in L3, beyond L2) on the widest vectors, with and without software prefetch "
-          f"(the faster); every figure the best of rounds interleaved with the others, each round a few calls after an untimed one;\n"
+          f"(the faster); every figure the best of rounds of calls interleaved with the others, each "
+          f"round's first call untimed;\n"
           f"  for comparison, numpy's a += b over two 8 MiB arrays (the probe before, which mixes "
           f"two reads with one write) runs at {add_rate / 1e9:.0f} GB/s: "
           f"{sum(b1_step_bytes(BIG)) / add_rate * 1e3:.3f} ms for all {sum(b1_step_bytes(BIG)) / 1e6:.1f} MB")

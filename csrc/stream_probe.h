@@ -27,8 +27,9 @@ typedef struct fastnn_stream_probe_kernels fastnn_stream_probe_kernels;
 #define FASTNN_STREAM_AHEAD_BYTES 2048
 
 /* The loops, for a kernel file to instantiate under its target pragma: plain C over blocks of 64
- * floats (one cache line of each stream per 16 floats), which the compiler turns into the ISA's
- * widest loads, with 64 independent sums so the adds never wait on each other. */
+ * floats, which the vectoriser turns into the ISA's widest loads, with 64 independent sums so the
+ * adds never wait on each other. The inner loops are left to the vectoriser: unrolled by a pragma,
+ * they were not vectorised at all (5x slower). */
 #define FASTNN_DEFINE_STREAM_PROBE(READ, UPDATE_PAIR)                                             \
     static float READ(const float *restrict a, ptrdiff_t n, int prefetch)                         \
     {                                                                                             \
@@ -38,11 +39,11 @@ typedef struct fastnn_stream_probe_kernels fastnn_stream_probe_kernels;
             for (ptrdiff_t i = 0; i < n; i += 64) {                                               \
                 for (int line = 0; line < 64; line += 16)                                         \
                     __builtin_prefetch(a + i + ahead + line, 0, 3);                               \
-                _Pragma("GCC unroll 64") for (int t = 0; t < 64; t++) sum[t] += a[i + t];         \
+                for (int t = 0; t < 64; t++) sum[t] += a[i + t];                                  \
             }                                                                                     \
         else                                                                                      \
             for (ptrdiff_t i = 0; i < n; i += 64)                                                 \
-                _Pragma("GCC unroll 64") for (int t = 0; t < 64; t++) sum[t] += a[i + t];         \
+                for (int t = 0; t < 64; t++) sum[t] += a[i + t];                                  \
         float total = 0;                                                                          \
         for (int t = 0; t < 64; t++) total += sum[t];                                             \
         return total;                                                                             \
@@ -52,10 +53,12 @@ typedef struct fastnn_stream_probe_kernels fastnn_stream_probe_kernels;
     {                                                                                             \
         const ptrdiff_t ahead = FASTNN_STREAM_AHEAD_BYTES / sizeof(float);                        \
         if (prefetch)                                                                             \
-            for (ptrdiff_t i = 0; i < n; i += 16) {                                               \
-                __builtin_prefetch(a + i + ahead, 1, 3);                                          \
-                __builtin_prefetch(b + i + ahead, 1, 3);                                          \
-                _Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) {                           \
+            for (ptrdiff_t i = 0; i < n; i += 64) {                                               \
+                for (int line = 0; line < 64; line += 16) {                                       \
+                    __builtin_prefetch(a + i + ahead + line, 1, 3);                               \
+                    __builtin_prefetch(b + i + ahead + line, 1, 3);                               \
+                }                                                                                 \
+                for (int t = 0; t < 64; t++) {                                                    \
                     float s = 0.5f * b[i + t] + a[i + t];                                         \
                     b[i + t] = s;                                                                 \
                     a[i + t] -= 0.25f * s;                                                        \

@@ -36,3 +36,8 @@ def test_model_parameters_and_sgd_state_are_aligned(flatten):
         for p in model.parameters():
             assert p.data.ctypes.data % 64 == 0 and p.grad.ctypes.data % 64 == 0
             assert opt.state[p]["momentum_buffer"].ctypes.data % 64 == 0
+
+
+def test_docstring_example_runs():
+    import doctest
+    assert doctest.testmod(_aligned, raise_on_error=True).attempted > 0

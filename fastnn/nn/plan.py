@@ -41,6 +41,7 @@ import threading
 
 import numpy as np
 
+from .. import _aligned as aligned
 from .. import _core
 from .. import functional as F
 from .. import optim as _optim
@@ -143,8 +144,8 @@ class _Network:
             if op["op"] == "linear":
                 out_f, in_f = op["weight"].data.shape
                 code = op["activation"].code
-                output = np.empty((capacity, out_f), dtype)
-                pre = np.empty((capacity, out_f), dtype) if training and op["activation"].derivative_from_input else None
+                output = aligned.empty((capacity, out_f), dtype)
+                pre = aligned.empty((capacity, out_f), dtype) if training and op["activation"].derivative_from_input else None
                 bias = op["bias"]
                 for p in (op["weight"], bias):
                     if p is not None and not (p.data.flags.c_contiguous and p.data.flags.aligned
@@ -161,10 +162,13 @@ class _Network:
             else:
                 width = op["width"]
                 plan.set_layer(i, "activation", width, width, op["activation"].code,
-                               output=np.empty((capacity, width), dtype))
+                               output=aligned.empty((capacity, width), dtype))
                 widest = max(widest, width)
-        plan.set_buffers(capacity, np.empty((capacity, widest), dtype),
-                         np.empty((capacity, widest), dtype), np.empty((capacity, widest), dtype))
+        # on cache lines, as the parameters: at batch 1 the one-pass update reads a layer's input
+        # and adds into its input gradient once per weight row (fastnn/_aligned.py)
+        plan.set_buffers(capacity, aligned.empty((capacity, widest), dtype),
+                         aligned.empty((capacity, widest), dtype),
+                         aligned.empty((capacity, widest), dtype))
         self.plan, self.capacity, self.bindings = plan, capacity, self._bound()
         return plan
 
