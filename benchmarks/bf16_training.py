@@ -33,7 +33,8 @@ from fastnn import nn, optim
 from fastnn.bench import fma_peak_gflops
 from fastnn.bench.bf16 import bf16_peak_gflops
 from fastnn.bench.competitors import optional_module, thread_count
-from fastnn.bench.flops import training_step_flops
+from fastnn.bench.flops import step_products, training_step_flops
+from fastnn.bench.gemm import GEMM_FORMS, gemm_operands
 from fastnn.bench.timing import interleaved_best
 from fastnn.bench.training import (LEARNING_RATE, MOMENTUM, classification_batch, fastnn_mlp,
                                    initial_parameters, torch_step)
@@ -103,25 +104,14 @@ def step_table(peaks, timing):
           + "; ".join(verdicts))
 
 
-def step_gemms(sizes, batch):
-    """[(what, m, n, k, trans_a, trans_b)]: the compiled step's products, layer by layer."""
-    gemms = []
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        gemms.append((f"forward {layer}", batch, fan_out, fan_in, False, True))
-        if layer > 0:
-            gemms.append((f"dX {layer}", batch, fan_in, fan_out, False, False))
-        gemms.append((f"dW {layer}", fan_out, fan_in, batch, True, False))
-    return gemms
-
-
 def time_breakdown(batch, timing):
     """The bf16 step against its GEMMs alone (the same shapes, matmul(precision="bf16")) and
     its update alone (optimizer.step() over the same parameters)."""
     rng = np.random.default_rng(0)
     runners = {"step": compiled_step(BIG, batch, "bf16")}
-    for what, m, n, k, trans_a, trans_b in step_gemms(BIG, batch):
-        a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
-        b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    for what, m, n, k, form in step_products(BIG, batch):
+        a, b = gemm_operands(m, n, k, form, np.float32, rng)
+        trans_a, trans_b = GEMM_FORMS[form]
         out = np.empty((m, n), np.float32)
         runners[what] = (lambda a=a, b=b, out=out, ta=trans_a, tb=trans_b:
                          fastnn.matmul(a, b, trans_a=ta, trans_b=tb, out=out, precision="bf16"))
@@ -136,7 +126,7 @@ def time_breakdown(batch, timing):
     print(f"\nwhere the bf16 step's {1e3 * step:.2f} ms go at B={batch} (each part timed alone):")
     for what, seconds in best.items():
         if what != "step":
-            print(f"  {what:<14}{1e3 * seconds:8.3f} ms")
+            print(f"  {what:<16}{1e3 * seconds:8.3f} ms")
     print(f"  GEMMs alone {1e3 * gemms:.2f} ms ({100 * gemms / step:.0f}% of the step), SGD update "
           f"{1e3 * best['SGD update']:.2f} ms; the rest of the step (loss, dS and bias passes, the "
           f"update in the write-back) {1e3 * (step - gemms):.2f} ms")

@@ -24,23 +24,10 @@ from fastnn import _core
 from fastnn.bench import fma_peak_gflops
 from fastnn.bench.bf16 import bf16_peak_gflops, bf16_runners
 from fastnn.bench.competitors import available_libraries, gemm_runner, numpy_blas, thread_count
-from fastnn.bench.flops import gemm_flops
+from fastnn.bench.flops import gemm_flops, step_products
 from fastnn.bench.gemm import GEMM_FORMS, gemm_operands
 
 SIZES = [784, 1024, 1024, 10]
-
-
-def step_products(sizes, batch):
-    """(name, m, n, k, form) of every product of one training step, first layer without input
-    gradient: forward X W^T, input gradient dS W, weight gradient dS^T X."""
-    products = []
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        products.append((f"fwd  X W{layer}^T", batch, fan_out, fan_in, "A.B^T"))
-    for layer, (fan_in, fan_out) in reversed(list(enumerate(zip(sizes[:-1], sizes[1:]), start=1))):
-        if layer > 1:
-            products.append((f"dX   dS W{layer}", batch, fan_in, fan_out, "A.B"))
-        products.append((f"dW{layer}  dS^T X", fan_out, fan_in, batch, "A^T.B"))
-    return products
 
 
 def rounds_of(candidates, rounds, round_seconds):

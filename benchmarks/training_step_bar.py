@@ -9,7 +9,8 @@ interleaved rounds on the process's CPU clock:
   784-1024-1024-10 at B = 1..1024, 64-64-64-10 at B=32 and 784-256-10 at B=64: fastnn's compiled
   step (model.compile_step) and eager loop, hand-written numpy, torch, jax.jit; the compiled step
   as a share of the FLOP limit (step FLOPs / the measured FMA peak);
-- the B=1 step against its L3-traffic limit (the bytes it must move / measured L3 bandwidth);
+- the B=1 step against its traffic limit (the bytes it must move, each access pattern at the
+  rate fastnn's stream probe of that pattern measures in the same rounds);
 - single-row inference (model.compile_forward) against numpy's `@`;
 - bwd/fwd of the eager MLP against the FLOP prediction;
 - the compiled step's Python cost per call, at depth 3 and 21.
@@ -41,26 +42,42 @@ def step_flops(sizes, batch):
     return mlp_forward_flops(sizes, batch) + mlp_backward_flops(sizes, batch, need_input_grad=False)
 
 
-B1_TRAFFIC = ("every weight read by the forward, then read and written once more, with its "
-              "momentum, by the backward's one pass (input gradient from the row before its "
-              "update; the weight gradient never stored): 5 x 4 bytes a weight")
+B1_TRAFFIC = ("the forward reads every weight once (one read stream); the backward's one pass "
+              "reads every weight and its momentum and writes both back in place (the input "
+              "gradient is formed from each row before its update; the weight gradient is never "
+              "stored): 4 + 16 bytes a weight")
 
 
 def b1_step_bytes(sizes, itemsize=4):
-    """What a B=1 SGD-momentum step must move (B1_TRAFFIC): the forward must finish before the
-    backward starts, so every weight crosses the cache twice; the input gradient of a layer
-    shares the update's pass over its rows. Biases and activations are noise."""
-    weights = [i * o for i, o in zip(sizes[:-1], sizes[1:])]
-    return itemsize * 5 * sum(weights)
+    """What a B=1 SGD-momentum step must move (B1_TRAFFIC), as (forward bytes, backward bytes):
+    the forward must finish before the backward starts, so every weight crosses the cache twice.
+    Biases and activations are noise."""
+    weights = sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+    return itemsize * weights, itemsize * 4 * weights
 
 
-def l3_bandwidth(total_bytes=24 << 20, rounds=9):
-    """Bytes per second of `a += b` over arrays that together fit in L3 (read a, b; write a)."""
-    a = np.ones(total_bytes // 12, np.float32)
+def stream_probes(sizes):
+    """Callables running the two access patterns of the B=1 step on arrays of its size, beyond L2
+    and within L3 (fastnn._core's stream probes, on the ISA's widest vectors): one read pass over
+    an array the size of all the weights, and one in-place pass over two such arrays (a weight
+    and its momentum). Each with and without software prefetch: the faster of the two is the
+    machine's rate (neither is chosen to suit the step)."""
+    from fastnn import _aligned
+    n = -(-sum(i * o for i, o in zip(sizes[:-1], sizes[1:])) // 64) * 64
+    weights, momentum = _aligned.zeros(n, np.float32), _aligned.zeros(n, np.float32)
+    probes = {}
+    for prefetch in (True, False):
+        probes[("read", prefetch)] = lambda p=prefetch: _core.stream_read(weights, p)
+        probes[("update", prefetch)] = lambda p=prefetch: _core.stream_update_pair(weights, momentum, p)
+    return probes, 4 * n
+
+
+def numpy_add_bandwidth(total_bytes=16 << 20):
+    """(callable, bytes it moves) of the probe earlier versions of this benchmark used: numpy's
+    a += b over two 8 MiB arrays (reads 8 bytes and writes 4 an element)."""
+    a = np.ones(total_bytes // 8, np.float32)
     b = np.ones_like(a)
-    best = interleaved_best({"add": lambda: np.add(a, b, out=a)}, rounds=rounds,
-                            round_seconds=0.02, clock=time.process_time)
-    return 3 * a.nbytes / best["add"]
+    return (lambda: np.add(a, b, out=a)), 3 * a.nbytes
 
 
 def openblas_kernels():
@@ -93,18 +110,36 @@ def step_table(libraries, peak, quick):
         ratio = f"{min(peers) / best['compiled']:.2f}x" if peers else "-"
         print(f"{'-'.join(map(str, sizes)):<18}{batch:>6}" + "".join(f"{best[n] * 1e3:>10.3f}" for n in names)
               + f"{100 * limit / best['compiled']:>8.0f}%{ratio:>14}")
-        if sizes == BIG and batch == 1:
-            b1 = best["compiled"]
-    return b1
 
 
-def b1_limit(b1_seconds, quick):
-    bandwidth = l3_bandwidth(rounds=3 if quick else 9)
-    limit = b1_step_bytes(BIG) / bandwidth
-    print(f"\nB=1 step: {b1_seconds * 1e3:.3f} ms; L3-traffic limit {b1_step_bytes(BIG) / 1e6:.1f} MB at "
-          f"{bandwidth / 1e9:.0f} GB/s = {limit * 1e3:.3f} ms: {b1_seconds / limit:.2f}x the limit "
-          f"(bar: <= 1.3x)\n  bytes: {B1_TRAFFIC};\n  bandwidth: numpy's a += b over two 8 MiB "
-          f"float32 arrays (in L3, not L2), 12 bytes an element, best of the rounds")
+def b1_limit(quick):
+    """The B=1 step against the time its traffic takes at the rates the stream probes measure,
+    all timed in the same rounds (the rates move with the machine's load and clock)."""
+    probes, probe_bytes = stream_probes(BIG)
+    add, add_bytes = numpy_add_bandwidth()
+    candidates = {"step": fastnn_step(BIG, 1), "numpy a += b": add, **probes}
+    best = interleaved_best(candidates, clock=time.process_time, rounds=6 if quick else 20,
+                            round_seconds=0.01, warm=True)
+    read_rate = probe_bytes / min(best[("read", p)] for p in (True, False))
+    update_rate = 4 * probe_bytes / min(best[("update", p)] for p in (True, False))
+    forward_bytes, backward_bytes = b1_step_bytes(BIG)
+    forward_limit, backward_limit = forward_bytes / read_rate, backward_bytes / update_rate
+    limit = forward_limit + backward_limit
+    step = best["step"]
+    add_rate = add_bytes / best["numpy a += b"]
+    print(f"\nB=1 step: {step * 1e3:.3f} ms; traffic limit {limit * 1e3:.3f} ms: "
+          f"{step / limit:.2f}x the limit (bar: <= 1.3x)\n"
+          f"  bytes: {B1_TRAFFIC};\n"
+          f"  forward {forward_bytes / 1e6:.1f} MB at {read_rate / 1e9:.0f} GB/s (one read stream) = "
+          f"{forward_limit * 1e3:.3f} ms; backward {backward_bytes / 1e6:.1f} MB at "
+          f"{update_rate / 1e9:.0f} GB/s (two streams read and written in place) = "
+          f"{backward_limit * 1e3:.3f} ms;\n"
+          f"  rates: fastnn's stream probes on arrays of the step's size ({probe_bytes / 2**20:.1f} "
+          f"MiB each; in L3, beyond L2) on the widest vectors, with and without software prefetch "
+          f"(the faster); every figure the best of rounds interleaved with the others, each round a few calls after an untimed one;\n"
+          f"  for comparison, numpy's a += b over two 8 MiB arrays (the probe before, which mixes "
+          f"two reads with one write) runs at {add_rate / 1e9:.0f} GB/s: "
+          f"{sum(b1_step_bytes(BIG)) / add_rate * 1e3:.3f} ms for all {sum(b1_step_bytes(BIG)) / 1e6:.1f} MB")
 
 
 def inference_table(quick):
@@ -168,8 +203,8 @@ def main(argv=None):
           f"BLAS {numpy_blas()} on {openblas_kernels()} kernels; one core's float32 peak {peak:.0f} "
           f"GFLOP/s (measured)")
     with thread_count(1):
-        b1 = step_table(libraries, peak, args.quick)
-        b1_limit(b1, args.quick)
+        step_table(libraries, peak, args.quick)
+        b1_limit(args.quick)
         inference_table(args.quick)
         ratio_table(args.quick)
         overhead_table(args.quick)

@@ -79,11 +79,13 @@ static ptrdiff_t chunk_columns(const fastnn_conv_geometry *g, ptrdiff_t itemsize
     return cols < pixels ? cols : pixels;
 }
 
-/* Each calling thread keeps its buffers (windows, their gradient, packed weights, flipped weights) for the next call, as
- * the GEMM keeps its packing buffers: they are bounded, and a fresh megabyte per call would be
- * page-faulted in every time. */
-static __thread void *window_buffers[4];
-static __thread size_t window_buffer_sizes[4];
+/* Each calling thread keeps its buffers for the next call, as the GEMM keeps its packing
+ * buffers: they are bounded, and a fresh megabyte per call would be page-faulted in every time.
+ * Slots: 0 the windows or band, 1 their gradient or a B panel, 2 packed weights or delta,
+ * 3 flipped weights or the weight gradient by rows. */
+#define WINDOW_SLOTS 4
+static __thread void *window_buffers[WINDOW_SLOTS];
+static __thread size_t window_buffer_sizes[WINDOW_SLOTS];
 
 /* Which column block's lane masks this thread's block buffer holds, and for which call (calls
  * are numbered by conv_calls): units of one block share them. */
@@ -91,18 +93,45 @@ static unsigned long conv_calls;
 static __thread unsigned long masks_call;
 static __thread ptrdiff_t masks_block = -1;
 
+/* What a slot holds for a request of `bytes`: whole cache lines. */
+static size_t slot_bytes(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
 static void *window_buffer(int which, size_t bytes)
 {
     if (bytes > window_buffer_sizes[which]) {
         free(window_buffers[which]);
         window_buffer_sizes[which] = 0;
-        bytes = (bytes + 63) & ~(size_t)63;
+        bytes = slot_bytes(bytes);
         window_buffers[which] = aligned_alloc(64, bytes);
         if (window_buffers[which] == NULL)
             return NULL;
         window_buffer_sizes[which] = bytes;
     }
     return window_buffers[which];
+}
+
+/* For the sizing (fastnn_conv_buffer_bytes): slot `which` grows to hold `bytes`, as
+ * window_buffer would make it. */
+static void hold(size_t slots[WINDOW_SLOTS], int which, size_t bytes)
+{
+    if (slot_bytes(bytes) > slots[which])
+        slots[which] = slot_bytes(bytes);
+}
+
+ptrdiff_t fastnn_conv_held_bytes(void)
+{
+    size_t total = 0;
+    for (int i = 0; i < WINDOW_SLOTS; i++) total += window_buffer_sizes[i];
+    return (ptrdiff_t)total;
+}
+
+void fastnn_conv_release_buffers(void)
+{
+    for (int i = 0; i < WINDOW_SLOTS; i++) {
+        free(window_buffers[i]);
+        window_buffers[i] = NULL;
+        window_buffer_sizes[i] = 0;
+    }
 }
 
 /* Threads for a convolution of `fmas` multiply-adds in `units` independent pieces: one below
@@ -169,36 +198,11 @@ static conv_gather_f64 active_gather_f64(int nr)
 
 ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward)
 {
-    const ptrdiff_t rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
-    if (backward) {
-        ptrdiff_t windows = reads_input_as_columns(g) ? 0 : rows * chunk_columns(g, itemsize) * itemsize;
-        fastnn_conv_geometry t;
-        if (!transposed_geometry(g, &t))
-            return 2 * windows; /* the windows and their gradient, for col2im */
-        /* the windows, the transposed forward's block and the flipped weights */
-        return windows + fastnn_conv_buffer_bytes(&t, itemsize, 0) + rows * g->out_channels * itemsize;
-    }
-    const ptrdiff_t pixels = g->out_h * g->out_w;
-    const fastnn_kernel_context *ctx = fastnn_active_context();
-    if (itemsize == 8 ? rows_path_applies_f64(g, ctx->dgemm->nr) : rows_path_applies_f32(g, ctx->sgemm->nr)) {
-        /* the band buffer (one thread's, the largest) and the weights packed by rows */
-        if (itemsize == 8) {
-            rows_plan_f64 plan;
-            rows_plan_geometry_f64(g, ctx->dgemm->nr, 1, &plan);
-            return (ptrdiff_t)(plan.buffer_bytes + rows_weights_bytes_f64(g, ctx->dgemm->mr));
-        }
-        rows_plan_f32 plan;
-        rows_plan_geometry_f32(g, ctx->sgemm->nr, 1, &plan);
-        return (ptrdiff_t)(plan.buffer_bytes + rows_weights_bytes_f32(g, ctx->sgemm->mr));
-    }
-    int mr = itemsize == 8 ? ctx->dgemm->mr : ctx->sgemm->mr, nr = itemsize == 8 ? ctx->dgemm->nr : ctx->sgemm->nr;
-    ptrdiff_t kc = itemsize == 8 ? ctx->dgemm->kc : ctx->sgemm->kc, nc = itemsize == 8 ? ctx->dgemm->nc : ctx->sgemm->nc;
-    ptrdiff_t k_blocks = (rows + kc - 1) / kc;
-    kc = (rows + k_blocks - 1) / k_blocks;
-    nc = pixels < nc ? pixels : nc;
-    ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + mr - 1) / mr;
-    ptrdiff_t block = kc * block_stride(nc, nr, itemsize) * itemsize;
-    if (rows_are_contiguous(g) && (itemsize == 8 ? active_gather_f64(nr) != NULL : active_gather_f32(nr) != NULL))
-        block = (ptrdiff_t)(itemsize == 8 ? panel_path_bytes_f64(g, kc, nc, nr) : panel_path_bytes_f32(g, kc, nc, nr));
-    return block + g->groups * panels * mr * rows * itemsize;
+    size_t slots[WINDOW_SLOTS] = {0}, total = 0;
+    if (itemsize == 8)
+        (backward ? backward_slots_f64 : forward_slots_f64)(g, slots);
+    else
+        (backward ? backward_slots_f32 : forward_slots_f32)(g, slots);
+    for (int i = 0; i < WINDOW_SLOTS; i++) total += slots[i];
+    return (ptrdiff_t)total;
 }

@@ -60,8 +60,14 @@ FASTNN_DECLARE_CONV(float, f32)
 FASTNN_DECLARE_CONV(double, f64)
 #undef FASTNN_DECLARE_CONV
 
-/* The extra memory one call uses (per thread, for the forward; window buffers and packed
- * weights), in bytes: what the benchmark reports. */
+/* The extra memory a call holds afterwards on one thread (its window buffers, packed weights
+ * and, for a backward, which is sized with dx, the weight gradient by rows' buffers), in bytes:
+ * what the benchmark reports. */
 ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward);
+
+/* For the tests of that sizing: the bytes the calling thread's convolution buffers hold, and
+ * their release. */
+ptrdiff_t fastnn_conv_held_bytes(void);
+void fastnn_conv_release_buffers(void);
 
 #endif

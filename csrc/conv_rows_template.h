@@ -17,13 +17,13 @@
 /* What one call shares among its threads. */
 typedef struct {
     const fastnn_conv_geometry *g;
-    const BLOCKING_TYPE *blk;
-    const T *x, *w_packed;
+    const fastnn_conv_rows_kernels *kernels;
+    const T *x, *w_packed, *bias;
+    const ptrdiff_t *offsets; /* per segment (kernel column, run of kernel rows): B's start */
     T *y;
-    fastnn_epilogue epilogue; /* bias and pre_activation at group 0, image 0 */
-    int fused;
+    fastnn_epilogue epilogue; /* the activation and pre_activation (the tiles add the bias) */
     ptrdiff_t wp;             /* a buffer row's length: output columns plus the kernel's reach */
-    ptrdiff_t rows_per_run;   /* kernel rows one micro-kernel call covers: KH, or 1 if dilated */
+    ptrdiff_t rows_per_run;   /* kernel rows one segment covers: KH, or 1 if dilated */
     ptrdiff_t band_rows, bands; /* output rows per unit, units per image and group */
     int threads;
     size_t buffer_bytes;
@@ -34,6 +34,9 @@ static int NAME(fills_tiles)(ptrdiff_t count, int nr)
 {
     return count > 0 && (count + nr - 1) / nr * nr * 8 <= count * 9;
 }
+
+/* The forward by rows' tile width: the active set's (kernels/conv_rows.h). */
+static int NAME(rows_nr)(void) { return fastnn_active_context()->conv_rows->NAME(nr); }
 
 /* Whether the forward by rows applies, and pays: stride 1 along rows, and output rows that fill
  * whole register tiles but for a small tail (else every tile would be an edge tile). */
@@ -68,7 +71,7 @@ static size_t NAME(band_bytes)(const fastnn_conv_geometry *g, ptrdiff_t rows, pt
 
 /* Copies the band's `rows` rows (input rows ih0 + r) of a group's cg channels into the band
  * buffer, zero where a row or column lies in the padding, then zeroes the 2 * nr values after
- * them (band_bytes). */
+ * them (band_bytes). The rows' copies are the active set's fill. */
 static void NAME(fill_band)(const fastnn_conv_geometry *g, const T *xg, ptrdiff_t cg,
                             ptrdiff_t ih0, ptrdiff_t rows, ptrdiff_t wp, int nr, T *buf)
 {
@@ -76,22 +79,19 @@ static void NAME(fill_band)(const fastnn_conv_geometry *g, const T *xg, ptrdiff_
     /* buffer column b holds input column b - pw */
     const ptrdiff_t b_lo = clamp(pw, 0, wp), b_hi = clamp(W + pw, b_lo, wp), len = b_hi - b_lo;
     const ptrdiff_t r_lo = clamp(-ih0, 0, rows), r_hi = clamp(H - ih0, r_lo, rows);
-    for (ptrdiff_t r = 0; r < r_lo; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
-    for (ptrdiff_t r = r_hi; r < rows; r++) memset(buf + r * cg * wp, 0, sizeof(T) * (size_t)(cg * wp));
-    for (ptrdiff_t c = 0; c < cg && len > 0; c++) {
-        const T *src = xg + c * plane + (ih0 + r_lo) * W + (b_lo - pw);
-        T *dst = buf + (r_lo * cg + c) * wp;
-        for (ptrdiff_t r = r_lo; r < r_hi; r++, src += W, dst += cg * wp) {
-            for (ptrdiff_t b = 0; b < b_lo; b++) dst[b] = 0;
-            for (ptrdiff_t b = 0; b < len; b++) dst[b_lo + b] = src[b];
-            for (ptrdiff_t b = b_hi; b < wp; b++) dst[b] = 0;
-        }
-    }
-    memset(buf + rows * cg * wp, 0, sizeof(T) * (size_t)(2 * nr));
+    memset(buf, 0, sizeof(T) * (size_t)(r_lo * cg * wp));
+    memset(buf + r_hi * cg * wp, 0, sizeof(T) * (size_t)((rows - r_hi) * cg * wp + 2 * nr));
+    if (r_hi == r_lo)
+        return;
+    for (ptrdiff_t c = 0; c < cg; c++)
+        fastnn_active_context()->conv_rows->NAME(fill)(
+            r_hi - r_lo, (const BITS *)(xg + c * plane + (ih0 + r_lo) * W + (b_lo - pw)), W,
+            b_lo, len, wp, (BITS *)(buf + (r_lo * cg + c) * wp), cg * wp);
 }
 
-/* The weights in the order the band is read: per group, kernel column kj and run of kernel rows,
- * panels of mr output channels, each k-major over k = (ki - first ki of the run) * cg + c. */
+/* The weights in the order the tiles read them: per group and panel of mr output channels, each
+ * segment (kernel column kj, then run of kernel rows) one after the other, k-major over
+ * k = (ki - the run's first ki) * cg + c. */
 static void NAME(pack_weights_by_rows)(const fastnn_conv_geometry *g, const T *w, int mr,
                                        ptrdiff_t rows_per_run, T *dst)
 {
@@ -99,9 +99,9 @@ static void NAME(pack_weights_by_rows)(const fastnn_conv_geometry *g, const T *w
     const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, panels = (mg + mr - 1) / mr;
     const ptrdiff_t run_k = rows_per_run * cg;
     for (ptrdiff_t grp = 0; grp < groups; grp++)
-        for (ptrdiff_t kj = 0; kj < kw; kj++)
-            for (ptrdiff_t ki0 = 0; ki0 < kh; ki0 += rows_per_run)
-                for (ptrdiff_t q = 0; q < panels; q++, dst += run_k * mr)
+        for (ptrdiff_t q = 0; q < panels; q++)
+            for (ptrdiff_t kj = 0; kj < kw; kj++)
+                for (ptrdiff_t ki0 = 0; ki0 < kh; ki0 += rows_per_run, dst += run_k * mr)
                     for (ptrdiff_t p = 0; p < run_k; p++) {
                         const ptrdiff_t ki = ki0 + p / cg, c = p % cg;
                         for (int r = 0; r < mr; r++) {
@@ -112,8 +112,9 @@ static void NAME(pack_weights_by_rows)(const fastnn_conv_geometry *g, const T *w
 }
 
 /* While one unit computes, the input its thread will likely take next (`ahead` units on) is
- * fetched into L2, a few lines per output row and panel: filling the band then reads L2 rather
- * than waiting on memory (it measured a tenth of the time before). */
+ * fetched, a few lines per tile: filling the band then reads cached lines rather than waiting
+ * on memory. Into L1 (the fill comes soon after, and the lines that L1 drops stay in L2): a
+ * fetch into L2 only left the forward 3% slower (3x3 64 -> 64 at 32x32, one core). */
 typedef struct {
     const char *span;             /* the channel span being fetched */
     ptrdiff_t span_bytes, plane_bytes, channels_left, offset, per_step;
@@ -143,7 +144,7 @@ static void NAME(band_prefetch_plan)(NAME(band_prefetch) *pf, const NAME(rows_pl
 static inline void NAME(band_prefetch_some)(NAME(band_prefetch) *pf)
 {
     for (ptrdiff_t i = 0; i < pf->per_step && pf->channels_left > 0; i++) {
-        __builtin_prefetch(pf->span + pf->offset, 0, 2);
+        __builtin_prefetch(pf->span + pf->offset, 0, 3);
         pf->offset += 64;
         if (pf->offset >= pf->span_bytes + 64) {
             pf->offset = 0;
@@ -153,13 +154,13 @@ static inline void NAME(band_prefetch_some)(NAME(band_prefetch) *pf)
     }
 }
 
-/* One unit: output rows [oh0, oh0 + band_rows) of one image and group, all its channels. */
+/* One unit: output rows [oh0, oh0 + band_rows) of one image and group, all its channels, one
+ * tile (mr channels by nr pixels of an output row) at a time over all the kernel's segments. */
 static int NAME(rows_run)(void *context, ptrdiff_t unit)
 {
     const NAME(rows_plan) *plan = context;
     const fastnn_conv_geometry *g = plan->g;
-    const BLOCKING_TYPE *blk = plan->blk;
-    const int mr = blk->mr, nr = blk->nr;
+    const int mr = plan->kernels->NAME(mr), nr = plan->kernels->NAME(nr);
     const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
     const ptrdiff_t band = unit % plan->bands, grp = unit / plan->bands % groups;
     const ptrdiff_t n = unit / (plan->bands * groups);
@@ -170,53 +171,46 @@ static int NAME(rows_run)(void *context, ptrdiff_t unit)
     T *buf = window_buffer(0, plan->buffer_bytes);
     if (buf == NULL)
         return 1;
-    const ptrdiff_t wp = plan->wp, OW = g->out_w, pixels = g->out_h * OW;
-    const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, sh = g->stride_h, dh = g->dilation_h;
-    const ptrdiff_t rows_per_run = plan->rows_per_run, runs = kh / rows_per_run;
-    const ptrdiff_t run_k = rows_per_run * cg, panels = (mg + mr - 1) / mr;
-    /* k split evenly into blocks of at most KC, so no block is a sliver */
-    const ptrdiff_t k_blocks = (run_k + blk->kc - 1) / blk->kc, kc_max = (run_k + k_blocks - 1) / k_blocks;
+    const ptrdiff_t wp = plan->wp, OW = g->out_w, pixels = g->out_h * OW, sh = g->stride_h;
+    const ptrdiff_t segments = g->kernel_w * (g->kernel_h / plan->rows_per_run);
+    const ptrdiff_t run_k = plan->rows_per_run * cg, panels = (mg + mr - 1) / mr;
     const T *xg = plan->x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w;
     const ptrdiff_t out_offset = (n * g->out_channels + grp * mg) * pixels;
-    const ptrdiff_t ih0 = oh0 * sh - g->pad_h;
-    fastnn_epilogue epilogue = plan->epilogue;
-    if (epilogue.bias)
-        epilogue.bias = (const T *)epilogue.bias + grp * mg;
-    if (epilogue.pre_activation)
-        epilogue.pre_activation = (T *)epilogue.pre_activation + out_offset;
+    const fastnn_epilogue epilogue = NAME(unit_epilogue)(&plan->epilogue, grp, mg, out_offset);
 
     unsigned int fp_state = fastnn_flush_denormals_begin();
-    const ptrdiff_t band_rows_in = NAME(band_input_rows)(g, oh1 - oh0);
-    NAME(fill_band)(g, xg, cg, ih0, band_rows_in, wp, nr, buf);
-    const T *w_group = plan->w_packed + grp * kw * runs * panels * run_k * mr;
+    NAME(fill_band)(g, xg, cg, oh0 * sh - g->pad_h, NAME(band_input_rows)(g, oh1 - oh0), wp, nr, buf);
+    const T *w_group = plan->w_packed + grp * panels * segments * run_k * mr;
     NAME(band_prefetch) next;
-    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads,
-                              panels * (oh1 - oh0) * ((OW + nr - 1) / nr) * kw * runs);
+    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads, panels * (oh1 - oh0) * ((OW + nr - 1) / nr));
     for (ptrdiff_t q = 0; q < panels; q++) {
         const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
+        const T *ap = w_group + q * segments * run_k * mr;
+        /* the panel's bias, padded to mr rows for an edge panel */
+        T bias_tile[FASTNN_MAX_MR] = {0};
+        const T *bias = plan->bias ? plan->bias + grp * mg + q * mr : NULL;
+        if (bias && rows_here < mr) {
+            memcpy(bias_tile, bias, sizeof(T) * (size_t)rows_here);
+            bias = bias_tile;
+        }
         for (ptrdiff_t oh = oh0; oh < oh1; oh++) {
             T *c_row = plan->y + out_offset + q * mr * pixels + oh * OW;
             const T *b_row = buf + (oh - oh0) * sh * cg * wp;
             for (ptrdiff_t ow = 0; ow < OW; ow += nr) {
                 const ptrdiff_t cols_here = OW - ow < nr ? OW - ow : nr;
-                T beta = 0;
-                for (ptrdiff_t kj = 0; kj < kw; kj++)
-                    for (ptrdiff_t run = 0; run < runs; run++) {
-                        NAME(band_prefetch_some)(&next);
-                        const T *ap = w_group + ((kj * runs + run) * panels + q) * run_k * mr;
-                        const T *bp = b_row + run * rows_per_run * dh * cg * wp + kj * g->dilation_w + ow;
-                        for (ptrdiff_t pc = 0; pc < run_k; pc += kc_max, beta = 1) {
-                            const ptrdiff_t kc = run_k - pc < kc_max ? run_k - pc : kc_max;
-                            if (rows_here == mr && cols_here == nr)
-                                blk->ukernel(kc, ap + pc * mr, bp + pc * wp, wp, c_row + ow, pixels,
-                                             (T)1, beta);
-                            else
-                                NAME(edge_tile)(blk, kc, ap + pc * mr, bp + pc * wp, wp, c_row + ow,
-                                                pixels, rows_here, cols_here, beta);
-                        }
-                    }
+                NAME(band_prefetch_some)(&next);
+                if (rows_here == mr && cols_here == nr) {
+                    plan->kernels->NAME(tile)(segments, run_k, ap, b_row + ow, plan->offsets, wp,
+                                              bias, c_row + ow, pixels);
+                    continue;
+                }
+                T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+                plan->kernels->NAME(tile)(segments, run_k, ap, b_row + ow, plan->offsets, wp, bias,
+                                          tile, nr);
+                for (ptrdiff_t i = 0; i < rows_here; i++)
+                    memcpy(c_row + i * pixels + ow, tile + i * nr, sizeof(T) * (size_t)cols_here);
             }
-            if (plan->fused)
+            if (NAME(epilogue_needed)(&epilogue))
                 epilogue.apply(&epilogue, c_row, pixels, q * mr, oh * OW, rows_here, OW);
         }
     }
@@ -245,33 +239,60 @@ static void NAME(rows_plan_geometry)(const fastnn_conv_geometry *g, int nr, int 
     plan->buffer_bytes = NAME(band_bytes)(g, rows, plan->wp, nr);
 }
 
-static size_t NAME(rows_weights_bytes)(const fastnn_conv_geometry *g, int mr)
+/* The weights packed by rows: their count, and their bytes with each segment's offset into the
+ * band after them, from a 64-byte boundary. */
+static ptrdiff_t NAME(rows_weights_count)(const fastnn_conv_geometry *g, int mr)
 {
     const ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + mr - 1) / mr;
-    return sizeof(T) * (size_t)(g->groups * panels * mr * (g->in_channels / g->groups) *
-                                g->kernel_h * g->kernel_w);
+    return g->groups * panels * mr * (g->in_channels / g->groups) * g->kernel_h * g->kernel_w;
+}
+
+static size_t NAME(rows_offsets_at)(const fastnn_conv_geometry *g, int mr)
+{
+    return (sizeof(T) * (size_t)NAME(rows_weights_count)(g, mr) + 63) & ~(size_t)63;
+}
+
+static size_t NAME(rows_weights_bytes)(const fastnn_conv_geometry *g, int mr)
+{
+    return NAME(rows_offsets_at)(g, mr) + sizeof(ptrdiff_t) * (size_t)(g->kernel_h * g->kernel_w);
+}
+
+/* The forward by rows' window buffers: one thread's band (slot 0), the packed weights (2). */
+static void NAME(rows_forward_slots)(const fastnn_conv_geometry *g, size_t slots[WINDOW_SLOTS])
+{
+    const fastnn_conv_rows_kernels *kernels = fastnn_active_context()->conv_rows;
+    NAME(rows_plan) plan;
+    NAME(rows_plan_geometry)(g, kernels->NAME(nr), 1, &plan);
+    hold(slots, 0, plan.buffer_bytes);
+    hold(slots, 2, NAME(rows_weights_bytes)(g, kernels->NAME(mr)));
 }
 
 /* y = act(conv(x, w) + bias) by rows; returns 0, or -1 if a buffer could not be allocated. */
 static int NAME(forward_by_rows)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                  const T *bias, int activation, T *y, T *pre)
 {
-    NAME(rows_plan) plan = {.g = g, .blk = fastnn_active_context()->BLOCKING, .x = x, .y = y};
+    NAME(rows_plan) plan = {.g = g, .kernels = fastnn_active_context()->conv_rows, .x = x,
+                            .bias = bias, .y = y};
+    const int mr = plan.kernels->NAME(mr), nr = plan.kernels->NAME(nr);
+    plan.epilogue = NAME(conv_epilogue)(g, NULL, activation, pre);
     const ptrdiff_t pixels = g->out_h * g->out_w;
-    plan.epilogue = (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
-                                      .activation = {.kind = activation}, .pre_activation = pre,
-                                      .ld_pre = pixels};
-    plan.fused = bias != NULL || activation != 0 || pre != NULL;
     const double fmas = (double)g->batch * g->out_channels * (g->in_channels / g->groups) *
                         g->kernel_h * g->kernel_w * pixels;
     int threads = conv_threads(fmas, g->batch * g->groups * g->out_h);
-    NAME(rows_plan_geometry)(g, plan.blk->nr, threads, &plan);
+    NAME(rows_plan_geometry)(g, nr, threads, &plan);
     plan.threads = threads;
-    T *w_packed = window_buffer(2, NAME(rows_weights_bytes)(g, plan.blk->mr));
+    T *w_packed = window_buffer(2, NAME(rows_weights_bytes)(g, mr));
     if (w_packed == NULL)
         return -1;
-    NAME(pack_weights_by_rows)(g, w, plan.blk->mr, plan.rows_per_run, w_packed);
+    NAME(pack_weights_by_rows)(g, w, mr, plan.rows_per_run, w_packed);
+    ptrdiff_t *offsets = (ptrdiff_t *)((char *)w_packed + NAME(rows_offsets_at)(g, mr));
+    const ptrdiff_t runs = g->kernel_h / plan.rows_per_run, cg = g->in_channels / g->groups;
+    for (ptrdiff_t kj = 0; kj < g->kernel_w; kj++)
+        for (ptrdiff_t run = 0; run < runs; run++)
+            offsets[kj * runs + run] = run * plan.rows_per_run * g->dilation_h * cg * plan.wp +
+                                       kj * g->dilation_w;
     plan.w_packed = w_packed;
+    plan.offsets = offsets;
     const ptrdiff_t units = g->batch * g->groups * plan.bands;
     return fastnn_run_units(threads, units, NAME(rows_run), &plan, 0) ? -1 : 0;
 }
@@ -290,21 +311,6 @@ typedef struct {
     ptrdiff_t wp, rows_per_run, oh0, oh1, grp, panel_units;
     size_t b_panel_bytes;
 } NAME(rows_dw_plan);
-
-static void NAME(pack_delta_band)(const BLOCKING_TYPE *blk, const T *delta, ptrdiff_t mg,
-                                  ptrdiff_t ld, ptrdiff_t cols, T *dst)
-{
-    const int mr = blk->mr;
-    for (ptrdiff_t q = 0; q * mr < mg; q++, dst += cols * mr) {
-        const ptrdiff_t rows = mg - q * mr < mr ? mg - q * mr : mr;
-        if (rows == mr && blk->pack_transposed) {
-            blk->pack_transposed(cols, delta + q * mr * ld, ld, mr, dst);
-            continue;
-        }
-        for (ptrdiff_t p = 0; p < cols; p++)
-            for (int r = 0; r < mr; r++) dst[p * mr + r] = r < rows ? delta[(q * mr + r) * ld + p] : 0;
-    }
-}
 
 static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
 {
@@ -355,37 +361,57 @@ static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
     return 0;
 }
 
+/* The weight gradient by rows' bands and buffers: output rows per band (the band buffer and a
+ * band's B panel each within a quarter of FASTNN_CONV_BUFFER_BYTES), the band buffer (window
+ * slot 0), one thread's B panel (1), delta packed over a band (2) and dW in the tiles' order (3). */
+typedef struct {
+    ptrdiff_t band_rows;
+    size_t slot[WINDOW_SLOTS];
+} NAME(rows_dw_layout);
+
+static void NAME(rows_dw_plan_layout)(const fastnn_conv_geometry *g, const BLOCKING_TYPE *blk,
+                                      NAME(rows_plan) *rows, NAME(rows_dw_layout) *layout)
+{
+    const int mr = blk->mr, nr = blk->nr;
+    const ptrdiff_t mg = g->out_channels / g->groups, OW = g->out_w;
+    NAME(rows_plan_geometry)(g, nr, 1, rows);
+    ptrdiff_t band_rows = rows->band_rows, cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * OW);
+    if (band_rows > cap)
+        band_rows = cap > 1 ? cap : 1;
+    layout->band_rows = band_rows;
+    layout->slot[0] = NAME(band_bytes)(g, band_rows, rows->wp, nr);
+    layout->slot[1] = sizeof(T) * (size_t)(band_rows * OW * nr);
+    layout->slot[2] = sizeof(T) * (size_t)((mg + mr - 1) / mr * mr * band_rows * OW);
+    layout->slot[3] = sizeof(T) * (size_t)(g->out_channels * (g->in_channels / g->groups) *
+                                           g->kernel_h * g->kernel_w);
+}
+
 /* dw = (or += with accumulate) the weight gradient by rows; returns 0, or -1 if a buffer could
  * not be allocated. */
 static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, const T *delta,
                                      T *dw, int accumulate)
 {
     const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
-    const int mr = blk->mr, nr = blk->nr;
+    const int nr = blk->nr;
     const ptrdiff_t groups = g->groups, mg = g->out_channels / groups, cg = g->in_channels / groups;
     const ptrdiff_t kh = g->kernel_h, kw = g->kernel_w, OW = g->out_w, pixels = g->out_h * OW;
     NAME(rows_plan) rows;
-    NAME(rows_plan_geometry)(g, nr, 1, &rows);
-    /* a band's B panel (its pixels x nr) within a quarter of the bound too */
-    ptrdiff_t band_rows = rows.band_rows, cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * OW);
-    if (band_rows > cap)
-        band_rows = cap > 1 ? cap : 1;
+    NAME(rows_dw_layout) layout;
+    NAME(rows_dw_plan_layout)(g, blk, &rows, &layout);
+    const ptrdiff_t band_rows = layout.band_rows;
     const ptrdiff_t run_k = rows.rows_per_run * cg, runs = kh / rows.rows_per_run;
-    const ptrdiff_t panels = (mg + mr - 1) / mr, weights = groups * mg * cg * kh * kw;
-    const size_t band_bytes = NAME(band_bytes)(g, band_rows, rows.wp, nr);
-    T *band = window_buffer(0, band_bytes);
-    T *delta_packed = window_buffer(2, sizeof(T) * (size_t)(panels * mr * band_rows * OW));
-    T *dw_rows = window_buffer(3, sizeof(T) * (size_t)weights);
+    T *band = window_buffer(0, layout.slot[0]);
+    T *delta_packed = window_buffer(2, layout.slot[2]);
+    T *dw_rows = window_buffer(3, layout.slot[3]);
     if (band == NULL || delta_packed == NULL || dw_rows == NULL)
         return -1;
-    memset(dw_rows, 0, sizeof(T) * (size_t)weights);
+    memset(dw_rows, 0, layout.slot[3]);
     const ptrdiff_t all = kw * runs * ((run_k + nr - 1) / nr);
     const double fmas = (double)mg * run_k * kw * runs * band_rows * OW;
     const int threads = conv_threads(fmas, all);
     NAME(rows_dw_plan) plan = {.g = g, .blk = blk, .band = band, .delta_packed = delta_packed,
                                .dw_rows = dw_rows, .wp = rows.wp, .rows_per_run = rows.rows_per_run,
-                               .panel_units = threads,
-                               .b_panel_bytes = sizeof(T) * (size_t)(band_rows * OW * nr)};
+                               .panel_units = threads, .b_panel_bytes = layout.slot[1]};
     for (ptrdiff_t n = 0; n < g->batch; n++)
         for (ptrdiff_t grp = 0; grp < groups; grp++)
             for (ptrdiff_t oh0 = 0; oh0 < g->out_h; oh0 += band_rows) {
@@ -393,8 +419,8 @@ static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, 
                 const ptrdiff_t band_in = NAME(band_input_rows)(g, oh1 - oh0);
                 NAME(fill_band)(g, x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w, cg,
                                 oh0 * g->stride_h - g->pad_h, band_in, rows.wp, nr, band);
-                NAME(pack_delta_band)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
-                                      mg, pixels, (oh1 - oh0) * OW, delta_packed);
+                NAME(pack_panels)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
+                                  1, mg, pixels, (oh1 - oh0) * OW, 0, delta_packed);
                 plan.oh0 = oh0, plan.oh1 = oh1, plan.grp = grp;
                 if (fastnn_run_units(threads, threads, NAME(rows_dw_run), &plan, 0))
                     return -1;

@@ -26,6 +26,33 @@ static void NAME(row_bias_activation)(const fastnn_epilogue *self, void *c, ptrd
                                                                    self->ld_pre);
 }
 
+/* The write-back of a convolution's forward (row_bias_activation), over its whole output. */
+static fastnn_epilogue NAME(conv_epilogue)(const fastnn_conv_geometry *g, const T *bias,
+                                           int activation, T *pre)
+{
+    return (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
+                             .activation = {.kind = activation}, .pre_activation = pre,
+                             .ld_pre = g->out_h * g->out_w};
+}
+
+/* The same for one image and group, whose output starts at out_offset: the group's bias. */
+static fastnn_epilogue NAME(unit_epilogue)(const fastnn_epilogue *whole, ptrdiff_t grp,
+                                           ptrdiff_t mg, ptrdiff_t out_offset)
+{
+    fastnn_epilogue unit = *whole;
+    if (unit.bias)
+        unit.bias = (const T *)unit.bias + grp * mg;
+    if (unit.pre_activation)
+        unit.pre_activation = (T *)unit.pre_activation + out_offset;
+    return unit;
+}
+
+/* Whether the write-back has anything to do. */
+static int NAME(epilogue_needed)(const fastnn_epilogue *e)
+{
+    return e->bias != NULL || e->activation.kind != 0 || e->pre_activation != NULL;
+}
+
 /* Moves len values between the column matrix, at relative pixels [jj, jj + len) of dst laid out
  * in panels of seg pixels pstride apart (dst[(jj / seg) * pstride + jj % seg]), and src[i * step]:
  * copies them there (zeros when src is NULL: padding), or with accumulate adds them back into src. */
@@ -195,21 +222,24 @@ static void NAME(gather_rows)(const fastnn_conv_geometry *g, const T *x, ptrdiff
     fastnn_for_each_span(rows * cols, rows, NAME(gather_rows_span), &a);
 }
 
-/* The weights of every group as panels of mr output channels, k-major over all the group's rows:
- * panel[p * mr + r] = w_g[q * mr + r][p], zero past the group's last channel. Packed once per
- * call and shared by every image and thread. */
-static void NAME(pack_weights)(const T *w, ptrdiff_t groups, ptrdiff_t mg, ptrdiff_t rows, int mr,
-                               T *dst)
+/* Row-major matrices (`count` of them, `stride` values apart, each mg rows of `cols` values, ld
+ * apart) as panels of mr rows, k-major: panel[p * mr + r] = src[(q * mr + r) * ld + p], zero
+ * past the last row; matrix i's panels from dst + i * panels * cols * mr. The weights of every
+ * group (packed once per call and shared by every image and thread), and the weight gradient's
+ * delta band. Full panels are the ISA's transposing packer where it has one. */
+static void NAME(pack_panels)(const BLOCKING_TYPE *blk, const T *src, ptrdiff_t count,
+                              ptrdiff_t mg, ptrdiff_t ld, ptrdiff_t cols, ptrdiff_t stride, T *dst)
 {
-    ptrdiff_t panels = (mg + mr - 1) / mr;
-    for (ptrdiff_t grp = 0; grp < groups; grp++)
-        for (ptrdiff_t q = 0; q < panels; q++) {
-            T *d = dst + (grp * panels + q) * rows * mr;
-            for (ptrdiff_t p = 0; p < rows; p++)
-                for (int r = 0; r < mr; r++) {
-                    ptrdiff_t i = q * mr + r;
-                    d[p * mr + r] = i < mg ? w[(grp * mg + i) * rows + p] : 0;
-                }
+    const int mr = blk->mr;
+    for (ptrdiff_t i = 0; i < count; i++, src += stride)
+        for (ptrdiff_t q = 0; q * mr < mg; q++, dst += cols * mr) {
+            const ptrdiff_t rows = mg - q * mr < mr ? mg - q * mr : mr;
+            if (rows == mr && blk->pack_transposed) {
+                blk->pack_transposed(cols, src + q * mr * ld, ld, mr, dst);
+                continue;
+            }
+            for (ptrdiff_t p = 0; p < cols; p++)
+                for (int r = 0; r < mr; r++) dst[p * mr + r] = r < rows ? src[(q * mr + r) * ld + p] : 0;
         }
 }
 
@@ -263,8 +293,7 @@ typedef struct {
     const BLOCKING_TYPE *blk;
     const T *x, *w_packed;
     T *y;
-    fastnn_epilogue epilogue; /* bias and pre_activation at group 0, image 0 */
-    int fused;
+    fastnn_epilogue epilogue; /* over the whole output (conv_epilogue) */
     NAME(conv_gather) gather; /* the ISA's panel gather, where the windows are contiguous */
     ptrdiff_t rows, pixels, kc, k_blocks, nc, ldb, col_blocks;
     size_t block_bytes;   /* each thread's block (and lane masks) */
@@ -290,11 +319,8 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
     const ptrdiff_t panels = (mg + mr - 1) / mr;
     const T *xg = plan->x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w;
     const ptrdiff_t out_offset = (n * g->out_channels + grp * mg) * pixels;
-    fastnn_epilogue epilogue = plan->epilogue;
-    if (epilogue.bias)
-        epilogue.bias = (const T *)epilogue.bias + grp * mg;
-    if (epilogue.pre_activation)
-        epilogue.pre_activation = (T *)epilogue.pre_activation + out_offset;
+    const fastnn_epilogue epilogue = NAME(unit_epilogue)(&plan->epilogue, grp, mg, out_offset);
+    const int fused = NAME(epilogue_needed)(&epilogue);
     if (plan->gather) {
         /* the ISA's gather writes the kc x nc block of windows straight in the packed panels the
          * micro-kernel streams (vector moves under lane masks); then each mr x kc panel of
@@ -327,7 +353,7 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
                 }
             }
         }
-        if (plan->fused)
+        if (fused)
             for (ptrdiff_t q = 0; q < panels; q++)
                 epilogue.apply(&epilogue, plan->y + out_offset + q * mr * pixels + p0, pixels,
                                q * mr, p0, mg - q * mr < mr ? mg - q * mr : mr, cols);
@@ -348,7 +374,7 @@ static void NAME(forward_unit)(const NAME(forward_plan) *plan, ptrdiff_t unit, T
                     NAME(edge_tile)(blk, kc, ap, block + jr, plan->ldb, c + jr, pixels, rows_here,
                                     cols - jr < nr ? cols - jr : nr, beta);
             }
-            if (kb == plan->k_blocks - 1 && plan->fused)
+            if (kb == plan->k_blocks - 1 && fused)
                 epilogue.apply(&epilogue, c, pixels, q * mr, p0, rows_here, cols);
         }
     }
@@ -373,37 +399,54 @@ static int NAME(forward_run)(void *context, ptrdiff_t unit)
 
 #include "conv_rows_template.h"
 
+/* The implicit GEMM's blocking for a geometry (blocks of k and of output pixels, the block's row
+ * stride, the ISA's gather where the windows are contiguous, the block's bytes), and the bytes
+ * of its packed weights. */
+static size_t NAME(gather_plan)(const fastnn_conv_geometry *g, NAME(forward_plan) *plan)
+{
+    const BLOCKING_TYPE *blk = plan->blk = fastnn_active_context()->BLOCKING;
+    const ptrdiff_t mg = g->out_channels / g->groups, panels = (mg + blk->mr - 1) / blk->mr;
+    plan->g = g;
+    plan->rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
+    plan->pixels = g->out_h * g->out_w;
+    /* k split evenly into blocks of at most KC, so no block is a sliver */
+    plan->k_blocks = (plan->rows + blk->kc - 1) / blk->kc;
+    plan->kc = (plan->rows + plan->k_blocks - 1) / plan->k_blocks;
+    plan->nc = plan->pixels < blk->nc ? plan->pixels : blk->nc;
+    plan->col_blocks = (plan->pixels + plan->nc - 1) / plan->nc;
+    plan->ldb = block_stride(plan->nc, blk->nr, sizeof(T));
+    plan->gather = rows_are_contiguous(g) ? NAME(active_gather)(blk->nr) : NULL;
+    plan->block_bytes = plan->gather ? NAME(panel_path_bytes)(g, plan->kc, plan->nc, blk->nr)
+                                     : sizeof(T) * (size_t)(plan->kc * plan->ldb);
+    return sizeof(T) * (size_t)(g->groups * panels * blk->mr * plan->rows);
+}
+
+/* The bytes each of window_buffer's slots holds after a forward: its largest request. */
+static void NAME(forward_slots)(const fastnn_conv_geometry *g, size_t slots[WINDOW_SLOTS])
+{
+    if (NAME(rows_path_applies)(g, NAME(rows_nr)())) {
+        NAME(rows_forward_slots)(g, slots);
+        return;
+    }
+    NAME(forward_plan) plan;
+    hold(slots, 2, NAME(gather_plan)(g, &plan));
+    hold(slots, 0, plan.block_bytes);
+}
+
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                 const T *bias, int activation, T *y, T *pre)
 {
-    if (NAME(rows_path_applies)(g, fastnn_active_context()->BLOCKING->nr))
+    if (NAME(rows_path_applies)(g, NAME(rows_nr)()))
         return NAME(forward_by_rows)(g, x, w, bias, activation, y, pre);
-    NAME(forward_plan) plan = {.g = g, .blk = fastnn_active_context()->BLOCKING, .x = x, .y = y};
-    const BLOCKING_TYPE *blk = plan.blk;
-    const ptrdiff_t mg = g->out_channels / g->groups;
-    plan.rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
-    plan.pixels = g->out_h * g->out_w;
-    /* k split evenly into blocks of at most KC, so no block is a sliver */
-    plan.k_blocks = (plan.rows + blk->kc - 1) / blk->kc;
-    plan.kc = (plan.rows + plan.k_blocks - 1) / plan.k_blocks;
-    plan.nc = plan.pixels < blk->nc ? plan.pixels : blk->nc;
-    plan.col_blocks = (plan.pixels + plan.nc - 1) / plan.nc;
-    plan.ldb = block_stride(plan.nc, blk->nr, sizeof(T));
-    plan.epilogue = (fastnn_epilogue){.apply = NAME(row_bias_activation), .bias = bias,
-                                      .activation = {.kind = activation}, .pre_activation = pre,
-                                      .ld_pre = plan.pixels};
-    plan.fused = bias != NULL || activation != 0 || pre != NULL;
-    const ptrdiff_t panels = (mg + blk->mr - 1) / blk->mr;
-    T *w_packed = window_buffer(2, sizeof(T) * (size_t)(g->groups * panels * blk->mr * plan.rows));
+    NAME(forward_plan) plan = {.x = x, .y = y};
+    T *w_packed = window_buffer(2, NAME(gather_plan)(g, &plan));
     if (w_packed == NULL)
         return -1;
-    NAME(pack_weights)(w, g->groups, mg, plan.rows, blk->mr, w_packed);
+    const ptrdiff_t mg = g->out_channels / g->groups;
+    NAME(pack_panels)(plan.blk, w, g->groups, mg, plan.rows, plan.rows, mg * plan.rows, w_packed);
     plan.w_packed = w_packed;
-    plan.gather = rows_are_contiguous(g) ? NAME(active_gather)(blk->nr) : NULL;
-    const size_t b_bytes = plan.gather ? NAME(panel_path_bytes)(g, plan.kc, plan.nc, blk->nr)
-                                       : sizeof(T) * (size_t)(plan.kc * plan.ldb);
+    plan.epilogue = NAME(conv_epilogue)(g, bias, activation, pre);
     const ptrdiff_t units = g->batch * g->groups * plan.col_blocks;
-    plan.block_bytes = b_bytes;
     plan.call = __atomic_add_fetch(&conv_calls, 1, __ATOMIC_RELAXED);
     int threads = conv_threads((double)g->batch * g->out_channels * plan.rows * plan.pixels, units);
     return fastnn_run_units(threads, units, NAME(forward_run), &plan, 0) ? -1 : 0;
@@ -435,6 +478,42 @@ static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, co
     return NAME(fastnn_conv2d_forward)(&transposed, delta, flipped, NULL, 0, dx, NULL) ? -1 : 1;
 }
 
+/* Whether the weight gradient runs by rows (with or without dx, so that dw does not depend on
+ * whether dx was asked for). */
+static int NAME(dw_by_rows)(const fastnn_conv_geometry *g)
+{
+    return NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING->nr) && !reads_input_as_columns(g);
+}
+
+/* The bytes each of window_buffer's slots holds after a backward with dx (the flipped weights
+ * and transposed forward, the weight gradient by rows, the windows and their gradient: what
+ * fastnn_conv2d_backward below asks for). */
+static void NAME(backward_slots)(const fastnn_conv_geometry *g, size_t slots[WINDOW_SLOTS])
+{
+    const ptrdiff_t mg = g->out_channels / g->groups;
+    const ptrdiff_t rows = g->in_channels / g->groups * g->kernel_h * g->kernel_w;
+    fastnn_conv_geometry transposed;
+    const int dx_transposed = transposed_geometry(g, &transposed);
+    if (dx_transposed) {
+        hold(slots, 3, sizeof(T) * (size_t)(g->in_channels * mg * g->kernel_h * g->kernel_w));
+        NAME(forward_slots)(&transposed, slots);
+    }
+    const int by_rows = NAME(dw_by_rows)(g);
+    if (by_rows) {
+        NAME(rows_plan) plan;
+        NAME(rows_dw_layout) layout;
+        NAME(rows_dw_plan_layout)(g, fastnn_active_context()->BLOCKING, &plan, &layout);
+        for (int i = 0; i < WINDOW_SLOTS; i++) hold(slots, i, layout.slot[i]);
+    }
+    if (!reads_input_as_columns(g)) {
+        const size_t windows = sizeof(T) * (size_t)(rows * chunk_columns(g, sizeof(T)));
+        if (!by_rows)
+            hold(slots, 0, windows);
+        if (!dx_transposed)
+            hold(slots, 1, windows);
+    }
+}
+
 int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, const T *w,
                                  const T *delta, T *dx, T *dw, int accumulate_dw)
 {
@@ -445,10 +524,7 @@ int NAME(fastnn_conv2d_backward)(const fastnn_conv_geometry *g, const T *x, cons
         if (done)
             dx = NULL;
     }
-    /* the weight gradient by rows where it applies (with or without dx, so that dw does not
-     * depend on whether dx was asked for) */
-    const int dw_by_rows = NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING->nr) &&
-                           !reads_input_as_columns(g);
+    const int dw_by_rows = NAME(dw_by_rows)(g);
     if (dw_by_rows) {
         if (NAME(weight_grad_by_rows)(g, x, delta, dw, accumulate_dw))
             return -1;

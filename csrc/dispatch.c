@@ -102,21 +102,25 @@ static const fastnn_kernel_context avx512_bf16 = {
     .name = "avx512_bf16", .sgemm = &fastnn_sgemm_avx512, .dgemm = &fastnn_dgemm_avx512,
     .bf16gemm = &fastnn_bf16gemm_avx512_bf16, .activations = &fastnn_activations_avx512,
     .gemv = &fastnn_gemv_avx512, .optim = &fastnn_optim_avx512,
-    .conv_gather = &fastnn_conv_gather_avx512, .fma_peak = &fastnn_fma_peak_avx512_bf16};
+    .conv_gather = &fastnn_conv_gather_avx512, .conv_rows = &fastnn_conv_rows_avx512,
+    .fma_peak = &fastnn_fma_peak_avx512_bf16, .stream_probe = &fastnn_stream_probe_avx512};
 static const fastnn_kernel_context avx512 = {
     .name = "avx512", .sgemm = &fastnn_sgemm_avx512, .dgemm = &fastnn_dgemm_avx512,
     .activations = &fastnn_activations_avx512, .gemv = &fastnn_gemv_avx512,
     .optim = &fastnn_optim_avx512, .conv_gather = &fastnn_conv_gather_avx512,
-    .fma_peak = &fastnn_fma_peak_avx512};
+    .conv_rows = &fastnn_conv_rows_avx512,
+    .fma_peak = &fastnn_fma_peak_avx512, .stream_probe = &fastnn_stream_probe_avx512};
 static const fastnn_kernel_context avx2 = {
     .name = "avx2", .sgemm = &fastnn_sgemm_avx2, .dgemm = &fastnn_dgemm_avx2,
     .activations = &fastnn_activations_avx2, .gemv = &fastnn_gemv_avx2,
     .optim = &fastnn_optim_avx2, .conv_gather = &fastnn_conv_gather_avx2,
-    .fma_peak = &fastnn_fma_peak_avx2};
+    .conv_rows = &fastnn_conv_rows_avx2,
+    .fma_peak = &fastnn_fma_peak_avx2, .stream_probe = &fastnn_stream_probe_avx2};
 static const fastnn_kernel_context generic = {
     .name = "generic", .sgemm = &fastnn_sgemm_generic, .dgemm = &fastnn_dgemm_generic,
     .activations = &fastnn_activations_generic, .gemv = NULL, .optim = &fastnn_optim_generic,
-    .conv_gather = &fastnn_conv_gather_generic, .fma_peak = &fastnn_fma_peak_generic};
+    .conv_gather = &fastnn_conv_gather_generic, .conv_rows = &fastnn_conv_rows_generic,
+    .fma_peak = &fastnn_fma_peak_generic, .stream_probe = &fastnn_stream_probe_generic};
 
 /* The kernel sets, newest first: the first this CPU runs is the default. */
 const fastnn_isa_entry fastnn_isa_registry[] = {
@@ -174,7 +178,8 @@ const fastnn_kernel_context *fastnn_active_context(void) { return active; }
 static int same_float_kernels(const fastnn_kernel_context *a, const fastnn_kernel_context *b)
 {
     return a->sgemm == b->sgemm && a->dgemm == b->dgemm && a->activations == b->activations &&
-           a->gemv == b->gemv && a->optim == b->optim && a->conv_gather == b->conv_gather;
+           a->gemv == b->gemv && a->optim == b->optim && a->conv_gather == b->conv_gather &&
+           a->conv_rows == b->conv_rows;
 }
 
 const char *fastnn_isa_float_kernels_of(const char *isa)

@@ -169,6 +169,7 @@ static void *packing_buffer(size_t bytes)
 #define READS_SOURCE 1
 #define DOT_KERNELS 1
 #define PREFETCH_A 1
+#define NARROW_TILES 0
 #define T float
 #define P float
 #define NAME(x) x##_f32
@@ -222,6 +223,8 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define P fastnn_bf16
 #define KGROUP 2
 #define DOT_KERNELS 1
+#undef NARROW_TILES
+#define NARROW_TILES 1
 #define PACK_PANELS pack_panels_bf16
 #define NAME(x) x##_bf16
 #define BLOCKING bf16gemm
@@ -238,6 +241,8 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define P float
 #define KGROUP 1
 #define DOT_KERNELS 0
+#undef NARROW_TILES
+#define NARROW_TILES 0
 #define PACK_PANELS pack_panels_bf16_rounded
 #define NAME(x) x##_bf16_on_f32
 #define BLOCKING sgemm
@@ -252,6 +257,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #undef READS_SOURCE
 #undef DOT_KERNELS
 #undef PREFETCH_A
+#undef NARROW_TILES
 #undef T
 
 int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,

@@ -11,6 +11,8 @@
  *   DOT_KERNELS  whether the blocking's dot kernels (which read A and B where they are) may
  *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
+ *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
+ *             whose rows it tiles with less padding
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -133,19 +135,32 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap,
 #if PREFETCH_A
 /* While one block of A is computed with, the source of the next block is fetched into the cache,
  * a few lines before each micro-kernel call: its packing then reads L2 rather than waiting on
- * memory line by line (bf16 packing was bound by that latency: a tenth of the product). */
+ * memory line by line (bf16 packing was bound by that latency: a tenth of the product). Where A
+ * is packed once, the next block's place in the buffer is fetched too, for writing: it was last
+ * written a whole product ago, and packing into it cold cost as much again as packing into L2
+ * (bf16, a 120 x 512 block from L2, Zen 5: 7.6 us against 4.6). */
 typedef struct {
     const char *row;                /* the row being fetched */
     ptrdiff_t stride_bytes, lines_per_row, rows_left, line, per_call;
+    const char *out;                /* the packed block's next line, and lines left */
+    ptrdiff_t out_lines, out_per_call;
 } NAME(a_prefetch);
 
-/* Rows row0.. of op(A) (`rows` of them), k steps k0.. (`steps`), over `calls` kernel calls. */
+/* Rows row0.. of op(A) (`rows` of them), k steps k0.. (`steps`), over `calls` kernel calls; and
+ * the out_elements where they will be packed, if out is not NULL. */
 static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                                   ptrdiff_t row0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t steps,
-                                  ptrdiff_t calls)
+                                  ptrdiff_t calls, const P *out, ptrdiff_t out_elements)
 {
     *pf = (NAME(a_prefetch)){0};
-    if (rows <= 0 || steps <= 0 || (cs_a != 1 && rs_a != 1))
+    if (rows <= 0 || steps <= 0)
+        return;
+    if (out) {
+        pf->out = (const char *)out;
+        pf->out_lines = (out_elements * (ptrdiff_t)sizeof(P) + 63) / 64;
+        pf->out_per_call = (pf->out_lines + calls - 1) / calls;
+    }
+    if (cs_a != 1 && rs_a != 1)
         return;
     ptrdiff_t extent = cs_a == 1 ? steps : rows;
     pf->rows_left = cs_a == 1 ? rows : steps;
@@ -157,6 +172,10 @@ static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs
 
 static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
 {
+    for (ptrdiff_t i = 0; i < pf->out_per_call && pf->out_lines > 0; i++, pf->out_lines--) {
+        __builtin_prefetch(pf->out, 1, 3);
+        pf->out += 64;
+    }
     for (ptrdiff_t i = 0; i < pf->per_call && pf->rows_left > 0; i++) {
         __builtin_prefetch(pf->row + pf->line * 64, 0, 3);
         if (++pf->line == pf->lines_per_row) {
@@ -168,23 +187,32 @@ static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
 }
 #endif
 
+/* A panel's k extent: a pass over k of depth kc, rounded up to whole k groups. */
+static inline ptrdiff_t NAME(kc_packed)(ptrdiff_t kc) { return (kc + KGROUP - 1) / KGROUP * KGROUP; }
+
+/* Elements of `rows` rows of op(A) packed for the whole of k: whole micro-panels, each pass over
+ * k a panel of depth KC (the layout in which gemm_rows packs A once). */
+static size_t NAME(packed_a_elements)(const BLOCKING_TYPE *blk, ptrdiff_t rows, ptrdiff_t k)
+{
+    return (size_t)((rows + blk->mr - 1) / blk->mr * blk->mr) *
+           (size_t)NAME(kc_packed)(blk->kc) * (size_t)((k + blk->kc - 1) / blk->kc);
+}
+
 /* C[0:m, 0:n] of the whole product, at (row0, col0) of it, for the epilogue's indexing. */
 static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                               const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                               ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
-                              ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_whole)
+                              ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
     const int mr = blk->mr, nr = blk->nr;
     /* Where several panels of B would each re-pack the same blocks of A, A is packed once for
-     * the whole product (when the buffer holds a_whole elements for it): block (pc, ic) at
+     * the whole product (when the buffer's a_room elements for A hold it): block (pc, ic) at
      * a_packed + (pc / KC * m_padded + ic) * kc_full. Packing A is then independent of NC, which
      * can be chosen for L2 alone. */
     const ptrdiff_t m_padded = (m + mr - 1) / mr * mr;
-    const ptrdiff_t kc_full = (blk->kc + KGROUP - 1) / KGROUP * KGROUP;
-    const int a_once = n > blk->nc &&
-                       (size_t)m_padded * (size_t)kc_full * (size_t)((k + blk->kc - 1) / blk->kc) <=
-                           a_whole;
+    const ptrdiff_t kc_full = NAME(kc_packed)(blk->kc);
+    const int a_once = n > blk->nc && NAME(packed_a_elements)(blk, m, k) <= a_room;
     /* A row-major B is read in place, its row stride handed to the micro-kernel, where packing
      * would not pay: with few rows of C each panel of B serves few micro-kernel calls, and a
      * small B stays in L1 as it is. Only a last, partial panel is packed, so that no kernel
@@ -197,7 +225,7 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
         ptrdiff_t nc_in_place = b_in_place ? nc - nc % nr : 0;
         for (ptrdiff_t pc = 0; pc < k; pc += blk->kc) {
             ptrdiff_t kc = k - pc < blk->kc ? k - pc : blk->kc;
-            ptrdiff_t kc_packed = (kc + KGROUP - 1) / KGROUP * KGROUP; /* a panel's k extent */
+            ptrdiff_t kc_packed = NAME(kc_packed)(kc);
             T beta_here = pc == 0 ? beta : (T)1;
             int last_pass = pc + kc >= k;
             const T *b_block = b + pc * rs_b + jc * cs_b;
@@ -213,14 +241,19 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                 ptrdiff_t calls = (mc + mr - 1) / mr * ((nc + nr - 1) / nr);
                 if (a_once && jc > 0) {
                     /* A was packed on the first panel of B: nothing to fetch */
-                } else if (ic + mc < m)
-                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, ic + mc,
-                                          m - ic - mc < blk->mc ? m - ic - mc : blk->mc, pc, kc,
-                                          calls);
-                else
-                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, 0, m < blk->mc ? m : blk->mc,
-                                          pc + kc, k - pc - kc < blk->kc ? k - pc - kc : blk->kc,
-                                          calls);
+                } else if (ic + mc < m) {
+                    ptrdiff_t rows = m - ic - mc < blk->mc ? m - ic - mc : blk->mc;
+                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, ic + mc, rows, pc, kc, calls,
+                                          a_once ? a_block + mc * kc_full : NULL,
+                                          (rows + mr - 1) / mr * mr * kc_packed);
+                } else {
+                    ptrdiff_t rows = m < blk->mc ? m : blk->mc;
+                    ptrdiff_t steps = k - pc - kc < blk->kc ? k - pc - kc : blk->kc;
+                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, 0, rows, pc + kc, steps, calls,
+                                          a_once ? a_block - ic * kc_full + m_padded * kc_full
+                                                 : NULL,
+                                          (rows + mr - 1) / mr * mr * NAME(kc_packed)(steps));
+                }
 #endif
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
@@ -249,24 +282,22 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
     }
 }
 
-/* Rows in chunks whose packed A the buffer holds whole (a_whole elements, 0 where the buffer
- * holds one block of A), when B has several panels: each chunk packs the panels of B again,
- * which costs a few multiply-adds per element of B against the chunk's hundreds of rows of work
- * with it. */
+/* Rows in chunks whose packed A the buffer holds whole (in its a_room elements for A), when B has
+ * several panels: each chunk packs the panels of B again, which costs a few multiply-adds per
+ * element of B against the chunk's hundreds of rows of work with it. */
 static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                               T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                               const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                               ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
-                              ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_whole)
+                              ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
-    ptrdiff_t k_padded = (k + blk->kc - 1) / blk->kc * ((blk->kc + KGROUP - 1) / KGROUP * KGROUP);
-    ptrdiff_t chunk = (ptrdiff_t)(a_whole / (size_t)k_padded) / blk->mr * blk->mr;
+    ptrdiff_t chunk = (ptrdiff_t)(a_room / NAME(packed_a_elements)(blk, blk->mr, k)) * blk->mr;
     if (n <= blk->nc || chunk < blk->mc)
         chunk = m;
     for (ptrdiff_t i0 = 0; i0 < m; i0 += chunk)
         NAME(gemm_rows)(blk, m - i0 < chunk ? m - i0 : chunk, n, k, alpha, a + i0 * rs_a, rs_a,
                         cs_a, b, rs_b, cs_b, beta, c + i0 * ldc, ldc, epilogue, row0 + i0, col0,
-                        a_packed, b_packed, a_whole);
+                        a_packed, b_packed, a_room);
 }
 
 #if DOT_KERNELS
@@ -279,9 +310,9 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
                            T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                            const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                            ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
-                           ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_whole)
+                           ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
-    (void)cs_a, (void)rs_b, (void)a_packed, (void)b_packed, (void)a_whole;
+    (void)cs_a, (void)rs_b, (void)a_packed, (void)b_packed, (void)a_room;
     const int dm = blk->dot_mr, dn = blk->dot_nr;
     for (ptrdiff_t j = 0; j < n; j += dn)
         for (ptrdiff_t i = 0; i < m; i += dm)
@@ -322,7 +353,7 @@ typedef struct {
     T *c;
     const fastnn_epilogue *epilogue;
     unit_grid grid;
-    size_t b_panel_elements, a_block_elements, a_whole_elements;
+    size_t b_panel_elements, a_elements; /* each thread's buffer: B's panel, then room for A */
 } NAME(gemm_job);
 
 /* One block of C, on whichever thread claimed it, with that thread's packing buffer. */
@@ -331,9 +362,7 @@ static int NAME(gemm_unit)(void *context, ptrdiff_t unit)
     const NAME(gemm_job) *job = context;
     ptrdiff_t m0, m1, n0, n1;
     unit_block(&job->grid, job->m, job->n, job->blk->mr, job->blk->nr, unit, &m0, &m1, &n0, &n1);
-    size_t a_elements = job->a_whole_elements > job->a_block_elements ? job->a_whole_elements
-                                                                      : job->a_block_elements;
-    P *buffer = packing_buffer(sizeof(P) * (job->b_panel_elements + a_elements));
+    P *buffer = packing_buffer(sizeof(P) * (job->b_panel_elements + job->a_elements));
     if (buffer == NULL)
         return -1;
     if (m1 > m0 && n1 > n0) {
@@ -341,7 +370,7 @@ static int NAME(gemm_unit)(void *context, ptrdiff_t unit)
         job->serial(job->blk, m1 - m0, n1 - n0, job->k, job->alpha, job->a + m0 * job->rs_a,
                     job->rs_a, job->cs_a, job->b + n0 * job->cs_b, job->rs_b, job->cs_b, job->beta,
                     job->c + m0 * job->ldc + n0, job->ldc, job->epilogue, m0, n0,
-                    buffer + job->b_panel_elements, buffer, job->a_whole_elements);
+                    buffer + job->b_panel_elements, buffer, job->a_elements);
         fastnn_flush_denormals_end(fp_state);
     }
     return 0;
@@ -359,10 +388,15 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
         return 0;
     }
     const BLOCKING_TYPE *blk = fastnn_active_context()->BLOCKING;
+#if NARROW_TILES
+    /* the rows tiled with the least padding (chosen by m alone: every split sums alike) */
+    if (blk->narrow && ceil_div(m, blk->narrow->mr) * blk->narrow->mr < ceil_div(m, blk->mr) * blk->mr)
+        blk = blk->narrow;
+#endif
     /* one buffer per thread, sized by the table's blocks whatever this product's (so that it is
-     * allocated once): the B panel, then (64-byte aligned) the A block */
+     * allocated once): the B panel, then (64-byte aligned) at least a block of A */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;
-    size_t a_block_elements = (size_t)blk->mc * blk->kc;
+    size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
     blocking.kc = balanced_kc(k, blk->kc);
     blk = &blocking;
@@ -381,18 +415,17 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
         .cs_b = cs_b, .ldc = ldc, .c = c, .epilogue = epilogue,
         .grid = choose_unit_grid(m, n, k, blk->mr, blk->nr, blk->nc, threads),
         .b_panel_elements = b_panel_elements,
-        .a_block_elements = a_block_elements,
+        .a_elements = a_block_elements,
     };
     /* room for a unit's whole A packed, or as much of it as FASTNN_GEMM_A_ONCE_MAX_BYTES allows,
      * where a unit spans several panels of B (gemm_rows) */
     ptrdiff_t unit_rows = ceil_div(ceil_div(m, blk->mr), job.grid.rows) * blk->mr;
-    size_t a_whole = (size_t)unit_rows * (size_t)((blk->kc + KGROUP - 1) / KGROUP * KGROUP) *
-                     (size_t)ceil_div(k, blk->kc);
+    size_t a_whole = NAME(packed_a_elements)(blk, unit_rows, k);
     if (a_whole * sizeof(P) > FASTNN_GEMM_A_ONCE_MAX_BYTES)
         a_whole = FASTNN_GEMM_A_ONCE_MAX_BYTES / sizeof(P);
     ptrdiff_t unit_cols = ceil_div(ceil_div(n, blk->nr), job.grid.cols) * blk->nr;
-    if (serial == NAME(gemm_serial) && unit_cols > blk->nc && a_whole > a_block_elements)
-        job.a_whole_elements = a_whole;
+    if (serial == NAME(gemm_serial) && unit_cols > blk->nc && a_whole > job.a_elements)
+        job.a_elements = a_whole;
     ptrdiff_t units = (ptrdiff_t)job.grid.rows * job.grid.cols;
     if (units == 1) /* no thread pool at all: it costs microseconds on small products */
         return NAME(gemm_unit)(&job, 0);

@@ -123,7 +123,7 @@ typedef void (*fastnn_bf16gemm_ukernel)(ptrdiff_t k, const fastnn_bf16 *a, const
 typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                  ptrdiff_t panels, fastnn_bf16 *dst);
 
-typedef struct {
+typedef struct fastnn_bf16gemm_blocking {
     int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
     fastnn_bf16_pack pack_transposed, pack_interleaved;
@@ -132,6 +132,9 @@ typedef struct {
      * product). */
     int dot_mr, dot_nr, dot_max_rows;
     fastnn_sgemm_dot_ukernel dot_ukernel;
+    /* Optional: the same with a smaller MR, for the products whose rows it tiles with fewer
+     * padded rows (64 rows on 8-row tiles rather than 12) */
+    const struct fastnn_bf16gemm_blocking *narrow;
 } fastnn_bf16gemm_blocking;
 
 /* The convolution's window gather (kernels/conv_gather.h) into packed panels as wide as the
@@ -146,9 +149,27 @@ typedef struct {
                 uint64_t *dst);
 } fastnn_conv_gather_kernels;
 
+/* The convolution's forward by rows (kernels/conv_rows.h): a register tile summed over the
+ * kernel's columns with the bias, mr x nr as the set's GEMM micro-kernel for the type; and the
+ * padded band's row fill, values moved as integers. */
+typedef struct {
+    int mr_f32, nr_f32, mr_f64, nr_f64;
+    void (*tile_f32)(ptrdiff_t segments, ptrdiff_t k, const float *a, const float *b,
+                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const float *bias, float *c,
+                     ptrdiff_t ldc);
+    void (*tile_f64)(ptrdiff_t segments, ptrdiff_t k, const double *a, const double *b,
+                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const double *bias, double *c,
+                     ptrdiff_t ldc);
+    void (*fill_f32)(ptrdiff_t rows, const uint32_t *src, ptrdiff_t src_stride, ptrdiff_t lo,
+                     ptrdiff_t len, ptrdiff_t wp, uint32_t *dst, ptrdiff_t dst_stride);
+    void (*fill_f64)(ptrdiff_t rows, const uint64_t *src, ptrdiff_t src_stride, ptrdiff_t lo,
+                     ptrdiff_t len, ptrdiff_t wp, uint64_t *dst, ptrdiff_t dst_stride);
+} fastnn_conv_rows_kernels;
+
 typedef struct fastnn_fma_peak_kernels fastnn_fma_peak_kernels;
 typedef struct fastnn_gemv_kernels fastnn_gemv_kernels;     /* gemv.h */
 typedef struct fastnn_optim_kernels fastnn_optim_kernels; /* optim_kernels.h */
+typedef struct fastnn_stream_probe_kernels fastnn_stream_probe_kernels; /* stream_probe.h */
 
 /* Everything a kernel set runs, declared once per set in the registry (dispatch.c): code outside
  * the registry reads the active context and never compares sets. */
@@ -164,7 +185,9 @@ typedef struct {
     const fastnn_gemv_kernels *gemv;
     const fastnn_optim_kernels *optim; /* the optimizers' row loops */
     const fastnn_conv_gather_kernels *conv_gather;
+    const fastnn_conv_rows_kernels *conv_rows;
     const fastnn_fma_peak_kernels *fma_peak;
+    const fastnn_stream_probe_kernels *stream_probe;
 } fastnn_kernel_context;
 
 /* What each kernel set exports for the contexts built on it. */
@@ -173,8 +196,12 @@ extern const fastnn_dgemm_blocking fastnn_dgemm_avx512, fastnn_dgemm_avx2, fastn
 extern const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16;
 extern const fastnn_conv_gather_kernels fastnn_conv_gather_avx512, fastnn_conv_gather_avx2,
     fastnn_conv_gather_generic;
+extern const fastnn_conv_rows_kernels fastnn_conv_rows_avx512, fastnn_conv_rows_avx2,
+    fastnn_conv_rows_generic;
 extern const fastnn_fma_peak_kernels fastnn_fma_peak_avx512_bf16, fastnn_fma_peak_avx512,
     fastnn_fma_peak_avx2, fastnn_fma_peak_generic;
+extern const fastnn_stream_probe_kernels fastnn_stream_probe_avx512, fastnn_stream_probe_avx2,
+    fastnn_stream_probe_generic;
 
 /* The registry of kernel sets, newest first (dispatch.c): the one list of ISAs, from which
  * dispatch, FASTNN_ISA, cpu_info() and the tests all derive. */

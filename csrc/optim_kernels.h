@@ -37,6 +37,8 @@ void fastnn_adam_prepare(const fastnn_adam_hyper *hyper, fastnn_adam_scalars *sc
          * NULL: the few-row gradient and the sgd kernel in one pass */                          \
         void (*rank1_sgd)(ptrdiff_t n, T a, const T *x, T *param, T *buf, T *y,                   \
                           const fastnn_sgd_hyper *h);                                             \
+        /* sum_i x[i]^2 (the L2 penalty's |W|^2): float partial sums over blocks, added in double */ \
+        double (*sum_squares)(ptrdiff_t n, const T *x);                                           \
     } fastnn_optim_kernels_##SUFFIX;
 
 FASTNN_DECLARE_OPTIM_KERNELS(float, f32)

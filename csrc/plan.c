@@ -55,32 +55,19 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
     L->weight_update.adam.weight_decay = weight_decay;
 }
 
-/* Elements of |W|^2 summed in T before each partial sum goes into the double total */
-#define SQUARES_BLOCK 512
-
 /* A Linear's products: GEMM, or GEMM_BF16 for a layer marked bf16 (float32 plans only; the
  * float64 plan passes its own GEMM twice). Batch 1 takes the GEMV kernels in float32 only: a bf16
  * layer's row goes through its GEMM, so that it rounds as the eager layer does. */
 #define DEFINE_PLAN(T, SUFFIX, GEMM, GEMM_BF16, WEIGHT_GRAD_UPDATE_BF16)                          \
-    /* |W|^2 over every Linear weight: sixteen independent sums (vector lanes) per block */       \
+    /* |W|^2 over every Linear weight */                                                          \
     static double weights_squared_##SUFFIX(const fastnn_plan *plan)                               \
     {                                                                                             \
         double total = 0;                                                                         \
         for (int l = 0; l < plan->count; l++) {                                                   \
             const fastnn_plan_layer *L = &plan->layers[l];                                        \
-            if (L->kind != FASTNN_OP_LINEAR)                                                      \
-                continue;                                                                         \
-            const T *w = (const T *)L->weight;                                                    \
-            ptrdiff_t n = L->in * L->out;                                                         \
-            for (ptrdiff_t b = 0; b < n; b += SQUARES_BLOCK) {                                    \
-                ptrdiff_t m = n - b < SQUARES_BLOCK ? n - b : SQUARES_BLOCK, j = 0;               \
-                T lane[16] = {0}, sum = 0;                                                        \
-                for (; j + 16 <= m; j += 16)                                                      \
-                    for (int t = 0; t < 16; t++) lane[t] += w[b + j + t] * w[b + j + t];          \
-                for (; j < m; j++) sum += w[b + j] * w[b + j];                                    \
-                for (int t = 0; t < 16; t++) sum += lane[t];                                      \
-                total += sum;                                                                     \
-            }                                                                                     \
+            if (L->kind == FASTNN_OP_LINEAR)                                                      \
+                total += fastnn_optim_kernels_active()->SUFFIX.sum_squares(                       \
+                    L->in * L->out, (const T *)L->weight);                                        \
         }                                                                                         \
         return total;                                                                             \
     }                                                                                             \

@@ -44,6 +44,10 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         if (ctx->bf16gemm == NULL || ctx->bf16gemm->dot_ukernel == NULL) return -2;
         *mr = ctx->bf16gemm->dot_mr, *nr = ctx->bf16gemm->dot_nr;
         break;
+    case FASTNN_UKERNEL_BF16GEMM_NARROW:
+        if (ctx->bf16gemm == NULL || ctx->bf16gemm->narrow == NULL) return -2;
+        *mr = ctx->bf16gemm->narrow->mr, *nr = ctx->bf16gemm->narrow->nr;
+        break;
     default: return -2;
     }
     return 0;
@@ -82,6 +86,9 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
         case FASTNN_UKERNEL_BF16GEMM_DOT:
             ctx->bf16gemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, (float)alpha,
                                        (float)beta);
+            break;
+        case FASTNN_UKERNEL_BF16GEMM_NARROW:
+            ctx->bf16gemm->narrow->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
             break;
         }
     }

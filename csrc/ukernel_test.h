@@ -14,6 +14,7 @@ typedef enum {
     FASTNN_UKERNEL_SGEMM_DOT,  /* dot tile, float32 rows of A and B along k */
     FASTNN_UKERNEL_DGEMM_DOT,  /* dot tile, float64 */
     FASTNN_UKERNEL_BF16GEMM_DOT, /* dot tile, float32 rows rounded to bf16 as they are loaded */
+    FASTNN_UKERNEL_BF16GEMM_NARROW, /* the bf16 register tile of the narrow blocking */
 } fastnn_ukernel_kind;
 
 /* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it

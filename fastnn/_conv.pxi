@@ -22,6 +22,8 @@ cdef extern from "conv.h" nogil:
     void fastnn_channel_sums_f64(ptrdiff_t batch, ptrdiff_t channels, ptrdiff_t spatial,
                                  const double *x, double *sums, int accumulate)
     ptrdiff_t fastnn_conv_buffer_bytes(const fastnn_conv_geometry *g, ptrdiff_t itemsize, int backward)
+    ptrdiff_t fastnn_conv_held_bytes()
+    void fastnn_conv_release_buffers()
 
 cdef extern from "pooling.h" nogil:
     ctypedef struct fastnn_pool_geometry:
@@ -148,6 +150,17 @@ def conv_buffer_bytes(tuple shape, int itemsize, bint backward):
     if itemsize != 4 and itemsize != 8:
         raise ValueError("conv_buffer_bytes: itemsize must be 4 or 8")
     return fastnn_conv_buffer_bytes(&g, itemsize, backward)
+
+
+def conv_held_bytes():
+    """The bytes the calling thread's convolution buffers hold (for the tests of
+    conv_buffer_bytes)."""
+    return fastnn_conv_held_bytes()
+
+
+def conv_release_buffers():
+    """Frees the calling thread's convolution buffers (for the tests of conv_buffer_bytes)."""
+    fastnn_conv_release_buffers()
 
 
 def channel_sums(cnp.ndarray x, cnp.ndarray sums, bint accumulate):

@@ -1,4 +1,9 @@
-# The FMA peak probe shell (csrc/fma_peak.h). Internal: fastnn.bench.machine validates first.
+# The machine's limits, probed: the FMA peak (csrc/fma_peak.h), validated by fastnn.bench.machine,
+# and the stream probes of the batch-1 step's memory traffic (csrc/stream_probe.h).
+
+cdef extern from "stream_probe.h" nogil:
+    float fastnn_stream_read(const float *a, ptrdiff_t n, int prefetch)
+    void fastnn_stream_update_pair(float *a, float *b, ptrdiff_t n, int prefetch)
 
 cdef extern from "fma_peak.h" nogil:
     double fastnn_fma_peak_gflops(int is_double, double seconds, int runs)
@@ -30,3 +35,40 @@ def bf16_peak_gflops(double seconds, int runs):
     if gflops < 0:
         raise OSError("bf16_peak_gflops: the monotonic clock failed")
     return gflops
+
+
+cdef ptrdiff_t _stream_array(object a, str name, bint written) except -1:
+    if a.dtype != np.float32 or a.ndim != 1 or not a.flags.c_contiguous:
+        raise TypeError(f"stream probe: {name} must be a 1-D C-contiguous float32 array, "
+                        f"got {a.dtype} with shape {a.shape}")
+    if written and not a.flags.writeable:
+        raise ValueError(f"stream probe: {name} must be writeable")
+    if a.shape[0] % 64:
+        raise ValueError(f"stream probe: {name} must hold a multiple of 64 values, got {len(a)}")
+    return len(a)
+
+
+def stream_read(cnp.ndarray a not None, bint prefetch=True):
+    """One pass reading the float32 array a (size a multiple of 64) on the active ISA's widest
+    vectors; returns its sum. The caller times it (fastnn.bench.machine.stream_rates)."""
+    cdef ptrdiff_t n = _stream_array(a, "a", False)
+    cdef const float *data = <const float *>cnp.PyArray_DATA(a)
+    cdef float total
+    with nogil:
+        total = fastnn_stream_read(data, n, prefetch)
+    return total
+
+
+def stream_update_pair(cnp.ndarray a not None, cnp.ndarray b not None, bint prefetch=True):
+    """One pass reading a and b (float32, one size, a multiple of 64, not overlapping) and writing
+    both back in place: the access pattern of an SGD-momentum update of a weight and its momentum
+    (zeros stay zeros). The caller times it."""
+    cdef ptrdiff_t n = _stream_array(a, "a", True)
+    if _stream_array(b, "b", True) != n:
+        raise ValueError(f"stream probe: a and b must have one size, got {n} and {len(b)}")
+    if np.shares_memory(a, b):
+        raise ValueError("stream probe: a and b must not overlap")
+    cdef float *pa = <float *>cnp.PyArray_DATA(a)
+    cdef float *pb = <float *>cnp.PyArray_DATA(b)
+    with nogil:
+        fastnn_stream_update_pair(pa, pb, n, prefetch)

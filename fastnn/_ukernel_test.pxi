@@ -16,7 +16,8 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "bf16gemm": (2, np.uint16, np.float32, False),
                  "sgemm_dot": (3, np.float32, np.float32, True),
                  "dgemm_dot": (4, np.float64, np.float64, True),
-                 "bf16gemm_dot": (5, np.float32, np.float32, True)}
+                 "bf16gemm_dot": (5, np.float32, np.float32, True),
+                 "bf16gemm_narrow": (6, np.uint16, np.float32, False)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:
@@ -39,7 +40,7 @@ def _ukernel_test(str isa, str kind, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, 
                   long repeats=1):
     """Runs one micro-kernel of set `isa` on its own, into c, `repeats` times.
 
-    Register tiles ("sgemm", "dgemm", "bf16gemm"): a and b are the packed panels the loop nest
+    Register tiles ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow"): a and b are the packed panels the loop nest
     hands over (k * mr and k * nr values; bf16: pairs, k rounded up to even, as uint16), c a
     (mr, >= nr) array. Dot tiles ("sgemm_dot", "dgemm_dot"): a (>= rows, >= k) and b
     (>= cols, >= k) with unit column stride, c (>= rows, >= cols); rows, cols at most the tile."""
@@ -51,7 +52,7 @@ def _ukernel_test(str isa, str kind, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, 
         _check_aligned(x, "_ukernel_test: " + name)
     if not c.flags.writeable:
         raise ValueError("_ukernel_test: c is read-only")
-    cdef ptrdiff_t steps = k + (k & 1) if kind == "bf16gemm" else k
+    cdef ptrdiff_t steps = k + (k & 1) if kind.startswith("bf16gemm") and not is_dot else k
     if k < 0 or repeats < 1:
         raise ValueError("_ukernel_test: k >= 0 and repeats >= 1")
     if is_dot:

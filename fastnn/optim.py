@@ -9,6 +9,7 @@ Parameters or, as in torch, of dicts {"params": [...], "lr": ...} overriding the
 """
 import numpy as np
 
+from . import _aligned as aligned
 from . import _core
 from .nn import Parameter
 from .nn.flat import flat_runs
@@ -106,7 +107,7 @@ class Optimizer:
             for p in members:
                 p_state = state.get(p)
                 if p_state is None:
-                    p_state = state[p] = {name: np.zeros_like(p.data) for name in state_names}
+                    p_state = state[p] = {name: aligned.zeros_like(p.data) for name in state_names}
                     p_state.update(scalar_state or {})
                 yield p.data, p.grad, [p_state[name] for name in state_names], [p_state]
 
@@ -122,7 +123,7 @@ class Optimizer:
             return None
         owned = [p in state for p in members]
         if not any(owned):
-            arrays = [np.zeros(stop - start, flat.data.dtype) for _ in state_names]
+            arrays = [aligned.zeros(stop - start, flat.data.dtype) for _ in state_names]
             offset = 0
             for p in members:
                 size = p.data.size

@@ -66,6 +66,7 @@ def shapes(blocking, large=False):
     # `large`, a float32 A of more than 4 MiB packed, which the loop nest takes in chunks of rows
     # (main runs it on one thread, whose unit is the whole of A)
     yield (mc + 1, nc + 1, 2 * kc + 1)
+    yield (mr + 1, nc + 1, 2 * kc + 1)  # an A that the room for one block of A holds whole
     if large:
         yield (1100, nc + 1, 1000)
 

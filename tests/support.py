@@ -1,8 +1,26 @@
 """Shared test helpers."""
+import contextlib
 import os
 from pathlib import Path
 
+import pytest
+
 import fastnn
+from fastnn import _core
+
+
+@contextlib.contextmanager
+def isa_selected(name):
+    """The kernel set `name` active inside the block (the test skipped where this CPU cannot run
+    it), the previous one restored after."""
+    if _core.isa_supported(name) != 1:
+        pytest.skip(f"this CPU does not run {name}")
+    previous = _core.isa_name()
+    _core.select_isa(name)
+    try:
+        yield name
+    finally:
+        _core.select_isa(previous)
 
 
 def fastnn_env(**overrides):

@@ -18,6 +18,7 @@ from fastnn.bench import (fma_peak_gflops, gemm_flops, interleaved_best, linear_
 from fastnn.bench.layers import COMPUTE_BOUND_MIN_FLOPS
 from fastnn.bench.machine import vector_lanes
 from fastnn.bench.report import verdict
+from support import isa_selected
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # No x86 core issues more than two FMAs per cycle or clocks above 6 GHz.
@@ -32,12 +33,8 @@ def theoretical_bound(dtype):
 @pytest.fixture(params=_core.isa_names())
 def isa(request):
     """Each ISA this machine runs, selected in turn, then the original choice restored."""
-    if _core.isa_supported(request.param) != 1:
-        pytest.skip(f"this CPU does not run {request.param}")
-    previous = _core.isa_name()
-    _core.select_isa(request.param)
-    yield request.param
-    _core.select_isa(previous)
+    with isa_selected(request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -129,6 +126,19 @@ def test_interleaved_best_times_every_candidate():
     assert calls["a"] >= 4 and calls["b"] >= 4  # a warm-up call, then at least one per round
     with pytest.raises(ValueError, match="rounds"):
         interleaved_best({"a": make("a")}, rounds=0)
+
+
+def test_interleaved_best_warm_calls_each_candidate_once_more_a_round():
+    calls, order = {"a": 0, "b": 0}, []
+
+    def make(name):
+        def fn():
+            calls[name] += 1
+            order.append(name)
+        return fn
+    interleaved_best({"a": make("a"), "b": make("b")}, rounds=3, round_seconds=0, warm=True)
+    assert calls == {"a": 1 + 3 * 2, "b": 1 + 3 * 2}  # the first estimate, then warm + timed
+    assert order[2:6] == ["a", "a", "b", "b"]
 
 
 def ratio_row(batch, sizes, ratio_with, ratio_without, flops_per_byte=100.0, flops=1e9):
@@ -255,3 +265,19 @@ def test_float64_gemm_rows_use_the_float64_peak():
     for r in rows:
         assert r["dtype"] == "float64"
         assert math.isclose(r["percent_of_peak"], 100 * r["gflops"] / 50.0)
+
+
+def test_step_products_count_the_step_flops():
+    """The benchmarks' list of a step's products (gemm_shapes.py, bf16_training.py) adds up to the
+    FLOP count the step's % of the limit divides by, with the forms their operands are made in."""
+    import doctest
+
+    from fastnn.bench import flops
+    from fastnn.bench.gemm import GEMM_FORMS
+    assert doctest.testmod(flops, raise_on_error=True).attempted > 5
+    for sizes, batch in (([784, 1024, 1024, 10], 256), ([7, 2], 1), ([3, 11, 4, 2], 13)):
+        products = flops.step_products(sizes, batch)
+        assert len(products) == 3 * (len(sizes) - 1) - 1
+        assert all(form in GEMM_FORMS for *_, form in products)
+        assert sum(gemm_flops(m, n, k) for _, m, n, k, _ in products) == \
+            flops.training_step_flops(sizes, batch)

@@ -7,6 +7,7 @@ import pytest
 
 from fastnn import MLPClassifier, MLPRegressor
 from fastnn.estimators import _mlp_base
+from test_plan import isa  # noqa: F401 (the fixture forcing each instruction set)
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 CHOOSE, RUN = _mlp_base.compiled_loss, _mlp_base.compiled_epoch
@@ -61,6 +62,17 @@ def _assert_compiled_fit_equals_loop(monkeypatch, make, X, y, dtype):
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
     np.testing.assert_allclose(compiled.loss_curve_, plain.loss_curve_, rtol=tolerance)
     assert compiled.n_iter_ == plain.n_iter_ and compiled.t_ == plain.t_
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_l2_penalty_over_many_weights_equals_the_python_loop(monkeypatch, isa, dtype):
+    """|W|^2 over weights of several vector blocks (the compiled epoch sums it in C, the loop in
+    numpy), with an alpha whose penalty dominates the loss curve, on every instruction set."""
+    X, y = _data(n=90, n_features=40)
+    settings = dict(hidden_layer_sizes=(70, 33), solver="sgd", momentum=0.9, alpha=3.0,
+                    batch_size=30, max_iter=3, random_state=2)
+    _assert_compiled_fit_equals_loop(monkeypatch, lambda: MLPClassifier(**settings), X.astype(dtype),
+                                     y, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -315,6 +315,22 @@ def test_bf16_results_match_the_float32_kernels_on_rounded_operands():
     assert not np.allclose(fastnn.matmul(a, b), exact, rtol=1e-6, atol=1e-6)  # rounding happened
 
 
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False)])
+def test_bf16_rows_on_narrow_tiles_equal_the_wide_tiles_bits(trans_a, trans_b):
+    """64 rows run on the narrow (8-row) bf16 tiles where the set has them, 60 rows on the
+    12-row tiles: each element sums its k pairs in the same order either way."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((64, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 96)).astype(np.float32)
+    a_op = np.ascontiguousarray(a.T) if trans_a else a
+    b_op = np.ascontiguousarray(b.T) if trans_b else b
+    rows64 = fastnn.matmul(a_op, b_op, trans_a=trans_a, trans_b=trans_b, precision="bf16")
+    a60 = a_op[:, :60] if trans_a else a_op[:60]
+    rows60 = fastnn.matmul(a60, b_op, trans_a=trans_a, trans_b=trans_b, precision="bf16")
+    np.testing.assert_array_equal(rows64[:60], rows60)
+    assert_bf16_product(rows64, a_op, b_op, trans_a, trans_b)
+
+
 def test_matmul_docstring_examples_run():
     import doctest
     test = doctest.DocTestParser().get_doctest(fastnn.matmul.__doc__, {}, "matmul", None, 0)

@@ -338,6 +338,9 @@ def test_what_cannot_be_compiled_says_so_at_compile_time():
             return super().step(closure)
     with pytest.raises(TypeError, match="MySGD cannot be fused"):
         model.compile_step(nn.CrossEntropyLoss(), MySGD(model.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="compile_step: optimizer must be a fastnn.optim.Optimizer "
+                                        "or None, got str"):
+        model.compile_step(nn.CrossEntropyLoss(), "sgd")
     with pytest.raises(TypeError, match="mix dtypes"):
         nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 2, dtype=np.float64)).compile_forward()
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
-REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm")
+REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow")
 DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
@@ -59,7 +59,7 @@ def test_register_tile_kernel(isa, kind):
     for k, (alpha, beta) in itertools.product(K_VALUES, ALPHA_BETA):
         a = rng.standard_normal((k, mr)).astype(dtype)  # the panels as the loop nest packs them
         b = rng.standard_normal((k, nr)).astype(dtype)
-        if kind == "bf16gemm":
+        if kind.startswith("bf16gemm"):
             a, b = round_to_bf16(a), round_to_bf16(b)
             a_panel, b_panel = pair_panel(a), pair_panel(b)
         else:
@@ -108,7 +108,9 @@ def test_dot_tile_kernel_on_every_edge(isa, kind):
 def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
     mr, nr = kernel_or_skip(isa, "bf16gemm")
     rng = np.random.default_rng(3)
-    for w, panels, kc in itertools.product((mr, nr), (1, 3), (1, 2, 3, 15, 16, 17, 33)):
+    # kc: every count of pairs in a 16-step block (each ends a vector of the panel elsewhere)
+    kc_values = (1, 2, 3, 5, 7, 9, 11, 13, 15, 16, 17, 33)
+    for w, panels, kc in itertools.product((mr, nr), (1, 3), kc_values):
         # values that exercise rounding: ties, denormals, infinities, NaN among normal numbers
         x = rng.standard_normal((kc, panels * w + 3)).astype(np.float32)
         x.flat[::7] = np.float32(1 + 2 ** -8)           # a tie: rounds to even (1.0)

@@ -182,9 +182,35 @@ DEFINE_RANK1_SGD(double, f64)
 DEFINE_FEW_ROW_GRADIENT(float, f32)
 DEFINE_FEW_ROW_GRADIENT(double, f64)
 
+/* Eight vector registers of partial sums, reduced as a tree at the end of each block: enough
+ * independent chains to keep two FMA pipes busy (one row of lanes would wait on each add). */
+#define SQUARES_LANES 128
+#define SQUARES_BLOCK 2048
+#define DEFINE_SUM_SQUARES(T, SUFFIX)                                                             \
+    static double KERNEL(sum_squares, SUFFIX)(ptrdiff_t n, const T *restrict x)                   \
+    {                                                                                             \
+        double total = 0;                                                                         \
+        for (ptrdiff_t b = 0; b < n; b += SQUARES_BLOCK) {                                        \
+            ptrdiff_t m = n - b < SQUARES_BLOCK ? n - b : SQUARES_BLOCK, j = 0;                   \
+            const T *block = x + b;                                                               \
+            T lane[SQUARES_LANES] = {0}, sum = 0;                                                 \
+            for (; j + SQUARES_LANES <= m; j += SQUARES_LANES)                                    \
+                for (int t = 0; t < SQUARES_LANES; t++) lane[t] += block[j + t] * block[j + t];   \
+            for (; j < m; j++) sum += block[j] * block[j];                                        \
+            for (int width = SQUARES_LANES / 2; width > 0; width /= 2)                            \
+                for (int t = 0; t < width; t++) lane[t] += lane[t + width];                       \
+            total += (double)(sum + lane[0]);                                                     \
+        }                                                                                         \
+        return total;                                                                             \
+    }
+DEFINE_SUM_SQUARES(float, f32)
+DEFINE_SUM_SQUARES(double, f64)
+
 const fastnn_optim_kernels FASTNN_PASTE(fastnn_optim_, FASTNN_ISA) = {
     .f32 = {.sgd = KERNEL(sgd, f32), .adam = KERNEL(adam, f32),
-            .few_row_gradient = KERNEL(few_row_gradient, f32), .rank1_sgd = KERNEL(rank1_sgd, f32)},
+            .few_row_gradient = KERNEL(few_row_gradient, f32), .rank1_sgd = KERNEL(rank1_sgd, f32),
+            .sum_squares = KERNEL(sum_squares, f32)},
     .f64 = {.sgd = KERNEL(sgd, f64), .adam = KERNEL(adam, f64),
-            .few_row_gradient = KERNEL(few_row_gradient, f64), .rank1_sgd = KERNEL(rank1_sgd, f64)},
+            .few_row_gradient = KERNEL(few_row_gradient, f64), .rank1_sgd = KERNEL(rank1_sgd, f64),
+            .sum_squares = KERNEL(sum_squares, f64)},
 };

@@ -6,6 +6,20 @@
 #ifndef FASTNN_REGISTER_TILE_H
 #define FASTNN_REGISTER_TILE_H
 
+/* k steps of a ROWS x (2 * LANES) tile: acc[i][.] += a[i] * (b's two vectors), a advancing by
+ * ROWS values and b by rs_b each step (both are left past the last step). */
+#define FASTNN_REGISTER_TILE_STEPS(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b)        \
+    _Pragma("GCC unroll 4") for (ptrdiff_t p_ = 0; p_ < (k); p_++, (a) += (ROWS), (b) += (rs_b))  \
+    {                                                                                             \
+        V b0_ = LOADU(b), b1_ = LOADU((b) + LANES);                                               \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (ROWS); i_++)                              \
+        {                                                                                         \
+            V ai_ = SET1((a)[i_]);                                                                \
+            acc[i_][0] = FMADD(ai_, b0_, acc[i_][0]);                                             \
+            acc[i_][1] = FMADD(ai_, b1_, acc[i_][1]);                                             \
+        }                                                                                         \
+    }
+
 #define FASTNN_DEFINE_REGISTER_TILE_UKERNEL(NAME, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, \
                                             MUL)                                                  \
     static void NAME(ptrdiff_t k, const T *a, const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc,   \
@@ -13,16 +27,7 @@
     {                                                                                             \
         V acc[MR][2];                                                                             \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = ZERO();     \
-        _Pragma("GCC unroll 4") for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b)             \
-        {                                                                                         \
-            V b0 = LOADU(b), b1 = LOADU(b + LANES);                                               \
-            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                 \
-            {                                                                                     \
-                V ai = SET1(a[i]);                                                                \
-                acc[i][0] = FMADD(ai, b0, acc[i][0]);                                             \
-                acc[i][1] = FMADD(ai, b1, acc[i][1]);                                             \
-            }                                                                                     \
-        }                                                                                         \
+        FASTNN_REGISTER_TILE_STEPS(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b);          \
         V va = SET1(alpha), vb = SET1(beta);                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)                           \
         {                                                                                         \

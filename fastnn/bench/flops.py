@@ -82,3 +82,24 @@ def training_step_flops(sizes, batch):
     True
     """
     return mlp_forward_flops(sizes, batch) + mlp_backward_flops(sizes, batch, need_input_grad=False)
+
+
+def step_products(sizes, batch):
+    """(name, m, n, k, form) of every product of one training step in the order it runs, first
+    layer without input gradient: forward X·Wᵀ ("A.B^T"), input gradient dS·W ("A.B"), weight
+    gradient dSᵀ·X ("A^T.B"); `form` is a key of bench.gemm.GEMM_FORMS.
+
+    >>> [p[0] for p in step_products([4, 3, 2], 5)]
+    ['fwd  X W1^T', 'fwd  X W2^T', 'dX   dS W2', 'dW2  dS^T X', 'dW1  dS^T X']
+    >>> products = step_products([784, 1024, 10], 64)
+    >>> sum(gemm_flops(m, n, k) for _, m, n, k, _ in products) == training_step_flops([784, 1024, 10], 64)
+    True
+    """
+    layers = list(enumerate(zip(sizes[:-1], sizes[1:]), start=1))
+    products = [(f"fwd  X W{layer}^T", batch, fan_out, fan_in, "A.B^T")
+                for layer, (fan_in, fan_out) in layers]
+    for layer, (fan_in, fan_out) in reversed(layers):
+        if layer > 1:
+            products.append((f"dX   dS W{layer}", batch, fan_in, fan_out, "A.B"))
+        products.append((f"dW{layer}  dS^T X", fan_out, fan_in, batch, "A^T.B"))
+    return products

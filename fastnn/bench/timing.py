@@ -23,13 +23,16 @@ def clock_for(threads):
 
 
 def interleaved_best(candidates, rounds=5, round_seconds=0.002, budget_seconds=None,
-                     clock=time.perf_counter):
+                     clock=time.perf_counter, warm=False):
     """Best seconds per call of each callable in `candidates` (a dict name → callable).
 
     Each candidate is first called once (warm-up, and a first estimate of its cost) and gets a
     repeat count that makes one timing last about `round_seconds`; then `rounds` rounds time every
     candidate in turn. With `budget_seconds`, fewer rounds are run (at least two) when the total
     would exceed it. `clock` is time.perf_counter or, for one-thread work, time.process_time.
+    With `warm`, each candidate is called once more, untimed, before its timing in every round:
+    for work whose data lives in a cache the other candidates evict, timed as it runs when
+    called back to back.
 
     >>> best = interleaved_best({"sum": lambda: sum(range(100))}, rounds=3)
     >>> 0 < best["sum"] < 1
@@ -55,6 +58,8 @@ def interleaved_best(candidates, rounds=5, round_seconds=0.002, budget_seconds=N
         for _ in range(rounds):
             for name, fn in candidates.items():
                 n = repeats[name]
+                if warm:
+                    fn()
                 start = clock()
                 for _ in range(n):
                     fn()

@@ -15,6 +15,8 @@ a data-parallel step averages one gradient buffer with one allreduce, and a copy
 """
 import numpy as np
 
+from .. import _aligned as aligned
+
 __all__ = ["FlatParameters"]
 
 
@@ -43,8 +45,8 @@ class FlatParameters:
         sizes = [p.data.size for p in params]
         self.offsets = list(np.cumsum([0] + sizes[:-1]))
         total = int(sum(sizes))
-        self.data = np.empty(total, dtype)
-        self.grad = np.empty(total, dtype)
+        self.data = aligned.empty(total, dtype)
+        self.grad = aligned.empty(total, dtype)
         self.params = params
         for p, start, size in zip(params, self.offsets, sizes):
             data_view = self.data[start:start + size].reshape(p.data.shape)

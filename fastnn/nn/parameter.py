@@ -1,6 +1,8 @@
 """Parameter: a trainable array and its gradient."""
 import numpy as np
 
+from .. import _aligned as aligned
+
 __all__ = ["Parameter"]
 
 _FLOAT_DTYPES = (np.float32, np.float64)
@@ -38,7 +40,7 @@ class Parameter:
                 raise TypeError(f"Parameter: data must be float32 or float64, got {data.dtype}")
             data = data.astype(np.float64)
         self._data = np.require(data, requirements=("C_CONTIGUOUS", "ALIGNED"))
-        self._grad = np.zeros_like(self._data)
+        self._grad = aligned.zeros_like(self._data)
         self._grad_zeroed = False
         self._flat = None  # (FlatParameters, offset) while the storage is a view into one
         self._label = None  # "Linear.weight" once a module holds it (module.py), for errors

@@ -246,11 +246,8 @@ class CompiledStep:
         self._reduction_sum = reduction == "sum"
         loss_row = _core.LOSS_TABLE[_core.LOSSES[self._loss_kind]]
         self._class_targets = loss_row["kind"] == "class_rows"
-        if optimizer is not None and not isinstance(optimizer, _optim.Optimizer):
-            raise TypeError(f"{caller}: optimizer must be a fastnn.optim.Optimizer or None, "
-                            f"got {type(optimizer).__name__}")
         self._optimizer = optimizer
-        self._rule = _rule_of(optimizer) if optimizer is not None else None
+        self._rule = _rule_of(optimizer, caller) if optimizer is not None else None
         owned = {id(p) for g in optimizer.param_groups for p in g["params"]} if optimizer else set()
         self._optimized = [id(p) in owned for p in self._net.params]
         self._pending_momentum = []
@@ -452,7 +449,7 @@ def _rule_of(optimizer, caller="compile_step"):
     """'sgd', 'adam' or 'adamw' for the optimizers whose step runs fused into backward; TypeError
     otherwise (a subclass that changes step() runs its own rule, which C cannot know)."""
     if not isinstance(optimizer, _optim.Optimizer):
-        raise TypeError(f"{caller}: optimizer must be a fastnn.optim.Optimizer, got "
+        raise TypeError(f"{caller}: optimizer must be a fastnn.optim.Optimizer or None, got "
                         f"{type(optimizer).__name__}")
     step = type(optimizer).step
     if step is _optim.SGD.step and isinstance(optimizer, _optim.SGD):

@@ -11,7 +11,6 @@
 #include "kernel_context.h"
 #include "kernels/dot_tile.h"
 
-#define MR 12
 #define NR 32
 /* B's panel streams from L2: fetched this many bf16 values (8 pairs of k steps) ahead */
 #define B_PREFETCH (16 * NR)
@@ -23,38 +22,44 @@ static inline __m512bh pair_broadcast(const fastnn_bf16 *pair)
     return (__m512bh)_mm512_set1_epi32(bits);
 }
 
-static void bf16gemm_avx512_bf16_12x32(ptrdiff_t k, const fastnn_bf16 *a, const fastnn_bf16 *b,
-                                      ptrdiff_t rs_b, float *c, ptrdiff_t ldc, float alpha,
-                                      float beta)
-{
-    (void)rs_b;
-    __m512 acc[MR][2];
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    ptrdiff_t pairs = (k + 1) / 2;
-    _Pragma("GCC unroll 2") for (ptrdiff_t q = 0; q < pairs; q++, a += 2 * MR, b += 2 * NR)
-    {
-        _mm_prefetch((const char *)(b + B_PREFETCH), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + B_PREFETCH + 32), _MM_HINT_T0);
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-        {
-            __m512bh ai = pair_broadcast(a + 2 * i);
-            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
-        }
+/* The MR x 32 register tile, for each MR the blockings below use */
+#define DEFINE_BF16_TILE(MR)                                                                      \
+    static void bf16gemm_avx512_bf16_##MR##x32(ptrdiff_t k, const fastnn_bf16 *a,                \
+                                               const fastnn_bf16 *b, ptrdiff_t rs_b, float *c,    \
+                                               ptrdiff_t ldc, float alpha, float beta)            \
+    {                                                                                             \
+        (void)rs_b;                                                                               \
+        __m512 acc[MR][2];                                                                        \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] =             \
+            _mm512_setzero_ps();                                                                  \
+        ptrdiff_t pairs = (k + 1) / 2;                                                            \
+        _Pragma("GCC unroll 2") for (ptrdiff_t q = 0; q < pairs; q++, a += 2 * MR, b += 2 * NR)   \
+        {                                                                                         \
+            _mm_prefetch((const char *)(b + B_PREFETCH), _MM_HINT_T0);                            \
+            _mm_prefetch((const char *)(b + B_PREFETCH + 32), _MM_HINT_T0);                       \
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);                                        \
+            __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 32);                                   \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                 \
+            {                                                                                     \
+                __m512bh ai = pair_broadcast(a + 2 * i);                                          \
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);                                  \
+                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);                                  \
+            }                                                                                     \
+        }                                                                                         \
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                             \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)                           \
+        {                                                                                         \
+            __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);          \
+            if (beta != 0) {                                                                      \
+                r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), r0);                                 \
+                r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), r1);                            \
+            }                                                                                     \
+            _mm512_storeu_ps(c, r0);                                                              \
+            _mm512_storeu_ps(c + 16, r1);                                                         \
+        }                                                                                         \
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)
-    {
-        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
-        if (beta != 0) {
-            r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), r0);
-            r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), r1);
-        }
-        _mm512_storeu_ps(c, r0);
-        _mm512_storeu_ps(c + 16, r1);
-    }
-}
+DEFINE_BF16_TILE(12)
+DEFINE_BF16_TILE(8)
 
 /* How far ahead the packers fetch their source: k steps for the interleaving packer (rows far
  * apart), 16-step blocks along each row for the transposing one (a dozen streams at once). */
@@ -150,9 +155,75 @@ static void pack_transposed_panel(ptrdiff_t kc, const float *src, ptrdiff_t ld, 
     }
 }
 
+/* The same for panels of 12 rows (the 12 x 32 tiles' A), in whole zmm: rows 2g and 2g+1 rounded
+ * by one VCVTNE2PS2BF16 into z[g] (8 pairs of each), and the 12 x 8 pairs of a 16-step block, 96
+ * dwords pair-major, make 6 vectors, each gathered from the three groups of four rows by three
+ * two-source permutes (one index vector serves all three) and two blends. Half the instructions
+ * of the 8 x 8 transpositions, which also spent a third of their second block on the 4 rows past
+ * 12 (one Zen 5 core, a 120 x 512 block in L2: 72-79 GB/s read against 53-66). */
+#define PANEL_ROWS 12
+#define ROW_GROUPS (PANEL_ROWS / 4)
+#define BLOCK_VECTORS (PANEL_ROWS / 2) /* 16-lane vectors of a block's 12 x 8 pairs */
+
+struct panel_transpose {
+    __m512i index[BLOCK_VECTORS];
+    __mmask16 group[BLOCK_VECTORS][ROW_GROUPS];
+};
+
+static struct panel_transpose panel_transpose_plan(void)
+{
+    struct panel_transpose plan;
+    for (int v = 0; v < BLOCK_VECTORS; v++) {
+        int32_t lanes[16];
+        for (int g = 0; g < ROW_GROUPS; g++) plan.group[v][g] = 0;
+        for (int l = 0; l < 16; l++) {
+            int out = 16 * v + l, q = out / PANEL_ROWS, r = out % PANEL_ROWS;
+            lanes[l] = (r % 4) * 8 + q; /* in (z[2g], z[2g+1]): row r % 4 of the group, pair q */
+            plan.group[v][r / 4] |= (__mmask16)(1u << l);
+        }
+        plan.index[v] = _mm512_loadu_si512(lanes);
+    }
+    return plan;
+}
+
+static void pack_transposed_12_panel(const struct panel_transpose *plan, ptrdiff_t kc,
+                                     const float *src, ptrdiff_t ld, fastnn_bf16 *dst)
+{
+    ptrdiff_t pairs = (kc + 1) / 2;
+    for (ptrdiff_t p0 = 0; p0 < kc; p0 += 16) {
+        __mmask16 steps = first_lanes_16(kc - p0);
+        __m512i z[BLOCK_VECTORS];
+        for (int g = 0; g < BLOCK_VECTORS; g++) {
+            const float *even = src + 2 * g * ld + p0, *odd = even + ld;
+            _mm_prefetch((const char *)(even + 16 * PREFETCH_BLOCKS), _MM_HINT_T0);
+            _mm_prefetch((const char *)(odd + 16 * PREFETCH_BLOCKS), _MM_HINT_T0);
+            z[g] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(steps, odd),
+                                                _mm512_maskz_loadu_ps(steps, even));
+        }
+        /* whole dwords of this block in the panel: 12 a pair, as many pairs as are left */
+        ptrdiff_t dwords = PANEL_ROWS * (pairs - p0 / 2 < 8 ? pairs - p0 / 2 : 8);
+        int32_t *out = (int32_t *)(dst + p0 * PANEL_ROWS);
+        for (int v = 0; v < BLOCK_VECTORS && 16 * v < dwords; v++) {
+            __m512i x = _mm512_permutex2var_epi32(z[0], plan->index[v], z[1]);
+            for (int g = 1; g < ROW_GROUPS; g++)
+                x = _mm512_mask_blend_epi32(plan->group[v][g], x,
+                                            _mm512_permutex2var_epi32(z[2 * g], plan->index[v],
+                                                                      z[2 * g + 1]));
+            _mm512_mask_storeu_epi32(out + 16 * v, first_lanes_16(dwords - 16 * v), x);
+        }
+    }
+}
+
 static void pack_transposed_avx512_bf16(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                         ptrdiff_t panels, fastnn_bf16 *dst)
 {
+    if (w == PANEL_ROWS) {
+        struct panel_transpose plan = panel_transpose_plan();
+        for (ptrdiff_t i = 0; i < panels; i++)
+            pack_transposed_12_panel(&plan, kc, src + i * PANEL_ROWS * ld, ld,
+                                     dst + i * PANEL_ROWS * (kc + (kc & 1)));
+        return;
+    }
     for (ptrdiff_t i = 0; i < panels; i++)
         pack_transposed_panel(kc, src + i * w * ld, ld, w, dst + i * w * (kc + (kc & 1)));
 }
@@ -209,6 +280,19 @@ static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_
         }
 }
 
+/* 8 x 32 for products of few rows that 12 tiles badly: 64 rows are 8 full tiles instead of 5 and
+ * a third of one, whose rows are packed one value at a time and computed in full for nothing.
+ * Measured on one Zen 5 core, 256 x 256 bf16 weights: 64 rows took 24.3 us against 19.9 for 60
+ * and 22.9 for 72 with 12 x 32 tiles. The L2-streaming argument for 12 rows (above) does not
+ * bind at these sizes: B's panel is a few KiB. MC is a multiple of 8. */
+static const fastnn_bf16gemm_blocking narrow_tiles = {
+    .mr = 8, .nr = NR, .kc = 512, .mc = 128, .nc = 512, .ukernel = bf16gemm_avx512_bf16_8x32,
+    .pack_transposed = pack_transposed_avx512_bf16,
+    .pack_interleaved = pack_interleaved_avx512_bf16,
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
+    .dot_ukernel = sgemm_bf16_dot_avx512_bf16_4x4,
+};
+
 /* 12 x 32 floats of C: 24 accumulators, enough independent chains for two VDPBF16PS pipes of
  * latency 6 with room to spare; measured on the L1-resident kernel alone (Zen 5): 523 GFLOP/s
  * against the probe's 540 (8 x 32: fewer flops per load of B, slower in the whole product).
@@ -219,9 +303,10 @@ static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_
  * at 256 x 1024 x {784, 1024}, the same at 4096 x 1024 x 2048. MC is a multiple of MR, as the
  * packing buffer's size assumes. */
 const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16 = {
-    .mr = MR, .nr = NR, .kc = 512, .mc = 120, .nc = 512, .ukernel = bf16gemm_avx512_bf16_12x32,
+    .mr = 12, .nr = NR, .kc = 512, .mc = 120, .nc = 512, .ukernel = bf16gemm_avx512_bf16_12x32,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
     .dot_ukernel = sgemm_bf16_dot_avx512_bf16_4x4,
+    .narrow = &narrow_tiles,
 };

@@ -1,0 +1,37 @@
+"""Arrays whose data starts on a cache line (64 bytes, one AVX-512 vector).
+
+numpy aligns its data to 16 bytes, so a weight and its optimizer state each start at some offset
+within a cache line. The batch-1 step streams both with full-width vector loads and stores; a
+store that straddles two lines costs two, and with the weight and its momentum at different
+offsets no peeling aligns both (measured on the 784-1024-1024-10 weights, one Zen 5 core: the
+one-pass update of the 1024 x 1024 layer took 145-180 us misaligned against 94 us aligned).
+Parameters, their gradients and optimizer state are made with these.
+
+    >>> a = zeros((3, 5), np.float32)
+    >>> a.ctypes.data % 64, a.shape, float(a.sum())
+    (0, (3, 5), 0.0)
+"""
+import numpy as np
+
+CACHE_LINE = 64
+
+
+def empty(shape, dtype):
+    """np.empty(shape, dtype), C-contiguous, its data starting on a cache line."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(count * dtype.itemsize + CACHE_LINE, np.uint8)
+    skip = -raw.ctypes.data % CACHE_LINE
+    return raw[skip:skip + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def zeros(shape, dtype):
+    """np.zeros(shape, dtype), C-contiguous, its data starting on a cache line."""
+    array = empty(shape, dtype)
+    array.fill(0)
+    return array
+
+
+def zeros_like(array):
+    """zeros of array's shape and dtype, starting on a cache line."""
+    return zeros(array.shape, array.dtype)
