@@ -114,10 +114,15 @@
                 const char *s_ahead = delta ? (const char *)(saved + (i + DELTA_PREFETCH_ROWS) *  \
                                                                          ld_saved)                \
                                            : NULL;                                                \
+                const char *d_ahead = delta ? (const char *)(delta + (i + DELTA_PREFETCH_ROWS) *  \
+                                                                         ld_delta)                \
+                                           : NULL;                                                \
                 for (ptrdiff_t b = 0; b < cols * (ptrdiff_t)sizeof(T); b += 64) {                 \
                     __builtin_prefetch(g_ahead + b, 0, 3);                                        \
-                    if (s_ahead)                                                                  \
+                    if (s_ahead) {                                                                \
                         __builtin_prefetch(s_ahead + b, 0, 3);                                    \
+                        __builtin_prefetch(d_ahead + b, 1, 3);                                    \
+                    }                                                                             \
                 }                                                                                 \
             }                                                                                     \
             if (delta) {                                                                          \
