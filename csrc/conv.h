@@ -4,15 +4,17 @@
  *
  * forward, stride 1 along rows with output rows that fill register tiles: by rows
  *   (conv_rows_template.h): no window gathered; a band of input rows copied once into a padded
- *   (row, channel, column) buffer that the micro-kernel reads in place as B, KW accumulating
- *   calls per tile; threads over (image, group, band of output rows).
+ *   (row, channel, column) buffer that the ISA's tile kernel (kernels/conv_rows.h) reads in
+ *   place as B, all kernel columns summed in registers from the bias; threads over (image,
+ *   group, band of output rows).
  * forward, otherwise: an implicit GEMM in conv.c's own loop nest over the active ISA's
  *   micro-kernel: the weights packed once per call, the windows (im2col) gathered a kc x nc block
  *   at a time straight into the packed form the micro-kernel reads (by an ISA kernel for the
  *   "same" stride-1 convolutions), bias and activation applied in the write-back; threads over
  *   (image, group, column block). Extra memory: one block (or band) and the packed weights,
  *   whatever the batch.
- * dW, where the forward runs by rows: on the same band buffer, B's panels transposed from it.
+ * dW, where the forward runs by rows: on the same band buffer, B's panels transposed from it
+ *   once for all kernel columns, summed over output rows by the same tile kernel.
  * dW, otherwise: dw_g += delta_g[:, chunk] · colᵀ on fastnn's GEMM, the windows gathered a chunk
  *   of output pixels at a time into a buffer of at most FASTNN_CONV_BUFFER_BYTES (more only when
  *   one chunk of FASTNN_CONV_MIN_COLS pixels needs it).

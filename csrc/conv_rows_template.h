@@ -48,11 +48,14 @@ static int NAME(rows_path_applies)(const fastnn_conv_geometry *g, int nr)
 /* The weight gradient by rows: where the forward runs by rows and a kernel column's run of k
  * (its kernel rows times the group's channels, the product's columns) fills register tiles too;
  * with few channels (3 -> 32 at 32x32, run_k 9) it measured 4x slower than the column matrix. */
-static int NAME(rows_dw_applies)(const fastnn_conv_geometry *g, int nr)
+static int NAME(rows_dw_applies)(const fastnn_conv_geometry *g, const BLOCKING_TYPE *blk)
 {
+    const fastnn_conv_rows_kernels *kernels = fastnn_active_context()->conv_rows;
     const ptrdiff_t rows_per_run = g->dilation_h == 1 ? g->kernel_h : 1;
-    return NAME(rows_path_applies)(g, nr) &&
-           NAME(fills_tiles)(rows_per_run * (g->in_channels / g->groups), nr);
+    /* delta's panels are packed by the GEMM's packer for the tiles of the rows kernels */
+    return kernels->NAME(mr) == blk->mr && kernels->NAME(nr) == blk->nr &&
+           NAME(rows_path_applies)(g, blk->nr) &&
+           NAME(fills_tiles)(rows_per_run * (g->in_channels / g->groups), blk->nr);
 }
 
 /* Input rows a band of `rows` output rows reads. */
@@ -179,10 +182,12 @@ static int NAME(rows_run)(void *context, ptrdiff_t unit)
     const fastnn_epilogue epilogue = NAME(unit_epilogue)(&plan->epilogue, grp, mg, out_offset);
 
     unsigned int fp_state = fastnn_flush_denormals_begin();
-    NAME(fill_band)(g, xg, cg, oh0 * sh - g->pad_h, NAME(band_input_rows)(g, oh1 - oh0), wp, nr, buf);
+    NAME(fill_band)(g, xg, cg, oh0 * sh - g->pad_h, NAME(band_input_rows)(g, oh1 - oh0), wp, nr,
+                    buf);
     const T *w_group = plan->w_packed + grp * panels * segments * run_k * mr;
     NAME(band_prefetch) next;
-    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads, panels * (oh1 - oh0) * ((OW + nr - 1) / nr));
+    NAME(band_prefetch_plan)(&next, plan, unit + plan->threads,
+                              panels * (oh1 - oh0) * ((OW + nr - 1) / nr));
     for (ptrdiff_t q = 0; q < panels; q++) {
         const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
         const T *ap = w_group + q * segments * run_k * mr;
@@ -201,12 +206,12 @@ static int NAME(rows_run)(void *context, ptrdiff_t unit)
                 NAME(band_prefetch_some)(&next);
                 if (rows_here == mr && cols_here == nr) {
                     plan->kernels->NAME(tile)(segments, run_k, ap, b_row + ow, plan->offsets, wp,
-                                              bias, c_row + ow, pixels);
+                                              bias, 0, c_row + ow, pixels);
                     continue;
                 }
                 T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
                 plan->kernels->NAME(tile)(segments, run_k, ap, b_row + ow, plan->offsets, wp, bias,
-                                          tile, nr);
+                                          0, tile, nr);
                 for (ptrdiff_t i = 0; i < rows_here; i++)
                     memcpy(c_row + i * pixels + ow, tile + i * nr, sizeof(T) * (size_t)cols_here);
             }
@@ -299,61 +304,85 @@ static int NAME(forward_by_rows)(const fastnn_conv_geometry *g, const T *x, cons
 
 /* The weight gradient by rows, on the same band buffer: for kernel column kj and run of kernel
  * rows, dW_kj (mg x run_k, k = ki * C + c as above) += delta_band (mg x pixels) times the band's
- * matrix for kj transposed (pixels x run_k). Delta is packed into mr panels once per band; each
- * nr-wide panel of B is a transposition of nr buffer rows, one output row at a time, straight
- * from the band (never through a column matrix). Units split B's panels, so every thread count
- * sums in one order; the band buffer and packed delta are shared. */
+ * matrix for kj transposed (pixels x run_k). Delta is packed into mr panels once per band. B's
+ * nr-wide panels are nr buffer rows transposed, one output row at a time, all wp columns: the
+ * panel of kernel column kj is then the same one kj * dw pixels on, so one transposition serves
+ * every kernel column (a transposition per column measured 7.6% of the backward), and the tile
+ * kernel sums a panel of dW over output rows as segments. Units split B's panels, so every
+ * thread count sums in one order; the band buffer and packed delta are shared. */
 typedef struct {
     const fastnn_conv_geometry *g;
-    const BLOCKING_TYPE *blk;
+    const fastnn_conv_rows_kernels *kernels;
+    const BLOCKING_TYPE *blk;     /* its transposing packer */
     const T *band, *delta_packed; /* this band's buffer, and delta's mr panels over its pixels */
     T *dw_rows;                   /* per group: [kj][run][co][k], mg x run_k blocks */
     ptrdiff_t wp, rows_per_run, oh0, oh1, grp, panel_units;
     size_t b_panel_bytes;
 } NAME(rows_dw_plan);
 
+/* A band's transposed B panel (output rows x wp pixels x nr), then the segments' offsets. */
+static size_t NAME(rows_dw_panel_bytes)(ptrdiff_t rows, ptrdiff_t wp, int nr)
+{
+    return ((sizeof(T) * (size_t)(rows * wp * nr) + 63) & ~(size_t)63) +
+           sizeof(ptrdiff_t) * (size_t)rows;
+}
+
 static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
 {
     const NAME(rows_dw_plan) *plan = context;
     const fastnn_conv_geometry *g = plan->g;
     const BLOCKING_TYPE *blk = plan->blk;
-    const int mr = blk->mr, nr = blk->nr;
+    const int mr = plan->kernels->NAME(mr), nr = plan->kernels->NAME(nr);
     const ptrdiff_t mg = g->out_channels / g->groups, cg = g->in_channels / g->groups;
     const ptrdiff_t kw = g->kernel_w, runs = g->kernel_h / plan->rows_per_run;
     const ptrdiff_t run_k = plan->rows_per_run * cg, k_panels = (run_k + nr - 1) / nr;
-    const ptrdiff_t OW = g->out_w, cols = (plan->oh1 - plan->oh0) * OW, wp = plan->wp;
-    const ptrdiff_t panels = (mg + mr - 1) / mr, all = kw * runs * k_panels;
+    const ptrdiff_t OW = g->out_w, rows = plan->oh1 - plan->oh0, cols = rows * OW, wp = plan->wp;
+    const ptrdiff_t panels = (mg + mr - 1) / mr, all = runs * k_panels;
     const ptrdiff_t first = all * unit / plan->panel_units, last = all * (unit + 1) / plan->panel_units;
-    const ptrdiff_t kc_max = blk->kc;
+    /* output rows per block: about KC pixels, whose transposed rows stay in L1 across the kernel
+     * columns and panels of delta */
+    const ptrdiff_t block_rows = blk->kc / OW > 1 ? blk->kc / OW : 1;
     T *bpanel = window_buffer(1, plan->b_panel_bytes);
     if (bpanel == NULL)
         return 1;
+    ptrdiff_t *offsets = (ptrdiff_t *)((char *)bpanel + plan->b_panel_bytes) - rows;
+    for (ptrdiff_t r = 0; r < rows; r++) offsets[r] = r * wp * nr;
     unsigned int fp_state = fastnn_flush_denormals_begin();
     for (ptrdiff_t i = first; i < last; i++) {
-        const ptrdiff_t kj = i / (runs * k_panels), run = i / k_panels % runs, k0 = i % k_panels * nr;
+        const ptrdiff_t run = i / k_panels, k0 = i % k_panels * nr;
         const ptrdiff_t width = run_k - k0 < nr ? run_k - k0 : nr;
-        for (ptrdiff_t oh = plan->oh0; oh < plan->oh1; oh++) {
-            const T *src = plan->band + (((oh - plan->oh0) * g->stride_h + run * plan->rows_per_run *
-                                          g->dilation_h) * cg + k0) * wp + kj * g->dilation_w;
-            T *dst = bpanel + (oh - plan->oh0) * OW * nr;
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            const ptrdiff_t row = r * g->stride_h + run * plan->rows_per_run * g->dilation_h;
+            const T *src = plan->band + (row * cg + k0) * wp;
+            T *dst = bpanel + r * wp * nr;
             if (width == nr && blk->pack_transposed) {
-                blk->pack_transposed(OW, src, wp, nr, dst);
+                blk->pack_transposed(wp, src, wp, nr, dst);
                 continue;
             }
-            for (ptrdiff_t p = 0; p < OW; p++)
-                for (int r = 0; r < nr; r++) dst[p * nr + r] = r < width ? src[r * wp + p] : 0;
+            for (ptrdiff_t p = 0; p < wp; p++)
+                for (int j = 0; j < nr; j++) dst[p * nr + j] = j < width ? src[j * wp + p] : 0;
         }
-        T *c = plan->dw_rows + ((plan->grp * kw + kj) * runs + run) * mg * run_k + k0;
-        for (ptrdiff_t pc = 0; pc < cols; pc += kc_max) {
-            const ptrdiff_t kc = cols - pc < kc_max ? cols - pc : kc_max;
-            for (ptrdiff_t q = 0; q < panels; q++) {
-                const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
-                const T *ap = plan->delta_packed + q * cols * mr + pc * mr, *bp = bpanel + pc * nr;
-                if (rows_here == mr && width == nr)
-                    blk->ukernel(kc, ap, bp, nr, c + q * mr * run_k, run_k, (T)1, (T)1);
-                else
-                    NAME(edge_tile)(blk, kc, ap, bp, nr, c + q * mr * run_k, run_k, rows_here,
-                                    width, (T)1);
+        for (ptrdiff_t b0 = 0; b0 < rows; b0 += block_rows) {
+            const ptrdiff_t segments = rows - b0 < block_rows ? rows - b0 : block_rows;
+            for (ptrdiff_t kj = 0; kj < kw; kj++) {
+                T *c = plan->dw_rows + ((plan->grp * kw + kj) * runs + run) * mg * run_k + k0;
+                const T *bp = bpanel + (b0 * wp + kj * g->dilation_w) * nr;
+                for (ptrdiff_t q = 0; q < panels; q++) {
+                    const ptrdiff_t rows_here = mg - q * mr < mr ? mg - q * mr : mr;
+                    const T *ap = plan->delta_packed + (q * cols + b0 * OW) * mr;
+                    T *cq = c + q * mr * run_k;
+                    if (rows_here == mr && width == nr) {
+                        plan->kernels->NAME(tile)(segments, OW, ap, bp, offsets, nr, NULL, 1, cq,
+                                                  run_k);
+                        continue;
+                    }
+                    T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+                    plan->kernels->NAME(tile)(segments, OW, ap, bp, offsets, nr, NULL, 0, tile,
+                                              nr);
+                    for (ptrdiff_t a = 0; a < rows_here; a++)
+                        for (ptrdiff_t j = 0; j < width; j++)
+                            cq[a * run_k + j] += tile[a * nr + j];
+                }
             }
         }
     }
@@ -363,7 +392,8 @@ static int NAME(rows_dw_run)(void *context, ptrdiff_t unit)
 
 /* The weight gradient by rows' bands and buffers: output rows per band (the band buffer and a
  * band's B panel each within a quarter of FASTNN_CONV_BUFFER_BYTES), the band buffer (window
- * slot 0), one thread's B panel (1), delta packed over a band (2) and dW in the tiles' order (3). */
+ * slot 0), one thread's B panel and offsets (1), delta packed over a band (2) and dW in the
+ * tiles' order (3). */
 typedef struct {
     ptrdiff_t band_rows;
     size_t slot[WINDOW_SLOTS];
@@ -375,12 +405,13 @@ static void NAME(rows_dw_plan_layout)(const fastnn_conv_geometry *g, const BLOCK
     const int mr = blk->mr, nr = blk->nr;
     const ptrdiff_t mg = g->out_channels / g->groups, OW = g->out_w;
     NAME(rows_plan_geometry)(g, nr, 1, rows);
-    ptrdiff_t band_rows = rows->band_rows, cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * OW);
+    ptrdiff_t band_rows = rows->band_rows;
+    const ptrdiff_t cap = FASTNN_CONV_BUFFER_BYTES / 4 / ((ptrdiff_t)sizeof(T) * nr * rows->wp);
     if (band_rows > cap)
         band_rows = cap > 1 ? cap : 1;
     layout->band_rows = band_rows;
     layout->slot[0] = NAME(band_bytes)(g, band_rows, rows->wp, nr);
-    layout->slot[1] = sizeof(T) * (size_t)(band_rows * OW * nr);
+    layout->slot[1] = NAME(rows_dw_panel_bytes)(band_rows, rows->wp, nr);
     layout->slot[2] = sizeof(T) * (size_t)((mg + mr - 1) / mr * mr * band_rows * OW);
     layout->slot[3] = sizeof(T) * (size_t)(g->out_channels * (g->in_channels / g->groups) *
                                            g->kernel_h * g->kernel_w);
@@ -406,10 +437,11 @@ static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, 
     if (band == NULL || delta_packed == NULL || dw_rows == NULL)
         return -1;
     memset(dw_rows, 0, layout.slot[3]);
-    const ptrdiff_t all = kw * runs * ((run_k + nr - 1) / nr);
+    const ptrdiff_t all = runs * ((run_k + nr - 1) / nr);
     const double fmas = (double)mg * run_k * kw * runs * band_rows * OW;
     const int threads = conv_threads(fmas, all);
-    NAME(rows_dw_plan) plan = {.g = g, .blk = blk, .band = band, .delta_packed = delta_packed,
+    NAME(rows_dw_plan) plan = {.g = g, .kernels = fastnn_active_context()->conv_rows, .blk = blk,
+                               .band = band, .delta_packed = delta_packed,
                                .dw_rows = dw_rows, .wp = rows.wp, .rows_per_run = rows.rows_per_run,
                                .panel_units = threads, .b_panel_bytes = layout.slot[1]};
     for (ptrdiff_t n = 0; n < g->batch; n++)
@@ -419,8 +451,9 @@ static int NAME(weight_grad_by_rows)(const fastnn_conv_geometry *g, const T *x, 
                 const ptrdiff_t band_in = NAME(band_input_rows)(g, oh1 - oh0);
                 NAME(fill_band)(g, x + (n * g->in_channels + grp * cg) * g->in_h * g->in_w, cg,
                                 oh0 * g->stride_h - g->pad_h, band_in, rows.wp, nr, band);
-                NAME(pack_panels)(blk, delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW,
-                                  1, mg, pixels, (oh1 - oh0) * OW, 0, delta_packed);
+                const T *delta_band = delta + (n * g->out_channels + grp * mg) * pixels + oh0 * OW;
+                NAME(pack_panels)(blk, delta_band, 1, mg, pixels, (oh1 - oh0) * OW, 0,
+                                  delta_packed);
                 plan.oh0 = oh0, plan.oh1 = oh1, plan.grp = grp;
                 if (fastnn_run_units(threads, threads, NAME(rows_dw_run), &plan, 0))
                     return -1;

@@ -239,7 +239,8 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, const T *src, ptrdiff_t 
                 continue;
             }
             for (ptrdiff_t p = 0; p < cols; p++)
-                for (int r = 0; r < mr; r++) dst[p * mr + r] = r < rows ? src[(q * mr + r) * ld + p] : 0;
+                for (int r = 0; r < mr; r++)
+                    dst[p * mr + r] = r < rows ? src[(q * mr + r) * ld + p] : 0;
         }
 }
 
@@ -482,7 +483,8 @@ static int NAME(input_grad_by_transposed_conv)(const fastnn_conv_geometry *g, co
  * whether dx was asked for). */
 static int NAME(dw_by_rows)(const fastnn_conv_geometry *g)
 {
-    return NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING->nr) && !reads_input_as_columns(g);
+    return NAME(rows_dw_applies)(g, fastnn_active_context()->BLOCKING) &&
+           !reads_input_as_columns(g);
 }
 
 /* The bytes each of window_buffer's slots holds after a backward with dx (the flipped weights

@@ -149,17 +149,17 @@ typedef struct {
                 uint64_t *dst);
 } fastnn_conv_gather_kernels;
 
-/* The convolution's forward by rows (kernels/conv_rows.h): a register tile summed over the
- * kernel's columns with the bias, mr x nr as the set's GEMM micro-kernel for the type; and the
- * padded band's row fill, values moved as integers. */
+/* The convolution by rows (kernels/conv_rows.h): a register tile summed over segments (the
+ * kernel's columns, or output rows) from C, the bias or zero, mr x nr as the set's GEMM
+ * micro-kernel for the type; and the padded band's row fill, values moved as integers. */
 typedef struct {
     int mr_f32, nr_f32, mr_f64, nr_f64;
     void (*tile_f32)(ptrdiff_t segments, ptrdiff_t k, const float *a, const float *b,
-                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const float *bias, float *c,
-                     ptrdiff_t ldc);
+                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const float *bias, int accumulate,
+                     float *c, ptrdiff_t ldc);
     void (*tile_f64)(ptrdiff_t segments, ptrdiff_t k, const double *a, const double *b,
-                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const double *bias, double *c,
-                     ptrdiff_t ldc);
+                     const ptrdiff_t *offsets, ptrdiff_t rs_b, const double *bias, int accumulate,
+                     double *c, ptrdiff_t ldc);
     void (*fill_f32)(ptrdiff_t rows, const uint32_t *src, ptrdiff_t src_stride, ptrdiff_t lo,
                      ptrdiff_t len, ptrdiff_t wp, uint32_t *dst, ptrdiff_t dst_stride);
     void (*fill_f64)(ptrdiff_t rows, const uint64_t *src, ptrdiff_t src_stride, ptrdiff_t lo,

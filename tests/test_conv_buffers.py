@@ -1,5 +1,5 @@
 """The convolution's extra memory as the benchmark reports it (_core.conv_buffer_bytes) against
-what a call leaves its thread holding, on each path: the forward by rows or by window blocks, the
+what a call leaves its thread holding, on each kernel set (their tiles differ) and each path: the forward by rows or by window blocks, the
 weight gradient by rows or by column windows, the input gradient by the transposed forward or by
 col2im, and the 1x1 convolution that reads its input as the column matrix."""
 import numpy as np
@@ -9,6 +9,7 @@ import fastnn
 from fastnn import _core
 from fastnn import functional as F
 from fastnn.functional_conv import conv_output_shape
+from support import isa_selected
 
 CASES = {
     # x shape, w shape, stride, padding
@@ -28,9 +29,10 @@ def one_thread():
     fastnn.set_num_threads(before)
 
 
+@pytest.mark.parametrize("isa", _core.float_kernel_sets())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", CASES)
-def test_reported_buffer_bytes_are_what_a_call_holds(name, dtype, one_thread):
+def test_reported_buffer_bytes_are_what_a_call_holds(name, dtype, isa, one_thread):
     x_shape, w_shape, stride, padding = CASES[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
@@ -38,11 +40,12 @@ def test_reported_buffer_bytes_are_what_a_call_holds(name, dtype, one_thread):
     shape, geometry = conv_output_shape(x_shape, w_shape, stride, padding)
     itemsize = np.dtype(dtype).itemsize
 
-    _core.conv_release_buffers()
-    y = F.conv2d(x, w, stride=stride, padding=padding)
-    assert _core.conv_held_bytes() == _core.conv_buffer_bytes(geometry, itemsize, False)
+    with isa_selected(isa):
+        _core.conv_release_buffers()
+        y = F.conv2d(x, w, stride=stride, padding=padding)
+        assert _core.conv_held_bytes() == _core.conv_buffer_bytes(geometry, itemsize, False)
 
-    _core.conv_release_buffers()
-    F.conv2d_backward(np.ones_like(y), x, w, stride=stride, padding=padding)
-    assert _core.conv_held_bytes() == _core.conv_buffer_bytes(geometry, itemsize, True)
-    _core.conv_release_buffers()
+        _core.conv_release_buffers()
+        F.conv2d_backward(np.ones_like(y), x, w, stride=stride, padding=padding)
+        assert _core.conv_held_bytes() == _core.conv_buffer_bytes(geometry, itemsize, True)
+        _core.conv_release_buffers()

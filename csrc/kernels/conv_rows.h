@@ -1,13 +1,14 @@
-/* The convolution's forward by rows (conv_rows_template.h): its two kernels, one source compiled
- * once per instruction set, like conv_gather.h. A file under csrc/kernels/<isa>/ sets its target,
+/* The convolution by rows (conv_rows_template.h): its two kernels, one source compiled once per
+ * instruction set, like conv_gather.h. A file under csrc/kernels/<isa>/ sets its target,
  * includes this and defines its set's table (fastnn_conv_rows_kernels, kernel_context.h).
  *
- * The tile: C (mr x nr, rows ldc apart) = bias (one value per row; zero if bias is NULL) plus,
- * over `segments` segments, A_s (mr x k, k-major panels, the segments one after the other from
- * a) times B_s (k rows rs_b apart from b + offsets[s]). A segment is one kernel column (and run
- * of kernel rows): the accumulators stay in registers across all of them, so C is written once
- * per tile, with the bias, where one GEMM call per kernel column read and wrote it KW times and
- * a write-back pass added the bias after.
+ * The tile: C (mr x nr, rows ldc apart) = C itself with `accumulate`, else bias (one value per
+ * row; zero if bias is NULL), plus, over `segments` segments, A_s (mr x k, k-major panels, the
+ * segments one after the other from a) times B_s (k rows rs_b apart from b + offsets[s]). In the
+ * forward a segment is one kernel column (and run of kernel rows): the accumulators stay in
+ * registers across all of them, so C is written once per tile, with the bias, where one GEMM
+ * call per kernel column read and wrote it KW times and a write-back pass added the bias after.
+ * In the weight gradient a segment is an output row, k its pixels.
  *
  * A kernel file defines its two tiles, fastnn_conv_rows_tile_f32_<isa> and _f64_<isa>, then
  * FASTNN_DEFINE_CONV_ROWS_SET(<isa>, ...), which adds the fills and the set's table.
@@ -26,14 +27,17 @@
  * micro-kernel (register_tile.h). */
 #define FASTNN_DEFINE_CONV_ROWS_TILE(NAME, T, V, LANES, MR, SET1, ZERO, LOADU, STOREU, FMADD)    \
     void NAME(ptrdiff_t segments, ptrdiff_t k, const T *a, const T *b, const ptrdiff_t *offsets,  \
-              ptrdiff_t rs_b, const T *bias, T *c, ptrdiff_t ldc)                                 \
+              ptrdiff_t rs_b, const T *bias, int accumulate, T *c, ptrdiff_t ldc)                 \
     {                                                                                             \
         V acc[MR][2];                                                                             \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] =             \
-            bias ? SET1(bias[i]) : ZERO();                                                        \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                     \
+        {                                                                                         \
+            acc[i][0] = accumulate ? LOADU(c + i * ldc) : bias ? SET1(bias[i]) : ZERO();          \
+            acc[i][1] = accumulate ? LOADU(c + i * ldc + LANES) : bias ? SET1(bias[i]) : ZERO();  \
+        }                                                                                         \
         for (ptrdiff_t s = 0; s < segments; s++) {                                                \
             const T *bs = b + offsets[s];                                                         \
-            FASTNN_REGISTER_TILE_STEPS(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, bs, rs_b);     \
+            FASTNN_REGISTER_TILE_STEPS(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, bs, rs_b);    \
         }                                                                                         \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)                           \
         {                                                                                         \
@@ -45,11 +49,12 @@
 /* The baseline's tile, in plain C for the compiler to vectorise. */
 #define FASTNN_DEFINE_CONV_ROWS_TILE_PLAIN(NAME, T, MR, NR)                                      \
     void NAME(ptrdiff_t segments, ptrdiff_t k, const T *a, const T *b, const ptrdiff_t *offsets,  \
-              ptrdiff_t rs_b, const T *bias, T *c, ptrdiff_t ldc)                                 \
+              ptrdiff_t rs_b, const T *bias, int accumulate, T *c, ptrdiff_t ldc)                 \
     {                                                                                             \
         T acc[MR][NR];                                                                            \
         for (int i = 0; i < MR; i++)                                                              \
-            for (int j = 0; j < NR; j++) acc[i][j] = bias ? bias[i] : 0;                          \
+            for (int j = 0; j < NR; j++)                                                          \
+                acc[i][j] = accumulate ? c[i * ldc + j] : bias ? bias[i] : 0;                     \
         for (ptrdiff_t s = 0; s < segments; s++) {                                                \
             const T *bs = b + offsets[s];                                                         \
             for (ptrdiff_t p = 0; p < k; p++, a += MR, bs += rs_b)                                \
@@ -61,8 +66,9 @@
     }
 
 #define FASTNN_DEFINE_CONV_ROWS_FILL(NAME, U)                                                    \
-    __attribute__((optimize("no-tree-loop-distribute-patterns"))) void NAME(ptrdiff_t rows, const U *restrict src, ptrdiff_t src_stride, ptrdiff_t lo,         \
-              ptrdiff_t len, ptrdiff_t wp, U *restrict dst, ptrdiff_t dst_stride)                 \
+    __attribute__((optimize("no-tree-loop-distribute-patterns"))) void NAME(                     \
+        ptrdiff_t rows, const U *restrict src, ptrdiff_t src_stride, ptrdiff_t lo, ptrdiff_t len, \
+        ptrdiff_t wp, U *restrict dst, ptrdiff_t dst_stride)                                      \
     {                                                                                             \
         for (ptrdiff_t r = 0; r < rows; r++, src += src_stride, dst += dst_stride) {              \
             for (ptrdiff_t b = 0; b < lo; b++) dst[b] = 0;                                        \
