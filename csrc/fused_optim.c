@@ -3,9 +3,7 @@
 #include "fused_optim.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bf16.h"
 #include "dispatch.h"
@@ -21,11 +19,6 @@
  * (gemm.c: B_IN_PLACE_MAX_ROWS) and the block (128 KiB at 1024 columns) waits in L2 for its
  * update, which then streams whole rows of the weight and its state. */
 #define ROW_BLOCK 32
-
-/* Elements of the batch-1 input copied onto a cache line (fastnn_rank1_update_*): 16 KiB of
- * floats on the stack. Measured on the 784 x 1024 first layer (one Zen 5 core): 53-54 us with
- * the input aligned, 56-60 us with it 16 bytes off. */
-#define RANK1_ALIGNED_INPUT_MAX 4096
 
 void fastnn_update_begin_step(fastnn_update *update)
 {
@@ -150,13 +143,6 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         T *param = (T *)u->param, *buf = (T *)u->state[0];                                        \
         if (input_grad)                                                                           \
             for (ptrdiff_t j = 0; j < cols; j++) input_grad[j] = 0;                               \
-        /* x is read once per row: a copy on a cache line when the caller's is not (the first   \
-         * layer's input is the user's array), so that no vector load of it splits two lines */  \
-        T x_line[RANK1_ALIGNED_INPUT_MAX] __attribute__((aligned(64)));                           \
-        if ((uintptr_t)x % 64 && cols <= RANK1_ALIGNED_INPUT_MAX) {                               \
-            memcpy(x_line, x, sizeof(T) * (size_t)cols);                                          \
-            x = x_line;                                                                           \
-        }                                                                                         \
         /* denormals flushed as in the spans and the GEMV this pass stands in for */              \
         unsigned int fp_state = fastnn_flush_denormals_begin();                                   \
         /* no software prefetch: the hardware's alone streams W and its momentum fastest here   \

@@ -86,7 +86,8 @@ void fastnn_update_end_step(fastnn_update *update);
     /* Batch 1: W (rows x cols, contiguous) stepped by the outer product delta^T x, and the      \
      * input gradient input_grad = delta W (cols; skipped when NULL) from each row before it      \
      * changes, in one pass over W and its state. Runs only where it can (SGD on one thread)     \
-     * and returns 1; else returns 0 having done nothing. */                                      \
+     * and returns 1; else returns 0 having done nothing. x is read once per row: fastest on a    \
+     * cache line (the plan copies its input there, plan.h: input_line). */                      \
     int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
                                      T *input_grad, const fastnn_update *update);
 

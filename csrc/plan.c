@@ -11,6 +11,9 @@
 #include "kernel_context.h"
 #include "losses.h"
 
+/* plan->input_line's alignment (fastnn/_aligned.py allocates it so) */
+#define FASTNN_CACHE_LINE_BYTES 64
+
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
     return fastnn_loss_table[plan->loss].kind == FASTNN_LOSS_CLASS_ROWS;
@@ -135,6 +138,10 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
     static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update,       \
                                  double *squares)                                                 \
     {                                                                                             \
+        if (rows == 1 && update && plan->input_line && (uintptr_t)x % FASTNN_CACHE_LINE_BYTES) {  \
+            memcpy(plan->input_line, x, sizeof(T) * (size_t)plan->layers[0].in);                  \
+            x = (const T *)plan->input_line;                                                      \
+        }                                                                                         \
         const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
         const fastnn_activation_spec identity = {FASTNN_ACT_IDENTITY, 0, 0};                      \
         int which = 0;                                                                            \

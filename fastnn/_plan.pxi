@@ -48,6 +48,7 @@ cdef extern from "plan.h" nogil:
         double loss_weight, grad_weight
         void *grad[2]
         void *delta
+        void *input_line
     int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
     int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
                                int update, double *loss)
@@ -116,12 +117,19 @@ cdef class Plan:
         L.bf16 = bf16
         self._keep += [weight, bias, weight_grad, bias_grad, output, pre]
 
-    def set_buffers(self, ptrdiff_t capacity, grad0, grad1, delta):
+    def set_buffers(self, ptrdiff_t capacity, grad0, grad1, delta, input_line=None):
+        """input_line: one row of the input on a cache line (plan.h), or None."""
         self.plan.capacity = capacity
         self.plan.grad[0] = _array_data(grad0)
         self.plan.grad[1] = _array_data(grad1)
         self.plan.delta = _array_data(delta)
-        self._keep += [grad0, grad1, delta]
+        cdef void *line = _array_data(input_line)
+        if line != NULL and (input_line.size < self.plan.layers[0].in_
+                             or input_line.itemsize != (8 if self.plan.is_double else 4)
+                             or <size_t>line % 64):
+            raise ValueError("plan: input_line must hold one input row on a cache line")
+        self.plan.input_line = line
+        self._keep += [grad0, grad1, delta, input_line]
 
     def set_loss(self, str kind, bint reduction_sum, double loss_weight=1.0, double grad_weight=1.0):
         """The loss by its name in the loss table (LOSSES), elementwise or on class indices; the

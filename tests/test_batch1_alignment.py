@@ -1,5 +1,5 @@
 """The batch-1 one-pass step reads the first layer's input from a copy on a cache line when the
-caller's array is not on one (csrc/fused_optim.c): the copy changes where the values are read
+caller's array is not on one (csrc/plan.h: input_line): the copy changes where the values are read
 from, never the values, so the step's result is identical, on every kernel set and dtype."""
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ def off_line(x):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("features", [37, 4099])  # copied, and too wide for the copy
+@pytest.mark.parametrize("features", [37, 4099])  # short and long rows, neither a whole number of lines
 @pytest.mark.parametrize("rule", ["sgd_momentum", "sgd_nesterov_decay_l1"])
 def test_input_off_a_cache_line_gives_the_same_step(isa, dtype, features, rule):
     sizes = (features, 40, 30, 5)

@@ -165,10 +165,12 @@ class _Network:
                                output=aligned.empty((capacity, width), dtype))
                 widest = max(widest, width)
         # on cache lines, as the parameters: at batch 1 the one-pass update reads a layer's input
-        # and adds into its input gradient once per weight row (fastnn/_aligned.py)
+        # and adds into its input gradient once per weight row (fastnn/_aligned.py); the user's
+        # input is copied to input_line when it is not on one (csrc/plan.h)
         plan.set_buffers(capacity, aligned.empty((capacity, widest), dtype),
                          aligned.empty((capacity, widest), dtype),
-                         aligned.empty((capacity, widest), dtype))
+                         aligned.empty((capacity, widest), dtype),
+                         input_line=aligned.empty((self.in_features,), dtype))
         self.plan, self.capacity, self.bindings = plan, capacity, self._bound()
         return plan
 
