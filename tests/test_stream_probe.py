@@ -48,6 +48,20 @@ def test_bad_arrays_are_named(bad, error, match):
         _core.stream_update_pair(bad, np.zeros(64, np.float32))
 
 
+def off_by_one_byte(n):
+    """n float32 values starting one byte past an aligned start: a view numpy marks unaligned."""
+    view = np.zeros(4 * n + 4, np.uint8)[1:1 + 4 * n].view(np.float32)
+    assert not view.flags.aligned
+    return view
+
+
+def test_unaligned_arrays_are_named():
+    with pytest.raises(ValueError, match="a must be aligned"):
+        _core.stream_read(off_by_one_byte(64))
+    with pytest.raises(ValueError, match="b must be aligned"):
+        _core.stream_update_pair(np.zeros(64, np.float32), off_by_one_byte(64))
+
+
 def test_update_pair_needs_two_writeable_arrays_of_one_size():
     a = np.zeros(128, np.float32)
     with pytest.raises(ValueError, match="one size, got 128 and 64"):
