@@ -124,9 +124,9 @@ cdef class Plan:
         self.plan.grad[1] = _array_data(grad1)
         self.plan.delta = _array_data(delta)
         cdef void *line = _array_data(input_line)
+        cdef int itemsize = 8 if self.plan.is_double else 4
         if line != NULL and (input_line.size < self.plan.layers[0].in_
-                             or input_line.itemsize != (8 if self.plan.is_double else 4)
-                             or <size_t>line % 64):
+                             or input_line.itemsize != itemsize or <size_t>line % 64):
             raise ValueError("plan: input_line must hold one input row on a cache line")
         self.plan.input_line = line
         self._keep += [grad0, grad1, delta, input_line]

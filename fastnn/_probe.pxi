@@ -42,8 +42,8 @@ cdef ptrdiff_t _stream_array(object a, str name, bint written) except -1:
         raise TypeError(f"stream probe: {name} must be a 1-D C-contiguous float32 array, "
                         f"got {a.dtype} with shape {a.shape}")
     if not a.flags.aligned:  # C reads it as float *: at an address a multiple of 4
-        raise ValueError(f"stream probe: {name} must be aligned for float32, got data at an address "
-                         f"not a multiple of 4 bytes")
+        raise ValueError(f"stream probe: {name} must be aligned for float32, got data at "
+                         f"an address not a multiple of 4 bytes")
     if written and not a.flags.writeable:
         raise ValueError(f"stream probe: {name} must be writeable")
     if a.shape[0] % 64:

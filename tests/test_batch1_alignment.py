@@ -4,7 +4,7 @@ from, never the values, so the step's result is identical, on every kernel set a
 import numpy as np
 import pytest
 
-from fastnn import _aligned, nn
+from fastnn import _aligned, _core, nn
 from test_plan import RULES, batch, isa, mlp  # noqa: F401 (isa is a fixture)
 
 
@@ -19,7 +19,8 @@ def off_line(x):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("features", [37, 4099])  # short and long rows, neither a whole number of lines
+# short and long rows, neither a whole number of lines
+@pytest.mark.parametrize("features", [37, 4099])
 @pytest.mark.parametrize("rule", ["sgd_momentum", "sgd_nesterov_decay_l1"])
 def test_input_off_a_cache_line_gives_the_same_step(isa, dtype, features, rule):
     sizes = (features, 40, 30, 5)
@@ -33,3 +34,14 @@ def test_input_off_a_cache_line_gives_the_same_step(isa, dtype, features, rule):
         steps[1](off_line(x), y)
     for (name, a), (_, b) in zip(models[0].named_parameters(), models[1].named_parameters()):
         np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+
+
+def test_plan_refuses_an_input_line_off_a_cache_line_or_too_short():
+    plan = _core.Plan(False, 1)
+    plan.set_layer(0, "activation", 37, 37, 0, output=_aligned.empty((1, 37), np.float32))
+    rows = [_aligned.empty((1, 37), np.float32) for _ in range(3)]
+    for bad in (off_line(np.zeros(37, np.float32)), _aligned.empty((36,), np.float32),
+                _aligned.empty((37,), np.float64)):
+        with pytest.raises(ValueError, match="input_line must hold one input row on a cache line"):
+            plan.set_buffers(1, *rows, input_line=bad)
+    plan.set_buffers(1, *rows, input_line=_aligned.empty((37,), np.float32))
