@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fastnn import _aligned, _core, nn
-from test_plan import RULES, batch, isa, mlp  # noqa: F401 (isa is a fixture)
+from test_plan import RULES, batch, mlp
 
 
 def off_line(x):

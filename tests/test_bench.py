@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _core
 from fastnn.bench import (fma_peak_gflops, gemm_flops, interleaved_best, linear_flops,
                           mlp_backward_flops, mlp_forward_flops, predicted_backward_ratio)
 from fastnn.bench.layers import COMPUTE_BOUND_MIN_FLOPS
 from fastnn.bench.machine import vector_lanes
 from fastnn.bench.report import verdict
-from support import isa_selected
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # No x86 core issues more than two FMAs per cycle or clocks above 6 GHz.
@@ -30,20 +28,13 @@ def theoretical_bound(dtype):
     return vector_lanes(dtype) * 2 * MAX_FMA_PIPES * MAX_GHZ
 
 
-@pytest.fixture(params=_core.isa_names())
-def isa(request):
-    """Each ISA this machine runs, selected in turn, then the original choice restored."""
-    with isa_selected(request.param):
-        yield request.param
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_probe_is_positive_and_physically_possible(isa, dtype):
+def test_probe_is_positive_and_physically_possible(every_isa, dtype):
     peak = fma_peak_gflops(dtype, seconds=0.001, runs=5)
     assert 0 < peak < 2 * theoretical_bound(dtype)
 
 
-def test_bf16_probe_exists_exactly_where_bf16_kernels_do(isa):
+def test_bf16_probe_exists_exactly_where_bf16_kernels_do(every_isa):
     from fastnn.bench.bf16 import bf16_peak_gflops
     peak = bf16_peak_gflops(seconds=0.001, runs=5)
     if fastnn.cpu_info()["bf16_native"]:
@@ -64,8 +55,8 @@ def test_bf16_section_holds_fastnn_against_the_bf16_peak_and_torch():
                                                  "peak_gflops_f32_one_core": 250.0})
 
 
-def test_probe_lanes_follow_the_isa(isa):
-    expected = {"avx512_bf16": 16, "avx512": 16, "avx2": 8, "generic": 4}[isa]
+def test_probe_lanes_follow_the_isa(every_isa):
+    expected = {"avx512_bf16": 16, "avx512": 16, "avx2": 8, "generic": 4}[every_isa]
     assert vector_lanes(np.float32) == expected
     assert vector_lanes(np.float64) == expected // 2
 

@@ -7,7 +7,6 @@ import pytest
 
 from fastnn import MLPClassifier, MLPRegressor
 from fastnn.estimators import _mlp_base
-from test_plan import isa  # noqa: F401 (the fixture forcing each instruction set)
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 CHOOSE, RUN = _mlp_base.compiled_loss, _mlp_base.compiled_epoch

@@ -7,7 +7,7 @@ import pytest
 
 from fastnn import nn, optim
 
-from test_plan import RULES, batch, isa, tolerance  # noqa: F401 (isa: the fixture forcing each ISA)
+from test_plan import RULES, batch, tolerance
 from test_plan import assert_same_parameters as assert_same, mlp as plan_mlp
 
 DTYPES = (np.float32, np.float64)

@@ -26,16 +26,6 @@ def tolerance(dtype):
     return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
 
-@pytest.fixture(params=_core.float_kernel_sets())
-def isa(request):
-    if _core.isa_supported(request.param) != 1:
-        pytest.skip(f"this CPU cannot run {request.param}")
-    previous = fastnn.isa_name() if hasattr(fastnn, "isa_name") else _core.isa_name()
-    _core.select_isa(request.param)
-    yield request.param
-    _core.select_isa(previous)
-
-
 def mlp(dtype, seed=0, sizes=(6, 9, 7, 3)):
     return nn.Sequential(nn.Linear(sizes[0], sizes[1], rng=seed, dtype=dtype), nn.ReLU(),
                          nn.Linear(sizes[1], sizes[2], rng=seed + 1, dtype=dtype), nn.Tanh(),

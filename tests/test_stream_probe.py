@@ -5,19 +5,10 @@ import pytest
 
 from fastnn import _aligned, _core
 
-from support import isa_selected
-
-
-@pytest.fixture(params=_core.isa_names())
-def isa(request):
-    """Each ISA this machine runs, selected in turn."""
-    with isa_selected(request.param):
-        yield request.param
-
 
 @pytest.mark.parametrize("prefetch", [True, False])
 @pytest.mark.parametrize("n", [64, 64 * 37])
-def test_read_sums_and_update_pair_steps_both_arrays(isa, prefetch, n):
+def test_read_sums_and_update_pair_steps_both_arrays(every_isa, prefetch, n):
     rng = np.random.default_rng(n)
     a = rng.integers(-8, 8, n).astype(np.float32)  # small integers: every order sums exactly
     assert _core.stream_read(a, prefetch) == float(a.sum())
@@ -28,7 +19,7 @@ def test_read_sums_and_update_pair_steps_both_arrays(isa, prefetch, n):
     np.testing.assert_allclose(a, a0 - 0.25 * (0.5 * b0 + a0), rtol=1e-6, atol=1e-6)
 
 
-def test_zeros_stay_zeros(isa):
+def test_zeros_stay_zeros(every_isa):
     a, b = _aligned.zeros(128, np.float32), _aligned.zeros(128, np.float32)
     for _ in range(3):
         _core.stream_update_pair(a, b)
