@@ -65,6 +65,21 @@ def test_compiled_step_equals_plain_loop(rule, dtype, rows):
     assert_same_parameters(plain, compiled, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_few_row_sums_cross_their_column_chunks(dtype):
+    """2100 input columns: two chunks of 2048 floats, three of 1024 doubles, each with a tail
+    (csrc/fused_optim.c: FEW_ROW_CHUNK)."""
+    sizes = (2100, 7, 5, 3)
+    plain, compiled = mlp(dtype, sizes=sizes), mlp(dtype, sizes=sizes)
+    plain_opt = RULES["sgd_momentum"](plain.parameters())
+    step = compiled.compile_step(nn.CrossEntropyLoss(), RULES["sgd_momentum"](compiled.parameters()))
+    for seed in range(2):
+        x, y = batch(dtype, 3, features=sizes[0], seed=seed)
+        plain_step(plain, nn.CrossEntropyLoss(), plain_opt, x, y)
+        step(x, y)
+    assert_same_parameters(plain, compiled, dtype)
+
+
 @pytest.mark.parametrize("rows", BATCHES)
 def test_every_instruction_set_gives_the_plain_result(isa, rows):
     plain, compiled = mlp(np.float32), mlp(np.float32)
