@@ -113,7 +113,11 @@ class Optimizer:
 
     def _flat_state(self, flat, start, stop, members, state_names, scalar_state):
         """The run's flat state arrays (made on first use), or None when its members' state is
-        not views of such arrays."""
+        not views of such arrays.
+
+        The arrays made are kept here, keyed by the run, and the members' entries checked against
+        them by address: `.base` cannot tell, since the arrays start on a cache line
+        (fastnn/_aligned.py) and numpy collapses a view's base to the raw byte buffer below."""
         state = self.state
         if not state_names:
             if all(p in state for p in members) or not any(p in state for p in members):
@@ -121,6 +125,7 @@ class Optimizer:
                     state.setdefault(p, dict(scalar_state or {}))
                 return []
             return None
+        runs = self.__dict__.setdefault("_flat_runs", {})
         owned = [p in state for p in members]
         if not any(owned):
             arrays = [aligned.zeros(stop - start, flat.data.dtype) for _ in state_names]
@@ -131,24 +136,28 @@ class Optimizer:
                             for name, array in zip(state_names, arrays)}
                 state[p].update(scalar_state or {})
                 offset += size
+            runs[(flat, start, stop)] = dict(zip(state_names, arrays))
             return arrays
-        if not all(owned):
+        made = runs.get((flat, start, stop))
+        if not all(owned) or made is None or set(made) != set(state_names):
             return None
-        arrays = []
-        for name in state_names:
-            first = state[members[0]].get(name)
-            base = first.base if isinstance(first, np.ndarray) else None
-            if base is None or base.ndim != 1 or base.size != stop - start:
-                return None
-            at, itemsize, offset = base.__array_interface__["data"][0], base.itemsize, 0
+        arrays = [made[name] for name in state_names]
+        for name, array in zip(state_names, arrays):
+            at, offset = array.__array_interface__["data"][0], 0
             for p in members:
                 entry = state[p].get(name)
-                if (not isinstance(entry, np.ndarray) or entry.base is not base
-                        or entry.__array_interface__["data"][0] != at + offset * itemsize):
+                if (not isinstance(entry, np.ndarray) or entry.dtype != array.dtype
+                        or entry.shape != p.data.shape or not entry.flags.c_contiguous
+                        or entry.__array_interface__["data"][0] != at + offset * array.itemsize):
                     return None
                 offset += p.data.size
-            arrays.append(base)
         return arrays
+
+    def __getstate__(self):
+        # a copy of the runs' flat arrays would share no memory with the copied state entries
+        state = self.__dict__.copy()
+        state.pop("_flat_runs", None)
+        return state
 
     def zero_grad(self):
         """Zero the `.grad` of every parameter (they are then accumulated into again); see
@@ -225,6 +234,7 @@ class Optimizer:
             updated.append(group)
         self.param_groups[:] = updated
         self.state = state
+        self.__dict__.pop("_flat_runs", None)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

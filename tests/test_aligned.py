@@ -1,9 +1,14 @@
 """Parameters, their gradients and optimizer state start on a cache line (fastnn/_aligned.py),
-so the batch-1 step's full-width loads and stores never straddle two lines."""
+so the batch-1 step's full-width loads and stores never straddle two lines; and that alignment
+must not cost the flattened model its one-pass optimizer step."""
 import numpy as np
 import pytest
 
 from fastnn import _aligned, nn, optim
+
+
+def on_line(array):
+    return array.ctypes.data % 64 == 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -12,30 +17,85 @@ def test_arrays_start_on_a_cache_line(dtype, shape):
     for _ in range(20):  # numpy's own allocations land at varying offsets
         a = _aligned.empty(shape, dtype)
         z = _aligned.zeros(shape, dtype)
-        assert a.ctypes.data % 64 == 0 and z.ctypes.data % 64 == 0
+        assert on_line(a) and on_line(z)
         assert a.shape == z.shape == shape and a.dtype == z.dtype == dtype
         assert a.flags.c_contiguous and a.flags.writeable
         assert not z.any()
 
 
-@pytest.mark.parametrize("flatten", [False, True])
-def test_model_parameters_and_sgd_state_are_aligned(flatten):
+def mlp(flatten):
     model = nn.Sequential(nn.Linear(13, 32, rng=0), nn.ReLU(), nn.Linear(32, 3, rng=1))
     if flatten:
         model.flatten_parameters()
-    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x = np.ones((2, 13), np.float32)
+    return model
+
+
+def train_step(model, opt):
+    opt.zero_grad()
     loss = nn.CrossEntropyLoss()
-    loss(model(x), np.array([0, 2]))
+    loss(model(np.linspace(-1, 1, 26, dtype=np.float32).reshape(2, 13)), np.array([0, 2]))
     model.backward(loss.backward())
     opt.step()
-    first = next(iter(model.parameters()))
-    assert first.data.ctypes.data % 64 == 0 and first.grad.ctypes.data % 64 == 0
-    assert opt.state[first]["momentum_buffer"].ctypes.data % 64 == 0
-    if not flatten:
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+def test_model_parameters_and_sgd_state_are_aligned(flatten):
+    """Every parameter's data, grad and momentum, over two steps; in a flat buffer each starts
+    where its offset puts it from the buffer's (and the run's state's) start on a line."""
+    model = mlp(flatten)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):
+        train_step(model, opt)
         for p in model.parameters():
-            assert p.data.ctypes.data % 64 == 0 and p.grad.ctypes.data % 64 == 0
-            assert opt.state[p]["momentum_buffer"].ctypes.data % 64 == 0
+            skip = 0
+            if flatten:
+                flat, start = p._flat
+                skip = start * p.data.itemsize
+                assert on_line(flat.data) and on_line(flat.grad)
+                assert p.data.ctypes.data == flat.data.ctypes.data + skip
+                assert p.grad.ctypes.data == flat.grad.ctypes.data + skip
+            for array in (p.data, p.grad, opt.state[p]["momentum_buffer"]):
+                assert (array.ctypes.data - skip) % 64 == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+    lambda params: optim.Adam(params, lr=0.01),
+    lambda params: optim.AdamW(params, lr=0.01, amsgrad=True),
+], ids=["sgd-momentum", "adam", "adamw-amsgrad"])
+def test_flattened_model_is_stepped_in_one_pass_every_step(make):
+    """The run's flat state is recognised on every step, not only the first (its arrays start
+    on a cache line, so their views' .base is a byte buffer, not the flat state), and gives the
+    per-parameter path's values."""
+    flat_model, model = mlp(True), mlp(False)
+    flat_opt, opt = make(flat_model.parameters()), make(model.parameters())
+    runs = []
+    recognise = flat_opt._flat_state
+    flat_opt._flat_state = lambda *args: runs.append(recognise(*args)) or runs[-1]
+    for step in range(3):
+        train_step(flat_model, flat_opt)
+        train_step(model, opt)
+        assert len(runs) == step + 1 and runs[-1] is not None and runs[-1][0].shape == (547,)
+        for flat_p, p in zip(flat_model.parameters(), model.parameters()):
+            np.testing.assert_allclose(flat_p.data, p.data, rtol=1e-6, atol=1e-7)
+            for name, value in flat_opt.state[flat_p].items():
+                if isinstance(value, np.ndarray):
+                    assert any(np.shares_memory(value, array) for array in runs[-1])
+                    np.testing.assert_allclose(value, opt.state[p][name], rtol=1e-6, atol=1e-7)
+
+
+def test_loaded_or_replaced_state_leaves_the_flat_path():
+    model = mlp(True)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train_step(model, opt)
+    params = list(model.parameters())
+    opt.state[params[1]]["momentum_buffer"] = opt.state[params[1]]["momentum_buffer"].copy()
+    assert opt._flat_state(params[0]._flat[0], 0, 547, params, ["momentum_buffer"], None) is None
+    opt.load_state_dict(opt.state_dict())
+    assert opt._flat_state(params[0]._flat[0], 0, 547, params, ["momentum_buffer"], None) is None
+    before = [p.data.copy() for p in params]
+    train_step(model, opt)  # stepped per parameter, still correctly
+    assert all(not np.array_equal(b, p.data) for b, p in zip(before, params))
 
 
 def test_docstring_example_runs():
