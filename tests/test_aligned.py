@@ -17,10 +17,11 @@ def test_arrays_start_on_a_cache_line(dtype, shape):
     for _ in range(20):  # numpy's own allocations land at varying offsets
         a = _aligned.empty(shape, dtype)
         z = _aligned.zeros(shape, dtype)
-        assert on_line(a) and on_line(z)
-        assert a.shape == z.shape == shape and a.dtype == z.dtype == dtype
+        f = _aligned.full(shape, 2.5, dtype)
+        assert on_line(a) and on_line(z) and on_line(f)
+        assert a.shape == z.shape == f.shape == shape and a.dtype == z.dtype == f.dtype == dtype
         assert a.flags.c_contiguous and a.flags.writeable
-        assert not z.any()
+        assert not z.any() and (f == 2.5).all()
 
 
 def mlp(flatten):
@@ -98,6 +99,32 @@ def test_loaded_or_replaced_state_leaves_the_flat_path():
     assert all(not np.array_equal(b, p.data) for b, p in zip(before, params))
 
 
-def test_docstring_example_runs():
+def layers():
+    return [nn.Linear(5, 7, rng=0), nn.Conv1d(3, 4, 3, rng=0), nn.Conv2d(2, 3, (2, 3), rng=0),
+            nn.BatchNorm1d(5), nn.BatchNorm2d(3), nn.LayerNorm((2, 5))]
+
+
+def test_every_layer_makes_its_parameters_on_a_cache_line():
+    for _ in range(10):  # numpy's own 16-byte alignment lands on a line one time in four
+        for layer in layers():
+            for p in layer.parameters():
+                assert on_line(p.data) and on_line(p.grad), type(layer).__name__
+    bn, ln = nn.BatchNorm1d(5), nn.LayerNorm(4, dtype=np.float64)
+    assert (bn.weight.data == 1).all() and (bn.bias.data == 0).all()
+    assert (ln.weight.data == 1).all() and (ln.bias.data == 0).all() and ln.weight.dtype == np.float64
+
+
+def test_assigned_data_is_bound_as_it_is():
+    """torch's `p.data = t` shares t's memory; so does fastnn's, wherever t starts."""
+    p = nn.Linear(4, 3, rng=0).weight
+    off_line = np.zeros(13, np.float32)[1:].reshape(3, 4)
+    p.data = off_line
+    assert p.data is off_line
+
+
+def test_docstring_examples_run():
     import doctest
+    from fastnn.nn import parameter
     assert doctest.testmod(_aligned, raise_on_error=True).attempted > 0
+    assert doctest.testmod(parameter, raise_on_error=True).attempted > 0
+
