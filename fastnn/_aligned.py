@@ -6,7 +6,8 @@ store that straddles two lines costs two, and with the weight and its momentum a
 offsets no peeling aligns both (measured on the 784-1024-1024-10 weights, one Zen 5 core: the
 one-pass update of the 1024 x 1024 layer took 145-180 us misaligned against 94 us aligned).
 Parameters (every layer makes them with `Parameter.allocate`), their gradients, flat buffers
-and optimizer state are made with these. An array a user binds (`Parameter(array)`,
+and optimizer state are made with these, and a pickled or copied parameter and loaded optimizer
+state are copied back onto a cache line. An array a user binds (`Parameter(array)`,
 `p.data = array`) is used as it is: only its speed, not its values, depends on where it starts.
 
     >>> a = zeros((3, 5), np.float32)
@@ -45,3 +46,10 @@ def full(shape, fill_value, dtype):
     array = empty(shape, dtype)
     array[...] = fill_value
     return array
+
+
+def on_cache_line(array):
+    """array itself when it is C-contiguous and starts on a cache line, else such a copy."""
+    if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE == 0:
+        return array
+    return full(array.shape, array, array.dtype)

@@ -221,7 +221,7 @@ class Optimizer:
                     if value.shape != p.data.shape:
                         raise ValueError(f"{name}.load_state_dict: {key} of parameter {index} has shape "
                                          f"{value.shape}, the parameter {p.data.shape}")
-                    value = np.array(value, dtype=p.data.dtype, order="C")
+                    value = aligned.full(value.shape, value, p.data.dtype)  # a copy, on a cache line
                 state[p][key] = value
         updated = []
         for saved, group in zip(groups, self.param_groups):

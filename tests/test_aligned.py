@@ -1,6 +1,9 @@
 """Parameters, their gradients and optimizer state start on a cache line (fastnn/_aligned.py),
 so the batch-1 step's full-width loads and stores never straddle two lines; and that alignment
-must not cost the flattened model its one-pass optimizer step."""
+must not cost the flattened model its one-pass optimizer step, nor be lost on a round trip."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -22,6 +25,16 @@ def test_arrays_start_on_a_cache_line(dtype, shape):
         assert a.shape == z.shape == f.shape == shape and a.dtype == z.dtype == f.dtype == dtype
         assert a.flags.c_contiguous and a.flags.writeable
         assert not z.any() and (f == 2.5).all()
+
+
+def test_on_cache_line_copies_only_what_is_off_the_line():
+    aligned = _aligned.full((4, 6), 1.5, np.float32)
+    assert _aligned.on_cache_line(aligned) is aligned
+    off = aligned.reshape(-1)[1:]  # 4 bytes past the line
+    moved = _aligned.on_cache_line(off)
+    assert on_line(moved) and not np.shares_memory(moved, off) and np.array_equal(moved, off)
+    transposed = _aligned.on_cache_line(aligned.T)
+    assert on_line(transposed) and transposed.flags.c_contiguous and np.array_equal(transposed, aligned.T)
 
 
 def mlp(flatten):
@@ -114,6 +127,65 @@ def test_every_layer_makes_its_parameters_on_a_cache_line():
     assert (ln.weight.data == 1).all() and (ln.bias.data == 0).all() and ln.weight.dtype == np.float64
 
 
+@pytest.mark.parametrize("flatten", [False, True])
+@pytest.mark.parametrize("round_trip", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy],
+                         ids=["pickle", "deepcopy"])
+def test_round_trips_keep_parameters_on_a_cache_line(flatten, round_trip):
+    for _ in range(3):
+        model = mlp(flatten)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        train_step(model, opt)
+        model[0].weight.zero_grad()
+        copied = round_trip(model)
+        for p, q in zip(model.parameters(), copied.parameters()):
+            assert on_line(q.data) and (flatten or on_line(q.grad))
+            assert np.array_equal(p.data, q.data) and np.array_equal(p.grad, q.grad)
+            assert not np.shares_memory(p.data, q.data)
+        if flatten:  # still views of one (new) flat buffer, which starts on a line
+            flat = next(iter(copied.parameters()))._flat[0]
+            assert flat is not next(iter(model.parameters()))._flat[0]
+            assert on_line(flat.data) and on_line(flat.grad)
+            for q, start in zip(copied.parameters(), flat.offsets):
+                assert q._flat[0] is flat and q._flat[1] == start
+                assert q.data.ctypes.data == flat.data.ctypes.data + start * q.data.itemsize
+                assert q.grad.ctypes.data == flat.grad.ctypes.data + start * q.grad.itemsize
+            copied_opt = optim.SGD(copied.parameters(), lr=0.1, momentum=0.9)
+            runs = []
+            recognise = copied_opt._flat_state
+            copied_opt._flat_state = lambda *args: runs.append(recognise(*args)) or runs[-1]
+            train_step(copied, copied_opt)
+            train_step(copied, copied_opt)
+            assert len(runs) == 2 and None not in runs
+
+
+def test_round_trip_leaves_out_a_parameter_whose_grad_was_rebound():
+    model = mlp(True)
+    bias = model[0].bias
+    bias.grad = None  # no longer a view of the flat gradient: it left the buffer
+    for copied in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        q = copied[0].bias
+        assert q.grad is None and on_line(q.data)
+        np.testing.assert_array_equal(q.data, bias.data)
+        weight = copied[0].weight
+        assert weight.data.ctypes.data == weight._flat[0].data.ctypes.data
+
+
+def test_loaded_optimizer_state_is_a_copy_on_a_cache_line():
+    for _ in range(3):
+        model = mlp(False)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        train_step(model, opt)
+        saved = opt.state_dict()
+        saved["state"] = {i: {k: v.astype(np.float64) if isinstance(v, np.ndarray) else v
+                                  for k, v in s.items()} for i, s in saved["state"].items()}
+        loaded = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loaded.load_state_dict(saved)
+        for i, p in enumerate(model.parameters()):
+            momentum = loaded.state[p]["momentum_buffer"]
+            assert on_line(momentum) and momentum.dtype == np.float32
+            np.testing.assert_array_equal(momentum, saved["state"][i]["momentum_buffer"].astype(np.float32))
+
+
 def test_assigned_data_is_bound_as_it_is():
     """torch's `p.data = t` shares t's memory; so does fastnn's, wherever t starts."""
     p = nn.Linear(4, 3, rng=0).weight
@@ -127,4 +199,3 @@ def test_docstring_examples_run():
     from fastnn.nn import parameter
     assert doctest.testmod(_aligned, raise_on_error=True).attempted > 0
     assert doctest.testmod(parameter, raise_on_error=True).attempted > 0
-
