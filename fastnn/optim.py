@@ -115,9 +115,11 @@ class Optimizer:
         """The run's flat state arrays (made on first use), or None when its members' state is
         not views of such arrays.
 
-        The arrays made are kept here, keyed by the run, and the members' entries checked against
-        them by address: `.base` cannot tell, since the arrays start on a cache line
-        (fastnn/_aligned.py) and numpy collapses a view's base to the raw byte buffer below."""
+        The arrays made are kept here, keyed by the run, with the views handed to each member,
+        and recognised by those views still being its state: `.base` cannot tell, since the
+        arrays start on a cache line (fastnn/_aligned.py) and numpy collapses a view's base to
+        the raw byte buffer below; an identity check also costs far less than comparing the
+        addresses of every member's arrays, each step."""
         state = self.state
         if not state_names:
             if all(p in state for p in members) or not any(p in state for p in members):
@@ -126,31 +128,27 @@ class Optimizer:
                 return []
             return None
         runs = self.__dict__.setdefault("_flat_runs", {})
-        owned = [p in state for p in members]
-        if not any(owned):
+        if not any(p in state for p in members):
             arrays = [aligned.zeros(stop - start, flat.data.dtype) for _ in state_names]
-            offset = 0
+            views, offset = [], 0
             for p in members:
                 size = p.data.size
                 state[p] = {name: array[offset:offset + size].reshape(p.data.shape)
                             for name, array in zip(state_names, arrays)}
+                views.append((p, [state[p][name] for name in state_names]))
                 state[p].update(scalar_state or {})
                 offset += size
-            runs[(flat, start, stop)] = dict(zip(state_names, arrays))
+            runs[(flat, start, stop)] = (list(state_names), arrays, views)
             return arrays
         made = runs.get((flat, start, stop))
-        if not all(owned) or made is None or set(made) != set(state_names):
+        if made is None or made[0] != list(state_names) or len(made[2]) != len(members):
             return None
-        arrays = [made[name] for name in state_names]
-        for name, array in zip(state_names, arrays):
-            at, offset = array.__array_interface__["data"][0], 0
-            for p in members:
-                entry = state[p].get(name)
-                if (not isinstance(entry, np.ndarray) or entry.dtype != array.dtype
-                        or entry.shape != p.data.shape or not entry.flags.c_contiguous
-                        or entry.__array_interface__["data"][0] != at + offset * array.itemsize):
-                    return None
-                offset += p.data.size
+        names, arrays, views = made
+        for p, (owner, entries) in zip(members, views):
+            p_state = state.get(p)
+            if owner is not p or p_state is None or any(
+                    p_state.get(name) is not entry for name, entry in zip(names, entries)):
+                return None
         return arrays
 
     def __getstate__(self):
