@@ -128,8 +128,22 @@ def test_interleaved_best_warm_calls_each_candidate_once_more_a_round():
             order.append(name)
         return fn
     interleaved_best({"a": make("a"), "b": make("b")}, rounds=3, round_seconds=0, warm=True)
-    assert calls == {"a": 1 + 3 * 2, "b": 1 + 3 * 2}  # the first estimate, then warm + timed
-    assert order[2:6] == ["a", "a", "b", "b"]
+    assert calls == {"a": 2 + 3 * 2, "b": 2 + 3 * 2}  # the first estimate, then warm + timed
+    assert order[4:8] == ["a", "a", "b", "b"]
+
+
+def test_interleaved_best_counts_repeats_from_a_call_after_the_first():
+    """A first call that compiles (jax.jit) must not leave its candidate with rounds of one call
+    while the others get dozens."""
+    import time
+    calls = {"jit": 0}
+
+    def jit_like():
+        calls["jit"] += 1
+        if calls["jit"] == 1:
+            time.sleep(0.05)
+    interleaved_best({"jit": jit_like}, rounds=2, round_seconds=0.005)
+    assert calls["jit"] > 2 + 2 * 10
 
 
 def ratio_row(batch, sizes, ratio_with, ratio_without, flops_per_byte=100.0, flops=1e9):

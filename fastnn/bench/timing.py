@@ -26,8 +26,10 @@ def interleaved_best(candidates, rounds=5, round_seconds=0.002, budget_seconds=N
                      clock=time.perf_counter, warm=False):
     """Best seconds per call of each callable in `candidates` (a dict name → callable).
 
-    Each candidate is first called once (warm-up, and a first estimate of its cost) and gets a
-    repeat count that makes one timing last about `round_seconds`; then `rounds` rounds time every
+    Each candidate is first called twice, the second call timed for a first estimate of its cost
+    (the first may compile, as jax.jit does, or allocate: an estimate from it gave jax rounds of
+    one call where the others had dozens), and gets a repeat count that makes one timing last
+    about `round_seconds`; then `rounds` rounds time every
     candidate in turn. With `budget_seconds`, fewer rounds are run (at least two) when the total
     would exceed it. `clock` is time.perf_counter or, for one-thread work, time.process_time.
     With `warm`, each candidate is called once more, untimed, before its timing in every round:
@@ -44,6 +46,7 @@ def interleaved_best(candidates, rounds=5, round_seconds=0.002, budget_seconds=N
         raise ValueError(f"interleaved_best: rounds must be >= 1, got {rounds}")
     repeats, once = {}, {}
     for name, fn in candidates.items():
+        fn()
         start = clock()
         fn()
         once[name] = max(clock() - start, 1e-9)

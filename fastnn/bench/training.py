@@ -158,8 +158,9 @@ STEPS = {"fastnn": fastnn_step, "numpy": numpy_step, "torch": torch_step, "jax":
 
 
 def training_case(sizes, batch, libraries, timing, clock):
-    """Time one training step per library, interleaved, by `clock`; one row per library."""
+    """Time one training step per library, interleaved, by `clock`, each round's first call
+    untimed (as benchmarks/training_step_bar.py times them); one row per library."""
     steps = {lib: STEPS[lib](sizes, batch) for lib in libraries}
-    best = interleaved_best(steps, clock=clock, **timing)
+    best = interleaved_best(steps, clock=clock, warm=True, **timing)
     return [{"sizes": list(sizes), "batch": batch, "library": lib, "seconds": best[lib],
              "samples_per_s": batch / best[lib]} for lib in libraries]
