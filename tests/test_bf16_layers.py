@@ -12,7 +12,6 @@ import fastnn
 import fastnn.functional as F
 from fastnn import _core, nn, optim
 
-from test_bench import isa  # noqa: F401  (the fixture: each ISA this machine runs, in turn)
 from test_plan import plain_step as eager_step  # zero_grad, forward, loss, backward, step
 
 # 1-4 rows: float32's few-row path; 5-64: its row blocks; above: the GEMM's write-back
@@ -132,12 +131,12 @@ def test_compiled_bf16_step_equals_the_eager_bf16_step(rule, rows):
 
 @pytest.mark.parametrize("rule", sorted(RULES))
 @pytest.mark.parametrize("rows", BATCHES)
-def test_every_instruction_set_gives_the_eager_bf16_result(isa, rule, rows):
+def test_every_instruction_set_gives_the_eager_bf16_result(every_isa, rule, rows):
     """Native bf16 arithmetic or float32 on rounded operands: the same numbers up to the order of
     the sums, the eager layers against the compiled step on each set, and each set against the
     first (the machine does not change the result beyond that order)."""
     results = {}
-    for name in (_core.isa_names()[0], isa):
+    for name in (_core.isa_names()[0], every_isa):
         if _core.isa_supported(name) != 1:
             continue
         _core.select_isa(name)
@@ -150,7 +149,7 @@ def test_every_instruction_set_gives_the_eager_bf16_result(isa, rule, rows):
             step(x, y)
         assert_same_parameters(eager, compiled)
         results[name] = compiled
-    _core.select_isa(isa)
+    _core.select_isa(every_isa)
     reference = results.pop(_core.isa_names()[0], None)
     for model in results.values():
         if reference is not None:
