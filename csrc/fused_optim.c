@@ -217,6 +217,8 @@ DEFINE_FUSED_OPTIM(double, f64)
  * bf16 GEMM, 0.62 ms so (float32: 0.39); the same copies through float32's row blocks up to 64
  * samples lost to the bf16 GEMM (3.5 against 2.5 ms at 64). */
 #define BF16_ROUNDED_COPY_MAX_K FASTNN_FEW_ROW_MAX_K
+_Static_assert(BF16_ROUNDED_COPY_MAX_K <= FASTNN_FEW_ROW_MAX_K,
+               "the rounded copies are summed by the few-row kernels, which call no gemm");
 
 static float *rounded_copy(ptrdiff_t k, ptrdiff_t n, const float *a, ptrdiff_t ld, float *into)
 {
@@ -242,7 +244,7 @@ int fastnn_weight_grad_update_bf16(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k, 
     int status = weight_grad_update_f32(
         rows, cols, k, rounded_copy(k, rows, delta, ld_delta, copies), rows,
         rounded_copy(k, cols, x, ld_x, copies + k * rows), cols, grad, accumulate, update,
-        fastnn_sgemm, 1);
+        NULL, 0); /* k is within the few-row sums, which read neither (BF16_ROUNDED_COPY_MAX_K) */
     free(copies);
     return status;
 }
