@@ -354,8 +354,11 @@ cdef extern from "kernel_context.h" nogil:
     ctypedef struct fastnn_bf16gemm_blocking:
         int mr, nr, kc, mc, nc
         const fastnn_bf16gemm_blocking *narrow
+    ctypedef struct fastnn_conv_rows_kernels:
+        int mr_f32, nr_f32, mr_f64, nr_f64
     ctypedef struct fastnn_kernel_context:
         const char *name
+        const fastnn_conv_rows_kernels *conv_rows
         const fastnn_sgemm_blocking *sgemm
         const fastnn_dgemm_blocking *dgemm
         const fastnn_bf16gemm_blocking *bf16gemm
@@ -385,6 +388,13 @@ def kernel_blocking():
         h = h.narrow
         blocks["bf16_narrow"] = blocking_dict(h.mr, h.nr, h.kc, h.mc, h.nc)
     return blocks
+
+
+def conv_rows_tiles():
+    """The active convolution-by-rows tiles' (mr, nr), per dtype: the weight gradient by rows
+    packs its panels with the GEMM's packer, so they must equal the GEMM's register tiles."""
+    cdef const fastnn_conv_rows_kernels *rows = fastnn_active_context().conv_rows
+    return {"float32": (rows.mr_f32, rows.nr_f32), "float64": (rows.mr_f64, rows.nr_f64)}
 
 
 def bf16_native():
