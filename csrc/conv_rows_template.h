@@ -6,12 +6,14 @@
  * values apart. Output row oh meets kernel column kj through the values
  *     buffer[(oh * sh + ki * dh) * C * Wp + c * Wp + kj * dw + ow]
  * which, for a fixed kj (and with dilation 1 along rows), are a matrix of KH * C rows, k = ki * C
- * + c, each Wp values after the last: exactly what the micro-kernel reads when it takes B where
- * it is (its rs_b). So each tile of mr output channels by nr output pixels of one output row is
- * KW micro-kernel calls accumulating into C (KH * KW with dilation along rows), on the GEMM's own
- * micro-kernel, from a buffer about the size of the input (the windows, which the gather writes,
- * are KH * KW times that). The weights are packed once per call into the matching order: per
- * group, kernel column and run of kernel rows, panels of mr channels over k = ki * C + c.
+ * + c, each Wp values after the last: a segment, which the tile reads where it lies (rows rs_b
+ * apart). So each tile of mr output channels by nr output pixels of one output row is one call
+ * of the set's tile kernel (kernels/conv_rows.h), which sums all KW segments (KH * KW with
+ * dilation along rows) in its registers and writes its outputs once, bias included, from a buffer
+ * about the size of the input (the windows, which the gather writes, are KH * KW times that). The
+ * weights are packed once per call into the order the tile reads them: per group, then panel of
+ * mr output channels, then segment (kernel column, then run of kernel rows), k-major over
+ * k = (ki - the run's first ki) * C + c.
  */
 
 /* What one call shares among its threads. */
