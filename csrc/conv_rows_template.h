@@ -270,8 +270,8 @@ static void NAME(rows_forward_slots)(const fastnn_conv_geometry *g, size_t slots
     const fastnn_conv_rows_kernels *kernels = fastnn_active_context()->conv_rows;
     NAME(rows_plan) plan;
     NAME(rows_plan_geometry)(g, kernels->NAME(nr), 1, &plan);
-    hold(slots, 0, plan.buffer_bytes);
-    hold(slots, 2, NAME(rows_weights_bytes)(g, kernels->NAME(mr)));
+    slot_grows_to(slots, 0, plan.buffer_bytes);
+    slot_grows_to(slots, 2, NAME(rows_weights_bytes)(g, kernels->NAME(mr)));
 }
 
 /* y = act(conv(x, w) + bias) by rows; returns 0, or -1 if a buffer could not be allocated. */

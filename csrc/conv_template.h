@@ -430,8 +430,8 @@ static void NAME(forward_slots)(const fastnn_conv_geometry *g, size_t slots[WIND
         return;
     }
     NAME(forward_plan) plan;
-    hold(slots, 2, NAME(gather_plan)(g, &plan));
-    hold(slots, 0, plan.block_bytes);
+    slot_grows_to(slots, 2, NAME(gather_plan)(g, &plan));
+    slot_grows_to(slots, 0, plan.block_bytes);
 }
 
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
@@ -497,7 +497,8 @@ static void NAME(backward_slots)(const fastnn_conv_geometry *g, size_t slots[WIN
     fastnn_conv_geometry transposed;
     const int dx_transposed = transposed_geometry(g, &transposed);
     if (dx_transposed) {
-        hold(slots, 3, sizeof(T) * (size_t)(g->in_channels * mg * g->kernel_h * g->kernel_w));
+        slot_grows_to(slots, 3,
+                      sizeof(T) * (size_t)(g->in_channels * mg * g->kernel_h * g->kernel_w));
         NAME(forward_slots)(&transposed, slots);
     }
     const int by_rows = NAME(dw_by_rows)(g);
@@ -505,14 +506,14 @@ static void NAME(backward_slots)(const fastnn_conv_geometry *g, size_t slots[WIN
         NAME(rows_plan) plan;
         NAME(rows_dw_layout) layout;
         NAME(rows_dw_plan_layout)(g, fastnn_active_context()->BLOCKING, &plan, &layout);
-        for (int i = 0; i < WINDOW_SLOTS; i++) hold(slots, i, layout.slot[i]);
+        for (int i = 0; i < WINDOW_SLOTS; i++) slot_grows_to(slots, i, layout.slot[i]);
     }
     if (!reads_input_as_columns(g)) {
         const size_t windows = sizeof(T) * (size_t)(rows * chunk_columns(g, sizeof(T)));
         if (!by_rows)
-            hold(slots, 0, windows);
+            slot_grows_to(slots, 0, windows);
         if (!dx_transposed)
-            hold(slots, 1, windows);
+            slot_grows_to(slots, 1, windows);
     }
 }
 

@@ -393,8 +393,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     if (blk->narrow && ceil_div(m, blk->narrow->mr) * blk->narrow->mr < ceil_div(m, blk->mr) * blk->mr)
         blk = blk->narrow;
 #endif
-    /* one buffer per thread, sized by the table's blocks whatever this product's (so that it is
-     * allocated once): the B panel, then (64-byte aligned) at least a block of A */
+    /* one buffer per thread, sized by the chosen table's blocks whatever this product's, so
+     * that it is allocated once per table (a set with a narrow blocking may grow it once more,
+     * for the table with the larger blocks): the B panel, then (64-byte aligned) at least a
+     * block of A */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;
     size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
