@@ -222,11 +222,13 @@ static void NAME(gather_rows)(const fastnn_conv_geometry *g, const T *x, ptrdiff
     fastnn_for_each_span(rows * cols, rows, NAME(gather_rows_span), &a);
 }
 
+#include "pack_transposed_panel.h"
+
 /* Row-major matrices (`count` of them, `stride` values apart, each mg rows of `cols` values, ld
  * apart) as panels of mr rows, k-major: panel[p * mr + r] = src[(q * mr + r) * ld + p], zero
  * past the last row; matrix i's panels from dst + i * panels * cols * mr. The weights of every
  * group (packed once per call and shared by every image and thread), and the weight gradient's
- * delta band. Full panels are the ISA's transposing packer where it has one. */
+ * delta band. */
 static void NAME(pack_panels)(const BLOCKING_TYPE *blk, const T *src, ptrdiff_t count,
                               ptrdiff_t mg, ptrdiff_t ld, ptrdiff_t cols, ptrdiff_t stride, T *dst)
 {
@@ -234,13 +236,7 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, const T *src, ptrdiff_t 
     for (ptrdiff_t i = 0; i < count; i++, src += stride)
         for (ptrdiff_t q = 0; q * mr < mg; q++, dst += cols * mr) {
             const ptrdiff_t rows = mg - q * mr < mr ? mg - q * mr : mr;
-            if (rows == mr && blk->pack_transposed) {
-                blk->pack_transposed(cols, src + q * mr * ld, ld, mr, dst);
-                continue;
-            }
-            for (ptrdiff_t p = 0; p < cols; p++)
-                for (int r = 0; r < mr; r++)
-                    dst[p * mr + r] = r < rows ? src[(q * mr + r) * ld + p] : 0;
+            NAME(pack_transposed_panel)(blk, cols, src + q * mr * ld, ld, rows, mr, dst);
         }
 }
 
