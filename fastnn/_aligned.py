@@ -5,7 +5,10 @@ within a cache line. The batch-1 step streams both with full-width vector loads 
 store that straddles two lines costs two, and with the weight and its momentum at different
 offsets no peeling aligns both (measured on the 784-1024-1024-10 weights, one Zen 5 core: the
 one-pass update of the 1024 x 1024 layer took 145-180 us misaligned against 94 us aligned).
-Parameters, their gradients and optimizer state are made with these.
+Parameters (every layer makes them with `Parameter.allocate`), their gradients, flat buffers
+and optimizer state are made with these, and a pickled or copied parameter and loaded optimizer
+state are copied back onto a cache line. An array a user binds (`Parameter(array)`,
+`p.data = array`) is used as it is: only its speed, not its values, depends on where it starts.
 
     >>> a = zeros((3, 5), np.float32)
     >>> a.ctypes.data % 64, a.shape, float(a.sum())
@@ -35,3 +38,18 @@ def zeros(shape, dtype):
 def zeros_like(array):
     """zeros of array's shape and dtype, starting on a cache line."""
     return zeros(array.shape, array.dtype)
+
+
+def full(shape, fill_value, dtype):
+    """np.full(shape, fill_value, dtype), C-contiguous, its data starting on a cache line;
+    fill_value may be an array broadcasting to shape (its values are copied)."""
+    array = empty(shape, dtype)
+    array[...] = fill_value
+    return array
+
+
+def on_cache_line(array):
+    """array itself when it is C-contiguous and starts on a cache line, else such a copy."""
+    if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE == 0:
+        return array
+    return full(array.shape, array, array.dtype)

@@ -113,7 +113,13 @@ class Optimizer:
 
     def _flat_state(self, flat, start, stop, members, state_names, scalar_state):
         """The run's flat state arrays (made on first use), or None when its members' state is
-        not views of such arrays."""
+        not views of such arrays.
+
+        The arrays made are kept here, keyed by the run, with the views handed to each member,
+        and recognised by those views still being its state: `.base` cannot tell, since the
+        arrays start on a cache line (fastnn/_aligned.py) and numpy collapses a view's base to
+        the raw byte buffer below; an identity check also costs far less than comparing the
+        addresses of every member's arrays, each step."""
         state = self.state
         if not state_names:
             if all(p in state for p in members) or not any(p in state for p in members):
@@ -121,34 +127,35 @@ class Optimizer:
                     state.setdefault(p, dict(scalar_state or {}))
                 return []
             return None
-        owned = [p in state for p in members]
-        if not any(owned):
+        runs = self.__dict__.setdefault("_flat_runs", {})
+        if not any(p in state for p in members):
             arrays = [aligned.zeros(stop - start, flat.data.dtype) for _ in state_names]
-            offset = 0
+            views, offset = [], 0
             for p in members:
                 size = p.data.size
                 state[p] = {name: array[offset:offset + size].reshape(p.data.shape)
                             for name, array in zip(state_names, arrays)}
+                views.append((p, [state[p][name] for name in state_names]))
                 state[p].update(scalar_state or {})
                 offset += size
+            runs[(flat, start, stop)] = (list(state_names), arrays, views)
             return arrays
-        if not all(owned):
+        made = runs.get((flat, start, stop))
+        if made is None or made[0] != list(state_names) or len(made[2]) != len(members):
             return None
-        arrays = []
-        for name in state_names:
-            first = state[members[0]].get(name)
-            base = first.base if isinstance(first, np.ndarray) else None
-            if base is None or base.ndim != 1 or base.size != stop - start:
+        names, arrays, views = made
+        for p, (owner, entries) in zip(members, views):
+            p_state = state.get(p)
+            if owner is not p or p_state is None or any(
+                    p_state.get(name) is not entry for name, entry in zip(names, entries)):
                 return None
-            at, itemsize, offset = base.__array_interface__["data"][0], base.itemsize, 0
-            for p in members:
-                entry = state[p].get(name)
-                if (not isinstance(entry, np.ndarray) or entry.base is not base
-                        or entry.__array_interface__["data"][0] != at + offset * itemsize):
-                    return None
-                offset += p.data.size
-            arrays.append(base)
         return arrays
+
+    def __getstate__(self):
+        # a copy of the runs' flat arrays would share no memory with the copied state entries
+        state = self.__dict__.copy()
+        state.pop("_flat_runs", None)
+        return state
 
     def zero_grad(self):
         """Zero the `.grad` of every parameter (they are then accumulated into again); see
@@ -212,7 +219,7 @@ class Optimizer:
                     if value.shape != p.data.shape:
                         raise ValueError(f"{name}.load_state_dict: {key} of parameter {index} has shape "
                                          f"{value.shape}, the parameter {p.data.shape}")
-                    value = np.array(value, dtype=p.data.dtype, order="C")
+                    value = aligned.full(value.shape, value, p.data.dtype)  # a copy, on a cache line
                 state[p][key] = value
         updated = []
         for saved, group in zip(groups, self.param_groups):
@@ -225,6 +232,7 @@ class Optimizer:
             updated.append(group)
         self.param_groups[:] = updated
         self.state = state
+        self.__dict__.pop("_flat_runs", None)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

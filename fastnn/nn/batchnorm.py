@@ -30,8 +30,8 @@ class _BatchNorm(Module):
         self.num_features, self.eps = int(num_features), float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None
+        self.weight = Parameter.allocate(self.num_features, dtype, fill=1) if affine else None
+        self.bias = Parameter.allocate(self.num_features, dtype, fill=0) if affine else None
         if self.track_running_stats:
             self.running_mean = np.zeros(self.num_features, dtype)
             self.running_var = np.ones(self.num_features, dtype)

@@ -53,9 +53,9 @@ class _ConvNd(GemmLayer):
             self.padding = FC._ints(padding, n, "padding", name, 0)
         self.padding_mode = padding_mode
         self._activation = None if activation == "identity" else activation
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups)
-                                         + self.kernel_size, dtype))
-        self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
+        self.weight = Parameter.allocate((self.out_channels, self.in_channels // self.groups)
+                                         + self.kernel_size, dtype)
+        self.bias = Parameter.allocate(self.out_channels, dtype) if bias else None
         self.reset_parameters(rng)
         self._cache = None
 

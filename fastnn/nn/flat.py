@@ -48,14 +48,40 @@ class FlatParameters:
         self.data = aligned.empty(total, dtype)
         self.grad = aligned.empty(total, dtype)
         self.params = params
-        for p, start, size in zip(params, self.offsets, sizes):
-            data_view = self.data[start:start + size].reshape(p.data.shape)
-            grad_view = self.grad[start:start + size].reshape(p.data.shape)
-            data_view[...] = p.data
-            zeroed = p._grad_zeroed
-            grad_view[...] = 0 if zeroed else p._grad
-            p._data, p._grad, p._flat = data_view, grad_view, (self, int(start))
-            p._grad_zeroed = zeroed
+        for p, start in zip(params, self.offsets):
+            self.adopt(p, int(start))
+
+    def adopt(self, p, start):
+        """Bind p's data and grad to views of the buffers at `start`, holding p's values."""
+        size = p.data.size
+        data_view = self.data[start:start + size].reshape(p.data.shape)
+        grad_view = self.grad[start:start + size].reshape(p.data.shape)
+        data_view[...] = p.data
+        zeroed = p._grad_zeroed
+        grad_view[...] = 0 if zeroed else p._grad
+        p._data, p._grad, p._flat = data_view, grad_view, (self, start)
+        p._grad_zeroed = zeroed
+
+    def __setstate__(self, state):
+        """Unpickling and deepcopy restore every array apart: bind back the parameters already
+        restored (Parameter.__setstate__ binds those restored later)."""
+        self.__dict__.update(state)
+        self.data, self.grad = aligned.on_cache_line(self.data), aligned.on_cache_line(self.grad)
+        for p, start in zip(self.params, self.offsets):
+            bound = getattr(p, "_flat", None)
+            if bound is not None and bound[0] is self and getattr(p, "_data", None) is not None:
+                self.readopt(p)
+
+    def readopt(self, p):
+        """adopt p again at its place after a round trip, if its arrays still fit there (a user
+        may have rebound .grad); True if done. A parameter left out keeps its own arrays."""
+        data, grad, start = p._data, p._grad, p._flat[1]
+        fits = (isinstance(data, np.ndarray) and data.dtype == self.data.dtype
+                and 0 <= start and start + data.size <= self.data.size
+                and (p._grad_zeroed or isinstance(grad, np.ndarray) and grad.shape == data.shape))
+        if fits:
+            self.adopt(p, start)
+        return fits
 
     def __len__(self):
         return len(self.params)

@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 
-from .. import _aligned as aligned
 from .. import _core
 from .. import functional as F
 from .. import init
@@ -64,8 +63,8 @@ class Linear(GemmLayer):
         spec = None if activation is None else F.activation_spec(activation, "Linear")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._activation = None if spec is None or spec.name == "identity" else spec
-        self.weight = Parameter(aligned.empty((self.out_features, self.in_features), dtype))
-        self.bias = Parameter(aligned.empty(self.out_features, dtype)) if bias else None
+        self.weight = Parameter.allocate((self.out_features, self.in_features), dtype)
+        self.bias = Parameter.allocate(self.out_features, dtype) if bias else None
         self.reset_parameters(rng)
         self._cache = None
 

@@ -33,8 +33,8 @@ class LayerNorm(Module):
             raise TypeError(f"LayerNorm: dtype must be float32 or float64, got {dtype}")
         self.normalized_shape, self.eps = tuple(int(s) for s in shape), float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if elementwise_affine and bias else None
+        self.weight = Parameter.allocate(self.normalized_shape, dtype, fill=1) if elementwise_affine else None
+        self.bias = Parameter.allocate(self.normalized_shape, dtype, fill=0) if elementwise_affine and bias else None
         self._dtype = dtype
         self._cache = None
 

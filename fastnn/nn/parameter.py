@@ -19,7 +19,13 @@ class Parameter:
     Assigning `.data` checks the new array against the parameter (same shape and dtype) and
     names both shapes when they differ; the values are copied into the parameter's own storage
     when it lives in a flat buffer (`Module.flatten_parameters`), otherwise bound as they are
-    (a non-contiguous array is copied first).
+    (a non-contiguous array is copied first), sharing memory with the caller's array as torch's
+    `p.data = t` does; such an array is not moved onto a cache line (fastnn/_aligned.py), which
+    costs the batch-1 step some speed, never values.
+
+    Layers make their parameters with `Parameter.allocate`, on a cache line; that storage is a
+    view of a larger byte buffer, so `ndarray.resize` in place raises: assign a new array instead.
+    Pickling and copying keep the alignment and a flat buffer's parameters its views.
 
     >>> import numpy as np
     >>> p = Parameter(np.ones((2, 3), np.float32))
@@ -44,6 +50,36 @@ class Parameter:
         self._grad_zeroed = False
         self._flat = None  # (FlatParameters, offset) while the storage is a view into one
         self._label = None  # "Linear.weight" once a module holds it (module.py), for errors
+
+    @classmethod
+    def allocate(cls, shape, dtype, fill=None):
+        """A parameter over new storage starting on a cache line (how every layer makes its
+        parameters), holding `fill` everywhere, or left unset for the layer to draw when None.
+
+        >>> Parameter.allocate((2, 3), np.float32, fill=1).data.ctypes.data % 64
+        0
+        """
+        data = aligned.empty(shape, dtype) if fill is None else aligned.full(shape, fill, dtype)
+        return cls(data)
+
+    def __getstate__(self):
+        return {name: getattr(self, name, None) for name in self.__slots__}
+
+    def __setstate__(self, state):
+        """Unpickling and deepcopy: the arrays come back as fresh copies, at numpy's 16-byte
+        alignment and, in a flat buffer, no longer views of it; put them back on a cache line,
+        or back into the buffer once both it and this parameter are restored."""
+        if isinstance(state, tuple):  # object's default for __slots__: (None, {slot: value})
+            state = state[1]
+        for name in self.__slots__:
+            setattr(self, name, state.get(name))
+        flat = None if self._flat is None else self._flat[0]
+        if getattr(flat, "data", None) is not None and flat.readopt(self):
+            return
+        if isinstance(self._data, np.ndarray):
+            self._data = aligned.on_cache_line(self._data)
+        if isinstance(self._grad, np.ndarray):
+            self._grad = aligned.on_cache_line(self._grad)
 
     @property
     def data(self):
