@@ -112,7 +112,7 @@ static void *window_buffer(int which, size_t bytes)
 
 /* For the sizing (fastnn_conv_buffer_bytes): slot `which` grows to hold `bytes`, as
  * window_buffer would make it. */
-static void hold(size_t slots[WINDOW_SLOTS], int which, size_t bytes)
+static void slot_grows_to(size_t slots[WINDOW_SLOTS], int which, size_t bytes)
 {
     if (slot_bytes(bytes) > slots[which])
         slots[which] = slot_bytes(bytes);

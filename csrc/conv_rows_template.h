@@ -6,12 +6,14 @@
  * values apart. Output row oh meets kernel column kj through the values
  *     buffer[(oh * sh + ki * dh) * C * Wp + c * Wp + kj * dw + ow]
  * which, for a fixed kj (and with dilation 1 along rows), are a matrix of KH * C rows, k = ki * C
- * + c, each Wp values after the last: exactly what the micro-kernel reads when it takes B where
- * it is (its rs_b). So each tile of mr output channels by nr output pixels of one output row is
- * KW micro-kernel calls accumulating into C (KH * KW with dilation along rows), on the GEMM's own
- * micro-kernel, from a buffer about the size of the input (the windows, which the gather writes,
- * are KH * KW times that). The weights are packed once per call into the matching order: per
- * group, kernel column and run of kernel rows, panels of mr channels over k = ki * C + c.
+ * + c, each Wp values after the last: a segment, which the tile reads where it lies (rows rs_b
+ * apart). So each tile of mr output channels by nr output pixels of one output row is one call
+ * of the set's tile kernel (kernels/conv_rows.h), which sums all KW segments (KH * KW with
+ * dilation along rows) in its registers and writes its outputs once, bias included, from a buffer
+ * about the size of the input (the windows, which the gather writes, are KH * KW times that). The
+ * weights are packed once per call into the order the tile reads them: per group, then panel of
+ * mr output channels, then segment (kernel column, then run of kernel rows), k-major over
+ * k = (ki - the run's first ki) * C + c.
  */
 
 /* What one call shares among its threads. */
@@ -268,8 +270,8 @@ static void NAME(rows_forward_slots)(const fastnn_conv_geometry *g, size_t slots
     const fastnn_conv_rows_kernels *kernels = fastnn_active_context()->conv_rows;
     NAME(rows_plan) plan;
     NAME(rows_plan_geometry)(g, kernels->NAME(nr), 1, &plan);
-    hold(slots, 0, plan.buffer_bytes);
-    hold(slots, 2, NAME(rows_weights_bytes)(g, kernels->NAME(mr)));
+    slot_grows_to(slots, 0, plan.buffer_bytes);
+    slot_grows_to(slots, 2, NAME(rows_weights_bytes)(g, kernels->NAME(mr)));
 }
 
 /* y = act(conv(x, w) + bias) by rows; returns 0, or -1 if a buffer could not be allocated. */

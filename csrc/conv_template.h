@@ -222,11 +222,13 @@ static void NAME(gather_rows)(const fastnn_conv_geometry *g, const T *x, ptrdiff
     fastnn_for_each_span(rows * cols, rows, NAME(gather_rows_span), &a);
 }
 
+#include "pack_transposed_panel.h"
+
 /* Row-major matrices (`count` of them, `stride` values apart, each mg rows of `cols` values, ld
  * apart) as panels of mr rows, k-major: panel[p * mr + r] = src[(q * mr + r) * ld + p], zero
  * past the last row; matrix i's panels from dst + i * panels * cols * mr. The weights of every
  * group (packed once per call and shared by every image and thread), and the weight gradient's
- * delta band. Full panels are the ISA's transposing packer where it has one. */
+ * delta band. */
 static void NAME(pack_panels)(const BLOCKING_TYPE *blk, const T *src, ptrdiff_t count,
                               ptrdiff_t mg, ptrdiff_t ld, ptrdiff_t cols, ptrdiff_t stride, T *dst)
 {
@@ -234,13 +236,7 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, const T *src, ptrdiff_t 
     for (ptrdiff_t i = 0; i < count; i++, src += stride)
         for (ptrdiff_t q = 0; q * mr < mg; q++, dst += cols * mr) {
             const ptrdiff_t rows = mg - q * mr < mr ? mg - q * mr : mr;
-            if (rows == mr && blk->pack_transposed) {
-                blk->pack_transposed(cols, src + q * mr * ld, ld, mr, dst);
-                continue;
-            }
-            for (ptrdiff_t p = 0; p < cols; p++)
-                for (int r = 0; r < mr; r++)
-                    dst[p * mr + r] = r < rows ? src[(q * mr + r) * ld + p] : 0;
+            NAME(pack_transposed_panel)(blk, cols, src + q * mr * ld, ld, rows, mr, dst);
         }
 }
 
@@ -430,8 +426,8 @@ static void NAME(forward_slots)(const fastnn_conv_geometry *g, size_t slots[WIND
         return;
     }
     NAME(forward_plan) plan;
-    hold(slots, 2, NAME(gather_plan)(g, &plan));
-    hold(slots, 0, plan.block_bytes);
+    slot_grows_to(slots, 2, NAME(gather_plan)(g, &plan));
+    slot_grows_to(slots, 0, plan.block_bytes);
 }
 
 int NAME(fastnn_conv2d_forward)(const fastnn_conv_geometry *g, const T *x, const T *w,
@@ -497,7 +493,8 @@ static void NAME(backward_slots)(const fastnn_conv_geometry *g, size_t slots[WIN
     fastnn_conv_geometry transposed;
     const int dx_transposed = transposed_geometry(g, &transposed);
     if (dx_transposed) {
-        hold(slots, 3, sizeof(T) * (size_t)(g->in_channels * mg * g->kernel_h * g->kernel_w));
+        slot_grows_to(slots, 3,
+                      sizeof(T) * (size_t)(g->in_channels * mg * g->kernel_h * g->kernel_w));
         NAME(forward_slots)(&transposed, slots);
     }
     const int by_rows = NAME(dw_by_rows)(g);
@@ -505,14 +502,14 @@ static void NAME(backward_slots)(const fastnn_conv_geometry *g, size_t slots[WIN
         NAME(rows_plan) plan;
         NAME(rows_dw_layout) layout;
         NAME(rows_dw_plan_layout)(g, fastnn_active_context()->BLOCKING, &plan, &layout);
-        for (int i = 0; i < WINDOW_SLOTS; i++) hold(slots, i, layout.slot[i]);
+        for (int i = 0; i < WINDOW_SLOTS; i++) slot_grows_to(slots, i, layout.slot[i]);
     }
     if (!reads_input_as_columns(g)) {
         const size_t windows = sizeof(T) * (size_t)(rows * chunk_columns(g, sizeof(T)));
         if (!by_rows)
-            hold(slots, 0, windows);
+            slot_grows_to(slots, 0, windows);
         if (!dx_transposed)
-            hold(slots, 1, windows);
+            slot_grows_to(slots, 1, windows);
     }
 }
 

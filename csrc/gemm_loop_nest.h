@@ -80,6 +80,8 @@ static void NAME(copy_panels)(ptrdiff_t kc, const T *src, ptrdiff_t s_k, int w, 
 }
 #undef COPY_STEPS
 
+#include "pack_transposed_panel.h"
+
 /* Packing: `count` rows (of A) or columns (of B) into micro-panels of width w, k-major:
  * panel[p * w + r] = src[r * s_w + p * s_k], the panel's tail past `count` zero.
  *   s_w == 1  each k step is w consecutive values: a copy (A transposed, B as stored)
@@ -98,13 +100,15 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff
     }
     for (ptrdiff_t r0 = 0; r0 < count; r0 += w, src += w * s_w, dst += (ptrdiff_t)w * kc) {
         ptrdiff_t width = count - r0 < w ? count - r0 : w;
+        if (s_w != 1 && s_k == 1) {
+            NAME(pack_transposed_panel)(blk, kc, src, s_w, width, w, dst);
+            continue;
+        }
         if (width < w)
             memset(dst, 0, sizeof(T) * (size_t)(w * kc));
         if (s_w == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t r = 0; r < width; r++) dst[p * w + r] = src[p * s_k + r];
-        } else if (s_k == 1 && width == w && blk->pack_transposed) {
-            blk->pack_transposed(kc, src, s_w, w, dst);
         } else {
             for (ptrdiff_t r = 0; r < width; r++)
                 for (ptrdiff_t p = 0; p < kc; p++) dst[p * w + r] = src[r * s_w + p * s_k];
@@ -393,8 +397,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     if (blk->narrow && ceil_div(m, blk->narrow->mr) * blk->narrow->mr < ceil_div(m, blk->mr) * blk->mr)
         blk = blk->narrow;
 #endif
-    /* one buffer per thread, sized by the table's blocks whatever this product's (so that it is
-     * allocated once): the B panel, then (64-byte aligned) at least a block of A */
+    /* one buffer per thread, sized by the chosen table's blocks whatever this product's, so
+     * that it is allocated once per table (a set with a narrow blocking may grow it once more,
+     * for the table with the larger blocks): the B panel, then (64-byte aligned) at least a
+     * block of A */
     size_t b_panel_elements = ((size_t)blk->kc * blk->nc + 31) & ~(size_t)31;
     size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */

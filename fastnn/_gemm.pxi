@@ -353,25 +353,48 @@ cdef extern from "kernel_context.h" nogil:
         int mr, nr, kc, mc, nc
     ctypedef struct fastnn_bf16gemm_blocking:
         int mr, nr, kc, mc, nc
+        const fastnn_bf16gemm_blocking *narrow
+    ctypedef struct fastnn_conv_rows_kernels:
+        int mr_f32, nr_f32, mr_f64, nr_f64
     ctypedef struct fastnn_kernel_context:
         const char *name
+        const fastnn_conv_rows_kernels *conv_rows
         const fastnn_sgemm_blocking *sgemm
         const fastnn_dgemm_blocking *dgemm
         const fastnn_bf16gemm_blocking *bf16gemm
     const fastnn_kernel_context *fastnn_active_context()
 
 
+cdef dict blocking_dict(int mr, int nr, int kc, int mc, int nc):
+    return dict(mr=mr, nr=nr, kc=kc, mc=mc, nc=nc)
+
+
 def kernel_blocking():
-    """The active kernels' register tile (mr, nr) and cache blocks (kc, mc, nc), per dtype."""
+    """The active kernels' register tile (mr, nr) and cache blocks (kc, mc, nc), per dtype;
+    "bf16_narrow" too where the bf16 kernels have a narrow blocking (a smaller mr, taken for
+    products whose rows it pads less)."""
     cdef const fastnn_kernel_context *ctx = fastnn_active_context()
-    return {
-        "float32": dict(mr=ctx.sgemm.mr, nr=ctx.sgemm.nr, kc=ctx.sgemm.kc, mc=ctx.sgemm.mc, nc=ctx.sgemm.nc),
-        "float64": dict(mr=ctx.dgemm.mr, nr=ctx.dgemm.nr, kc=ctx.dgemm.kc, mc=ctx.dgemm.mc, nc=ctx.dgemm.nc),
+    cdef const fastnn_sgemm_blocking *s = ctx.sgemm
+    cdef const fastnn_dgemm_blocking *d = ctx.dgemm
+    cdef const fastnn_bf16gemm_blocking *h = ctx.bf16gemm
+    blocks = {
+        "float32": blocking_dict(s.mr, s.nr, s.kc, s.mc, s.nc),
+        "float64": blocking_dict(d.mr, d.nr, d.kc, d.mc, d.nc),
         # bf16 products run on the bf16 kernels where the set has them, else on float32's
-        "bf16": (dict(mr=ctx.bf16gemm.mr, nr=ctx.bf16gemm.nr, kc=ctx.bf16gemm.kc, mc=ctx.bf16gemm.mc,
-                      nc=ctx.bf16gemm.nc) if ctx.bf16gemm != NULL else
-                 dict(mr=ctx.sgemm.mr, nr=ctx.sgemm.nr, kc=ctx.sgemm.kc, mc=ctx.sgemm.mc, nc=ctx.sgemm.nc)),
+        "bf16": (blocking_dict(h.mr, h.nr, h.kc, h.mc, h.nc) if h != NULL else
+                 blocking_dict(s.mr, s.nr, s.kc, s.mc, s.nc)),
     }
+    if h != NULL and h.narrow != NULL:
+        h = h.narrow
+        blocks["bf16_narrow"] = blocking_dict(h.mr, h.nr, h.kc, h.mc, h.nc)
+    return blocks
+
+
+def conv_rows_tiles():
+    """The active convolution-by-rows tiles' (mr, nr), per dtype: the weight gradient by rows
+    packs its panels with the GEMM's packer, so they must equal the GEMM's register tiles."""
+    cdef const fastnn_conv_rows_kernels *rows = fastnn_active_context().conv_rows
+    return {"float32": (rows.mr_f32, rows.nr_f32), "float64": (rows.mr_f64, rows.nr_f64)}
 
 
 def bf16_native():

@@ -97,3 +97,33 @@ def adam_step(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray
         else:
             fastnn_adam_step_f32(n, <float *>p, <const float *>g, <float *>m, <float *>v,
                                  <float *>v_max, &hyper)
+
+
+cdef extern from "optim_kernels.h" nogil:
+    ctypedef struct fastnn_optim_kernels_f32:
+        double (*sum_squares)(ptrdiff_t n, const float *x) noexcept nogil
+    ctypedef struct fastnn_optim_kernels_f64:
+        double (*sum_squares)(ptrdiff_t n, const double *x) noexcept nogil
+    ctypedef struct fastnn_optim_kernels:
+        fastnn_optim_kernels_f32 f32
+        fastnn_optim_kernels_f64 f64
+    const fastnn_optim_kernels *fastnn_optim_kernels_active()
+
+
+def _sum_squares(cnp.ndarray x not None):
+    """Test-only: the active set's sum_squares kernel (the L2 penalty's |W|^2) on a 1-D
+    contiguous float32 or float64 array."""
+    if cnp.PyArray_TYPE(x) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+        raise TypeError(f"_sum_squares: x must be float32 or float64, got {x.dtype}")
+    if x.ndim != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(x):
+        raise ValueError(f"_sum_squares: x must be 1-D and contiguous, got shape {(<object>x).shape}")
+    cdef ptrdiff_t n = cnp.PyArray_SIZE(x)
+    cdef const void *data = cnp.PyArray_DATA(x)
+    cdef const fastnn_optim_kernels *kernels = fastnn_optim_kernels_active()
+    cdef double total
+    with nogil:
+        if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT64:
+            total = kernels.f64.sum_squares(n, <const double *>data)
+        else:
+            total = kernels.f32.sum_squares(n, <const float *>data)
+    return total

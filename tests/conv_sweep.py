@@ -1,6 +1,7 @@
 """The convolution, pooling and batch-norm kernels against the float64 reference on the kernels of
-the instruction set fastnn chose (FASTNN_ISA), both dtypes: the convolution drives each set's GEMM
-micro-kernel itself (its own loop nest), so every set's tile sizes and edge tiles are exercised.
+the instruction set fastnn chose (FASTNN_ISA), both dtypes: the convolution runs each set's own
+kernels (its loop nest over the GEMM micro-kernel, and the rows path's tile kernel), so every
+set's tile sizes and edge tiles are exercised.
 
 Run as a script (tests/test_conv_isa.py runs it once per instruction set); prints
 "isa=<name> failures=<count>" last."""

@@ -55,7 +55,7 @@ def shapes(blocking, large=False):
     yield from [(1, 513, 257), (1001, 1, 31), (2, 300, 1), (700, 3, 5)]  # skinny and flat
     mr, nr, kc, mc, nc = (blocking[key] for key in ("mr", "nr", "kc", "mc", "nc"))
     for v in (mr, mc):
-        for m in (v - 1, v, v + 1):
+        for m in (v - 1, v, v + 1, v + mr):  # v + mr: a whole tile past the boundary
             yield (m, nr + 3, 11)
     for v in (nr, nc):
         for n in (v - 1, v, v + 1):
@@ -66,18 +66,34 @@ def shapes(blocking, large=False):
     # `large`, a float32 A of more than 4 MiB packed, which the loop nest takes in chunks of rows
     # (main runs it on one thread, whose unit is the whole of A)
     yield (mc + 1, nc + 1, 2 * kc + 1)
+    yield (mc + mr, nc + 1, 2 * kc + 1)
     yield (mr + 1, nc + 1, 2 * kc + 1)  # an A that the room for one block of A holds whole
     if large:
         yield (1100, nc + 1, 1000)
+
+
+def rounded_up(m, mr):
+    return -(-m // mr) * mr
+
+
+def narrow_takes(m, blockings):
+    """Whether the loop nest runs m rows on the narrow bf16 blocking: where it pads fewer rows
+    (gemm_loop_nest.h's choice)."""
+    return rounded_up(m, blockings["bf16_narrow"]["mr"]) < rounded_up(m, blockings["bf16"]["mr"])
 
 
 def main():
     rng = np.random.default_rng(1234)
     failures = []
     threads = fastnn.get_num_threads()
-    for dtype, precision, blocks in ((np.float32, "fp32", "float32"), (np.float64, "fp32", "float64"),
-                                     (np.float32, "bf16", "bf16")):
-        for m, n, k in shapes(_core.kernel_blocking()[blocks], large=blocks == "float32"):
+    blockings = _core.kernel_blocking()
+    runs = [(np.float32, "fp32", "float32"), (np.float64, "fp32", "float64"), (np.float32, "bf16", "bf16")]
+    if "bf16_narrow" in blockings:
+        runs.append((np.float32, "bf16", "bf16_narrow"))
+    for dtype, precision, blocks in runs:
+        for m, n, k in shapes(blockings[blocks], large=blocks == "float32"):
+            if blocks == "bf16_narrow" and not narrow_takes(m, blockings):
+                continue  # the wide blocking's run covers it
             fastnn.set_num_threads(1 if m * k >= 1_000_000 else threads)
             check(m, n, k, dtype, rng, failures, precision)
     fastnn.set_num_threads(threads)

@@ -1,7 +1,8 @@
 """The convolution's extra memory as the benchmark reports it (_core.conv_buffer_bytes) against
-what a call leaves its thread holding, on each kernel set (their tiles differ) and each path: the forward by rows or by window blocks, the
-weight gradient by rows or by column windows, the input gradient by the transposed forward or by
-col2im, and the 1x1 convolution that reads its input as the column matrix."""
+what a call leaves its thread holding, on each kernel set (their tiles differ) and each path:
+the forward by rows or by window blocks, the weight gradient by rows or by column windows, the
+input gradient by the transposed forward or by col2im, and the 1x1 convolution that reads its
+input as the column matrix."""
 import numpy as np
 import pytest
 

@@ -318,10 +318,14 @@ def test_bf16_results_match_the_float32_kernels_on_rounded_operands():
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False)])
 def test_bf16_rows_on_narrow_tiles_equal_the_wide_tiles_bits(trans_a, trans_b):
     """64 rows run on the narrow (8-row) bf16 tiles where the set has them, 60 rows on the
-    12-row tiles: each element sums its k pairs in the same order either way."""
+    12-row tiles: each element sums its k pairs in the same order either way, over several k
+    passes (the same order only if both blockings end their passes at the same k) and several
+    panels of B."""
+    blocking = _core.kernel_blocking()["bf16"]
+    k, n = 2 * blocking["kc"] + 1, blocking["nc"] + 40
     rng = np.random.default_rng(12)
-    a = rng.standard_normal((64, 200)).astype(np.float32)
-    b = rng.standard_normal((200, 96)).astype(np.float32)
+    a = rng.standard_normal((64, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
     a_op = np.ascontiguousarray(a.T) if trans_a else a
     b_op = np.ascontiguousarray(b.T) if trans_b else b
     rows64 = fastnn.matmul(a_op, b_op, trans_a=trans_a, trans_b=trans_b, precision="bf16")

@@ -44,7 +44,8 @@
             STOREU(c, acc[i][0]);                                                                 \
             STOREU(c + LANES, acc[i][1]);                                                         \
         }                                                                                         \
-    }
+    }                                                                                             \
+    enum { NAME##_mr = MR, NAME##_nr = 2 * LANES };
 
 /* The baseline's tile, in plain C for the compiler to vectorise. */
 #define FASTNN_DEFINE_CONV_ROWS_TILE_PLAIN(NAME, T, MR, NR)                                      \
@@ -63,7 +64,8 @@
         }                                                                                         \
         for (int i = 0; i < MR; i++, c += ldc)                                                    \
             for (int j = 0; j < NR; j++) c[j] = acc[i][j];                                        \
-    }
+    }                                                                                             \
+    enum { NAME##_mr = MR, NAME##_nr = NR };
 
 #define FASTNN_DEFINE_CONV_ROWS_FILL(NAME, U)                                                    \
     __attribute__((optimize("no-tree-loop-distribute-patterns"))) void NAME(                     \
@@ -77,11 +79,15 @@
         }                                                                                         \
     }
 
-/* The fills and the table of the set whose tiles (already defined) are mr x nr. */
-#define FASTNN_DEFINE_CONV_ROWS_SET(ISA, MR_F32, NR_F32, MR_F64, NR_F64)                         \
+/* The fills and the table of the set whose tiles are already defined: their mr and nr as the
+ * tile macros emitted them, so the tiles' sizes are written once. */
+#define FASTNN_DEFINE_CONV_ROWS_SET(ISA)                                                         \
     FASTNN_DEFINE_CONV_ROWS_FILL(fastnn_conv_rows_fill_f32_##ISA, uint32_t)                      \
     FASTNN_DEFINE_CONV_ROWS_FILL(fastnn_conv_rows_fill_f64_##ISA, uint64_t)                      \
     const fastnn_conv_rows_kernels fastnn_conv_rows_##ISA = {                                     \
-        .mr_f32 = MR_F32, .nr_f32 = NR_F32, .mr_f64 = MR_F64, .nr_f64 = NR_F64,                   \
+        .mr_f32 = fastnn_conv_rows_tile_f32_##ISA##_mr,                                           \
+        .nr_f32 = fastnn_conv_rows_tile_f32_##ISA##_nr,                                           \
+        .mr_f64 = fastnn_conv_rows_tile_f64_##ISA##_mr,                                           \
+        .nr_f64 = fastnn_conv_rows_tile_f64_##ISA##_nr,                                           \
         .tile_f32 = fastnn_conv_rows_tile_f32_##ISA, .tile_f64 = fastnn_conv_rows_tile_f64_##ISA, \
         .fill_f32 = fastnn_conv_rows_fill_f32_##ISA, .fill_f64 = fastnn_conv_rows_fill_f64_##ISA};

@@ -10,4 +10,4 @@ FASTNN_DEFINE_CONV_ROWS_TILE(fastnn_conv_rows_tile_f32_avx2, float, __m256, 8, 6
                              _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps)
 FASTNN_DEFINE_CONV_ROWS_TILE(fastnn_conv_rows_tile_f64_avx2, double, __m256d, 4, 6, _mm256_set1_pd,
                              _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd)
-FASTNN_DEFINE_CONV_ROWS_SET(avx2, 6, 16, 6, 8)
+FASTNN_DEFINE_CONV_ROWS_SET(avx2)

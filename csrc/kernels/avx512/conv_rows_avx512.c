@@ -10,4 +10,4 @@ FASTNN_DEFINE_CONV_ROWS_TILE(fastnn_conv_rows_tile_f32_avx512, float, __m512, 16
                              _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps)
 FASTNN_DEFINE_CONV_ROWS_TILE(fastnn_conv_rows_tile_f64_avx512, double, __m512d, 8, 8, _mm512_set1_pd,
                              _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_fmadd_pd)
-FASTNN_DEFINE_CONV_ROWS_SET(avx512, 8, 32, 8, 16)
+FASTNN_DEFINE_CONV_ROWS_SET(avx512)

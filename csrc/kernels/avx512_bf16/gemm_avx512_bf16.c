@@ -12,6 +12,11 @@
 #include "kernels/dot_tile.h"
 
 #define NR 32
+/* Both blockings below share these: a k pass ends at the same k for either, so a row's sums come
+ * out in the same order (and bits) whichever tile computes it. Their choice is argued at the wide
+ * blocking. */
+#define KC 512
+#define NC 512
 /* B's panel streams from L2: fetched this many bf16 values (8 pairs of k steps) ahead */
 #define B_PREFETCH (16 * NR)
 
@@ -322,7 +327,7 @@ static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_
  * and 22.9 for 72 with 12 x 32 tiles. The L2-streaming argument for 12 rows (above) does not
  * bind at these sizes: B's panel is a few KiB. MC is a multiple of 8. */
 static const fastnn_bf16gemm_blocking narrow_tiles = {
-    .mr = 8, .nr = NR, .kc = 512, .mc = 128, .nc = 512, .ukernel = bf16gemm_avx512_bf16_8x32,
+    .mr = 8, .nr = NR, .kc = KC, .mc = 128, .nc = NC, .ukernel = bf16gemm_avx512_bf16_8x32,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
@@ -341,7 +346,7 @@ static const fastnn_bf16gemm_blocking narrow_tiles = {
  * at 256 x 1024 x {784, 1024}, the same at 4096 x 1024 x 2048. MC is a multiple of MR, as the
  * packing buffer's size assumes. */
 const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16 = {
-    .mr = 12, .nr = NR, .kc = 512, .mc = 120, .nc = 512, .ukernel = bf16gemm_avx512_bf16_12x32,
+    .mr = 12, .nr = NR, .kc = KC, .mc = 120, .nc = NC, .ukernel = bf16gemm_avx512_bf16_12x32,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,

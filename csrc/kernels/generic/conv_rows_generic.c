@@ -5,4 +5,4 @@
 
 FASTNN_DEFINE_CONV_ROWS_TILE_PLAIN(fastnn_conv_rows_tile_f32_generic, float, 4, 8)
 FASTNN_DEFINE_CONV_ROWS_TILE_PLAIN(fastnn_conv_rows_tile_f64_generic, double, 4, 4)
-FASTNN_DEFINE_CONV_ROWS_SET(generic, 4, 8, 4, 4)
+FASTNN_DEFINE_CONV_ROWS_SET(generic)
