@@ -11,9 +11,6 @@
 #include "kernel_context.h"
 #include "losses.h"
 
-/* plan->input_line's alignment (fastnn/_aligned.py allocates it so) */
-#define FASTNN_CACHE_LINE_BYTES 64
-
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
     return fastnn_loss_table[plan->loss].kind == FASTNN_LOSS_CLASS_ROWS;

@@ -53,6 +53,10 @@ typedef struct {
     void *input_line;
 } fastnn_plan;
 
+/* input_line's alignment: a cache line, one AVX-512 vector (fastnn/_aligned.py reads it from
+ * here, as _core.CACHE_LINE_BYTES, to allocate the buffers the plan and the parameters use) */
+#define FASTNN_CACHE_LINE_BYTES 64
+
 /* Status codes (negative) */
 #define FASTNN_PLAN_OUT_OF_MEMORY (-1)
 

@@ -16,7 +16,7 @@ state are copied back onto a cache line. An array a user binds (`Parameter(array
 """
 import numpy as np
 
-CACHE_LINE = 64
+from ._core import CACHE_LINE_BYTES as CACHE_LINE  # the C side's one declaration (plan.h)
 
 
 def empty(shape, dtype):

@@ -49,6 +49,7 @@ cdef extern from "plan.h" nogil:
         void *grad[2]
         void *delta
         void *input_line
+    enum: FASTNN_CACHE_LINE_BYTES
     int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
     int fastnn_plan_train_step(fastnn_plan *plan, ptrdiff_t rows, const void *x, const void *target,
                                int update, double *loss)
@@ -57,6 +58,8 @@ cdef extern from "plan.h" nogil:
                               double l2, void *x_batch, void *target_batch, double *loss_sum,
                               ptrdiff_t *steps)
 
+# the alignment of the buffers the plan reads (fastnn/_aligned.py allocates with it)
+CACHE_LINE_BYTES = FASTNN_CACHE_LINE_BYTES
 PLAN_OPS = {"linear": 0, "activation": 1}
 PLAN_RULES = {None: 0, "sgd": 1, "adam": 2}
 EPOCH_ORDERS = {"in_order": 0, "shuffled": 1, "given": 2}
@@ -126,7 +129,8 @@ cdef class Plan:
         cdef void *line = _array_data(input_line)
         cdef int itemsize = 8 if self.plan.is_double else 4
         if line != NULL and (input_line.size < self.plan.layers[0].in_
-                             or input_line.itemsize != itemsize or <size_t>line % 64):
+                             or input_line.itemsize != itemsize
+                             or <size_t>line % FASTNN_CACHE_LINE_BYTES):
             raise ValueError("plan: input_line must hold one input row on a cache line")
         self.plan.input_line = line
         self._keep += [grad0, grad1, delta, input_line]
