@@ -223,6 +223,8 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
      * reads past the end of a row. */
     const int b_in_place = READS_SOURCE && cs_b == 1 &&
                            (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
+                            (m <= FASTNN_B_IN_PLACE_UNALIASED_MAX_ROWS(mr) &&
+                             (rs_b * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES != 0) ||
                             (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
     for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
         ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
