@@ -28,3 +28,32 @@ def test_rows_past_four_tiles_read_b_in_place(isa, dtype, tiles):
     assert np.all(np.abs(in_place - reference) <= bound)
     np.testing.assert_array_equal(in_place, fastnn.matmul(a, packed_b))
     np.testing.assert_array_equal(in_place, fastnn.matmul(a, padded[:, :n]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("tiles, n, k", [(1, 256, 64), (8, 256, 70), (3, 45, 300), (32, 512, 9), (2, 513, 33)])
+def test_a_read_in_place_equals_packed(isa, dtype, trans_a, tiles, n, k):
+    """Whole tiles of rows against one panel of B read A where it lies (row-major or transposed):
+    the numbers of the packed path, which the same A takes when its lines are 4 KiB apart; n past
+    one panel (513) packs A, with edge columns in both."""
+    blocking = _core.kernel_blocking()[np.dtype(dtype).name]
+    m = tiles * blocking["mr"]
+    rng = np.random.default_rng(m + n + k)
+    aliased_width = 4096 // np.dtype(dtype).itemsize
+    rows, cols = (k, m) if trans_a else (m, k)
+    wide = np.zeros((rows, max(aliased_width, cols)), dtype)
+    wide[:, :cols] = rng.standard_normal((rows, cols))
+    packed_a = wide[:, :cols]
+    in_place_a = np.ascontiguousarray(packed_a)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    in_place = fastnn.matmul(in_place_a, b, trans_a=trans_a)
+    op_a = (packed_a.T if trans_a else packed_a).astype(np.float64)
+    reference = op_a @ b.astype(np.float64)
+    bound = 4 * k * np.finfo(dtype).eps * (np.abs(op_a) @ np.abs(b).astype(np.float64))
+    assert np.all(np.abs(in_place - reference) <= bound)
+    np.testing.assert_array_equal(in_place, fastnn.matmul(packed_a, b, trans_a=trans_a))
+    # beta: C = 0.5 A B + 2 C, on both paths
+    accumulated = [_core.gemm(a.T if trans_a else a, b, c0.copy(), 0.5, 2.0) for a in (in_place_a, packed_a)]
+    np.testing.assert_array_equal(accumulated[0], accumulated[1])
