@@ -78,6 +78,9 @@ typedef struct {
 void fastnn_spack_transposed_avx2(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w, float *dst);
 void fastnn_dpack_transposed_avx2(ptrdiff_t kc, const double *src, ptrdiff_t ld, int w,
                                   double *dst);
+/* AVX-512's: 16 x 16 blocks for panels of a multiple of 16 rows, AVX's otherwise
+ * (csrc/kernels/avx512/pack_avx512.c) */
+void fastnn_spack_transposed_avx512(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w, float *dst);
 
 /* The activations' row loops (csrc/kernels/activation_rows.h, compiled once per instruction set).
  * `act` is an activation of the table and its parameters; a row is contiguous; an output may be

@@ -57,3 +57,17 @@ def test_a_read_in_place_equals_packed(isa, dtype, trans_a, tiles, n, k):
     # beta: C = 0.5 A B + 2 C, on both paths
     accumulated = [_core.gemm(a.T if trans_a else a, b, c0.copy(), 0.5, 2.0) for a in (in_place_a, packed_a)]
     np.testing.assert_array_equal(accumulated[0], accumulated[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [16, 24, 37, 300])
+def test_weights_transposed_into_panels(isa, dtype, k):
+    """X W^T packs W's rows into k-major panels (AVX-512: 16 x 16 register blocks, k's tail
+    element by element): every k tail, whole panels and an edge one, against float64."""
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal((40, k)).astype(dtype)
+    w = rng.standard_normal((2 * _core.kernel_blocking()[np.dtype(dtype).name]["nr"] + 5, k)).astype(dtype)
+    y = fastnn.matmul(x, w, trans_b=True)
+    reference = x.astype(np.float64) @ w.T.astype(np.float64)
+    bound = 4 * k * np.finfo(dtype).eps * (np.abs(x).astype(np.float64) @ np.abs(w).T.astype(np.float64))
+    assert np.all(np.abs(y - reference) <= bound)
