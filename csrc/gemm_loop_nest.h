@@ -119,6 +119,20 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff
 #define PACK_PANELS_DEFINED_HERE
 #endif
 
+/* rows x cols of a scratch tile (nr wide) into C */
+static void NAME(tile_into_c)(const T *tile, int nr, T *c, ptrdiff_t ldc, ptrdiff_t rows,
+                              ptrdiff_t cols, T alpha, T beta)
+{
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        T *row = c + i * ldc;
+        const T *t = tile + i * nr;
+        if (beta == 0)
+            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j];
+        else
+            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
+    }
+}
+
 /* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
 static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap, const P *bp,
                             ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
@@ -126,15 +140,21 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap,
 {
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
     blk->ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
-    for (ptrdiff_t i = 0; i < rows; i++) {
-        T *row = c + i * ldc;
-        const T *t = tile + i * blk->nr;
-        if (beta == 0)
-            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j];
-        else
-            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
-    }
+    NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);
 }
+
+#if READS_SOURCE
+/* An edge tile (cols < nr) of the strided-A kernel: every row of the block is there (a_in_place
+ * takes only whole tiles of rows). */
+static void NAME(edge_tile_strided_a)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *a,
+                                      ptrdiff_t rs_a, ptrdiff_t cs_a, const T *bp, ptrdiff_t rs_bp,
+                                      T *c, ptrdiff_t ldc, ptrdiff_t cols, T alpha, T beta)
+{
+    T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+    blk->strided_a_ukernel(kc, a, rs_a, cs_a, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
+    NAME(tile_into_c)(tile, blk->nr, c, ldc, blk->mr, cols, alpha, beta);
+}
+#endif
 
 #if PREFETCH_A
 /* While one block of A is computed with, the source of the next block is fetched into the cache,
@@ -223,7 +243,23 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
      * reads past the end of a row. */
     const int b_in_place = READS_SOURCE && cs_b == 1 &&
                            (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
+                            (m <= FASTNN_B_IN_PLACE_UNALIASED_MAX_ROWS(mr) &&
+                             (rs_b * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES != 0) ||
                             (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
+    /* A is read in place too, by the strided-A kernel, where each of its micro-panels serves
+     * only the few column tiles of one panel of B, so that packing it does not pay: whole tiles
+     * of rows, row-major or transposed, its lines not 4 KiB apart (FASTNN_L1_ALIAS_BYTES).
+     * Measured on the digits MLP's products, one Zen 5 core, operands hot, packed -> in place:
+     * X W^T 64 x 256 x 256 (W transposed into panels) 36.5 -> 34.8 us; dS W 32.0 -> 30.8 (100%
+     * of peak: neither operand packed); dS^T X 32 x 256 x 64 4.22 -> 3.99, 32 x 64 x 64
+     * 1.24 -> 1.01. */
+#if READS_SOURCE
+    const int a_in_place = blk->strided_a_ukernel && n <= blk->nc && m % mr == 0 &&
+                           ((cs_a == 1 && (rs_a * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES) ||
+                            (rs_a == 1 && (cs_a * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES));
+#else
+    const int a_in_place = 0;
+#endif
     for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
         ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
         ptrdiff_t nc_in_place = b_in_place ? nc - nc % nr : 0;
@@ -238,12 +274,12 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
             for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
                 ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
                 P *a_block = a_once ? a_packed + (pc / blk->kc * m_padded + ic) * kc_full : a_packed;
-                if (!a_once || jc == 0)
+                if (!a_in_place && (!a_once || jc == 0))
                     PACK_PANELS(blk, mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_block);
 #if PREFETCH_A
                 NAME(a_prefetch) next_a = {0}; /* the next block: down the rows, else along k */
                 ptrdiff_t calls = (mc + mr - 1) / mr * ((nc + nr - 1) / nr);
-                if (a_once && jc > 0) {
+                if (a_in_place || (a_once && jc > 0)) {
                     /* A was packed on the first panel of B: nothing to fetch */
                 } else if (ic + mc < m) {
                     ptrdiff_t rows = m - ic - mc < blk->mc ? m - ic - mc : blk->mc;
@@ -271,6 +307,18 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
 #if PREFETCH_A
                         NAME(a_prefetch_some)(&next_a);
+#endif
+#if READS_SOURCE
+                        if (a_in_place) {
+                            const T *as = a + (ic + ir) * rs_a + pc * cs_a;
+                            if (cols == nr)
+                                blk->strided_a_ukernel(kc, as, rs_a, cs_a, bp, rs_bp, c_strip + jr,
+                                                       ldc, alpha, beta_here);
+                            else
+                                NAME(edge_tile_strided_a)(blk, kc, as, rs_a, cs_a, bp, rs_bp,
+                                                          c_strip + jr, ldc, cols, alpha, beta_here);
+                            continue;
+                        }
 #endif
                         if (rows == mr && cols == nr)
                             blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha, beta_here);
