@@ -227,6 +227,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define T float
 #define READS_SOURCE 0
 #define PREFETCH_A 1
+#define PREFETCH_NEXT_B 1
 #define P fastnn_bf16
 #define KGROUP 2
 #define DOT_KERNELS 1
@@ -264,6 +265,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #undef READS_SOURCE
 #undef DOT_KERNELS
 #undef PREFETCH_A
+#undef PREFETCH_NEXT_B
 #undef NARROW_TILES
 #undef T
 
