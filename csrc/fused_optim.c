@@ -19,6 +19,11 @@
 #define FEW_ROW_CHUNK_BYTES 8192
 #define FEW_ROW_CHUNK(T) ((ptrdiff_t)(FEW_ROW_CHUNK_BYTES / sizeof(T)))
 
+/* Row blocks whose |W|^2 (fastnn_update.squares) is summed block by block, each into its own
+ * slot and the slots added in order (the same sum whichever thread ran a block); a weight of
+ * more blocks sums its squares in one pass after its update. */
+#define SQUARED_BLOCKS_MAX 64
+
 /* Rows of dW per GEMM call on the row-block path: few enough that the GEMM reads X in place
  * (gemm.c: B_IN_PLACE_MAX_ROWS) and the block (128 KiB at 1024 columns) waits in L2 for its
  * update, which then streams whole rows of the weight and its state. Unless it adds to what
@@ -95,6 +100,7 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         int accumulate, failed;                                                                   \
         const fastnn_update *update;                                                              \
         fastnn_gemm_fn_##SUFFIX gemm;                                                             \
+        double *block_squares; /* one slot a row block, or NULL */                                \
     } weight_update_args_##SUFFIX;                                                                \
                                                                                                   \
     /* Rows [lo, hi) of the weight, each from its few-row sums, a chunk at a time. */             \
@@ -129,6 +135,9 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
                 a->failed = 1; /* a race between spans only ever writes 1 */                      \
             else                                                                                  \
                 fastnn_update_range_##SUFFIX(a->update, r0 * a->cols, r * a->cols, grad);         \
+            if (a->block_squares)                                                                 \
+                a->block_squares[b] = fastnn_optim_kernels_active()->SUFFIX.sum_squares(          \
+                    r * a->cols, (const T *)a->update->param + r0 * a->cols);                     \
         }                                                                                         \
     }                                                                                             \
                                                                                                   \
@@ -138,6 +147,15 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         const weight_update_args_##SUFFIX *a = args;                                              \
         fastnn_update_range_##SUFFIX(a->update, lo * a->cols, (hi - lo) * a->cols,                \
                                      a->grad + lo * a->cols);                                     \
+    }                                                                                             \
+                                                                                                  \
+    /* |W|^2 of the whole stepped weight into update->squares (if asked for); returns 0 */        \
+    static int add_squares_##SUFFIX(ptrdiff_t n, const fastnn_update *update)                     \
+    {                                                                                             \
+        if (update->squares)                                                                      \
+            *update->squares +=                                                                   \
+                fastnn_optim_kernels_active()->SUFFIX.sum_squares(n, (const T *)update->param);   \
+        return 0;                                                                                 \
     }                                                                                             \
                                                                                                   \
     int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
@@ -181,24 +199,33 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
                                             accumulate, 0, update, gemm};                         \
         if (k >= 1 && k <= FASTNN_FEW_ROW_MAX_K) {                                                \
             fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
-            return 0;                                                                             \
+            return add_squares_##SUFFIX(rows * cols, update);                                     \
         }                                                                                         \
         if ((size_t)(rows * cols) * sizeof(T) >= FASTNN_WHOLE_GRADIENT_MIN_BYTES) {               \
             if (gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,  \
                      cols, NULL))                                                                 \
                 return -1;                                                                        \
             fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
-            return 0;                                                                             \
+            return add_squares_##SUFFIX(rows * cols, update);                                     \
         }                                                                                         \
         if (row_blocks && k <= FASTNN_ROW_BLOCK_MAX_K) {                                          \
-            fastnn_for_each_span(rows * cols, (rows + ROW_BLOCK - 1) / ROW_BLOCK,                 \
-                                 row_block_span_##SUFFIX, &args);                                 \
-            return args.failed ? -1 : 0;                                                          \
+            ptrdiff_t blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;                                \
+            double block_squares[SQUARED_BLOCKS_MAX];                                             \
+            if (update->squares && blocks <= SQUARED_BLOCKS_MAX)                                  \
+                args.block_squares = block_squares;                                               \
+            fastnn_for_each_span(rows * cols, blocks, row_block_span_##SUFFIX, &args);            \
+            if (args.failed)                                                                      \
+                return -1;                                                                        \
+            if (args.block_squares)                                                               \
+                for (ptrdiff_t b = 0; b < blocks; b++) *update->squares += block_squares[b];      \
+            return args.block_squares ? 0 : add_squares_##SUFFIX(rows * cols, update);            \
         }                                                                                         \
         update_epilogue epilogue = {.update = update, .ld_param = cols};                          \
         epilogue.base.apply = update_strip_##SUFFIX;                                              \
-        return gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,   \
-                    cols, &epilogue.base);                                                        \
+        if (gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,      \
+                 cols, &epilogue.base))                                                           \
+            return -1;                                                                            \
+        return add_squares_##SUFFIX(rows * cols, update);                                         \
     }                                                                                             \
                                                                                                   \
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \

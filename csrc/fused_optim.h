@@ -46,6 +46,9 @@ typedef struct {
     fastnn_adam_scalars adam_scalars; /* from adam by fastnn_update_begin_step */
     /* scikit-learn's Adam: eps added to sqrt(v) itself, i.e. torch's with eps / sqrt(1 - beta2^t) */
     int adam_eps_unscaled;
+    /* not NULL: fastnn_weight_grad_update_* adds here |W|^2 of the stepped weight (the next
+     * batch's L2 penalty), each row block's summed as it leaves the update, in cache */
+    double *squares;
 } fastnn_update;
 
 /* Up to this many samples the weight gradient is summed row by row beside the update (no GEMM,

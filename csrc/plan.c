@@ -183,19 +183,24 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                      L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
+            int squared = 0; /* |W|^2 added by the update, each block while in cache */           \
             if (stepped) {                                                                        \
             } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
-                if ((L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)(     \
-                        L->out, L->in, rows, d, L->out, h, L->in, (T *)L->weight_grad,            \
-                        L->weight_accumulate, &L->weight_update))                                 \
+                L->weight_update.squares = squares;                                               \
+                int failed = (L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)( \
+                    L->out, L->in, rows, d, L->out, h, L->in, (T *)L->weight_grad,                \
+                    L->weight_accumulate, &L->weight_update);                                     \
+                L->weight_update.squares = NULL;                                                  \
+                if (failed)                                                                       \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
+                squared = 1;                                                                      \
             } else if (gemm(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
                             L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL)) {    \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
             if (update && L->bias && L->bias_update.rule != FASTNN_RULE_NONE)                     \
                 fastnn_update_range_##SUFFIX(&L->bias_update, 0, L->out, (const T *)L->bias_grad); \
-            if (squares)                                                                          \
+            if (squares && !squared)                                                              \
                 *squares += fastnn_optim_kernels_active()->SUFFIX.sum_squares(                    \
                     L->in * L->out, (const T *)L->weight);                                        \
             which = 1 - which;                                                                    \
