@@ -83,6 +83,19 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
                     state[2] ? state[2] + offset : NULL, &u->adam_scalars);                       \
     }                                                                                             \
                                                                                                   \
+    /* The update on [offset, offset + n), returning |W|^2 of what it stepped: SGD's momentum     \
+     * step squares its weights as it writes them, the other rules sum them after. */            \
+    static double squared_update_##SUFFIX(const fastnn_update *u, ptrdiff_t offset, ptrdiff_t n,  \
+                                          const T *grad)                                          \
+    {                                                                                             \
+        const fastnn_optim_kernels_##SUFFIX *k = &fastnn_optim_kernels_active()->SUFFIX;          \
+        T *param = (T *)u->param + offset;                                                        \
+        if (u->rule == FASTNN_RULE_SGD && u->state[0] && !u->sgd.first_step)                      \
+            return k->sgd_momentum_squares(n, param, grad, (T *)u->state[0] + offset, &u->sgd);   \
+        fastnn_update_range_##SUFFIX(u, offset, n, grad);                                         \
+        return k->sum_squares(n, param);                                                          \
+    }                                                                                             \
+                                                                                                  \
     static void update_strip_##SUFFIX(const fastnn_epilogue *self, void *c, ptrdiff_t ldc,        \
                                       ptrdiff_t row0, ptrdiff_t col0, ptrdiff_t rows,             \
                                       ptrdiff_t cols)                                             \
@@ -133,11 +146,11 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
             if (grad == NULL || a->gemm(r, a->cols, a->k, 1, a->delta + r0, 1, a->ld_delta, a->x, a->ld_x, 1,     \
                         a->accumulate ? 1 : 0, grad, a->cols, NULL))                              \
                 a->failed = 1; /* a race between spans only ever writes 1 */                      \
+            else if (a->block_squares)                                                            \
+                a->block_squares[b] = squared_update_##SUFFIX(a->update, r0 * a->cols,            \
+                                                              r * a->cols, grad);                 \
             else                                                                                  \
                 fastnn_update_range_##SUFFIX(a->update, r0 * a->cols, r * a->cols, grad);         \
-            if (a->block_squares)                                                                 \
-                a->block_squares[b] = fastnn_optim_kernels_active()->SUFFIX.sum_squares(          \
-                    r * a->cols, (const T *)a->update->param + r0 * a->cols);                     \
         }                                                                                         \
     }                                                                                             \
                                                                                                   \

@@ -39,6 +39,10 @@ void fastnn_adam_prepare(const fastnn_adam_hyper *hyper, fastnn_adam_scalars *sc
                           const fastnn_sgd_hyper *h);                                             \
         /* sum_i x[i]^2 (the L2 penalty's |W|^2): float partial sums over blocks, added in double */ \
         double (*sum_squares)(ptrdiff_t n, const T *x);                                           \
+        /* the sgd kernel's momentum step (buf set, past the first step), returning sum_squares   \
+         * of the stepped weights, summed alike, from registers */                                \
+        double (*sgd_momentum_squares)(ptrdiff_t n, T *param, const T *grad, T *buf,              \
+                                       const fastnn_sgd_hyper *h);                                \
     } fastnn_optim_kernels_##SUFFIX;
 
 FASTNN_DECLARE_OPTIM_KERNELS(float, f32)

@@ -64,15 +64,18 @@ def _assert_compiled_fit_equals_loop(monkeypatch, make, X, y, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("hidden, batch_size", [((70, 33), 30), ((70, 33), 3), ((2100, 5), 30)])
-def test_l2_penalty_over_many_weights_equals_the_python_loop(monkeypatch, isa, dtype, hidden, batch_size):
+@pytest.mark.parametrize("hidden, batch_size, nesterov", [((70, 33), 30, True), ((70, 33), 30, False),
+                                                         ((70, 33), 3, True), ((2100, 5), 30, True)])
+def test_l2_penalty_over_many_weights_equals_the_python_loop(monkeypatch, isa, dtype, hidden, batch_size,
+                                                             nesterov):
     """|W|^2 over weights of several vector blocks (the compiled epoch sums it in C as each row
-    block of a weight leaves its update, or the whole weight after it: few rows, more than
-    fused_optim.c's SQUARED_BLOCKS_MAX blocks; the loop in numpy), with an alpha whose penalty
-    dominates the loss curve, on every instruction set."""
+    block of a weight leaves its update, by SGD's momentum kernel with or without Nesterov as it
+    writes them; or the whole weight after its update: few rows, more than fused_optim.c's
+    SQUARED_BLOCKS_MAX blocks; the loop in numpy), with an alpha whose penalty dominates the loss
+    curve, on every instruction set."""
     X, y = _data(n=90, n_features=40)
-    settings = dict(hidden_layer_sizes=hidden, solver="sgd", momentum=0.9, alpha=3.0,
-                    batch_size=batch_size, max_iter=3, random_state=2)
+    settings = dict(hidden_layer_sizes=hidden, solver="sgd", momentum=0.9, nesterovs_momentum=nesterov,
+                    alpha=3.0, batch_size=batch_size, max_iter=3, random_state=2)
     _assert_compiled_fit_equals_loop(monkeypatch, lambda: MLPClassifier(**settings), X.astype(dtype),
                                      y, dtype)
 

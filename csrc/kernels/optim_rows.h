@@ -186,22 +186,63 @@ DEFINE_FEW_ROW_GRADIENT(double, f64)
  * independent chains to keep two FMA pipes busy (one row of lanes would wait on each add). */
 #define SQUARES_LANES 128
 #define SQUARES_BLOCK 2048
+/* Squares of a block's values, each value x[i] first made by STEP(i) (nothing, or the update
+ * that writes it), in SQUARES_LANES float lanes then the block's tail, added in double. */
+#define SQUARES_OF_BLOCKS(T, n, x, STEP)                                                          \
+    double total = 0;                                                                             \
+    for (ptrdiff_t b = 0; b < n; b += SQUARES_BLOCK) {                                            \
+        ptrdiff_t m = n - b < SQUARES_BLOCK ? n - b : SQUARES_BLOCK, j = 0;                       \
+        T lane[SQUARES_LANES] = {0}, sum = 0;                                                     \
+        for (; j + SQUARES_LANES <= m; j += SQUARES_LANES)                                        \
+            for (int t = 0; t < SQUARES_LANES; t++) {                                             \
+                STEP(b + j + t);                                                                  \
+                lane[t] += x[b + j + t] * x[b + j + t];                                           \
+            }                                                                                     \
+        for (; j < m; j++) {                                                                      \
+            STEP(b + j);                                                                          \
+            sum += x[b + j] * x[b + j];                                                           \
+        }                                                                                         \
+        for (int width = SQUARES_LANES / 2; width > 0; width /= 2)                                \
+            for (int t = 0; t < width; t++) lane[t] += lane[t + width];                           \
+        total += (double)(sum + lane[0]);                                                         \
+    }                                                                                             \
+    return total
+
+#define NO_STEP(i)
+/* the momentum branch of the sgd kernel, element i (of the kernel's value_type) */
+#define MOMENTUM_STEP(i)                                                                          \
+    {                                                                                             \
+        value_type b_ = momentum * buf[i] + keep * PENALISED_GRADIENT(value_type, param[i], grad[i]); \
+        buf[i] = b_;                                                                              \
+        param[i] -= lr * b_;                                                                      \
+    }
+
+/* ... and its Nesterov branch */
+#define NESTEROV_STEP(i)                                                                          \
+    {                                                                                             \
+        value_type g_ = PENALISED_GRADIENT(value_type, param[i], grad[i]);                        \
+        value_type b_ = momentum * buf[i] + keep * g_;                                            \
+        buf[i] = b_;                                                                              \
+        param[i] -= lr * (g_ + momentum * b_);                                                    \
+    }
+
 #define DEFINE_SUM_SQUARES(T, SUFFIX)                                                             \
     static double KERNEL(sum_squares, SUFFIX)(ptrdiff_t n, const T *restrict x)                   \
     {                                                                                             \
-        double total = 0;                                                                         \
-        for (ptrdiff_t b = 0; b < n; b += SQUARES_BLOCK) {                                        \
-            ptrdiff_t m = n - b < SQUARES_BLOCK ? n - b : SQUARES_BLOCK, j = 0;                   \
-            const T *block = x + b;                                                               \
-            T lane[SQUARES_LANES] = {0}, sum = 0;                                                 \
-            for (; j + SQUARES_LANES <= m; j += SQUARES_LANES)                                    \
-                for (int t = 0; t < SQUARES_LANES; t++) lane[t] += block[j + t] * block[j + t];   \
-            for (; j < m; j++) sum += block[j] * block[j];                                        \
-            for (int width = SQUARES_LANES / 2; width > 0; width /= 2)                            \
-                for (int t = 0; t < width; t++) lane[t] += lane[t + width];                       \
-            total += (double)(sum + lane[0]);                                                     \
+        SQUARES_OF_BLOCKS(T, n, x, NO_STEP);                                                      \
+    }                                                                                             \
+                                                                                                  \
+    static double KERNEL(sgd_momentum_squares, SUFFIX)(ptrdiff_t n, T *restrict param,            \
+                                                       const T *restrict grad, T *restrict buf,   \
+                                                       const fastnn_sgd_hyper *h)                 \
+    {                                                                                             \
+        const T lr = (T)h->lr, momentum = (T)h->momentum, keep = (T)(1.0 - h->dampening);         \
+        const T weight_decay = (T)h->weight_decay, l1 = (T)h->l1;                                 \
+        typedef T value_type;                                                                     \
+        if (h->nesterov) {                                                                        \
+            SQUARES_OF_BLOCKS(T, n, param, NESTEROV_STEP);                                        \
         }                                                                                         \
-        return total;                                                                             \
+        SQUARES_OF_BLOCKS(T, n, param, MOMENTUM_STEP);                                            \
     }
 DEFINE_SUM_SQUARES(float, f32)
 DEFINE_SUM_SQUARES(double, f64)
@@ -209,8 +250,10 @@ DEFINE_SUM_SQUARES(double, f64)
 const fastnn_optim_kernels FASTNN_PASTE(fastnn_optim_, FASTNN_ISA) = {
     .f32 = {.sgd = KERNEL(sgd, f32), .adam = KERNEL(adam, f32),
             .few_row_gradient = KERNEL(few_row_gradient, f32), .rank1_sgd = KERNEL(rank1_sgd, f32),
-            .sum_squares = KERNEL(sum_squares, f32)},
+            .sum_squares = KERNEL(sum_squares, f32),
+            .sgd_momentum_squares = KERNEL(sgd_momentum_squares, f32)},
     .f64 = {.sgd = KERNEL(sgd, f64), .adam = KERNEL(adam, f64),
             .few_row_gradient = KERNEL(few_row_gradient, f64), .rank1_sgd = KERNEL(rank1_sgd, f64),
-            .sum_squares = KERNEL(sum_squares, f64)},
+            .sum_squares = KERNEL(sum_squares, f64),
+            .sgd_momentum_squares = KERNEL(sgd_momentum_squares, f64)},
 };
