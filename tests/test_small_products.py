@@ -71,3 +71,32 @@ def test_weights_transposed_into_panels(isa, dtype, k):
     reference = x.astype(np.float64) @ w.T.astype(np.float64)
     bound = 4 * k * np.finfo(dtype).eps * (np.abs(x).astype(np.float64) @ np.abs(w).T.astype(np.float64))
     assert np.all(np.abs(y - reference) <= bound)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_b", [True, False])
+@pytest.mark.parametrize("k", [37, 300])
+def test_b_packed_panel_by_panel_equals_packed_whole(isa, dtype, trans_b, k):
+    """With A read in place and at most MC rows, a packed B goes one panel at a time through
+    every tile of rows (transposed W, or a row-major B whose rows are 4 KiB apart): the numbers
+    of the packed path A's own aliasing sends the product down, bias and ReLU in the write-back."""
+    blocking = _core.kernel_blocking()[np.dtype(dtype).name]
+    m, n = 8 * blocking["mr"], 2 * blocking["nr"] + 5
+    rng = np.random.default_rng(k)
+    aliased_width = 4096 // np.dtype(dtype).itemsize
+    wide_a = np.zeros((m, max(aliased_width, k)), dtype)
+    wide_a[:, :k] = rng.standard_normal((m, k))
+    aliased_a, in_place_a = wide_a[:, :k], np.ascontiguousarray(wide_a[:, :k])
+    if trans_b:
+        b = rng.standard_normal((n, k)).astype(dtype).T
+    else:
+        wide_b = np.zeros((k, aliased_width), dtype)
+        wide_b[:, :n] = rng.standard_normal((k, n))
+        b = wide_b[:, :n]
+    bias = rng.standard_normal(n).astype(dtype)
+    relu = _core.ACTIVATIONS["relu"]
+    c = [_core.gemm(a, b, np.zeros((m, n), dtype), bias=bias, activation=relu) for a in (in_place_a, aliased_a)]
+    np.testing.assert_array_equal(c[0], c[1])
+    reference = np.maximum(in_place_a.astype(np.float64) @ b.astype(np.float64) + bias, 0)
+    bound = 4 * (k + 1) * np.finfo(dtype).eps * (np.abs(in_place_a).astype(np.float64) @ np.abs(b).astype(np.float64) + np.abs(bias))
+    assert np.all(np.abs(c[0] - reference) <= bound)
