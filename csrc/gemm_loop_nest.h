@@ -13,6 +13,8 @@
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
  *             whose rows it tiles with less padding
+ *   FETCH_NEXT_B_MAX_ROWS  (optional; with PREFETCH_A) up to this many rows of C, panels of B
+ *             half as wide, the next one's source fetched while the current one is used
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -235,6 +237,22 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
             const T *b_block = b + pc * rs_b + jc * cs_b;
             PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b, nr,
                         b_packed);
+#if PREFETCH_A && defined(FETCH_NEXT_B_MAX_ROWS)
+            /* With few rows of C, packing B is a large share of the product, and its source (a
+             * weight, last touched a whole step ago) comes from L3 or memory as the packing
+             * waits: so the next block's source is fetched over this block's kernel calls (as
+             * an op(A) of B's transpose), where the next panel's source fits in L2 beside this
+             * one: on the products whose NC fastnn_gemm halved for this. */
+            NAME(a_prefetch) next_b = {0};
+            if (blk->nc < fastnn_active_context()->BLOCKING->nc && !b_in_place) {
+                ptrdiff_t next_jc = pc + kc < k ? jc : jc + nc, next_pc = pc + kc < k ? pc + kc : 0;
+                if (next_jc < n)
+                    NAME(a_prefetch_plan)(&next_b, b, cs_b, rs_b, next_jc,
+                                          n - next_jc < blk->nc ? n - next_jc : blk->nc, next_pc,
+                                          k - next_pc < blk->kc ? k - next_pc : blk->kc,
+                                          (m + mr - 1) / mr * ((nc + nr - 1) / nr), NULL, 0);
+            }
+#endif
             for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
                 ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
                 P *a_block = a_once ? a_packed + (pc / blk->kc * m_padded + ic) * kc_full : a_packed;
@@ -271,6 +289,9 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
 #if PREFETCH_A
                         NAME(a_prefetch_some)(&next_a);
+#endif
+#if PREFETCH_A && defined(FETCH_NEXT_B_MAX_ROWS)
+                        NAME(a_prefetch_some)(&next_b);
 #endif
                         if (rows == mr && cols == nr)
                             blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha, beta_here);
@@ -405,6 +426,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
     blocking.kc = balanced_kc(k, blk->kc);
+#if PREFETCH_A && defined(FETCH_NEXT_B_MAX_ROWS)
+    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) /* see gemm_rows: next_b */
+        blocking.nc = blk->nc / 2 / blk->nr * blk->nr;
+#endif
     blk = &blocking;
     NAME(gemm_serial_fn) serial = NAME(gemm_serial);
 #if DOT_KERNELS /* chosen for the whole product, so that every thread count sums in one order */
