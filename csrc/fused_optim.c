@@ -11,6 +11,7 @@
 #include "fp_env.h"
 #include "gemm.h"
 #include "step_phases.h"
+#include "thread_scratch.h"
 
 /* Columns of one row of dW summed at a time on the few-row path: 8 KiB (2048 floats, 1024
  * doubles) on the stack, in L1 beside the rows of X they are summed from. In bytes, so that a
@@ -21,7 +22,11 @@
 
 /* Rows of dW per GEMM call on the row-block path: few enough that the GEMM reads X in place
  * (gemm.c: B_IN_PLACE_MAX_ROWS) and the block (128 KiB at 1024 columns) waits in L2 for its
- * update, which then streams whole rows of the weight and its state. */
+ * update, which then streams whole rows of the weight and its state. Unless it adds to what
+ * grad holds, the block goes to this thread's scratch, the same memory for every block, rather
+ * than into grad, whose whole size would otherwise pass through the caches with the weight and
+ * its state (the digits MLP's step, 64-256-256-10 at batch 64, one Zen 5 core: 146.6 -> 145.4 us,
+ * its weights, momenta and activations then nearer fitting L2). */
 #define ROW_BLOCK 32
 
 void fastnn_update_begin_step(fastnn_update *update)
@@ -117,8 +122,10 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         ptrdiff_t rows = a->rows;                                                                 \
         for (ptrdiff_t b = lo; b < hi; b++) {                                                     \
             ptrdiff_t r0 = b * ROW_BLOCK, r = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;      \
-            T *grad = a->grad + r0 * a->cols;                                                     \
-            if (a->gemm(r, a->cols, a->k, 1, a->delta + r0, 1, a->ld_delta, a->x, a->ld_x, 1,     \
+            T *grad = a->accumulate ? a->grad + r0 * a->cols                                      \
+                                    : fastnn_thread_scratch(FASTNN_SCRATCH_ROW_BLOCK_GRADIENT,    \
+                                                            sizeof(T) * ROW_BLOCK * a->cols);     \
+            if (grad == NULL || a->gemm(r, a->cols, a->k, 1, a->delta + r0, 1, a->ld_delta, a->x, a->ld_x, 1,     \
                         a->accumulate ? 1 : 0, grad, a->cols, NULL))                              \
                 a->failed = 1; /* a race between spans only ever writes 1 */                      \
             else                                                                                  \

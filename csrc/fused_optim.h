@@ -12,8 +12,9 @@
  *     time and the block is updated from L2 as soon as it is complete;
  *   - above, the update runs in the GEMM's write-back, on each strip of dW right after its last
  *     k-block, while the strip is in L1.
- * On the last two paths dW is written to `grad` once and never read back from memory (the
- * unfused optimizer reads it again, with the weight and its state).
+ * On the last two paths dW is written once and never read back from memory (the unfused
+ * optimizer reads it again, with the weight and its state); the row blocks write it to a scratch
+ * block per thread rather than to `grad` unless they add to grad's content.
  * Measured on the 784-1024-1024-10 step (one Zen 5 core): the strip epilogue alone cost ~1 ms
  * more than a separate optimizer pass at batch 1-16 (strips are 2 KiB row pieces a row apart,
  * which the prefetchers do not follow), the row blocks win there and tie at 64, the strips win
@@ -76,9 +77,9 @@ void fastnn_update_end_step(fastnn_update *update);
     void fastnn_update_range_##SUFFIX(const fastnn_update *update, ptrdiff_t offset,              \
                                       ptrdiff_t n, const T *grad);                                \
     /* W (rows x cols, contiguous) stepped by dW = sum_p delta[p][i] x[p][j] over k samples,      \
-     * plus grad's content when accumulate. grad (rows x cols) receives dW on the GEMM path and   \
-     * is only read (when accumulate) on the few-row path. Returns 0, or -1 when the GEMM could   \
-     * not allocate its buffers (nothing is then updated). */                                     \
+     * plus grad's content when accumulate. grad (rows x cols) may receive dW (its content      \
+     * afterwards is not to be read) and is read only when accumulate. Returns 0, or -1 when     \
+     * the GEMM or the row blocks could not allocate their buffers (nothing is then updated). */ \
     int fastnn_weight_grad_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,           \
                                            const T *delta, ptrdiff_t ld_delta, const T *x,        \
                                            ptrdiff_t ld_x, T *grad, int accumulate,               \

@@ -19,6 +19,13 @@
 /* Up to this many rows of C, a row-major B is read in place rather than packed: each of its
  * panels would be used by at most 4 micro-kernel calls, too few to repay a copy. */
 #define FASTNN_B_IN_PLACE_MAX_ROWS(mr) (4 * (mr))
+/* ... and up to twice as many where B's rows are not a multiple of FASTNN_L1_ALIAS_BYTES apart:
+ * a panel read in place then spreads over the L1's sets, and at 8 uses it still does not repay
+ * its copy. Rows 4 KiB apart all fall in one set and thrash it. Measured on Zen 5, one core, B
+ * hot: dS W at 64 x 256 x 256 (the digits MLP's dX) 35.0 us packed, 31.8 in place (97% of
+ * peak); 64 x 784 x 1024 449 -> 422 us; but 64 x 1024 x 1024 (4 KiB rows) 590 -> 712 us. */
+#define FASTNN_B_IN_PLACE_UNALIASED_MAX_ROWS(mr) (8 * (mr))
+#define FASTNN_L1_ALIAS_BYTES 4096
 /* ... and so is a B whose rows all lie within half an L1 cache. */
 #define FASTNN_B_IN_PLACE_MAX_BYTES (16 * 1024)
 
@@ -182,9 +189,11 @@ static void *packing_buffer(size_t bytes)
  * half of that. At B=64 no change beyond the noise (~2%); at B=1024 (and on the weight
  * gradients, whose C has 1024 rows), where each block of B serves four times the kernel calls,
  * neither helped. */
+#define PREFETCH_NEXT_B 2
 #define FETCH_NEXT_B_MAX_ROWS 512
 #include "gemm_loop_nest.h"
 #undef FETCH_NEXT_B_MAX_ROWS
+#undef PREFETCH_NEXT_B
 #undef T
 #undef P
 #undef NAME
@@ -229,6 +238,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define T float
 #define READS_SOURCE 0
 #define PREFETCH_A 1
+#define PREFETCH_NEXT_B 1
 #define P fastnn_bf16
 #define KGROUP 2
 #define DOT_KERNELS 1
@@ -266,6 +276,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #undef READS_SOURCE
 #undef DOT_KERNELS
 #undef PREFETCH_A
+#undef PREFETCH_NEXT_B
 #undef NARROW_TILES
 #undef T
 

@@ -11,10 +11,13 @@
  *   DOT_KERNELS  whether the blocking's dot kernels (which read A and B where they are) may
  *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
+ *   PREFETCH_NEXT_B  (with PREFETCH_A) whether the source of B's next panel is fetched while
+ *             the current one is used: 1, over the last block of A's calls; 2, for products of
+ *             up to FETCH_NEXT_B_MAX_ROWS rows of C, over all of the panel's calls, NC halved so
+ *             that the next panel's source fits in L2 beside it (with few rows, packing B is a
+ *             large share of the product, its source a weight last touched a step ago)
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
  *             whose rows it tiles with less padding
- *   FETCH_NEXT_B_MAX_ROWS  (optional; with PREFETCH_A) up to this many rows of C, panels of B
- *             half as wide, the next one's source fetched while the current one is used
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -121,6 +124,20 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff
 #define PACK_PANELS_DEFINED_HERE
 #endif
 
+/* rows x cols of a scratch tile (nr wide) into C */
+static void NAME(tile_into_c)(const T *tile, int nr, T *c, ptrdiff_t ldc, ptrdiff_t rows,
+                              ptrdiff_t cols, T alpha, T beta)
+{
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        T *row = c + i * ldc;
+        const T *t = tile + i * nr;
+        if (beta == 0)
+            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j];
+        else
+            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
+    }
+}
+
 /* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
 static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap, const P *bp,
                             ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
@@ -128,15 +145,21 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap,
 {
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
     blk->ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
-    for (ptrdiff_t i = 0; i < rows; i++) {
-        T *row = c + i * ldc;
-        const T *t = tile + i * blk->nr;
-        if (beta == 0)
-            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j];
-        else
-            for (ptrdiff_t j = 0; j < cols; j++) row[j] = alpha * t[j] + beta * row[j];
-    }
+    NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);
 }
+
+#if READS_SOURCE
+/* An edge tile (cols < nr) of the strided-A kernel: every row of the block is there (a_in_place
+ * takes only whole tiles of rows). */
+static void NAME(edge_tile_strided_a)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *a,
+                                      ptrdiff_t rs_a, ptrdiff_t cs_a, const T *bp, ptrdiff_t rs_bp,
+                                      T *c, ptrdiff_t ldc, ptrdiff_t cols, T alpha, T beta)
+{
+    T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+    blk->strided_a_ukernel(kc, a, rs_a, cs_a, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
+    NAME(tile_into_c)(tile, blk->nr, c, ldc, blk->mr, cols, alpha, beta);
+}
+#endif
 
 #if PREFETCH_A
 /* While one block of A is computed with, the source of the next block is fetched into the cache,
@@ -193,6 +216,29 @@ static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
 }
 #endif
 
+#if PREFETCH_A && PREFETCH_NEXT_B
+/* The source of the panel of B that follows (jc, pc) (the next pass over k, else the next columns),
+ * fetched over `calls` kernel calls: spread over the last block of A's calls rather than waited on
+ * line by line when it is packed. Where packing converts (bf16), the panel's source is twice its
+ * packed size and comes from memory (Zen 5, one core, n = 1024: B's packing took 240 us of a
+ * 4.5 ms product at 8-9 bytes a cycle, against 30 from L2). */
+static void NAME(next_b_plan)(NAME(a_prefetch) *pf, const BLOCKING_TYPE *blk, const T *b,
+                              ptrdiff_t rs_b, ptrdiff_t cs_b, ptrdiff_t n, ptrdiff_t k,
+                              ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t pc, ptrdiff_t kc,
+                              ptrdiff_t calls)
+{
+    /* columns of B play the rows of op(A): column j, k step p at b[j * cs_b + p * rs_b] */
+    if (pc + kc < k)
+        NAME(a_prefetch_plan)(pf, b, cs_b, rs_b, jc, nc, pc + kc,
+                              k - pc - kc < blk->kc ? k - pc - kc : blk->kc, calls, NULL, 0);
+    else if (jc + nc < n)
+        NAME(a_prefetch_plan)(pf, b, cs_b, rs_b, jc + nc, n - jc - nc < blk->nc ? n - jc - nc : blk->nc,
+                              0, k < blk->kc ? k : blk->kc, calls, NULL, 0);
+    else
+        *pf = (NAME(a_prefetch)){0};
+}
+#endif
+
 /* A panel's k extent: a pass over k of depth kc, rounded up to whole k groups. */
 static inline ptrdiff_t NAME(kc_packed)(ptrdiff_t kc) { return (kc + KGROUP - 1) / KGROUP * KGROUP; }
 
@@ -225,7 +271,23 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
      * reads past the end of a row. */
     const int b_in_place = READS_SOURCE && cs_b == 1 &&
                            (m <= FASTNN_B_IN_PLACE_MAX_ROWS(mr) ||
+                            (m <= FASTNN_B_IN_PLACE_UNALIASED_MAX_ROWS(mr) &&
+                             (rs_b * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES != 0) ||
                             (double)k * rs_b * sizeof(T) <= FASTNN_B_IN_PLACE_MAX_BYTES);
+    /* A is read in place too, by the strided-A kernel, where each of its micro-panels serves
+     * only the few column tiles of one panel of B, so that packing it does not pay: whole tiles
+     * of rows, row-major or transposed, its lines not 4 KiB apart (FASTNN_L1_ALIAS_BYTES).
+     * Measured on the digits MLP's products, one Zen 5 core, operands hot, packed -> in place:
+     * X W^T 64 x 256 x 256 (W transposed into panels) 36.5 -> 34.8 us; dS W 32.0 -> 30.8 (100%
+     * of peak: neither operand packed); dS^T X 32 x 256 x 64 4.22 -> 3.99, 32 x 64 x 64
+     * 1.24 -> 1.01. */
+#if READS_SOURCE
+    const int a_in_place = blk->strided_a_ukernel && n <= blk->nc && m % mr == 0 &&
+                           ((cs_a == 1 && (rs_a * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES) ||
+                            (rs_a == 1 && (cs_a * (ptrdiff_t)sizeof(T)) % FASTNN_L1_ALIAS_BYTES));
+#else
+    const int a_in_place = 0;
+#endif
     for (ptrdiff_t jc = 0; jc < n; jc += blk->nc) {
         ptrdiff_t nc = n - jc < blk->nc ? n - jc : blk->nc;
         ptrdiff_t nc_in_place = b_in_place ? nc - nc % nr : 0;
@@ -237,31 +299,18 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
             const T *b_block = b + pc * rs_b + jc * cs_b;
             PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b, nr,
                         b_packed);
-#if PREFETCH_A && defined(FETCH_NEXT_B_MAX_ROWS)
-            /* With few rows of C, packing B is a large share of the product, and its source (a
-             * weight, last touched a whole step ago) comes from L3 or memory as the packing
-             * waits: so the next block's source is fetched over this block's kernel calls (as
-             * an op(A) of B's transpose), where the next panel's source fits in L2 beside this
-             * one: on the products whose NC fastnn_gemm halved for this. */
+#if PREFETCH_A && PREFETCH_NEXT_B
             NAME(a_prefetch) next_b = {0};
-            if (blk->nc < fastnn_active_context()->BLOCKING->nc && !b_in_place) {
-                ptrdiff_t next_jc = pc + kc < k ? jc : jc + nc, next_pc = pc + kc < k ? pc + kc : 0;
-                if (next_jc < n)
-                    NAME(a_prefetch_plan)(&next_b, b, cs_b, rs_b, next_jc,
-                                          n - next_jc < blk->nc ? n - next_jc : blk->nc, next_pc,
-                                          k - next_pc < blk->kc ? k - next_pc : blk->kc,
-                                          (m + mr - 1) / mr * ((nc + nr - 1) / nr), NULL, 0);
-            }
 #endif
             for (ptrdiff_t ic = 0; ic < m; ic += blk->mc) {
                 ptrdiff_t mc = m - ic < blk->mc ? m - ic : blk->mc;
                 P *a_block = a_once ? a_packed + (pc / blk->kc * m_padded + ic) * kc_full : a_packed;
-                if (!a_once || jc == 0)
+                if (!a_in_place && (!a_once || jc == 0))
                     PACK_PANELS(blk, mc, kc, a + ic * rs_a + pc * cs_a, rs_a, cs_a, mr, a_block);
 #if PREFETCH_A
                 NAME(a_prefetch) next_a = {0}; /* the next block: down the rows, else along k */
                 ptrdiff_t calls = (mc + mr - 1) / mr * ((nc + nr - 1) / nr);
-                if (a_once && jc > 0) {
+                if (a_in_place || (a_once && jc > 0)) {
                     /* A was packed on the first panel of B: nothing to fetch */
                 } else if (ic + mc < m) {
                     ptrdiff_t rows = m - ic - mc < blk->mc ? m - ic - mc : blk->mc;
@@ -276,6 +325,14 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                                                  : NULL,
                                           (rows + mr - 1) / mr * mr * NAME(kc_packed)(steps));
                 }
+#if PREFETCH_NEXT_B == 1
+                if (ic + mc >= m && !b_in_place)
+                    NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc, calls);
+#elif PREFETCH_NEXT_B == 2
+                if (ic == 0 && !b_in_place && blk->nc < fastnn_active_context()->BLOCKING->nc)
+                    NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc,
+                                      (m + mr - 1) / mr * ((nc + nr - 1) / nr));
+#endif
 #endif
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
@@ -289,9 +346,21 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
 #if PREFETCH_A
                         NAME(a_prefetch_some)(&next_a);
-#endif
-#if PREFETCH_A && defined(FETCH_NEXT_B_MAX_ROWS)
+#if PREFETCH_NEXT_B
                         NAME(a_prefetch_some)(&next_b);
+#endif
+#endif
+#if READS_SOURCE
+                        if (a_in_place) {
+                            const T *as = a + (ic + ir) * rs_a + pc * cs_a;
+                            if (cols == nr)
+                                blk->strided_a_ukernel(kc, as, rs_a, cs_a, bp, rs_bp, c_strip + jr,
+                                                       ldc, alpha, beta_here);
+                            else
+                                NAME(edge_tile_strided_a)(blk, kc, as, rs_a, cs_a, bp, rs_bp,
+                                                          c_strip + jr, ldc, cols, alpha, beta_here);
+                            continue;
+                        }
 #endif
                         if (rows == mr && cols == nr)
                             blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha, beta_here);
@@ -426,8 +495,8 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
     blocking.kc = balanced_kc(k, blk->kc);
-#if PREFETCH_A && defined(FETCH_NEXT_B_MAX_ROWS)
-    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) /* see gemm_rows: next_b */
+#if PREFETCH_A && PREFETCH_NEXT_B == 2
+    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) /* see PREFETCH_NEXT_B */
         blocking.nc = blk->nc / 2 / blk->nr * blk->nr;
 #endif
     blk = &blocking;

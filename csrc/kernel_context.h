@@ -24,6 +24,17 @@ typedef void (*fastnn_dgemm_ukernel)(ptrdiff_t k, const double *a, const double 
                                      ptrdiff_t rs_b, double *c, ptrdiff_t ldc, double alpha,
                                      double beta);
 
+/* The micro-kernel reading an MR-row block of A where it lies, A(i, p) at a[i * rs_a + p * cs_a]
+ * (a row-major A, or a transposed one), for products whose few column tiles would not repay
+ * packing A. */
+typedef void (*fastnn_sgemm_strided_a_ukernel)(ptrdiff_t k, const float *a, ptrdiff_t rs_a,
+                                               ptrdiff_t cs_a, const float *b, ptrdiff_t rs_b,
+                                               float *c, ptrdiff_t ldc, float alpha, float beta);
+typedef void (*fastnn_dgemm_strided_a_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t rs_a,
+                                               ptrdiff_t cs_a, const double *b, ptrdiff_t rs_b,
+                                               double *c, ptrdiff_t ldc, double alpha,
+                                               double beta);
+
 /* Optional: packs a full panel of w rows, each contiguous along k (row r at src + r * ld), into
  * dst[p * w + r]. NULL where the portable loop is as good. */
 typedef void (*fastnn_spack_transposed)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
@@ -50,6 +61,7 @@ typedef struct {
     fastnn_spack_transposed pack_transposed;
     int dot_mr, dot_nr, dot_max_rows; /* dot kernels beat packing up to dot_max_rows rows of C */
     fastnn_sgemm_dot_ukernel dot_ukernel;
+    fastnn_sgemm_strided_a_ukernel strided_a_ukernel;
 } fastnn_sgemm_blocking;
 
 typedef struct {
@@ -58,6 +70,7 @@ typedef struct {
     fastnn_dpack_transposed pack_transposed;
     int dot_mr, dot_nr, dot_max_rows;
     fastnn_dgemm_dot_ukernel dot_ukernel;
+    fastnn_dgemm_strided_a_ukernel strided_a_ukernel;
 } fastnn_dgemm_blocking;
 
 /* AVX transposes of 8 x 8 floats and 4 x 4 doubles (csrc/kernels/avx2/pack_avx2.c), used by the

@@ -6,28 +6,30 @@
 #ifndef FASTNN_REGISTER_TILE_H
 #define FASTNN_REGISTER_TILE_H
 
-/* k steps of a ROWS x (2 * LANES) tile: acc[i][.] += a[i] * (b's two vectors), a advancing by
- * ROWS values and b by rs_b each step (both are left past the last step). */
-#define FASTNN_REGISTER_TILE_STEPS(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b)        \
-    _Pragma("GCC unroll 4") for (ptrdiff_t p_ = 0; p_ < (k); p_++, (a) += (ROWS), (b) += (rs_b))  \
+/* k steps of a ROWS x (2 * LANES) tile: acc[i][.] += A(i, p) * (b's two vectors), A(i, p) at
+ * a[i * A_ROW + p * A_STEP], b advancing by rs_b each step (a and b are left past the last step).
+ * Packed A is A_ROW = 1, A_STEP = ROWS; A read where it lies passes its own strides. */
+#define FASTNN_REGISTER_TILE_STEPS_OF(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, A_ROW,        \
+                                      A_STEP, b, rs_b)                                            \
+    _Pragma("GCC unroll 4") for (ptrdiff_t p_ = 0; p_ < (k); p_++, (a) += (A_STEP), (b) += (rs_b)) \
     {                                                                                             \
         V b0_ = LOADU(b), b1_ = LOADU((b) + LANES);                                               \
         _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (ROWS); i_++)                              \
         {                                                                                         \
-            V ai_ = SET1((a)[i_]);                                                                \
+            V ai_ = SET1((a)[i_ * (A_ROW)]);                                                      \
             acc[i_][0] = FMADD(ai_, b0_, acc[i_][0]);                                             \
             acc[i_][1] = FMADD(ai_, b1_, acc[i_][1]);                                             \
         }                                                                                         \
     }
 
-#define FASTNN_DEFINE_REGISTER_TILE_UKERNEL(NAME, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, \
-                                            MUL)                                                  \
-    static void NAME(ptrdiff_t k, const T *a, const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc,   \
-                     T alpha, T beta)                                                             \
+/* k steps of a ROWS x (2 * LANES) tile from a packed micro-panel of A (ROWS values a step). */
+#define FASTNN_REGISTER_TILE_STEPS(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b)        \
+    FASTNN_REGISTER_TILE_STEPS_OF(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, 1, ROWS, b, rs_b)
+
+/* C = alpha * acc + beta * C (beta == 0 never reads C) */
+#define FASTNN_REGISTER_TILE_STORE(V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
+                                   beta)                                                          \
     {                                                                                             \
-        V acc[MR][2];                                                                             \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = ZERO();     \
-        FASTNN_REGISTER_TILE_STEPS(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b);          \
         V va = SET1(alpha), vb = SET1(beta);                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)                           \
         {                                                                                         \
@@ -39,6 +41,30 @@
             STOREU(c, r0);                                                                        \
             STOREU(c + LANES, r1);                                                                \
         }                                                                                         \
+    }
+
+/* The micro-kernel on a packed micro-panel of A, and NAME##_strided_a on A read where it lies
+ * (A(i, p) at a[i * rs_a + p * cs_a]: a row-major block, or a transposed one, in place). */
+#define FASTNN_DEFINE_REGISTER_TILE_UKERNEL(NAME, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, \
+                                            MUL)                                                  \
+    static void NAME(ptrdiff_t k, const T *a, const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc,   \
+                     T alpha, T beta)                                                             \
+    {                                                                                             \
+        V acc[MR][2];                                                                             \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = ZERO();     \
+        FASTNN_REGISTER_TILE_STEPS(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b);          \
+        FASTNN_REGISTER_TILE_STORE(V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
+                                   beta)                                                          \
+    }                                                                                             \
+    static void NAME##_strided_a(ptrdiff_t k, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,        \
+                                 const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc, T alpha, T beta) \
+    {                                                                                             \
+        V acc[MR][2];                                                                             \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = ZERO();     \
+        FASTNN_REGISTER_TILE_STEPS_OF(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, rs_a, cs_a, b, \
+                                      rs_b);                                                      \
+        FASTNN_REGISTER_TILE_STORE(V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
+                                   beta)                                                          \
     }
 
 #endif
