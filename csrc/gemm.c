@@ -239,6 +239,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define READS_SOURCE 0
 #define PREFETCH_A 1
 #define PREFETCH_NEXT_B 1
+#define FETCH_IN_KERNEL 1
 #define P fastnn_bf16
 #define KGROUP 2
 #define DOT_KERNELS 1
@@ -249,6 +250,7 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define BLOCKING bf16gemm
 #define BLOCKING_TYPE fastnn_bf16gemm_blocking
 #include "gemm_loop_nest.h"
+#undef FETCH_IN_KERNEL
 #undef P
 #undef KGROUP
 #undef DOT_KERNELS
