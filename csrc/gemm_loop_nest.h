@@ -12,7 +12,12 @@
  *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   PREFETCH_NEXT_B  (with PREFETCH_A) whether the source of B's next panel is fetched while
- *             the last block of A is computed with
+ *             the current one is used: 1, over the last block of A's calls; 2, for products of
+ *             up to FETCH_NEXT_B_MAX_ROWS rows of C, over all of the panel's calls, NC halved so
+ *             that the next panel's source fits in L2 beside it (with few rows, packing B is a
+ *             large share of the product, its source a weight last touched a step ago)
+ *   FETCH_IN_KERNEL  (with PREFETCH_A) whether a blocking's ukernel_fetching, where it has one,
+ *             fetches those lines as it runs rather than a burst of them before each call
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
  *             whose rows it tiles with less padding
  *   NAME(x)   x with the instantiation's suffix
@@ -222,12 +227,18 @@ static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs
     pf->per_call = (pf->rows_left * pf->lines_per_row + calls - 1) / calls;
 }
 
-static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
+/* A call's share of the lines of the packed destination, for writing */
+static inline void NAME(a_prefetch_out_some)(NAME(a_prefetch) *pf)
 {
     for (ptrdiff_t i = 0; i < pf->out_per_call && pf->out_lines > 0; i++, pf->out_lines--) {
         __builtin_prefetch(pf->out, 1, 3);
         pf->out += 64;
     }
+}
+
+static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
+{
+    NAME(a_prefetch_out_some)(pf);
     for (ptrdiff_t i = 0; i < pf->per_call && pf->rows_left > 0; i++) {
         __builtin_prefetch(pf->row + pf->line * 64, 0, 3);
         if (++pf->line == pf->lines_per_row) {
@@ -236,6 +247,24 @@ static inline void NAME(a_prefetch_some)(NAME(a_prefetch) *pf)
             pf->rows_left--;
         }
     }
+}
+#endif
+
+#if PREFETCH_A && FETCH_IN_KERNEL
+/* This call's share of pf's lines to read, for the micro-kernel to fetch as it runs (the lines of
+ * the packed destination, for writing, still go before the call). */
+static inline void NAME(a_prefetch_share)(NAME(a_prefetch) *pf, fastnn_fetch_lines *share)
+{
+    NAME(a_prefetch_out_some)(pf);
+    *share = (fastnn_fetch_lines){pf->row, pf->stride_bytes, pf->lines_per_row, pf->line, 0};
+    if (pf->rows_left <= 0)
+        return;
+    ptrdiff_t left = pf->rows_left * pf->lines_per_row - pf->line;
+    share->count = pf->per_call < left ? pf->per_call : left;
+    ptrdiff_t rows_done = (pf->line + share->count) / pf->lines_per_row;
+    pf->line = (pf->line + share->count) % pf->lines_per_row;
+    pf->row += rows_done * pf->stride_bytes;
+    pf->rows_left -= rows_done;
 }
 #endif
 
@@ -359,9 +388,13 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                                                  : NULL,
                                           (rows + mr - 1) / mr * mr * NAME(kc_packed)(steps));
                 }
-#if PREFETCH_NEXT_B
+#if PREFETCH_NEXT_B == 1
                 if (ic + mc >= m && !b_in_place)
                     NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc, calls);
+#elif PREFETCH_NEXT_B == 2
+                if (ic == 0 && !b_in_place && blk->nc < fastnn_active_context()->BLOCKING->nc)
+                    NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc,
+                                      (m + mr - 1) / mr * ((nc + nr - 1) / nr));
 #endif
 #endif
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
@@ -374,6 +407,21 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                         const P *bp = in_place ? (const P *)(b_block + jr)
                                                : b_packed + (jr - nc_in_place) * kc_packed;
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
+#if PREFETCH_A && FETCH_IN_KERNEL
+                        if (rows == mr && cols == nr && !in_place && !a_in_place &&
+                            blk->ukernel_fetching) {
+                            fastnn_fetch_lines ahead[2];
+                            NAME(a_prefetch_share)(&next_a, &ahead[0]);
+#if PREFETCH_NEXT_B
+                            NAME(a_prefetch_share)(&next_b, &ahead[1]);
+#else
+                            ahead[1] = (fastnn_fetch_lines){0};
+#endif
+                            blk->ukernel_fetching(kc, ap, bp, c_strip + jr, ldc, alpha, beta_here,
+                                                  ahead);
+                            continue;
+                        }
+#endif
 #if PREFETCH_A
                         NAME(a_prefetch_some)(&next_a);
 #if PREFETCH_NEXT_B
@@ -525,6 +573,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
     blocking.kc = balanced_kc(k, blk->kc);
+#if PREFETCH_A && PREFETCH_NEXT_B == 2
+    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) /* see PREFETCH_NEXT_B */
+        blocking.nc = blk->nc / 2 / blk->nr * blk->nr;
+#endif
     blk = &blocking;
     NAME(gemm_serial_fn) serial = NAME(gemm_serial);
 #if DOT_KERNELS /* chosen for the whole product, so that every thread count sums in one order */

@@ -48,6 +48,15 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         if (ctx->bf16gemm == NULL || ctx->bf16gemm->narrow == NULL) return -2;
         *mr = ctx->bf16gemm->narrow->mr, *nr = ctx->bf16gemm->narrow->nr;
         break;
+    case FASTNN_UKERNEL_BF16GEMM_FETCHING:
+    case FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING: {
+        const fastnn_bf16gemm_blocking *blk = ctx->bf16gemm;
+        if (blk && kind == FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING)
+            blk = blk->narrow;
+        if (blk == NULL || blk->ukernel_fetching == NULL) return -2;
+        *mr = blk->mr, *nr = blk->nr;
+        break;
+    }
     default: return -2;
     }
     return 0;
@@ -90,6 +99,19 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
         case FASTNN_UKERNEL_BF16GEMM_NARROW:
             ctx->bf16gemm->narrow->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
             break;
+        case FASTNN_UKERNEL_BF16GEMM_FETCHING:
+        case FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING: {
+            /* the kernel fetches the lines of its own panels (any valid memory would do) */
+            const fastnn_bf16gemm_blocking *blk = kind == FASTNN_UKERNEL_BF16GEMM_FETCHING
+                                                      ? ctx->bf16gemm : ctx->bf16gemm->narrow;
+            ptrdiff_t steps = k + (k & 1);
+            fastnn_fetch_lines ahead[2] = {
+                {a, 64, 1, 0, steps * mr * (ptrdiff_t)sizeof(fastnn_bf16) / 64},
+                {b, 128, 2, 0, steps * nr * (ptrdiff_t)sizeof(fastnn_bf16) / 64},
+            };
+            blk->ukernel_fetching(k, a, b, c, ldc, (float)alpha, (float)beta, ahead);
+            break;
+        }
         }
     }
     fastnn_flush_denormals_end(fp_state);

@@ -15,6 +15,8 @@ typedef enum {
     FASTNN_UKERNEL_DGEMM_DOT,  /* dot tile, float64 */
     FASTNN_UKERNEL_BF16GEMM_DOT, /* dot tile, float32 rows rounded to bf16 as they are loaded */
     FASTNN_UKERNEL_BF16GEMM_NARROW, /* the bf16 register tile of the narrow blocking */
+    FASTNN_UKERNEL_BF16GEMM_FETCHING, /* the bf16 tile's ukernel_fetching, fetching its panels */
+    FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING, /* the same of the narrow blocking */
 } fastnn_ukernel_kind;
 
 /* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it

@@ -17,7 +17,9 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "sgemm_dot": (3, np.float32, np.float32, True),
                  "dgemm_dot": (4, np.float64, np.float64, True),
                  "bf16gemm_dot": (5, np.float32, np.float32, True),
-                 "bf16gemm_narrow": (6, np.uint16, np.float32, False)}
+                 "bf16gemm_narrow": (6, np.uint16, np.float32, False),
+                 "bf16gemm_fetching": (7, np.uint16, np.float32, False),
+                 "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:
@@ -40,9 +42,10 @@ def _ukernel_test(str isa, str kind, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, 
                   long repeats=1):
     """Runs one micro-kernel of set `isa` on its own, into c, `repeats` times.
 
-    Register tiles ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow"): a and b are the packed panels the loop nest
-    hands over (k * mr and k * nr values; bf16: pairs, k rounded up to even, as uint16), c a
-    (mr, >= nr) array. Dot tiles ("sgemm_dot", "dgemm_dot"): a (>= rows, >= k) and b
+    Register tiles ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", and the bf16 ones'
+    "_fetching" variants, which also fetch the lines of their own panels): a and b are the
+    packed panels the loop nest hands over (k * mr and k * nr values; bf16: pairs, k rounded up
+    to even, as uint16), c a (mr, >= nr) array. Dot tiles ("sgemm_dot", "dgemm_dot"): a (>= rows, >= k) and b
     (>= cols, >= k) with unit column stride, c (>= rows, >= cols); rows, cols at most the tile."""
     code, ab_type, c_type, is_dot = UKERNEL_KINDS[kind]
     mr, nr = _ukernel_shape(isa, kind)

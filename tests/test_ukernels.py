@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
-REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow")
+REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", "bf16gemm_fetching",
+                  "bf16gemm_narrow_fetching")
 DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)

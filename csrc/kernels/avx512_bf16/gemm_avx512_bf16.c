@@ -27,19 +27,46 @@ static inline __m512bh pair_broadcast(const fastnn_bf16 *pair)
     return (__m512bh)_mm512_set1_epi32(bits);
 }
 
-/* The MR x 32 register tile, for each MR the blockings below use */
+/* One line of a fetch stream (kernel_context.h's fastnn_fetch_lines) */
+static inline void fetch_next_line(fastnn_fetch_lines *f)
+{
+    _mm_prefetch(f->row + 64 * f->line, _MM_HINT_T0);
+    f->count--;
+    if (++f->line == f->per_row) {
+        f->line = 0;
+        f->row += f->stride;
+    }
+}
+
+/* The MR x 32 register tile, for each MR the blockings below use: inlined into the plain kernel
+ * (ahead NULL: no fetching code) and the fetching one, which takes a line of its streams every
+ * `every` pairs of k steps. */
 #define DEFINE_BF16_TILE(MR)                                                                      \
-    static void bf16gemm_avx512_bf16_##MR##x32(ptrdiff_t k, const fastnn_bf16 *a,                \
-                                               const fastnn_bf16 *b, ptrdiff_t rs_b, float *c,    \
-                                               ptrdiff_t ldc, float alpha, float beta)            \
+    static inline __attribute__((always_inline)) void bf16_tile_##MR##x32(                        \
+        ptrdiff_t k, const fastnn_bf16 *a, const fastnn_bf16 *b, float *c, ptrdiff_t ldc,         \
+        float alpha, float beta, const fastnn_fetch_lines *ahead)                                 \
     {                                                                                             \
-        (void)rs_b;                                                                               \
         __m512 acc[MR][2];                                                                        \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] =             \
             _mm512_setzero_ps();                                                                  \
         ptrdiff_t pairs = (k + 1) / 2;                                                            \
+        fastnn_fetch_lines first = {0}, second = {0};                                             \
+        ptrdiff_t every = pairs + 1, tick = 0;                                                    \
+        if (ahead) {                                                                              \
+            first = ahead[0], second = ahead[1];                                                  \
+            ptrdiff_t lines = first.count + second.count;                                         \
+            if (lines > 0)                                                                        \
+                every = pairs / lines > 1 ? pairs / lines : 1;                                    \
+        }                                                                                         \
         _Pragma("GCC unroll 2") for (ptrdiff_t q = 0; q < pairs; q++, a += 2 * MR, b += 2 * NR)   \
         {                                                                                         \
+            if (ahead && ++tick >= every) {                                                       \
+                tick = 0;                                                                         \
+                if (first.count > 0)                                                              \
+                    fetch_next_line(&first);                                                      \
+                else if (second.count > 0)                                                        \
+                    fetch_next_line(&second);                                                     \
+            }                                                                                     \
             _mm_prefetch((const char *)(b + B_PREFETCH), _MM_HINT_T0);                            \
             _mm_prefetch((const char *)(b + B_PREFETCH + 32), _MM_HINT_T0);                       \
             __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);                                        \
@@ -62,6 +89,19 @@ static inline __m512bh pair_broadcast(const fastnn_bf16 *pair)
             _mm512_storeu_ps(c, r0);                                                              \
             _mm512_storeu_ps(c + 16, r1);                                                         \
         }                                                                                         \
+    }                                                                                             \
+    static void bf16gemm_avx512_bf16_##MR##x32(ptrdiff_t k, const fastnn_bf16 *a,                \
+                                               const fastnn_bf16 *b, ptrdiff_t rs_b, float *c,    \
+                                               ptrdiff_t ldc, float alpha, float beta)            \
+    {                                                                                             \
+        (void)rs_b;                                                                               \
+        bf16_tile_##MR##x32(k, a, b, c, ldc, alpha, beta, NULL);                                  \
+    }                                                                                             \
+    static void bf16gemm_avx512_bf16_##MR##x32_fetching(                                          \
+        ptrdiff_t k, const fastnn_bf16 *a, const fastnn_bf16 *b, float *c, ptrdiff_t ldc,         \
+        float alpha, float beta, const fastnn_fetch_lines ahead[2])                               \
+    {                                                                                             \
+        bf16_tile_##MR##x32(k, a, b, c, ldc, alpha, beta, ahead);                                 \
     }
 DEFINE_BF16_TILE(12)
 DEFINE_BF16_TILE(8)
@@ -328,6 +368,7 @@ static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_
  * bind at these sizes: B's panel is a few KiB. MC is a multiple of 8. */
 static const fastnn_bf16gemm_blocking narrow_tiles = {
     .mr = 8, .nr = NR, .kc = KC, .mc = 128, .nc = NC, .ukernel = bf16gemm_avx512_bf16_8x32,
+    .ukernel_fetching = bf16gemm_avx512_bf16_8x32_fetching,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
@@ -347,6 +388,7 @@ static const fastnn_bf16gemm_blocking narrow_tiles = {
  * 2-3% faster in every form. MC is a multiple of MR, as the packing buffer's size assumes. */
 const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16 = {
     .mr = 12, .nr = NR, .kc = KC, .mc = 120, .nc = NC, .ukernel = bf16gemm_avx512_bf16_12x32,
+    .ukernel_fetching = bf16gemm_avx512_bf16_12x32_fetching,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
