@@ -10,6 +10,7 @@
 #include "elementwise.h"
 #include "fp_env.h"
 #include "gemm.h"
+#include "step_phases.h"
 #include "thread_scratch.h"
 
 /* Columns of one row of dW summed at a time on the few-row path: 8 KiB (2048 floats, 1024
@@ -187,7 +188,9 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
             if (gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,  \
                      cols, NULL))                                                                 \
                 return -1;                                                                        \
+            double phase = fastnn_step_phase_begin();                                             \
             fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
+            fastnn_step_phase_end_inner_update(phase);                                            \
             return 0;                                                                             \
         }                                                                                         \
         if (row_blocks && k <= FASTNN_ROW_BLOCK_MAX_K) {                                          \

@@ -12,7 +12,10 @@
  *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   PREFETCH_NEXT_B  (with PREFETCH_A) whether the source of B's next panel is fetched while
- *             the last block of A is computed with
+ *             the current one is used: 1, over the last block of A's calls; 2, for products of
+ *             up to FETCH_NEXT_B_MAX_ROWS rows of C, over all of the panel's calls, NC halved so
+ *             that the next panel's source fits in L2 beside it (with few rows, packing B is a
+ *             large share of the product, its source a weight last touched a step ago)
  *   FETCH_IN_KERNEL  (with PREFETCH_A) whether a blocking's ukernel_fetching, where it has one,
  *             fetches those lines as it runs rather than a burst of them before each call
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
@@ -348,9 +351,13 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                                                  : NULL,
                                           (rows + mr - 1) / mr * mr * NAME(kc_packed)(steps));
                 }
-#if PREFETCH_NEXT_B
+#if PREFETCH_NEXT_B == 1
                 if (ic + mc >= m && !b_in_place)
                     NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc, calls);
+#elif PREFETCH_NEXT_B == 2
+                if (ic == 0 && !b_in_place && blk->nc < fastnn_active_context()->BLOCKING->nc)
+                    NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc,
+                                      (m + mr - 1) / mr * ((nc + nr - 1) / nr));
 #endif
 #endif
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
@@ -529,6 +536,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     size_t a_block_elements = (size_t)blk->mc * (size_t)NAME(kc_packed)(blk->kc);
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
     blocking.kc = balanced_kc(k, blk->kc);
+#if PREFETCH_A && PREFETCH_NEXT_B == 2
+    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) /* see PREFETCH_NEXT_B */
+        blocking.nc = blk->nc / 2 / blk->nr * blk->nr;
+#endif
     blk = &blocking;
     NAME(gemm_serial_fn) serial = NAME(gemm_serial);
 #if DOT_KERNELS /* chosen for the whole product, so that every thread count sums in one order */

@@ -10,6 +10,7 @@
 #include "gemv.h"
 #include "kernel_context.h"
 #include "losses.h"
+#include "step_phases.h"
 
 static int plan_loss_is_class(const fastnn_plan *plan)
 {
@@ -80,6 +81,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         for (int l = 0; l < plan->count; l++) {                                                   \
             const fastnn_plan_layer *L = &plan->layers[l];                                        \
             T *out = (l == plan->count - 1 && y) ? y : (T *)L->output;                            \
+            double phase = fastnn_step_phase_begin();                                             \
             if (L->kind == FASTNN_OP_ACTIVATION) {                                                \
                 fastnn_activation_forward_##SUFFIX(L->activation, rows * L->out, h, out);         \
             } else if (rows == 1 && gemv && !L->bf16) { /* batch 1: one stream over W */          \
@@ -103,6 +105,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                          out, L->out, e))                                                         \
                     return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
             }                                                                                     \
+            fastnn_step_phase_end(FASTNN_PHASE_FORWARD, l, phase);                                \
             h = out;                                                                              \
         }                                                                                         \
         return 0;                                                                                 \
@@ -152,10 +155,13 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                     break; /* nothing to learn below: the input's gradient is not asked for */    \
                 const T *saved = !fastnn_activation_table[L->activation.kind].derivative_from_input                 \
                                      ? (const T *)L->output : h;                                  \
+                double phase = fastnn_step_phase_begin();                                         \
                 fastnn_activation_backward_##SUFFIX(L->activation, rows * L->out, g, saved, g_in); \
+                fastnn_step_phase_end(FASTNN_PHASE_DELTA, l, phase);                              \
                 which = 1 - which;                                                                \
                 continue;                                                                         \
             }                                                                                     \
+            double phase = fastnn_step_phase_begin();                                             \
             const T *d = g;                                                                       \
             if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                      \
                 const T *saved = L->pre ? (const T *)L->pre : (const T *)L->output;               \
@@ -168,6 +174,8 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                                     NULL, 0, NULL, 0, (T *)L->bias_grad,          \
                                                     L->bias_accumulate);                          \
             }                                                                                     \
+            fastnn_step_phase_end(FASTNN_PHASE_DELTA, l, phase);                                  \
+            phase = fastnn_step_phase_begin();                                                    \
             /* dX before the update changes W: at batch 1, from each row of W as it is stepped */ \
             fastnn_gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                            \
             int stepped = rows == 1 && update && !L->weight_accumulate && !L->bf16 &&             \
@@ -183,6 +191,8 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                      L->in, 1, 0, g_in, L->in, NULL)) {                           \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
+            fastnn_step_phase_end(FASTNN_PHASE_INPUT_GRAD, l, phase);                             \
+            phase = fastnn_step_phase_begin();                                                    \
             if (stepped) {                                                                        \
             } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
                 if ((L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)(     \
@@ -193,11 +203,15 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                             L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL)) {    \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
             }                                                                                     \
+            fastnn_step_phase_end(FASTNN_PHASE_WEIGHT_GRAD, l, phase);                            \
+            fastnn_step_phase_move_inner_update(l);                                               \
+            phase = fastnn_step_phase_begin();                                                    \
             if (update && L->bias && L->bias_update.rule != FASTNN_RULE_NONE)                     \
                 fastnn_update_range_##SUFFIX(&L->bias_update, 0, L->out, (const T *)L->bias_grad); \
             if (squares)                                                                          \
                 *squares += fastnn_optim_kernels_active()->SUFFIX.sum_squares(                    \
                     L->in * L->out, (const T *)L->weight);                                        \
+            fastnn_step_phase_end(FASTNN_PHASE_UPDATE, l, phase);                                 \
             which = 1 - which;                                                                    \
         }                                                                                         \
         return 0;                                                                                 \
@@ -209,7 +223,9 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         int status = forward_##SUFFIX(plan, rows, x, NULL, 1);                                    \
         if (status)                                                                               \
             return status;                                                                        \
+        double phase = fastnn_step_phase_begin();                                                 \
         *loss = loss_##SUFFIX(plan, rows, target, (T *)plan->grad[0]);                            \
+        fastnn_step_phase_end(FASTNN_PHASE_LOSS, plan->count - 1, phase);                         \
         if (update)                                                                               \
             for (int l = 0; l < plan->count; l++) {                                               \
                 fastnn_update_begin_step(&plan->layers[l].weight_update);                         \

@@ -68,6 +68,9 @@ def shapes(blocking, large=False):
     yield (mc + 1, nc + 1, 2 * kc + 1)
     yield (mc + mr, nc + 1, 2 * kc + 1)
     yield (mr + 1, nc + 1, 2 * kc + 1)  # an A that the room for one block of A holds whole
+    # up to 512 rows of C the float32 nest halves NC and fetches each next block of B's source
+    # while the current one is used (gemm_loop_nest.h: FETCH_NEXT_B_MAX_ROWS): one past half NC
+    yield (mc + 1, nc // 2 + 1, 2 * kc + 1)
     if large:
         yield (1100, nc + 1, 1000)
 
