@@ -409,7 +409,7 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                         ptrdiff_t rs_bp = in_place ? rs_b : nr;
 #if PREFETCH_A && FETCH_IN_KERNEL
                         if (rows == mr && cols == nr && !in_place && !a_in_place &&
-                            blk->ukernel_fetching) {
+                            blk->ukernel_fetching && kc >= FASTNN_FETCH_MIN_DEPTH) {
                             fastnn_fetch_lines ahead[2];
                             NAME(a_prefetch_share)(&next_a, &ahead[0]);
 #if PREFETCH_NEXT_B
