@@ -8,18 +8,18 @@
 
 #include "kernel_context.h"
 
-static inline __m512 interleave_pairs_lo(__m512 a, __m512 b)
+static inline __m512 interleave_pairs_lo_avx512(__m512 a, __m512 b)
 {
     return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
 }
 
-static inline __m512 interleave_pairs_hi(__m512 a, __m512 b)
+static inline __m512 interleave_pairs_hi_avx512(__m512 a, __m512 b)
 {
     return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
 }
 
 /* dst[p * ldd + r] = src[r * ld + p] for r, p < 16 */
-static inline void transpose_16x16(const float *src, ptrdiff_t ld, float *dst, ptrdiff_t ldd)
+static inline void transpose_16x16_avx512(const float *src, ptrdiff_t ld, float *dst, ptrdiff_t ldd)
 {
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ld);
@@ -29,10 +29,10 @@ static inline void transpose_16x16(const float *src, ptrdiff_t ld, float *dst, p
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
     for (int i = 0; i < 4; i++) {
-        r[4 * i] = interleave_pairs_lo(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 1] = interleave_pairs_hi(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 2] = interleave_pairs_lo(t[4 * i + 1], t[4 * i + 3]);
-        r[4 * i + 3] = interleave_pairs_hi(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i] = interleave_pairs_lo_avx512(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = interleave_pairs_hi_avx512(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = interleave_pairs_lo_avx512(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = interleave_pairs_hi_avx512(t[4 * i + 1], t[4 * i + 3]);
     }
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++) {
@@ -54,7 +54,7 @@ void fastnn_spack_transposed_avx512(ptrdiff_t kc, const float *src, ptrdiff_t ld
     ptrdiff_t k_blocked = kc - kc % 16;
     for (int r0 = 0; r0 < w; r0 += 16)
         for (ptrdiff_t p0 = 0; p0 < k_blocked; p0 += 16)
-            transpose_16x16(src + r0 * ld + p0, ld, dst + p0 * w + r0, w);
+            transpose_16x16_avx512(src + r0 * ld + p0, ld, dst + p0 * w + r0, w);
     for (int r = 0; r < w; r++) /* k's tail */
         for (ptrdiff_t p = k_blocked; p < kc; p++) dst[p * w + r] = src[r * ld + p];
 }
