@@ -162,13 +162,12 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                 continue;                                                                         \
             }                                                                                     \
             double phase = fastnn_step_phase_begin();                                             \
-            const T *d = g;                                                                       \
+            const T *d = g; /* dS, written over dY in place (plan.h) */                           \
             if (L->activation.kind != FASTNN_ACT_IDENTITY) {                                      \
                 const T *saved = L->pre ? (const T *)L->pre : (const T *)L->output;               \
                 fastnn_delta_and_bias_grad_##SUFFIX(L->activation, rows, L->out, g, L->out,       \
-                                                    saved, L->out, (T *)plan->delta, L->out,      \
+                                                    saved, L->out, (T *)g, L->out,                \
                                                     (T *)L->bias_grad, L->bias_accumulate);       \
-                d = (const T *)plan->delta;                                                       \
             } else if (L->bias) {                                                                 \
                 fastnn_delta_and_bias_grad_##SUFFIX(identity, rows, L->out, g, L->out, \
                                                     NULL, 0, NULL, 0, (T *)L->bias_grad,          \

@@ -47,7 +47,6 @@ cdef extern from "plan.h" nogil:
         int loss, loss_sum
         double loss_weight, grad_weight
         void *grad[2]
-        void *delta
         void *input_line
     enum: FASTNN_CACHE_LINE_BYTES
     int fastnn_plan_forward(const fastnn_plan *plan, ptrdiff_t rows, const void *x, void *y)
@@ -120,12 +119,11 @@ cdef class Plan:
         L.bf16 = bf16
         self._keep += [weight, bias, weight_grad, bias_grad, output, pre]
 
-    def set_buffers(self, ptrdiff_t capacity, grad0, grad1, delta, input_line=None):
+    def set_buffers(self, ptrdiff_t capacity, grad0, grad1, input_line=None):
         """input_line: one row of the input on a cache line (plan.h), or None."""
         self.plan.capacity = capacity
         self.plan.grad[0] = _array_data(grad0)
         self.plan.grad[1] = _array_data(grad1)
-        self.plan.delta = _array_data(delta)
         cdef void *line = _array_data(input_line)
         cdef int itemsize = 8 if self.plan.is_double else 4
         if line != NULL and (input_line.size < self.plan.layers[0].in_
@@ -133,7 +131,7 @@ cdef class Plan:
                              or <size_t>line % FASTNN_CACHE_LINE_BYTES):
             raise ValueError("plan: input_line must hold one input row on a cache line")
         self.plan.input_line = line
-        self._keep += [grad0, grad1, delta, input_line]
+        self._keep += [grad0, grad1, input_line]
 
     def set_loss(self, str kind, bint reduction_sum, double loss_weight=1.0, double grad_weight=1.0):
         """The loss by its name in the loss table (LOSSES), elementwise or on class indices; the

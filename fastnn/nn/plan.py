@@ -169,7 +169,6 @@ class _Network:
         # input is copied to input_line when it is not on one (csrc/plan.h)
         plan.set_buffers(capacity, aligned.empty((capacity, widest), dtype),
                          aligned.empty((capacity, widest), dtype),
-                         aligned.empty((capacity, widest), dtype),
                          input_line=aligned.empty((self.in_features,), dtype))
         self.plan, self.capacity, self.bindings = plan, capacity, self._bound()
         return plan
