@@ -46,8 +46,8 @@ typedef struct {
     double loss_weight, grad_weight;
     /* capacity x widest: the gradient flowing back, ping-ponged; each layer's dS = dY ⊙ σ'
      * overwrites its dY in place (a separate dS buffer, 4 MiB at 1024 x 1024 float32, kept the
-     * step's working set beyond L3: the B=1024 784-1024-1024-10 step's delta passes went from
-     * 0.78 to about 0.45 ms, one Zen 5 core) */
+     * step's working set beyond L3: the B=1024 784-1024-1024-10 step's two delta passes went
+     * from 0.78 to 0.47 ms, one Zen 5 core, benchmarks/step_phases.py) */
     void *grad[2];
     /* one row of the input, on a cache line: a batch of 1 whose input is not on one is copied
      * here for the backward, where the one-pass update (fastnn_rank1_update_*) reads the first
