@@ -151,12 +151,16 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap,
 }
 
 #if READS_SOURCE
-/* An edge tile (cols < nr) of the strided-A kernel: every row of the block is there (a_in_place
- * takes only whole tiles of rows). */
-static void NAME(edge_tile_strided_a)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *a,
-                                      ptrdiff_t rs_a, ptrdiff_t cs_a, const T *bp, ptrdiff_t rs_bp,
-                                      T *c, ptrdiff_t ldc, ptrdiff_t cols, T alpha, T beta)
+/* A tile of the strided-A kernel, an edge one (cols < nr) through a scratch tile: every row of
+ * the block is there (a_in_place takes only whole tiles of rows). */
+static void NAME(strided_a_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const T *a,
+                                 ptrdiff_t rs_a, ptrdiff_t cs_a, const T *bp, ptrdiff_t rs_bp,
+                                 T *c, ptrdiff_t ldc, ptrdiff_t cols, T alpha, T beta)
 {
+    if (cols == blk->nr) {
+        blk->strided_a_ukernel(kc, a, rs_a, cs_a, bp, rs_bp, c, ldc, alpha, beta);
+        return;
+    }
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
     blk->strided_a_ukernel(kc, a, rs_a, cs_a, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
     NAME(tile_into_c)(tile, blk->nr, c, ldc, blk->mr, cols, alpha, beta);
@@ -177,14 +181,9 @@ static void NAME(gemm_panel_by_panel)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptr
     for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
         ptrdiff_t cols = nc - jr < nr ? nc - jr : nr;
         PACK_PANELS(blk, cols, kc, b + jr * cs_b, cs_b, rs_b, nr, b_packed);
-        for (ptrdiff_t ir = 0; ir < m; ir += mr) {
-            if (cols == nr)
-                blk->strided_a_ukernel(kc, a + ir * rs_a, rs_a, cs_a, b_packed, nr,
-                                       c + ir * ldc + jr, ldc, alpha, beta);
-            else
-                NAME(edge_tile_strided_a)(blk, kc, a + ir * rs_a, rs_a, cs_a, b_packed, nr,
-                                          c + ir * ldc + jr, ldc, cols, alpha, beta);
-        }
+        for (ptrdiff_t ir = 0; ir < m; ir += mr)
+            NAME(strided_a_tile)(blk, kc, a + ir * rs_a, rs_a, cs_a, b_packed, nr,
+                                 c + ir * ldc + jr, ldc, cols, alpha, beta);
     }
 }
 #endif
@@ -430,13 +429,9 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
 #endif
 #if READS_SOURCE
                         if (a_in_place) {
-                            const T *as = a + (ic + ir) * rs_a + pc * cs_a;
-                            if (cols == nr)
-                                blk->strided_a_ukernel(kc, as, rs_a, cs_a, bp, rs_bp, c_strip + jr,
-                                                       ldc, alpha, beta_here);
-                            else
-                                NAME(edge_tile_strided_a)(blk, kc, as, rs_a, cs_a, bp, rs_bp,
-                                                          c_strip + jr, ldc, cols, alpha, beta_here);
+                            NAME(strided_a_tile)(blk, kc, a + (ic + ir) * rs_a + pc * cs_a, rs_a,
+                                                 cs_a, bp, rs_bp, c_strip + jr, ldc, cols, alpha,
+                                                 beta_here);
                             continue;
                         }
 #endif

@@ -51,7 +51,9 @@ static inline void fastnn_step_phase_end_inner_update(double start)
 /* ... which the caller, having timed the whole call as the weight gradient, moves to the update. */
 static inline void fastnn_step_phase_move_inner_update(int layer)
 {
-    if (fastnn_step_phases_on && layer < FASTNN_PHASE_MAX_LAYERS) {
+    if (!fastnn_step_phases_on) /* then nothing was added: no write to the shared global */
+        return;
+    if (layer < FASTNN_PHASE_MAX_LAYERS) {
         fastnn_step_phase_seconds[FASTNN_PHASE_WEIGHT_GRAD][layer] -= fastnn_step_phase_inner_update;
         fastnn_step_phase_seconds[FASTNN_PHASE_UPDATE][layer] += fastnn_step_phase_inner_update;
     }
