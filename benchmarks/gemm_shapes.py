@@ -22,7 +22,8 @@ import numpy as np
 import fastnn
 from fastnn import _core
 from fastnn.bench import fma_peak_gflops
-from fastnn.bench.bf16 import bf16_peak_gflops, bf16_runners
+from fastnn.bench.bf16 import (BAR_PERCENT_OF_PEAK, FLOAT32_INPUT, LIKE_FOR_LIKE, bf16_peak_gflops,
+                               bf16_runners)
 from fastnn.bench.competitors import available_libraries, gemm_runner, numpy_blas, thread_count
 from fastnn.bench.flops import gemm_flops, step_products
 from fastnn.bench.gemm import GEMM_FORMS, gemm_operands
@@ -53,18 +54,21 @@ def rounds_of(candidates, rounds, round_seconds):
 
 
 def report(label, flops, times, peak, reference):
-    """One line: each runner's GFLOP/s and % of peak at its best round, noise, and ratios."""
+    """One line: each runner's GFLOP/s and % of peak at its best round, noise, and ratios; returns
+    each runner's best seconds."""
     best = {name: min(t) for name, t in times.items()}
     noise = max(statistics.median(t) / min(t) - 1 for t in times.values())
     cells = "".join(f"{flops / best[n] * 1e-9:8.1f} {100 * flops / best[n] * 1e-9 / peak:3.0f}%"
                     for n in times)
     ratios = "".join(f"{best[n] / best[reference]:13.2f}x" for n in times if n != reference)
     print(f"{label:<36}{cells}{ratios}   {100 * noise:4.1f}%")
+    return best
 
 
-def header(names, reference):
-    print(f"{'product (m x n x k)':<36}" + "".join(f"{n:>13}" for n in names)
-          + "".join(f"{n.split()[0] + '/' + reference.split()[0]:>14}" for n in names if n != reference)
+def header(names, reference, short=None):
+    short = short or {n: n.split()[0] for n in names}
+    print(f"{'product (m x n x k)':<36}" + "".join(f"{short[n]:>13}" for n in names)
+          + "".join(f"{short[n] + '/' + short[reference]:>14}" for n in names if n != reference)
           + "   noise")
 
 
@@ -92,18 +96,29 @@ def float32_table(batches, libraries, peak, rounds, round_seconds):
 
 
 def bf16_table(n, libraries, peak, rounds, round_seconds):
-    print(f"\nbf16 at n={n}, GFLOP/s and % of the {peak:.0f} GFLOP/s bf16 peak (fastnn "
-          f"matmul(precision='bf16'), torch.matmul on bf16 tensors)")
+    print(f"\nbf16 at n={n}, GFLOP/s and % of the {peak:.0f} GFLOP/s bf16 peak: fastnn "
+          f"matmul(precision='bf16') on bf16 operands (fastnn.to_bf16, converted once, as "
+          f"torch's are: bf16in) and on float32 arrays (rounded while packed: fp32in); "
+          f"torch.matmul on bf16 tensors; x/bf16in = time ratio (> 1: bf16in faster)")
     wanted = [lib for lib in ("fastnn", "torch") if lib in libraries]
-    names = ["fastnn bf16"] + (["torch bf16"] if "torch" in wanted else [])
-    header(names, "fastnn bf16")
+    names = [LIKE_FOR_LIKE, FLOAT32_INPUT] + (["torch bf16"] if "torch" in wanted else [])
+    short = {LIKE_FOR_LIKE: "bf16in", FLOAT32_INPUT: "fp32in", "torch bf16": "torch"}
+    header(names, LIKE_FOR_LIKE, short)
+    verdicts = []
     for form in GEMM_FORMS:
         a, b = gemm_operands(n, n, n, form, np.float32, np.random.default_rng(0))
         trans_a, trans_b = GEMM_FORMS[form]
         runners = bf16_runners(a, b, trans_a, trans_b, wanted)
         runners = {name: runners[name] for name in names}
         times = rounds_of(runners, rounds, round_seconds)
-        report(f"{form} {n}x{n}x{n}", gemm_flops(n, n, n), times, peak, "fastnn bf16")
+        best = report(f"{form} {n}x{n}x{n}", gemm_flops(n, n, n), times, peak, LIKE_FOR_LIKE)
+        share = 100 * gemm_flops(n, n, n) / best[LIKE_FOR_LIKE] * 1e-9 / peak
+        versus = best["torch bf16"] / best[LIKE_FOR_LIKE] if "torch bf16" in best else None
+        met = share >= BAR_PERCENT_OF_PEAK and (versus is None or versus >= 1)
+        verdicts.append(f"{form} {'met' if met else 'NOT met'} ({share:.0f}%"
+                        + (f", {versus:.3f}x torch)" if versus is not None else ")"))
+    print(f"bar (fastnn on bf16 operands >= {BAR_PERCENT_OF_PEAK}% of the bf16 peak and >= "
+          f"torch): " + "; ".join(verdicts))
 
 
 def main(argv=None):

@@ -29,6 +29,12 @@ static inline float fastnn_float_from_bf16(fastnn_bf16 h)
     return x;
 }
 
+/* A bf16 value as float32, a denormal as zero of its sign (as VDPBF16PS reads its inputs). */
+static inline float fastnn_bf16_denormal_to_zero(fastnn_bf16 h)
+{
+    return fastnn_float_from_bf16((h & 0x7f80u) == 0 ? (fastnn_bf16)(h & 0x8000u) : h);
+}
+
 /* x rounded to the nearest bf16, kept as a float32 (which holds every bf16 exactly). */
 static inline float fastnn_round_to_bf16(float x) { return fastnn_float_from_bf16(fastnn_bf16_from_float(x)); }
 

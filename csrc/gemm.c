@@ -236,7 +236,9 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
     return fastnn_gemm_f64(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc, epilogue);
 }
 
-/* bf16 products: float32 in and out, the operands rounded to bf16 as they are packed. */
+/* bf16 products: float32 C, its operands float32 (rounded to bf16 as they are packed) or stored
+ * in bf16 (moved): one nest per pair of operand types (TA, TB), each packer chosen by its
+ * operand's type (PACK_PANELS_BF16). */
 #include "gemm_pack_bf16.h"
 
 #define T float
@@ -249,17 +251,34 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define DOT_KERNELS 1
 #undef NARROW_TILES
 #define NARROW_TILES 1
-#define PACK_PANELS pack_panels_bf16
-#define NAME(x) x##_bf16
+#define PACK_PANELS PACK_PANELS_BF16
 #define BLOCKING bf16gemm
 #define BLOCKING_TYPE fastnn_bf16gemm_blocking
+#define NAME(x) x##_bf16
 #include "gemm_loop_nest.h"
+#undef NAME
+#undef DOT_KERNELS
+#define DOT_KERNELS 0 /* the dot kernels read float32 rows */
+#define TA fastnn_bf16
+#define TB fastnn_bf16
+#define NAME(x) x##_bf16_from_bf16_bf16
+#include "gemm_loop_nest.h"
+#undef NAME
+#undef TB
+#define NAME(x) x##_bf16_from_bf16_f32
+#include "gemm_loop_nest.h"
+#undef NAME
+#undef TA
+#define TB fastnn_bf16
+#define NAME(x) x##_bf16_from_f32_bf16
+#include "gemm_loop_nest.h"
+#undef NAME
+#undef TB
 #undef FETCH_IN_KERNEL
 #undef P
 #undef KGROUP
 #undef DOT_KERNELS
 #undef PACK_PANELS
-#undef NAME
 #undef BLOCKING
 #undef BLOCKING_TYPE
 
@@ -268,15 +287,30 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define DOT_KERNELS 0
 #undef NARROW_TILES
 #define NARROW_TILES 0
-#define PACK_PANELS pack_panels_bf16_rounded
-#define NAME(x) x##_bf16_on_f32
+#define PACK_PANELS PACK_PANELS_BF16_ON_F32
 #define BLOCKING sgemm
 #define BLOCKING_TYPE fastnn_sgemm_blocking
+#define NAME(x) x##_bf16_on_f32
 #include "gemm_loop_nest.h"
+#undef NAME
+#define TA fastnn_bf16
+#define TB fastnn_bf16
+#define NAME(x) x##_bf16_on_f32_from_bf16_bf16
+#include "gemm_loop_nest.h"
+#undef NAME
+#undef TB
+#define NAME(x) x##_bf16_on_f32_from_bf16_f32
+#include "gemm_loop_nest.h"
+#undef NAME
+#undef TA
+#define TB fastnn_bf16
+#define NAME(x) x##_bf16_on_f32_from_f32_bf16
+#include "gemm_loop_nest.h"
+#undef NAME
+#undef TB
 #undef P
 #undef KGROUP
 #undef PACK_PANELS
-#undef NAME
 #undef BLOCKING
 #undef BLOCKING_TYPE
 #undef READS_SOURCE
@@ -296,4 +330,26 @@ int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                                 epilogue);
     return fastnn_gemm_bf16_on_f32(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, ldc,
                                    epilogue);
+}
+
+int fastnn_sgemm_bf16_stored(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                             const void *a, int a_is_bf16, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                             const void *b, int b_is_bf16, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                             float beta, float *c, ptrdiff_t ldc,
+                             const fastnn_epilogue *epilogue)
+{
+    int native = fastnn_active_context()->bf16gemm != NULL;
+#define STORED_AS(TA, TB) m, n, k, alpha, (const TA *)a, rs_a, cs_a, (const TB *)b, rs_b, cs_b, \
+                          beta, c, ldc, epilogue
+    if (a_is_bf16 && b_is_bf16)
+        return native ? fastnn_gemm_bf16_from_bf16_bf16(STORED_AS(fastnn_bf16, fastnn_bf16))
+                      : fastnn_gemm_bf16_on_f32_from_bf16_bf16(STORED_AS(fastnn_bf16, fastnn_bf16));
+    if (a_is_bf16)
+        return native ? fastnn_gemm_bf16_from_bf16_f32(STORED_AS(fastnn_bf16, float))
+                      : fastnn_gemm_bf16_on_f32_from_bf16_f32(STORED_AS(fastnn_bf16, float));
+    if (b_is_bf16)
+        return native ? fastnn_gemm_bf16_from_f32_bf16(STORED_AS(float, fastnn_bf16))
+                      : fastnn_gemm_bf16_on_f32_from_f32_bf16(STORED_AS(float, fastnn_bf16));
+    return fastnn_sgemm_bf16(STORED_AS(float, float));
+#undef STORED_AS
 }

@@ -68,4 +68,14 @@ int fastnn_sgemm_bf16(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                       const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                       float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue);
 
+/* The same product with either operand (or both) stored in bf16 already (uint16 bit patterns,
+ * as ml_dtypes.bfloat16 and torch keep them): a_is_bf16 / b_is_bf16 say which; a float32 operand
+ * is rounded as above. A stored operand is read at half the bytes and packed without rounding;
+ * a denormal bf16 counts as zero, as VDPBF16PS reads it. */
+int fastnn_sgemm_bf16_stored(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                             const void *a, int a_is_bf16, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                             const void *b, int b_is_bf16, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                             float beta, float *c, ptrdiff_t ldc,
+                             const fastnn_epilogue *epilogue);
+
 #endif

@@ -2,6 +2,8 @@
 
 /* The GEMM loop nest, written once and instantiated by gemm.c for float, double and bf16 with
  *   T         the element type of A, B, C, alpha, beta and the epilogue
+ *   TA, TB    (optional) the element types of A and B where they are not T: a bf16 product's
+ *             operands stored in bf16 (fastnn_bf16), its C and the rest float32
  *   P         the element type of the packed panels the micro-kernel reads (T, or fastnn_bf16)
  *   KGROUP    k steps packed together per row of a panel (2 for bf16 pairs, else 1)
  *   PACK_PANELS(blk, count, kc, src, s_w, s_k, w, dst)  packs T into P panels; left undefined,
@@ -33,6 +35,15 @@
  * (For a few rows of C, a row-major B is not packed at all: see b_in_place.)
  * Threads take blocks of C (units) from a shared counter (gemm.c); this nest is serial.
  */
+
+#ifndef TA
+#define TA T
+#define TA_DEFINED_HERE
+#endif
+#ifndef TB
+#define TB T
+#define TB_DEFINED_HERE
+#endif
 
 #ifndef PACK_PANELS
 /* Full panels by copying, w values a k step, `panels` panels side by side in the source.
@@ -204,7 +215,8 @@ typedef struct {
 
 /* Rows row0.. of op(A) (`rows` of them), k steps k0.. (`steps`), over `calls` kernel calls; and
  * the out_elements where they will be packed, if out is not NULL. */
-static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const void *a, ptrdiff_t element_bytes,
+                                  ptrdiff_t rs_a, ptrdiff_t cs_a,
                                   ptrdiff_t row0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t steps,
                                   ptrdiff_t calls, const P *out, ptrdiff_t out_elements)
 {
@@ -220,9 +232,9 @@ static void NAME(a_prefetch_plan)(NAME(a_prefetch) *pf, const T *a, ptrdiff_t rs
         return;
     ptrdiff_t extent = cs_a == 1 ? steps : rows;
     pf->rows_left = cs_a == 1 ? rows : steps;
-    pf->row = (const char *)(a + row0 * rs_a + k0 * cs_a);
-    pf->stride_bytes = (cs_a == 1 ? rs_a : cs_a) * (ptrdiff_t)sizeof(T);
-    pf->lines_per_row = (extent * (ptrdiff_t)sizeof(T) + 63) / 64 + 1; /* +1: rows start anywhere */
+    pf->row = (const char *)a + (row0 * rs_a + k0 * cs_a) * element_bytes;
+    pf->stride_bytes = (cs_a == 1 ? rs_a : cs_a) * element_bytes;
+    pf->lines_per_row = (extent * element_bytes + 63) / 64 + 1; /* +1: rows start anywhere */
     pf->per_call = (pf->rows_left * pf->lines_per_row + calls - 1) / calls;
 }
 
@@ -273,18 +285,19 @@ static inline void NAME(a_prefetch_share)(NAME(a_prefetch) *pf, fastnn_fetch_lin
  * line by line when it is packed. Where packing converts (bf16), the panel's source is twice its
  * packed size and comes from memory (Zen 5, one core, n = 1024: B's packing took 240 us of a
  * 4.5 ms product at 8-9 bytes a cycle, against 30 from L2). */
-static void NAME(next_b_plan)(NAME(a_prefetch) *pf, const BLOCKING_TYPE *blk, const T *b,
+static void NAME(next_b_plan)(NAME(a_prefetch) *pf, const BLOCKING_TYPE *blk, const TB *b,
                               ptrdiff_t rs_b, ptrdiff_t cs_b, ptrdiff_t n, ptrdiff_t k,
                               ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t pc, ptrdiff_t kc,
                               ptrdiff_t calls)
 {
     /* columns of B play the rows of op(A): column j, k step p at b[j * cs_b + p * rs_b] */
     if (pc + kc < k)
-        NAME(a_prefetch_plan)(pf, b, cs_b, rs_b, jc, nc, pc + kc,
+        NAME(a_prefetch_plan)(pf, b, sizeof(TB), cs_b, rs_b, jc, nc, pc + kc,
                               k - pc - kc < blk->kc ? k - pc - kc : blk->kc, calls, NULL, 0);
     else if (jc + nc < n)
-        NAME(a_prefetch_plan)(pf, b, cs_b, rs_b, jc + nc, n - jc - nc < blk->nc ? n - jc - nc : blk->nc,
-                              0, k < blk->kc ? k : blk->kc, calls, NULL, 0);
+        NAME(a_prefetch_plan)(pf, b, sizeof(TB), cs_b, rs_b, jc + nc,
+                              n - jc - nc < blk->nc ? n - jc - nc : blk->nc, 0,
+                              k < blk->kc ? k : blk->kc, calls, NULL, 0);
     else
         *pf = (NAME(a_prefetch)){0};
 }
@@ -303,8 +316,8 @@ static size_t NAME(packed_a_elements)(const BLOCKING_TYPE *blk, ptrdiff_t rows, 
 
 /* C[0:m, 0:n] of the whole product, at (row0, col0) of it, for the epilogue's indexing. */
 static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                              T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                              const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
+                              T alpha, const TA *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                              const TB *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                               ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
                               ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
@@ -349,7 +362,7 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
             ptrdiff_t kc_packed = NAME(kc_packed)(kc);
             T beta_here = pc == 0 ? beta : (T)1;
             int last_pass = pc + kc >= k;
-            const T *b_block = b + pc * rs_b + jc * cs_b;
+            const TB *b_block = b + pc * rs_b + jc * cs_b;
 #if READS_SOURCE
             if (panel_by_panel) {
                 NAME(gemm_panel_by_panel)(blk, m, nc, kc, alpha, a + pc * cs_a, rs_a, cs_a, b_block,
@@ -376,13 +389,14 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                     /* A was packed on the first panel of B: nothing to fetch */
                 } else if (ic + mc < m) {
                     ptrdiff_t rows = m - ic - mc < blk->mc ? m - ic - mc : blk->mc;
-                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, ic + mc, rows, pc, kc, calls,
-                                          a_once ? a_block + mc * kc_full : NULL,
+                    NAME(a_prefetch_plan)(&next_a, a, sizeof(TA), rs_a, cs_a, ic + mc, rows,
+                                          pc, kc, calls, a_once ? a_block + mc * kc_full : NULL,
                                           (rows + mr - 1) / mr * mr * kc_packed);
                 } else {
                     ptrdiff_t rows = m < blk->mc ? m : blk->mc;
                     ptrdiff_t steps = k - pc - kc < blk->kc ? k - pc - kc : blk->kc;
-                    NAME(a_prefetch_plan)(&next_a, a, rs_a, cs_a, 0, rows, pc + kc, steps, calls,
+                    NAME(a_prefetch_plan)(&next_a, a, sizeof(TA), rs_a, cs_a, 0, rows,
+                                          pc + kc, steps, calls,
                                           a_once ? a_block - ic * kc_full + m_padded * kc_full
                                                  : NULL,
                                           (rows + mr - 1) / mr * mr * NAME(kc_packed)(steps));
@@ -453,8 +467,8 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
  * several panels: each chunk packs the panels of B again, which costs a few multiply-adds per
  * element of B against the chunk's hundreds of rows of work with it. */
 static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                              T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                              const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
+                              T alpha, const TA *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                              const TB *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                               ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
                               ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
@@ -474,8 +488,8 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
  * which would cost as much as the product. Each DN-row group of B stays in L1 while all the rows
  * of A (a few, in L2) stream past it; the epilogue runs once C is complete. */
 static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                           T alpha, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                           const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
+                           T alpha, const TA *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                           const TB *b, ptrdiff_t rs_b, ptrdiff_t cs_b, T beta, T *c,
                            ptrdiff_t ldc, const fastnn_epilogue *epilogue, ptrdiff_t row0,
                            ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
@@ -507,7 +521,7 @@ static void NAME(scale_only)(ptrdiff_t m, ptrdiff_t n, T beta, T *c, ptrdiff_t l
 
 /* What every unit of one product shares (gemm.c hands the units to the threads). */
 typedef void (*NAME(gemm_serial_fn))(const BLOCKING_TYPE *, ptrdiff_t, ptrdiff_t, ptrdiff_t, T,
-                                     const T *, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,
+                                     const TA *, ptrdiff_t, ptrdiff_t, const TB *, ptrdiff_t,
                                      ptrdiff_t, T, T *, ptrdiff_t, const fastnn_epilogue *,
                                      ptrdiff_t, ptrdiff_t, P *, P *, size_t);
 typedef struct {
@@ -515,7 +529,8 @@ typedef struct {
     NAME(gemm_serial_fn) serial;
     ptrdiff_t m, n, k;
     T alpha, beta;
-    const T *a, *b;
+    const TA *a;
+    const TB *b;
     ptrdiff_t rs_a, cs_a, rs_b, cs_b, ldc;
     T *c;
     const fastnn_epilogue *epilogue;
@@ -544,8 +559,8 @@ static int NAME(gemm_unit)(void *context, ptrdiff_t unit)
 }
 
 static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
-                      const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                      const T *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                      const TA *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                      const TB *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                       T beta, T *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
 {
     if (m <= 0 || n <= 0)
@@ -608,4 +623,12 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
 #ifdef PACK_PANELS_DEFINED_HERE
 #undef PACK_PANELS
 #undef PACK_PANELS_DEFINED_HERE
+#endif
+#ifdef TA_DEFINED_HERE
+#undef TA
+#undef TA_DEFINED_HERE
+#endif
+#ifdef TB_DEFINED_HERE
+#undef TB
+#undef TB_DEFINED_HERE
 #endif

@@ -155,12 +155,18 @@ typedef void (*fastnn_bf16gemm_fetching_ukernel)(ptrdiff_t k, const fastnn_bf16 
  * steps of consecutive values (step p at src + p * ld). */
 typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w,
                                  ptrdiff_t panels, fastnn_bf16 *dst);
+/* ... and from operands stored in bf16 (no rounding): for the rows contiguous along k, a 32-bit
+ * transposition of their k pairs; for k steps of consecutive values, two steps' values
+ * interleaved. An odd kc's last pair is completed with zero, never read past kc. */
+typedef void (*fastnn_bf16_pack_from_bf16)(ptrdiff_t kc, const fastnn_bf16 *src, ptrdiff_t ld,
+                                           int w, ptrdiff_t panels, fastnn_bf16 *dst);
 
 typedef struct fastnn_bf16gemm_blocking {
     int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
     fastnn_bf16gemm_fetching_ukernel ukernel_fetching; /* optional: ukernel, fetching lines */
     fastnn_bf16_pack pack_transposed, pack_interleaved;
+    fastnn_bf16_pack_from_bf16 pack_transposed_from_bf16, pack_interleaved_from_bf16;
     /* Optional: a dot-product kernel as float32's, on float32 rows rounded to bf16 as it loads
      * them (a few rows of X W^T, where converting W into panels would cost more than the
      * product). */

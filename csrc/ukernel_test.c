@@ -118,16 +118,25 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
     return 0;
 }
 
-int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const float *src,
-                         ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
+int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdiff_t kc,
+                         const void *src, ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
 {
     int status;
     const fastnn_isa_entry *entry = runnable_entry(isa, &status);
     if (entry == NULL)
         return status;
     const fastnn_bf16gemm_blocking *blk = entry->context->bf16gemm;
-    fastnn_bf16_pack pack = blk == NULL ? NULL
-                            : interleaved ? blk->pack_interleaved : blk->pack_transposed;
+    if (blk == NULL)
+        return -2;
+    if (from_bf16) {
+        fastnn_bf16_pack_from_bf16 pack = interleaved ? blk->pack_interleaved_from_bf16
+                                                      : blk->pack_transposed_from_bf16;
+        if (pack == NULL)
+            return -2;
+        pack(kc, src, ld, w, panels, dst);
+        return 0;
+    }
+    fastnn_bf16_pack pack = interleaved ? blk->pack_interleaved : blk->pack_transposed;
     if (pack == NULL)
         return -2;
     pack(kc, src, ld, w, panels, dst);

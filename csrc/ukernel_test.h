@@ -32,9 +32,10 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
                        ptrdiff_t rows, const void *b, ptrdiff_t ldb, ptrdiff_t cols, void *c,
                        ptrdiff_t ldc, double alpha, double beta, long repeats);
 
-/* The bf16 vector packers of set `isa` (interleaved != 0 picks that one): `panels` panels of
- * width w into dst. Same returns. */
-int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const float *src,
-                         ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
+/* The bf16 vector packers of set `isa` (interleaved != 0 picks that one; from_bf16 != 0 the
+ * ones from bf16-stored sources, src then fastnn_bf16): `panels` panels of width w into dst.
+ * Same returns. */
+int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdiff_t kc,
+                         const void *src, ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
 
 #endif

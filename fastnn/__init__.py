@@ -11,6 +11,7 @@ from . import _core
 from . import datasets, functional, init, nn, optim
 from .estimators import LinearSVM, LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from .io import load, save
+from .bf16 import BF16Array, to_bf16
 from .linalg import matmul
 
 __version__ = "0.1.0"
@@ -67,6 +68,6 @@ def set_num_threads(n):
     _core.set_num_threads(n)
 
 
-__all__ = ["matmul", "cpu_info", "get_num_threads", "set_num_threads", "save", "load",
+__all__ = ["matmul", "to_bf16", "BF16Array", "cpu_info", "get_num_threads", "set_num_threads", "save", "load",
            "MLPClassifier", "MLPRegressor", "Perceptron", "LogisticRegression", "LinearSVM",
            "datasets", "functional", "init", "nn", "optim", "__version__"]

@@ -33,6 +33,11 @@ cdef extern from "gemm.h" nogil:
                           const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                           const float *b, ptrdiff_t rs_b, ptrdiff_t cs_b,
                           float beta, float *c, ptrdiff_t ldc, const fastnn_epilogue *epilogue)
+    int fastnn_sgemm_bf16_stored(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                                 const void *a, int a_is_bf16, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                 const void *b, int b_is_bf16, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                                 float beta, float *c, ptrdiff_t ldc,
+                                 const fastnn_epilogue *epilogue)
 
 cdef extern from "dispatch.h" nogil:
     ctypedef struct fastnn_cpu_features:
@@ -101,12 +106,46 @@ cdef cnp.ndarray _float_matrix(object x, str name):
     cdef cnp.ndarray arr = x if type(x) is cnp.ndarray else np.asarray(x)
     cdef int type_num = cnp.PyArray_TYPE(arr)
     if type_num != cnp.NPY_FLOAT32 and type_num != cnp.NPY_FLOAT64:
-        raise TypeError(f"matmul: {name} must be float32 or float64, got {arr.dtype}")
+        hint = (" (bf16 bit patterns: wrap them as fastnn.BF16Array(bits))"
+                if type_num == cnp.NPY_UINT16 else "")
+        raise TypeError(f"matmul: {name} must be float32 or float64, got {arr.dtype}{hint}")
     if cnp.PyArray_NDIM(arr) != 2:
         raise ValueError(f"matmul: {name} must be 2-D, got {arr.ndim}-D with shape {(<object>arr).shape}")
     if arr.strides[0] % arr.itemsize or arr.strides[1] % arr.itemsize or not cnp.PyArray_ISALIGNED(arr):
         arr = arr.copy()  # misaligned data, or byte strides that are not whole elements, cannot be packed
     return arr
+
+
+cdef object _BF16Array = None  # fastnn.bf16.BF16Array, imported on first need
+
+
+cdef object _bf16_bits(object x):
+    """Where x is stored in bf16 -- a fastnn.BF16Array, or a numpy array of
+    ml_dtypes.bfloat16 (recognised by its dtype's name and size, so that fastnn neither imports
+    nor needs ml_dtypes) -- its values' bit patterns as a uint16 view of the same memory;
+    else None."""
+    global _BF16Array
+    if isinstance(x, cnp.ndarray):
+        dtype = (<cnp.ndarray>x).dtype
+        if dtype.itemsize == 2 and dtype.name == "bfloat16":
+            return x.view(np.uint16)
+        return None
+    if _BF16Array is None:
+        from fastnn.bf16 import BF16Array
+        _BF16Array = BF16Array
+    if isinstance(x, _BF16Array):
+        return x.bits
+    return None
+
+
+cdef cnp.ndarray _bf16_matrix(cnp.ndarray bits, str name):
+    """bf16 bit patterns as a 2-D uint16 array whose strides are whole elements."""
+    if cnp.PyArray_NDIM(bits) != 2:
+        raise ValueError(f"matmul: {name} must be 2-D, got {bits.ndim}-D with shape "
+                         f"{(<object>bits).shape}")
+    if bits.strides[0] % 2 or bits.strides[1] % 2 or not cnp.PyArray_ISALIGNED(bits):
+        bits = bits.copy()
+    return bits
 
 
 cdef bint _may_overlap(cnp.ndarray x, cnp.ndarray y):
@@ -156,6 +195,12 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
     the same numbers (up to the order of the sums) from the float32 kernels. The default "fp32"
     computes in the arrays' own precision.
 
+    With `precision="bf16"`, either operand (or both) may be stored in bf16 already -- a numpy
+    array of `ml_dtypes.bfloat16` (as jax uses; ml_dtypes is not needed by fastnn) or a
+    `fastnn.BF16Array` (`fastnn.to_bf16(x)`) -- and is then read as it is, at half the bytes of
+    float32, with the same result as the float32 array that rounds to those values. The result
+    (and `out`) stays float32. A bf16 operand with precision="fp32" is an error.
+
     >>> import numpy as np, fastnn
     >>> x = np.arange(6, dtype=np.float32).reshape(2, 3)
     >>> fastnn.matmul(x, x, trans_b=True)
@@ -167,13 +212,22 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
     """
     # Validation lives here rather than in Python because it is most of the cost of a small
     # product: a 64 x 64 product takes about 5 microseconds.
-    cdef cnp.ndarray A = _float_matrix(a, "a"), B = _float_matrix(b, "b")
-    if cnp.PyArray_TYPE(A) != cnp.PyArray_TYPE(B):
-        raise TypeError(f"matmul: a and b must share a dtype, got {A.dtype} and {B.dtype}")
+    cdef object a_bits = _bf16_bits(a), b_bits = _bf16_bits(b)
+    cdef bint a_bf16 = a_bits is not None, b_bf16 = b_bits is not None
+    cdef cnp.ndarray A, B
+    cdef bint bf16
+    if a_bf16 or b_bf16:
+        A, B = _bf16_operands(a, a_bits, b, b_bits, precision)
+        bf16 = True
+    else:
+        A, B = _float_matrix(a, "a"), _float_matrix(b, "b")
+        if cnp.PyArray_TYPE(A) != cnp.PyArray_TYPE(B):
+            raise TypeError(f"matmul: a and b must share a dtype, got {A.dtype} and {B.dtype}")
+        # the default's own object first: the full check costs as much as a 16 x 16 product
+        bf16 = precision is not _FP32 and precision_is_bf16(precision, A.dtype, "matmul")
+    cdef int out_type = cnp.NPY_FLOAT32 if a_bf16 or b_bf16 else cnp.PyArray_TYPE(A)
     cdef cnp.ndarray op_a = A.T if trans_a else A
     cdef cnp.ndarray op_b = B.T if trans_b else B
-    # the default's own object first: the full check costs as much as a 16 x 16 product
-    cdef bint bf16 = precision is not _FP32 and precision_is_bf16(precision, A.dtype, "matmul")
     cdef ptrdiff_t m = op_a.shape[0], k = op_a.shape[1], n = op_b.shape[1]
     if op_b.shape[0] != k:
         raise ValueError(
@@ -181,14 +235,16 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
             f"{(<object>op_b).shape} (a {(<object>A).shape}, trans_a={trans_a}; "
             f"b {(<object>B).shape}, trans_b={trans_b})")
     if out is None:
-        return gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0), bf16=bf16)
+        return _gemm_any(op_a, a_bf16, op_b, b_bf16, cnp.PyArray_EMPTY(2, [m, n], out_type, 0),
+                         bf16)
     if not isinstance(out, cnp.ndarray):
         raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
     cdef cnp.ndarray C = out
     if C.ndim != 2 or C.shape[0] != m or C.shape[1] != n:
         raise ValueError(f"matmul: out has shape {out.shape}, expected {(m, n)}")
-    if cnp.PyArray_TYPE(C) != cnp.PyArray_TYPE(A):
-        raise TypeError(f"matmul: out has dtype {out.dtype}, expected {A.dtype}")
+    if cnp.PyArray_TYPE(C) != out_type:
+        raise TypeError(f"matmul: out has dtype {out.dtype}, expected "
+                        f"{np.dtype(np.float32) if out_type == cnp.NPY_FLOAT32 else A.dtype}")
     if not C.flags.writeable:
         raise ValueError("matmul: out is read-only")
     if _may_overlap(C, A):
@@ -198,15 +254,61 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
     if m == 0 or n == 0:
         return out
     cdef ptrdiff_t itemsize = C.itemsize
-    if not cnp.PyArray_ISALIGNED(C):
-        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0), bf16=bf16)
-    elif C.strides[1] == itemsize and C.strides[0] % itemsize == 0:
-        gemm(op_a, op_b, C, bf16=bf16)
-    elif C.strides[0] == itemsize and C.strides[1] % itemsize == 0:
-        gemm(op_b.T, op_a.T, C.T, bf16=bf16)  # a column-major out: C^T = op(b)^T op(a)^T
+    if C.strides[1] == itemsize and C.strides[0] % itemsize == 0 and cnp.PyArray_ISALIGNED(C):
+        _gemm_any(op_a, a_bf16, op_b, b_bf16, C, bf16)
+    elif C.strides[0] == itemsize and C.strides[1] % itemsize == 0 and cnp.PyArray_ISALIGNED(C):
+        # a column-major out: C^T = op(b)^T op(a)^T
+        _gemm_any(op_b.T, b_bf16, op_a.T, a_bf16, C.T, bf16)
     else:
-        C[...] = gemm(op_a, op_b, cnp.PyArray_EMPTY(2, [m, n], cnp.PyArray_TYPE(A), 0), bf16=bf16)
+        C[...] = _gemm_any(op_a, a_bf16, op_b, b_bf16,
+                           cnp.PyArray_EMPTY(2, [m, n], out_type, 0), bf16)
     return out
+
+
+cdef tuple _bf16_operands(object a, object a_bits, object b, object b_bits, object precision):
+    """matmul's operands where one or both are stored in bf16: the bf16 ones as uint16 bit
+    patterns, a float32 one as it is; errors name the argument."""
+    if not precision_is_bf16(precision, np.float32, "matmul"):
+        stored = "a" if a_bits is not None else "b"
+        raise ValueError(f"matmul: {stored} is stored in bfloat16, which needs precision='bf16' "
+                         f"(bf16 products accumulated in float32), got precision={precision!r}")
+    cdef list matrices = []
+    for name, x, bits in (("a", a, a_bits), ("b", b, b_bits)):
+        if bits is not None:
+            matrices.append(_bf16_matrix(bits, name))
+            continue
+        arr = _float_matrix(x, name)
+        if cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT32:
+            raise TypeError(f"matmul: with a bfloat16 operand, {name} must be float32 or "
+                            f"bfloat16 (bf16 products take float32 operands), got {arr.dtype}")
+        matrices.append(arr)
+    return tuple(matrices)
+
+
+cdef cnp.ndarray _gemm_any(cnp.ndarray a, bint a_bf16, cnp.ndarray b, bint b_bf16,
+                           cnp.ndarray c, bint bf16):
+    """c = a @ b, each operand float (gemm) or bf16 bit patterns (a bf16 product)."""
+    if not (a_bf16 or b_bf16):
+        return gemm(a, b, c, bf16=bf16)
+    cdef ptrdiff_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    _check_aligned(a, "matmul: a")
+    _check_aligned(b, "matmul: b")
+    _check_aligned(c, "matmul: out")
+    cdef ptrdiff_t rs_a = _element_stride(a, 0), cs_a = _element_stride(a, 1)
+    cdef ptrdiff_t rs_b = _element_stride(b, 0), cs_b = _element_stride(b, 1)
+    cdef ptrdiff_t ldc = _element_stride(c, 0)
+    cdef const void *pa = cnp.PyArray_DATA(a)
+    cdef const void *pb = cnp.PyArray_DATA(b)
+    cdef float *pc = <float *>cnp.PyArray_DATA(c)
+    cdef int status
+    with nogil:
+        status = fastnn_sgemm_bf16_stored(m, n, k, 1, pa, a_bf16, rs_a, cs_a, pb, b_bf16, rs_b,
+                                          cs_b, 0, pc, ldc, NULL)
+    if status == FASTNN_UNITS_INTERRUPTED:
+        _raise_pending()
+    if status != 0:
+        raise MemoryError("matmul: could not allocate the packing buffers")
+    return c
 
 
 cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha=1.0, double beta=0.0,

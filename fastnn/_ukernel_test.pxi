@@ -7,7 +7,8 @@ cdef extern from "ukernel_test.h" nogil:
     int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, ptrdiff_t lda,
                            ptrdiff_t rows, const void *b, ptrdiff_t ldb, ptrdiff_t cols, void *c,
                            ptrdiff_t ldc, double alpha, double beta, long repeats)
-    int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const float *src,
+    int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdiff_t kc,
+                             const void *src,
                              ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
 
 # kind: (code, element type of A and B, of C, whether a dot tile)
@@ -86,18 +87,22 @@ def _ukernel_test(str isa, str kind, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, 
 
 
 def _bf16_pack_test(str isa, bint interleaved, cnp.ndarray src, int w, ptrdiff_t panels):
-    """Set `isa`'s vector packer on float32 src: interleaved, src is (kc, >= panels * w), k steps
-    along rows; transposed, src is (>= panels * w, kc), rows along k. Returns the uint16 panels."""
-    if src.dtype != np.float32 or src.ndim != 2 or (src.shape[1] > 1 and src.strides[1] != 4):
-        raise ValueError("_bf16_pack_test: src must be 2-D float32 with unit column stride")
+    """Set `isa`'s vector packer on src, float32 (rounded) or uint16 (bf16 bit patterns, the
+    packers from bf16-stored operands): interleaved, src is (kc, >= panels * w), k steps along
+    rows; transposed, src is (>= panels * w, kc), rows along k. Returns the uint16 panels."""
+    if src.dtype != np.float32 and src.dtype != np.uint16:
+        raise ValueError("_bf16_pack_test: src must be float32 or uint16 (bf16 bits)")
+    if src.ndim != 2 or (src.shape[1] > 1 and src.strides[1] != src.itemsize):
+        raise ValueError("_bf16_pack_test: src must be 2-D with unit column stride")
     _check_aligned(src, "_bf16_pack_test: src")
     cdef ptrdiff_t kc = src.shape[0] if interleaved else src.shape[1]
     cdef ptrdiff_t width = src.shape[1] if interleaved else src.shape[0]
     if w < 1 or panels < 1 or width < panels * w or kc < 1:
         raise ValueError(f"_bf16_pack_test: {panels} panels of {w} do not fit src {(<object>src).shape}")
     cdef cnp.ndarray dst = np.full(panels * w * (kc + (kc & 1)), 0xFFFF, dtype=np.uint16)
-    cdef ptrdiff_t ld = src.strides[0] // 4 if src.shape[0] > 1 else src.shape[1]
+    cdef ptrdiff_t ld = src.strides[0] // src.itemsize if src.shape[0] > 1 else src.shape[1]
     cdef bytes isa_name = isa.encode()
-    _ukernel_status(fastnn_bf16_pack_run(isa_name, interleaved, kc, <const float *>cnp.PyArray_DATA(src),
-                                         ld, w, panels, cnp.PyArray_DATA(dst)), isa, "bf16 packing")
+    _ukernel_status(fastnn_bf16_pack_run(isa_name, interleaved, src.dtype == np.uint16, kc,
+                                         cnp.PyArray_DATA(src), ld, w, panels,
+                                         cnp.PyArray_DATA(dst)), isa, "bf16 packing")
     return dst

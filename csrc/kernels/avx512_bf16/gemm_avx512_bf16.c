@@ -309,6 +309,88 @@ static void pack_transposed_avx512_bf16(ptrdiff_t kc, const float *src, ptrdiff_
         pack_transposed_panel(kc, src + i * w * ld, ld, w, dst + i * w * (kc + (kc & 1)));
 }
 
+/* The packers from operands stored in bf16 (kernel_context.h's fastnn_bf16_pack_from_bf16):
+ * nothing to round, half the bytes of float32 to read. */
+
+static inline __mmask32 first_lanes_32(ptrdiff_t n)
+{
+    return n >= 32 ? 0xffffffffu : (__mmask32)((1u << n) - 1);
+}
+
+/* Two k steps of 16 columns into their 16 pairs: each value widened to a dword, the odd step's
+ * into the upper half. */
+static inline __m512i pairs_of_bf16_steps(__m256i even, __m256i odd)
+{
+    return _mm512_or_si512(_mm512_cvtepu16_epi32(even),
+                           _mm512_slli_epi32(_mm512_cvtepu16_epi32(odd), 16));
+}
+
+/* k steps of consecutive values (step p at src + p * ld), by blocks of 16 steps, panel by panel:
+ * each panel gets its block's 8 pairs in a run (w x 32 bytes), where a step at a time across the
+ * panels would scatter short stores over panels KC x w apart (the same few L1 sets); the block's
+ * 16 source rows keep their lines in L1 while the panels beside take the rest of them. */
+static void pack_interleaved_from_bf16_avx512_bf16(ptrdiff_t kc, const fastnn_bf16 *src,
+                                                   ptrdiff_t ld, int w, ptrdiff_t panels,
+                                                   fastnn_bf16 *dst)
+{
+    ptrdiff_t panel_size = (ptrdiff_t)w * (kc + (kc & 1)), columns = panels * w;
+    for (ptrdiff_t p0 = 0; p0 < kc; p0 += 16) {
+        ptrdiff_t p_end = kc - p0 < 16 ? kc : p0 + 16;
+        for (ptrdiff_t p = p0 + 16; p < p0 + 32 && p < kc; p++) /* rows far apart */
+            for (ptrdiff_t j = 0; j < columns; j += 32)
+                _mm_prefetch((const char *)(src + p * ld + j), _MM_HINT_T0);
+        for (ptrdiff_t panel = 0; panel < panels; panel++) {
+            fastnn_bf16 *out = dst + panel * panel_size + p0 * w;
+            for (ptrdiff_t p = p0; p < p_end; p += 2, out += 2 * w) {
+                const fastnn_bf16 *even_row = src + p * ld + panel * w, *odd_row = even_row + ld;
+                for (int j = 0; j < w; j += 16) {
+                    __mmask16 lanes = first_lanes_16(w - j);
+                    __m256i even = _mm256_maskz_loadu_epi16(lanes, even_row + j);
+                    __m256i odd = p + 1 < kc ? _mm256_maskz_loadu_epi16(lanes, odd_row + j)
+                                             : _mm256_setzero_si256();
+                    _mm512_mask_storeu_epi32(out + 2 * j, lanes, pairs_of_bf16_steps(even, odd));
+                }
+            }
+        }
+    }
+}
+
+/* w rows contiguous along k (row r at src + r * ld): a k pair is already a dword, so a panel is
+ * the rows' dwords transposed, by blocks of 8 rows x 32 steps (one line of each row) in two
+ * 8 x 8 dword transpositions. Past kc the masked load reads zeros, which also complete an odd
+ * kc's last pair; rows past w are not read. */
+static void pack_transposed_from_bf16_avx512_bf16(ptrdiff_t kc, const fastnn_bf16 *src,
+                                                  ptrdiff_t ld, int w, ptrdiff_t panels,
+                                                  fastnn_bf16 *dst)
+{
+    ptrdiff_t pairs = (kc + 1) / 2, panel_size = (ptrdiff_t)w * 2 * pairs;
+    for (ptrdiff_t i = 0; i < panels; i++, src += w * ld, dst += panel_size)
+        for (ptrdiff_t p0 = 0; p0 < kc; p0 += 32) {
+            __mmask32 steps = first_lanes_32(kc - p0);
+            ptrdiff_t q_end = pairs - p0 / 2 < 16 ? pairs - p0 / 2 : 16;
+            for (int r0 = 0; r0 < w; r0 += 8) {
+                __mmask8 rows = w - r0 >= 8 ? 0xff : (__mmask8)((1u << (w - r0)) - 1);
+                __m256i lo[8], hi[8];
+                for (int r = 0; r < 8; r++) {
+                    if (r0 + r >= w) {
+                        lo[r] = hi[r] = _mm256_setzero_si256();
+                        continue;
+                    }
+                    const fastnn_bf16 *row = src + (r0 + r) * ld + p0;
+                    _mm_prefetch((const char *)(row + 32 * PREFETCH_BLOCKS), _MM_HINT_T0);
+                    __m512i v = _mm512_maskz_loadu_epi16(steps, row);
+                    lo[r] = _mm512_castsi512_si256(v);
+                    hi[r] = _mm512_extracti64x4_epi64(v, 1);
+                }
+                transpose_8x8_epi32(lo);
+                transpose_8x8_epi32(hi);
+                fastnn_bf16 *out = dst + p0 * w + 2 * r0; /* pair p0 / 2 of row r0 */
+                for (ptrdiff_t q = 0; q < q_end; q++)
+                    _mm256_mask_storeu_epi32(out + q * 2 * w, rows, q < 8 ? lo[q] : hi[q - 8]);
+            }
+        }
+}
+
 /* The dot-product kernel for a few rows of X W^T: A and B rows read where they are, 32 floats of
  * each at a time rounded to bf16 by one VCVTNE2PS2BF16 (the same rounding as the packers), a 4 x 4
  * tile of C in 16 accumulators. Both operands pair their k steps alike, so VDPBF16PS multiplies
@@ -371,6 +453,8 @@ static const fastnn_bf16gemm_blocking narrow_tiles = {
     .ukernel_fetching = bf16gemm_avx512_bf16_8x32_fetching,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
+    .pack_transposed_from_bf16 = pack_transposed_from_bf16_avx512_bf16,
+    .pack_interleaved_from_bf16 = pack_interleaved_from_bf16_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
     .dot_ukernel = sgemm_bf16_dot_avx512_bf16_4x4,
 };
@@ -391,6 +475,8 @@ const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16 = {
     .ukernel_fetching = bf16gemm_avx512_bf16_12x32_fetching,
     .pack_transposed = pack_transposed_avx512_bf16,
     .pack_interleaved = pack_interleaved_avx512_bf16,
+    .pack_transposed_from_bf16 = pack_transposed_from_bf16_avx512_bf16,
+    .pack_interleaved_from_bf16 = pack_interleaved_from_bf16_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
     .dot_ukernel = sgemm_bf16_dot_avx512_bf16_4x4,
     .narrow = &narrow_tiles,
