@@ -257,8 +257,11 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define NAME(x) x##_bf16
 #include "gemm_loop_nest.h"
 #undef NAME
-#undef DOT_KERNELS
-#define DOT_KERNELS 0 /* the dot kernels read float32 rows */
+/* the dot kernel that reads either storage, told which by the operands' sizes */
+#define DOT_UKERNEL dot_ukernel_stored
+#define DOT_TILE(blk, k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta)                         \
+    (blk)->dot_ukernel_stored(k, a, sizeof *(a) == sizeof(fastnn_bf16), lda, rows, b,              \
+                              sizeof *(b) == sizeof(fastnn_bf16), ldb, cols, c, ldc, alpha, beta)
 #define TA fastnn_bf16
 #define TB fastnn_bf16
 #define NAME(x) x##_bf16_from_bf16_bf16
@@ -274,6 +277,8 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #include "gemm_loop_nest.h"
 #undef NAME
 #undef TB
+#undef DOT_UKERNEL
+#undef DOT_TILE
 #undef FETCH_IN_KERNEL
 #undef P
 #undef KGROUP

@@ -11,6 +11,9 @@
  *   READS_SOURCE  whether the micro-kernel may read B where it is: not when packing converts
  *             or rounds
  *   DOT_KERNELS  whether the blocking's dot kernels (which read A and B where they are) may
+ *   DOT_UKERNEL, DOT_TILE(blk, k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta)  (optional)
+ *             the blocking's member holding the dot kernel, and its call; by default dot_ukernel
+ *             with the dot kernel's own arguments
  *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   PREFETCH_NEXT_B  (with PREFETCH_A) whether the source of B's next panel is fetched while
@@ -482,6 +485,12 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
 }
 
 #if DOT_KERNELS
+#ifndef DOT_UKERNEL
+#define DOT_UKERNEL dot_ukernel
+#define DOT_TILE(blk, k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta)                         \
+    (blk)->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta)
+#define DOT_UKERNEL_DEFINED_HERE
+#endif
 /* The path for few rows or columns of C with both operands contiguous along k (X W^T at a
  * small batch, or into a few outputs):
  * dot-product micro-kernels read A and B where they are, so W is not transposed into panels,
@@ -497,7 +506,7 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
     const int dm = blk->dot_mr, dn = blk->dot_nr;
     for (ptrdiff_t j = 0; j < n; j += dn)
         for (ptrdiff_t i = 0; i < m; i += dm)
-            blk->dot_ukernel(k, a + i * rs_a, rs_a, m - i < dm ? m - i : dm, b + j * cs_b, cs_b,
+            DOT_TILE(blk, k, a + i * rs_a, rs_a, m - i < dm ? m - i : dm, b + j * cs_b, cs_b,
                              n - j < dn ? n - j : dn, c + i * ldc + j, ldc, alpha, beta);
     if (epilogue)
         epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
@@ -592,7 +601,7 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
 #if DOT_KERNELS /* chosen for the whole product, so that every thread count sums in one order */
     /* Few rows take the dot kernels only for deep products: at k = 64 packing wins (the
      * 64-64-64-10 step at batch 32: 20.5 -> 14.8 us with packing, one core, Zen 5). */
-    if (blk->dot_ukernel && cs_a == 1 && rs_b == 1 &&
+    if (blk->DOT_UKERNEL && cs_a == 1 && rs_b == 1 &&
         ((m <= blk->dot_max_rows && k >= FASTNN_DOT_MIN_DEPTH) || n <= FASTNN_DOT_MAX_COLS(blk->nr)))
         serial = NAME(gemm_dot);
 #endif
@@ -623,6 +632,11 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
 #ifdef PACK_PANELS_DEFINED_HERE
 #undef PACK_PANELS
 #undef PACK_PANELS_DEFINED_HERE
+#endif
+#ifdef DOT_UKERNEL_DEFINED_HERE
+#undef DOT_UKERNEL
+#undef DOT_TILE
+#undef DOT_UKERNEL_DEFINED_HERE
 #endif
 #ifdef TA_DEFINED_HERE
 #undef TA

@@ -161,6 +161,15 @@ typedef void (*fastnn_bf16_pack)(ptrdiff_t kc, const float *src, ptrdiff_t ld, i
 typedef void (*fastnn_bf16_pack_from_bf16)(ptrdiff_t kc, const fastnn_bf16 *src, ptrdiff_t ld,
                                            int w, ptrdiff_t panels, fastnn_bf16 *dst);
 
+/* The dot kernel of a bf16 product whose operands may be stored in bf16 (a_is_bf16, b_is_bf16:
+ * a and b are then fastnn_bf16 rows, else float32 rows rounded as they load): the same tile
+ * and the same sums in the same order as the float32 one, so either storage gives the same
+ * bits. */
+typedef void (*fastnn_bf16_dot_stored_ukernel)(ptrdiff_t k, const void *a, int a_is_bf16,
+                                               ptrdiff_t lda, ptrdiff_t rows, const void *b,
+                                               int b_is_bf16, ptrdiff_t ldb, ptrdiff_t cols,
+                                               float *c, ptrdiff_t ldc, float alpha, float beta);
+
 typedef struct fastnn_bf16gemm_blocking {
     int mr, nr, kc, mc, nc; /* kc even: only the last block of k may be odd; mc a multiple of mr */
     fastnn_bf16gemm_ukernel ukernel;
@@ -172,6 +181,7 @@ typedef struct fastnn_bf16gemm_blocking {
      * product). */
     int dot_mr, dot_nr, dot_max_rows;
     fastnn_sgemm_dot_ukernel dot_ukernel;
+    fastnn_bf16_dot_stored_ukernel dot_ukernel_stored; /* with dot_ukernel: the same, stored */
     /* Optional: the same with a smaller MR, for the products whose rows it tiles with fewer
      * padded rows (64 rows on 8-row tiles rather than 12) */
     const struct fastnn_bf16gemm_blocking *narrow;

@@ -1,6 +1,7 @@
 """A correctness sweep of fastnn.matmul against float64 numpy, for whichever kernels are active:
 float32, float64, and float32 with precision="bf16" against the float64 product of the operands
-rounded to bf16 (whose products are exact in float32, so only the sums' rounding is allowed).
+rounded to bf16 (whose products are exact in float32, so only the sums' rounding is allowed), and
+bit for bit against it the same product on operands stored in bf16 (fastnn.to_bf16).
 
 Run as a script (the tests run it once per instruction set, with FASTNN_ISA set in a fresh
 process, since the choice is made at import); prints the ISA and exits non-zero on a mismatch.
@@ -41,6 +42,11 @@ def check(m, n, k, dtype, rng, failures, precision="fp32"):
         b = operand(rng, k, n, dtype, trans_b)
         c = fastnn.matmul(a, b, trans_a=trans_a, trans_b=trans_b, precision=precision)
         if precision == "bf16":
+            # operands stored in bf16 (fastnn.to_bf16) give the same bits as float32 ones
+            stored = fastnn.matmul(fastnn.to_bf16(a), fastnn.to_bf16(b), trans_a=trans_a,
+                                   trans_b=trans_b, precision=precision)
+            if not np.array_equal(stored, c):
+                failures.append(("bf16 stored", m, n, k, trans_a, trans_b))
             a, b = round_to_bf16(a), round_to_bf16(b)
         ref = reference(a, b, trans_a, trans_b)
         bad = np.abs(c - ref) > error_bound(a, b, trans_a, trans_b, dtype)

@@ -55,6 +55,20 @@ def test_bf16_section_holds_fastnn_against_the_bf16_peak_and_torch():
                                                  "peak_gflops_f32_one_core": 250.0})
 
 
+def test_bf16_verdict_holds_the_bf16_operand_runner_against_torch():
+    """Like for like: torch's operands are bf16 tensors, so the bar's verdict uses fastnn on
+    bf16 operands where the rows have it, and the float32-input rate is shown beside."""
+    from fastnn.bench.bf16 import bf16_section
+    peaks = {"peak_gflops_bf16_one_core": 500.0, "peak_gflops_f32_one_core": 250.0}
+    rows = [{"n": 1024, "form": "A.B^T", "library": lib, "gflops": g}
+            for lib, g in (("fastnn bf16 (bf16 operands)", 470.0), ("fastnn bf16", 440.0),
+                           ("torch bf16", 450.0))]
+    text = bf16_section(rows, peaks)
+    assert "A.B^T: met" in text and "1.04x" in text and "0.98x" in text
+    rows[0]["gflops"] = 445.0  # float32 input's figure would not decide it either way
+    assert "A.B^T: NOT met" in bf16_section(rows, peaks)
+
+
 def test_probe_lanes_follow_the_isa(every_isa):
     expected = {"avx512_bf16": 16, "avx512": 16, "avx2": 8, "generic": 4}[every_isa]
     assert vector_lanes(np.float32) == expected
@@ -209,7 +223,8 @@ def test_command_line_writes_every_section_to_json(tmp_path):
         assert row["predicted_no_input_grad"] == predicted_backward_ratio(
             row["sizes"], need_input_grad=False)
         assert math.isclose(row["ratio_input_grad"], row["backward_s"] / row["forward_s"])
-    assert {row["library"] for row in results["bf16"]} == {"fastnn bf16", "fastnn fp32"}
+    assert {row["library"] for row in results["bf16"]} == {
+        "fastnn bf16 (bf16 operands)", "fastnn bf16", "fastnn fp32"}
     assert all(row["gflops"] > 0 for row in results["bf16"])
     assert (machine["peak_gflops_bf16_one_core"] is None) == (not fastnn.cpu_info()["bf16_native"])
     assert {row["library"] for row in results["training"]} >= {"fastnn", "numpy"}

@@ -104,15 +104,21 @@ def test_dot_tile_kernel_on_every_edge(isa, kind):
         assert np.isnan(c[outside]).all(), (isa, kind, k, rows, cols, "wrote outside the tile")
 
 
-@pytest.mark.parametrize("isa", RUNNABLE)
-@pytest.mark.parametrize("interleaved", [False, True], ids=["transposed", "interleaved"])
-def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
+def bf16_panel_widths(isa):
+    """The panel widths set `isa`'s bf16 packers serve: its tiles' MR and NR, the narrow MR."""
     mr, nr = kernel_or_skip(isa, "bf16gemm")
     widths = {mr, nr}
     try:
         widths.add(_core._ukernel_shape(isa, "bf16gemm_narrow")[0])
     except ValueError:
         pass
+    return widths
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("interleaved", [False, True], ids=["transposed", "interleaved"])
+def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
+    widths = bf16_panel_widths(isa)
     rng = np.random.default_rng(3)
     # kc: every count of pairs in a 16-step block (each ends a vector of the panel elsewhere);
     # panels: one, and odd and even counts past it (narrow panels go two to a vector)
@@ -130,6 +136,31 @@ def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
                                    for p in range(panels)])
         assert packed.shape == expected.shape
         np.testing.assert_array_equal(packed, expected, err_msg=f"{isa} w={w} kc={kc} of {steps}")
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("interleaved", [False, True], ids=["transposed", "interleaved"])
+def test_bf16_packers_from_bf16_sources_pair_like_the_definition(isa, interleaved):
+    """The packers of operands stored in bf16: the same panels as the definition, the values
+    moved as they are (NaN payloads, denormals and all), an odd kc completed with zero and
+    nothing read past kc (the source's next values are NaN)."""
+    widths = bf16_panel_widths(isa)
+    rng = np.random.default_rng(4)
+    # kc: every count of pairs in the 16- and 32-step blocks, and past them
+    kc_values = (1, 2, 3, 5, 7, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65)
+    for w, panels, kc in itertools.product(sorted(widths), (1, 2, 3, 5), kc_values):
+        bits = rng.integers(0, 1 << 16, (kc + 1, panels * w + 3), dtype=np.uint16)
+        bits[kc] = 0x7FC1  # a NaN pattern past kc: must not be read
+        # transposed: rows along k, kc + 1 apart, so the NaN follows each row's last value
+        src = bits[:kc] if interleaved else np.ascontiguousarray(bits.T)[:, :kc]
+        packed = _core._bf16_pack_test(isa, interleaved, src, w, panels)
+        expected = []
+        for p in range(panels):
+            panel = np.zeros((kc + kc % 2, w), np.uint16)
+            panel[:kc] = bits[:kc, p * w:(p + 1) * w]
+            expected.append(panel.reshape(-1, 2, w).transpose(0, 2, 1).ravel())
+        np.testing.assert_array_equal(packed, np.concatenate(expected),
+                                      err_msg=f"{isa} w={w} kc={kc} panels={panels}")
 
 
 def test_unknown_or_missing_kernels_are_clear_errors():

@@ -403,27 +403,39 @@ static void pack_transposed_from_bf16_avx512_bf16(ptrdiff_t kc, const fastnn_bf1
  * 16 rows 136 against 168) */
 #define DOT_MAX_ROWS 12
 
-static inline __m512bh load_rounded(const float *p, __mmask16 lo, __mmask16 hi)
+/* 32 values of a row from step p, as bf16: loaded where the row is stored in bf16, else rounded
+ * from float32 by one VCVTNE2PS2BF16; either way in the order of k, so that a stored operand's
+ * pairs meet the same partners as a rounded one's. */
+static inline __m512bh load_pairs(const char *row, int stored, ptrdiff_t p, __mmask16 lo,
+                                  __mmask16 hi)
 {
-    return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+    if (stored)
+        return (__m512bh)_mm512_maskz_loadu_epi16(lo | (__mmask32)hi << 16,
+                                                  (const fastnn_bf16 *)row + p);
+    const float *x = (const float *)row + p;
+    return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + 16), _mm512_maskz_loadu_ps(lo, x));
 }
 
-static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_t lda,
-                                           ptrdiff_t rows, const float *b, ptrdiff_t ldb,
-                                           ptrdiff_t cols, float *c, ptrdiff_t ldc, float alpha,
-                                           float beta)
+static inline __attribute__((always_inline)) void bf16_dot_tile_4x4(
+    ptrdiff_t k, const void *a, int a_stored, ptrdiff_t lda, ptrdiff_t rows, const void *b,
+    int b_stored, ptrdiff_t ldb, ptrdiff_t cols, float *c, ptrdiff_t ldc, float alpha, float beta)
 {
-    const float *ar[DOT_M], *br[DOT_N];
-    for (int i = 0; i < DOT_M; i++) ar[i] = a + (i < rows ? i : rows - 1) * lda;
-    for (int j = 0; j < DOT_N; j++) br[j] = b + (j < cols ? j : cols - 1) * ldb;
+    ptrdiff_t a_bytes = a_stored ? 2 : 4, b_bytes = b_stored ? 2 : 4;
+    const char *ar[DOT_M], *br[DOT_N];
+    for (int i = 0; i < DOT_M; i++)
+        ar[i] = (const char *)a + (i < rows ? i : rows - 1) * lda * a_bytes;
+    for (int j = 0; j < DOT_N; j++)
+        br[j] = (const char *)b + (j < cols ? j : cols - 1) * ldb * b_bytes;
     __m512 acc[DOT_M][DOT_N];
     _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++)
         _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++) acc[i][j] = _mm512_setzero_ps();
     for (ptrdiff_t p = 0; p < k; p += 32) {
         __mmask16 lo = first_lanes_16(k - p), hi = k - p > 16 ? first_lanes_16(k - p - 16) : 0;
         __m512bh av[DOT_M], bv[DOT_N];
-        _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++) av[i] = load_rounded(ar[i] + p, lo, hi);
-        _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++) bv[j] = load_rounded(br[j] + p, lo, hi);
+        _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++)
+            av[i] = load_pairs(ar[i], a_stored, p, lo, hi);
+        _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++)
+            bv[j] = load_pairs(br[j], b_stored, p, lo, hi);
         _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++)
             _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++)
                 acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av[i], bv[j]);
@@ -443,6 +455,30 @@ static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_
         }
 }
 
+static void sgemm_bf16_dot_avx512_bf16_4x4(ptrdiff_t k, const float *a, ptrdiff_t lda,
+                                           ptrdiff_t rows, const float *b, ptrdiff_t ldb,
+                                           ptrdiff_t cols, float *c, ptrdiff_t ldc, float alpha,
+                                           float beta)
+{
+    bf16_dot_tile_4x4(k, a, 0, lda, rows, b, 0, ldb, cols, c, ldc, alpha, beta);
+}
+
+/* The same where either operand is stored in bf16: one copy of the tile per storage pair. */
+static void bf16_dot_stored_avx512_bf16_4x4(ptrdiff_t k, const void *a, int a_is_bf16,
+                                            ptrdiff_t lda, ptrdiff_t rows, const void *b,
+                                            int b_is_bf16, ptrdiff_t ldb, ptrdiff_t cols,
+                                            float *c, ptrdiff_t ldc, float alpha, float beta)
+{
+    if (a_is_bf16 && b_is_bf16)
+        bf16_dot_tile_4x4(k, a, 1, lda, rows, b, 1, ldb, cols, c, ldc, alpha, beta);
+    else if (a_is_bf16)
+        bf16_dot_tile_4x4(k, a, 1, lda, rows, b, 0, ldb, cols, c, ldc, alpha, beta);
+    else if (b_is_bf16)
+        bf16_dot_tile_4x4(k, a, 0, lda, rows, b, 1, ldb, cols, c, ldc, alpha, beta);
+    else
+        bf16_dot_tile_4x4(k, a, 0, lda, rows, b, 0, ldb, cols, c, ldc, alpha, beta);
+}
+
 /* 8 x 32 for products of few rows that 12 tiles badly: 64 rows are 8 full tiles instead of 5 and
  * a third of one, whose rows are packed one value at a time and computed in full for nothing.
  * Measured on one Zen 5 core, 256 x 256 bf16 weights: 64 rows took 24.3 us against 19.9 for 60
@@ -457,6 +493,7 @@ static const fastnn_bf16gemm_blocking narrow_tiles = {
     .pack_interleaved_from_bf16 = pack_interleaved_from_bf16_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
     .dot_ukernel = sgemm_bf16_dot_avx512_bf16_4x4,
+    .dot_ukernel_stored = bf16_dot_stored_avx512_bf16_4x4,
 };
 
 /* 12 x 32 floats of C: 24 accumulators, enough independent chains for two VDPBF16PS pipes of
@@ -479,5 +516,6 @@ const fastnn_bf16gemm_blocking fastnn_bf16gemm_avx512_bf16 = {
     .pack_interleaved_from_bf16 = pack_interleaved_from_bf16_avx512_bf16,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = DOT_MAX_ROWS,
     .dot_ukernel = sgemm_bf16_dot_avx512_bf16_4x4,
+    .dot_ukernel_stored = bf16_dot_stored_avx512_bf16_4x4,
     .narrow = &narrow_tiles,
 };
