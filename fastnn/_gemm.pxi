@@ -126,8 +126,8 @@ cdef object _bf16_bits(object x):
     else None."""
     global _BF16Array
     if isinstance(x, cnp.ndarray):
-        dtype = (<cnp.ndarray>x).dtype
-        if dtype.itemsize == 2 and dtype.name == "bfloat16":
+        # the size first, in C: a float operand pays no more than that
+        if cnp.PyArray_ITEMSIZE(<cnp.ndarray>x) == 2 and x.dtype.name == "bfloat16":
             return x.view(np.uint16)
         return None
     if _BF16Array is None:

@@ -58,3 +58,11 @@ def test_cnn_digits_beats_the_mlp_of_the_same_budget():
     scores = {name: float(acc) for name, acc in re.findall(r"^(CNN|MLP)\s.*mean test accuracy (\S+)", out, flags=re.M)}
     assert set(scores) == {"CNN", "MLP"}
     assert scores["CNN"] > 0.95 and scores["CNN"] > scores["MLP"]
+
+
+def test_bf16_operands_give_the_float32_inputs_bits():
+    out = run_example("bf16_operands.py", "--size", "128", "--rounds", "1")
+    assert "bf16 operands and mixed give the same bits: True" in out
+    error = float(re.search(r"bf16 values: (\S+)", out).group(1))
+    assert error < 1e-4  # float32 sums of 128 exact bf16 products
+    assert "bf16 operands (fastnn.to_bf16, once)" in out and "GFLOP/s" in out
