@@ -339,6 +339,24 @@ static void pack_interleaved_from_bf16_avx512_bf16(ptrdiff_t kc, const fastnn_bf
         for (ptrdiff_t p = p0 + 16; p < p0 + 32 && p < kc; p++) /* rows far apart */
             for (ptrdiff_t j = 0; j < columns; j += 32)
                 _mm_prefetch((const char *)(src + p * ld + j), _MM_HINT_T0);
+        if (w == 8) { /* the narrow tiles' A: two panels to a vector, its halves one each */
+            for (ptrdiff_t j = 0; j < columns; j += 16) {
+                __mmask16 lanes = first_lanes_16(columns - j);
+                fastnn_bf16 *out = dst + j / 8 * panel_size + p0 * 8;
+                for (ptrdiff_t p = p0; p < p_end; p += 2, out += 16) {
+                    const fastnn_bf16 *even_row = src + p * ld + j;
+                    __m256i even = _mm256_maskz_loadu_epi16(lanes, even_row);
+                    __m256i odd = p + 1 < kc ? _mm256_maskz_loadu_epi16(lanes, even_row + ld)
+                                             : _mm256_setzero_si256();
+                    __m512i pairs = pairs_of_bf16_steps(even, odd);
+                    _mm256_storeu_si256((__m256i *)out, _mm512_castsi512_si256(pairs));
+                    if (lanes == 0xffff)
+                        _mm256_storeu_si256((__m256i *)(out + panel_size),
+                                            _mm512_extracti64x4_epi64(pairs, 1));
+                }
+            }
+            continue;
+        }
         for (ptrdiff_t panel = 0; panel < panels; panel++) {
             fastnn_bf16 *out = dst + panel * panel_size + p0 * w;
             for (ptrdiff_t p = p0; p < p_end; p += 2, out += 2 * w) {
