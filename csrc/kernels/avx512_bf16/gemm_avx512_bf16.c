@@ -123,6 +123,41 @@ static inline __m512i pairs_of_steps(__m512 even, __m512 odd)
     return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
 }
 
+/* Panels of 8 (the narrow tiles' A) from k steps of consecutive values (step p at src + p * ld),
+ * two panels to a vector, its halves stored one into each, by blocks of 16 steps, 16 columns at
+ * a time (see pack_interleaved_avx512_bf16), for source type S: STEP_PAIRS(row, ld, lanes, odd)
+ * gives the pairs of 16 columns of steps `row` and row + ld (zeros for it unless `odd`). */
+#define DEFINE_PACK_PANELS_OF_8(S, STEP_PAIRS)                                                    \
+    static void pack_panels_of_8_##S##_avx512_bf16(ptrdiff_t kc, const S *src, ptrdiff_t ld,      \
+                                                  ptrdiff_t panels, fastnn_bf16 *dst)             \
+    {                                                                                             \
+        ptrdiff_t panel_size = 8 * (kc + (kc & 1)), columns = panels * 8;                         \
+        for (ptrdiff_t p0 = 0; p0 < kc; p0 += 16) {                                               \
+            ptrdiff_t p_end = kc - p0 < 16 ? kc : p0 + 16;                                        \
+            for (ptrdiff_t p = p0 + 16; p < p0 + 32 && p < kc; p++) /* rows far apart */          \
+                for (ptrdiff_t j = 0; j < columns; j += 64 / (ptrdiff_t)sizeof(S))                \
+                    _mm_prefetch((const char *)(src + p * ld + j), _MM_HINT_T0);                  \
+            for (ptrdiff_t j = 0; j < columns; j += 16) {                                         \
+                __mmask16 lanes = first_lanes_16(columns - j);                                    \
+                fastnn_bf16 *out = dst + j / 8 * panel_size + p0 * 8;                             \
+                for (ptrdiff_t p = p0; p < p_end; p += 2, out += 16) {                            \
+                    __m512i pairs = STEP_PAIRS(src + p * ld + j, ld, lanes, p + 1 < kc);         \
+                    _mm256_storeu_si256((__m256i *)out, _mm512_castsi512_si256(pairs));           \
+                    if (lanes == 0xffff)                                                          \
+                        _mm256_storeu_si256((__m256i *)(out + panel_size),                        \
+                                            _mm512_extracti64x4_epi64(pairs, 1));                 \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    }
+
+static inline __m512i float_step_pairs(const float *row, ptrdiff_t ld, __mmask16 lanes, int odd)
+{
+    return pairs_of_steps(_mm512_maskz_loadu_ps(lanes, row),
+                          odd ? _mm512_maskz_loadu_ps(lanes, row + ld) : _mm512_setzero_ps());
+}
+DEFINE_PACK_PANELS_OF_8(float, float_step_pairs)
+
 /* k steps of consecutive floats (step p at src + p * ld) to pairs of steps interleaved:
  * 16 columns of two steps are rounded by one VCVTNE2PS2BF16 and interleaved by one permute.
  * Two whole rows of the source are read at a time for all the panels, in chunks that never
@@ -139,27 +174,7 @@ static void pack_interleaved_avx512_bf16(ptrdiff_t kc, const float *src, ptrdiff
 {
     ptrdiff_t panel_size = (ptrdiff_t)w * (kc + (kc & 1)), columns = panels * w;
     if (w == 8) {
-        for (ptrdiff_t p0 = 0; p0 < kc; p0 += 16) {
-            ptrdiff_t p_end = kc - p0 < 16 ? kc : p0 + 16;
-            for (ptrdiff_t p = p0 + 16; p < p0 + 32 && p < kc; p++) /* rows far apart */
-                for (ptrdiff_t j = 0; j < columns; j += 16)
-                    _mm_prefetch((const char *)(src + p * ld + j), _MM_HINT_T0);
-            for (ptrdiff_t j = 0; j < columns; j += 16) {
-                __mmask16 lanes = first_lanes_16(columns - j);
-                fastnn_bf16 *out = dst + j / 8 * panel_size + p0 * 8;
-                for (ptrdiff_t p = p0; p < p_end; p += 2, out += 16) {
-                    const float *even_row = src + p * ld + j;
-                    __m512 even = _mm512_maskz_loadu_ps(lanes, even_row);
-                    __m512 odd = p + 1 < kc ? _mm512_maskz_loadu_ps(lanes, even_row + ld)
-                                            : _mm512_setzero_ps();
-                    __m512i pairs = pairs_of_steps(even, odd);
-                    _mm256_storeu_si256((__m256i *)out, _mm512_castsi512_si256(pairs));
-                    if (lanes == 0xffff)
-                        _mm256_storeu_si256((__m256i *)(out + panel_size),
-                                            _mm512_extracti64x4_epi64(pairs, 1));
-                }
-            }
-        }
+        pack_panels_of_8_float_avx512_bf16(kc, src, ld, panels, dst);
         return;
     }
     for (ptrdiff_t p = 0; p < kc; p += 2, src += 2 * ld, dst += 2 * w) {
@@ -325,6 +340,16 @@ static inline __m512i pairs_of_bf16_steps(__m256i even, __m256i odd)
                            _mm512_slli_epi32(_mm512_cvtepu16_epi32(odd), 16));
 }
 
+static inline __m512i bf16_step_pairs(const fastnn_bf16 *row, ptrdiff_t ld, __mmask16 lanes,
+                                      int odd)
+{
+    return pairs_of_bf16_steps(_mm256_maskz_loadu_epi16(lanes, row),
+                               odd ? _mm256_maskz_loadu_epi16(lanes, row + ld)
+                                   : _mm256_setzero_si256());
+}
+DEFINE_PACK_PANELS_OF_8(fastnn_bf16, bf16_step_pairs)
+#undef DEFINE_PACK_PANELS_OF_8
+
 /* k steps of consecutive values (step p at src + p * ld), by blocks of 16 steps, panel by panel:
  * each panel gets its block's 8 pairs in a run (w x 32 bytes), where a step at a time across the
  * panels would scatter short stores over panels KC x w apart (the same few L1 sets); the block's
@@ -333,30 +358,16 @@ static void pack_interleaved_from_bf16_avx512_bf16(ptrdiff_t kc, const fastnn_bf
                                                    ptrdiff_t ld, int w, ptrdiff_t panels,
                                                    fastnn_bf16 *dst)
 {
+    if (w == 8) {
+        pack_panels_of_8_fastnn_bf16_avx512_bf16(kc, src, ld, panels, dst);
+        return;
+    }
     ptrdiff_t panel_size = (ptrdiff_t)w * (kc + (kc & 1)), columns = panels * w;
     for (ptrdiff_t p0 = 0; p0 < kc; p0 += 16) {
         ptrdiff_t p_end = kc - p0 < 16 ? kc : p0 + 16;
         for (ptrdiff_t p = p0 + 16; p < p0 + 32 && p < kc; p++) /* rows far apart */
             for (ptrdiff_t j = 0; j < columns; j += 32)
                 _mm_prefetch((const char *)(src + p * ld + j), _MM_HINT_T0);
-        if (w == 8) { /* the narrow tiles' A: two panels to a vector, its halves one each */
-            for (ptrdiff_t j = 0; j < columns; j += 16) {
-                __mmask16 lanes = first_lanes_16(columns - j);
-                fastnn_bf16 *out = dst + j / 8 * panel_size + p0 * 8;
-                for (ptrdiff_t p = p0; p < p_end; p += 2, out += 16) {
-                    const fastnn_bf16 *even_row = src + p * ld + j;
-                    __m256i even = _mm256_maskz_loadu_epi16(lanes, even_row);
-                    __m256i odd = p + 1 < kc ? _mm256_maskz_loadu_epi16(lanes, even_row + ld)
-                                             : _mm256_setzero_si256();
-                    __m512i pairs = pairs_of_bf16_steps(even, odd);
-                    _mm256_storeu_si256((__m256i *)out, _mm512_castsi512_si256(pairs));
-                    if (lanes == 0xffff)
-                        _mm256_storeu_si256((__m256i *)(out + panel_size),
-                                            _mm512_extracti64x4_epi64(pairs, 1));
-                }
-            }
-            continue;
-        }
         for (ptrdiff_t panel = 0; panel < panels; panel++) {
             fastnn_bf16 *out = dst + panel * panel_size + p0 * w;
             for (ptrdiff_t p = p0; p < p_end; p += 2, out += 2 * w) {
