@@ -6,15 +6,16 @@
  *             operands stored in bf16 (fastnn_bf16), its C and the rest float32
  *   P         the element type of the packed panels the micro-kernel reads (T, or fastnn_bf16)
  *   KGROUP    k steps packed together per row of a panel (2 for bf16 pairs, else 1)
- *   PACK_PANELS(blk, count, kc, src, s_w, s_k, w, dst)  packs T into P panels; left undefined,
+ *   PACK_PANELS(blk, count, kc, src, s_w, s_k, w, dst)  packs TA or TB into P panels (a
+ *             type-generic macro where the two differ); left undefined,
  *             the nest's own copying packer
  *   READS_SOURCE  whether the micro-kernel may read B where it is: not when packing converts
  *             or rounds
  *   DOT_KERNELS  whether the blocking's dot kernels (which read A and B where they are) may
+ *             serve: not where they would skip the rounding that packing does
  *   DOT_UKERNEL, DOT_TILE(blk, k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta)  (optional)
  *             the blocking's member holding the dot kernel, and its call; by default dot_ukernel
  *             with the dot kernel's own arguments
- *             serve: not where they would skip the rounding that packing does
  *   PREFETCH_A  whether the next block of A is fetched while the current one is used
  *   PREFETCH_NEXT_B  (with PREFETCH_A) whether the source of B's next panel is fetched while
  *             the current one is used: 1, over the last block of A's calls; 2, for products of
