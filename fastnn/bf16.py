@@ -49,7 +49,6 @@ class BF16Array:
     """
 
     __slots__ = ("bits",)
-    dtype_name = "bfloat16"
 
     def __init__(self, bits):
         bits = bits if isinstance(bits, np.ndarray) else np.asarray(bits)
