@@ -133,3 +133,31 @@ int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const f
     pack(kc, src, ld, w, panels, dst);
     return 0;
 }
+
+int fastnn_float_pack_run(const char *isa, int f64, int transposed, ptrdiff_t kc, const void *src,
+                          ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
+{
+    int status;
+    const fastnn_isa_entry *entry = runnable_entry(isa, &status);
+    if (entry == NULL)
+        return status;
+    size_t size = f64 ? sizeof(double) : sizeof(float);
+    if (!transposed) {
+        fastnn_pack_copy copy = f64 ? entry->context->dgemm->pack_copy
+                                    : entry->context->sgemm->pack_copy;
+        copy(kc, src, ld * (ptrdiff_t)size, w * (int)size, panels, dst);
+        return 0;
+    }
+    if (f64 ? entry->context->dgemm->pack_transposed == NULL
+            : entry->context->sgemm->pack_transposed == NULL)
+        return -2;
+    for (ptrdiff_t i = 0; i < panels; i++) {
+        if (f64)
+            entry->context->dgemm->pack_transposed(kc, (const double *)src + i * w * ld, ld, w,
+                                                   (double *)dst + i * w * kc);
+        else
+            entry->context->sgemm->pack_transposed(kc, (const float *)src + i * w * ld, ld, w,
+                                                   (float *)dst + i * w * kc);
+    }
+    return 0;
+}

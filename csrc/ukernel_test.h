@@ -37,4 +37,10 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
 int fastnn_bf16_pack_run(const char *isa, int interleaved, ptrdiff_t kc, const float *src,
                          ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
 
+/* The float32 (f64 == 0) or float64 packers of set `isa`: `panels` panels of width w (ld elements
+ * between the source's rows) by its copying packer, or, transposed != 0, by its transposing one
+ * (one call a panel), into dst. Same returns; -2 also for a set without a transposing packer. */
+int fastnn_float_pack_run(const char *isa, int f64, int transposed, ptrdiff_t kc, const void *src,
+                          ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
+
 #endif

@@ -1,4 +1,4 @@
-"""Every micro-kernel and bf16 packer of every kernel set this CPU runs, on its own, against a
+"""Every micro-kernel and packer of every kernel set this CPU runs, on its own, against a
 float64 numpy reference of its contract (csrc/kernel_context.h): every k remainder around the
 kernels' unrolling and vector widths, every edge row and column count of the dot tiles, alpha and
 beta, beta == 0 reading nothing of C, nothing written outside the tile. A kernel bug shows here,
@@ -130,6 +130,36 @@ def test_bf16_packers_round_and_pair_like_the_definition(isa, interleaved):
                                    for p in range(panels)])
         assert packed.shape == expected.shape
         np.testing.assert_array_equal(packed, expected, err_msg=f"{isa} w={w} kc={kc} of {steps}")
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transposed", [False, True], ids=["copying", "transposing"])
+def test_float_packers_lay_out_panels_like_the_definition(isa, dtype, transposed):
+    """panel i, k step p, lane r holds op(source)[p, i * w + r]: the copying packer on k steps of
+    consecutive values (B as stored, A transposed), the transposing one on rows along k, for the
+    set's own panel widths and others (its copying packer takes any), every k remainder around the
+    copy's steps of 8 and the transposes' blocks of 4, 8 and 16, a source off its alignment, and
+    nothing written past the last panel."""
+    kind = "dgemm" if dtype == np.float64 else "sgemm"
+    mr, nr = kernel_or_skip(isa, kind)
+    widths = {mr, nr} if transposed else {mr, nr, 1, 3, 5, 12}
+    rng = np.random.default_rng(5)
+    kc_values = (1, 2, 3, 7, 8, 9, 15, 16, 17, 33)
+    for w, panels, kc in itertools.product(sorted(widths), (1, 2, 3), kc_values):
+        steps = panels * w
+        x = rng.standard_normal((kc, steps + 3)).astype(dtype)  # k steps along rows
+        src = np.ascontiguousarray(x.T) if transposed else x
+        src = np.pad(src, ((0, 0), (1, 0)))[:, 1:]  # one value off the array's alignment
+        try:
+            packed = _core._float_pack_test(isa, transposed, src, w, panels, guard=16)
+        except ValueError:
+            assert transposed
+            pytest.skip(f"{isa} has no {kind} transposing packer")
+        expected = x[:, :steps].reshape(kc, panels, w).transpose(1, 0, 2).ravel()
+        np.testing.assert_array_equal(packed[:steps * kc], expected,
+                                      err_msg=f"{isa} {kind} w={w} panels={panels} kc={kc}")
+        assert np.isnan(packed[steps * kc:]).all(), (isa, kind, w, panels, kc, "wrote past the end")
 
 
 def test_unknown_or_missing_kernels_are_clear_errors():

@@ -55,12 +55,12 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx2_2x4, double, __m256d, 4, __m256i, TAIL_
 const fastnn_sgemm_blocking fastnn_sgemm_avx2 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 144, .nc = 512, .ukernel = sgemm_avx2_6x16,
     .strided_a_ukernel = sgemm_avx2_6x16_strided_a,
-    .pack_transposed = fastnn_spack_transposed_avx2,
+    .pack_transposed = fastnn_spack_transposed_avx2, .pack_copy = fastnn_pack_copy_avx2,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0, .dot_ukernel = sgemm_dot_avx2_2x4,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx2 = {
     .mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8,
     .strided_a_ukernel = dgemm_avx2_6x8_strided_a,
-    .pack_transposed = fastnn_dpack_transposed_avx2,
+    .pack_transposed = fastnn_dpack_transposed_avx2, .pack_copy = fastnn_pack_copy_avx2,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0, .dot_ukernel = dgemm_dot_avx2_2x4,
 };

@@ -55,12 +55,12 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
 const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32,
     .strided_a_ukernel = sgemm_avx512_8x32_strided_a,
-    .pack_transposed = fastnn_spack_transposed_avx512,
+    .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
     .strided_a_ukernel = dgemm_avx512_8x16_strided_a,
-    .pack_transposed = fastnn_dpack_transposed_avx2,
+    .pack_transposed = fastnn_dpack_transposed_avx2, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = dgemm_dot_avx512_4x4,
 };
