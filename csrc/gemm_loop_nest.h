@@ -89,11 +89,25 @@ static void NAME(tile_into_c)(const T *tile, int nr, T *c, ptrdiff_t ldc, ptrdif
     }
 }
 
-/* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
+/* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. At most
+ * half a tile's columns go to the set's half-width kernel where it has one, straight into C
+ * when its rows and columns are whole. */
 static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap, const P *bp,
                             ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                             T alpha, T beta)
 {
+#if KGROUP == 1
+    if (blk->half_ukernel && 2 * cols <= blk->nr) {
+        if (rows == blk->mr && 2 * cols == blk->nr) {
+            blk->half_ukernel(kc, ap, bp, rs_bp, c, ldc, alpha, beta);
+            return;
+        }
+        T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+        blk->half_ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
+        NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);
+        return;
+    }
+#endif
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
     blk->ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
     NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);

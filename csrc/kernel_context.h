@@ -64,6 +64,8 @@ typedef void (*fastnn_dgemm_dot_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
+    /* Optional: the MR x NR/2 tile, for a last column tile of at most NR/2 columns */
+    fastnn_sgemm_ukernel half_ukernel;
     fastnn_spack_transposed pack_transposed;
     fastnn_pack_copy pack_copy;
     int dot_mr, dot_nr, dot_max_rows; /* dot kernels beat packing up to dot_max_rows rows of C */
@@ -74,6 +76,7 @@ typedef struct {
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_dgemm_ukernel ukernel;
+    fastnn_dgemm_ukernel half_ukernel;
     fastnn_dpack_transposed pack_transposed;
     fastnn_pack_copy pack_copy;
     int dot_mr, dot_nr, dot_max_rows;

@@ -57,6 +57,14 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         *mr = blk->mr, *nr = blk->nr;
         break;
     }
+    case FASTNN_UKERNEL_SGEMM_HALF:
+        if (ctx->sgemm->half_ukernel == NULL) return -2;
+        *mr = ctx->sgemm->mr, *nr = ctx->sgemm->nr / 2;
+        break;
+    case FASTNN_UKERNEL_DGEMM_HALF:
+        if (ctx->dgemm->half_ukernel == NULL) return -2;
+        *mr = ctx->dgemm->mr, *nr = ctx->dgemm->nr / 2;
+        break;
     default: return -2;
     }
     return 0;
@@ -81,6 +89,12 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
             break;
         case FASTNN_UKERNEL_DGEMM:
             ctx->dgemm->ukernel(k, a, b, ldb, c, ldc, alpha, beta);
+            break;
+        case FASTNN_UKERNEL_SGEMM_HALF:
+            ctx->sgemm->half_ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
+            break;
+        case FASTNN_UKERNEL_DGEMM_HALF:
+            ctx->dgemm->half_ukernel(k, a, b, ldb, c, ldc, alpha, beta);
             break;
         case FASTNN_UKERNEL_BF16GEMM:
             ctx->bf16gemm->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);

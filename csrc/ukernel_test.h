@@ -17,6 +17,8 @@ typedef enum {
     FASTNN_UKERNEL_BF16GEMM_NARROW, /* the bf16 register tile of the narrow blocking */
     FASTNN_UKERNEL_BF16GEMM_FETCHING, /* the bf16 tile's ukernel_fetching, fetching its panels */
     FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING, /* the same of the narrow blocking */
+    FASTNN_UKERNEL_SGEMM_HALF, /* the float32 MR x NR/2 tile for a last, narrow column tile */
+    FASTNN_UKERNEL_DGEMM_HALF, /* the same, float64 */
 } fastnn_ukernel_kind;
 
 /* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it

@@ -21,7 +21,9 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "bf16gemm_dot": (5, np.float32, np.float32, True),
                  "bf16gemm_narrow": (6, np.uint16, np.float32, False),
                  "bf16gemm_fetching": (7, np.uint16, np.float32, False),
-                 "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False)}
+                 "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False),
+                 "sgemm_half": (9, np.float32, np.float32, False),
+                 "dgemm_half": (10, np.float64, np.float64, False)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:

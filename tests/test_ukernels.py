@@ -17,7 +17,7 @@ from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
 REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", "bf16gemm_fetching",
-                  "bf16gemm_narrow_fetching")
+                  "bf16gemm_narrow_fetching", "sgemm_half", "dgemm_half")
 DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
@@ -54,7 +54,7 @@ def error_bound(a, b, c0, alpha, beta, eps):
 @pytest.mark.parametrize("kind", REGISTER_TILES)
 def test_register_tile_kernel(isa, kind):
     mr, nr = kernel_or_skip(isa, kind)
-    dtype = np.float64 if kind == "dgemm" else np.float32
+    dtype = np.float64 if kind.startswith("dgemm") else np.float32
     eps = np.finfo(dtype).eps
     rng = np.random.default_rng(len(isa) * 10 + len(kind))
     for k, (alpha, beta) in itertools.product(K_VALUES, ALPHA_BETA):
