@@ -50,57 +50,6 @@
 #endif
 
 #ifndef PACK_PANELS
-/* Full panels by copying, w values a k step, `panels` panels side by side in the source.
- * The source is swept a few k steps (rows) at a time across all the panels, so that each panel
- * gets a run of COPY_STEPS * w contiguous values: panel by panel, the rows (often a multiple of
- * 4 KiB apart) would thrash the few L1 sets they map to, and one step's w values per panel would
- * scatter the writes over as many pages. Measured on Zen 5, 1024-wide source, w = 32: 58 GB/s
- * against 34 panel by panel. The widths the kernel sets use get loops of constant length, which
- * the compiler turns into a few vector moves. */
-#define COPY_STEPS 8
-/* Each panel's piece of the next COPY_STEPS rows is fetched while this block is copied: the
- * source is a weight in L3 or memory, read in runs of a few KiB the hardware prefetchers catch
- * too late (dS W at 256 x 1024 x 1024 spent 11% of its time packing W, at 5 GB/s). */
-static inline void NAME(prefetch_rows)(const T *rows, ptrdiff_t count, ptrdiff_t s_k, int bytes)
-{
-    for (ptrdiff_t p = 0; p < count; p++)
-        for (int b = 0; b < bytes; b += 64)
-            __builtin_prefetch((const char *)(rows + p * s_k) + b, 0, 3);
-}
-
-static void NAME(copy_panels)(ptrdiff_t kc, const T *src, ptrdiff_t s_k, int w, ptrdiff_t panels,
-                              T *restrict dst)
-{
-    for (ptrdiff_t p0 = 0; p0 < kc; p0 += COPY_STEPS) {
-        ptrdiff_t steps = kc - p0 < COPY_STEPS ? kc - p0 : COPY_STEPS;
-        ptrdiff_t ahead = kc - p0 - steps < COPY_STEPS ? kc - p0 - steps : COPY_STEPS;
-        const T *rows = src + p0 * s_k;
-        T *out = dst + p0 * w;
-#define COPY_PANELS_OF_WIDTH(W)                                                                   \
-    case W:                                                                                       \
-        for (ptrdiff_t panel = 0; panel < panels; panel++, out += W * kc) {                       \
-            if (ahead > 0)                                                                        \
-                NAME(prefetch_rows)(rows + steps * s_k + panel * W, ahead, s_k,                   \
-                                    W * (int)sizeof(T));                                          \
-            for (ptrdiff_t p = 0; p < steps; p++)                                                 \
-                for (int r = 0; r < W; r++) out[p * W + r] = rows[p * s_k + panel * W + r];      \
-        }                                                                                         \
-        break;
-        switch (w) {
-            COPY_PANELS_OF_WIDTH(4)
-            COPY_PANELS_OF_WIDTH(6)
-            COPY_PANELS_OF_WIDTH(8)
-            COPY_PANELS_OF_WIDTH(16)
-            COPY_PANELS_OF_WIDTH(32)
-        default:
-            for (ptrdiff_t panel = 0; panel < panels; panel++, out += (ptrdiff_t)w * kc)
-                for (ptrdiff_t p = 0; p < steps; p++)
-                    for (int r = 0; r < w; r++) out[p * w + r] = rows[p * s_k + panel * w + r];
-        }
-#undef COPY_PANELS_OF_WIDTH
-    }
-}
-#undef COPY_STEPS
 
 #include "pack_transposed_panel.h"
 
@@ -115,7 +64,7 @@ static void NAME(pack_panels)(const BLOCKING_TYPE *blk, ptrdiff_t count, ptrdiff
 {
     if (s_w == 1 && count >= w) {
         ptrdiff_t panels = count / w;
-        NAME(copy_panels)(kc, src, s_k, w, panels, dst);
+        blk->pack_copy(kc, src, s_k * (ptrdiff_t)sizeof(T), w * (int)sizeof(T), panels, dst);
         src += panels * w;
         dst += panels * w * kc;
         count -= panels * w;
@@ -155,11 +104,25 @@ static void NAME(tile_into_c)(const T *tile, int nr, T *c, ptrdiff_t ldc, ptrdif
     }
 }
 
-/* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. */
+/* An edge tile: the micro-kernel fills a scratch tile, of which rows x cols go into C. At most
+ * half a tile's columns go to the set's half-width kernel where it has one, straight into C
+ * when its rows and columns are whole. */
 static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap, const P *bp,
                             ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                             T alpha, T beta)
 {
+#if KGROUP == 1
+    if (blk->half_ukernel && 2 * cols <= blk->nr) {
+        if (rows == blk->mr && 2 * cols == blk->nr) {
+            blk->half_ukernel(kc, ap, bp, rs_bp, c, ldc, alpha, beta);
+            return;
+        }
+        T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
+        blk->half_ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
+        NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);
+        return;
+    }
+#endif
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
     blk->ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
     NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);

@@ -42,6 +42,12 @@ typedef void (*fastnn_spack_transposed)(ptrdiff_t kc, const float *src, ptrdiff_
 typedef void (*fastnn_dpack_transposed)(ptrdiff_t kc, const double *src, ptrdiff_t ld, int w,
                                         double *dst);
 
+/* Packs `panels` full panels by copying, whatever the type: k step p of panel i, row_bytes
+ * contiguous bytes at src + p * ld + i * row_bytes (ld in bytes), into
+ * dst + (i * kc + p) * row_bytes (csrc/kernels/pack_copy.h). */
+typedef void (*fastnn_pack_copy)(ptrdiff_t kc, const void *src, ptrdiff_t ld, int row_bytes,
+                                 ptrdiff_t panels, void *dst);
+
 /* Optional: a dot-product micro-kernel for operands contiguous along k, A rows lda apart and B
  * columns ldb apart (as X and W in X W^T): a rows x cols tile (at most dot_mr x dot_nr) of
  * C = alpha * A B + beta * C, any k, reading nothing outside the given rows and columns. */
@@ -58,7 +64,10 @@ typedef void (*fastnn_dgemm_dot_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
+    /* Optional: the MR x NR/2 tile, for a last column tile of at most NR/2 columns */
+    fastnn_sgemm_ukernel half_ukernel;
     fastnn_spack_transposed pack_transposed;
+    fastnn_pack_copy pack_copy;
     int dot_mr, dot_nr, dot_max_rows; /* dot kernels beat packing up to dot_max_rows rows of C */
     fastnn_sgemm_dot_ukernel dot_ukernel;
     fastnn_sgemm_strided_a_ukernel strided_a_ukernel;
@@ -67,7 +76,9 @@ typedef struct {
 typedef struct {
     int mr, nr, kc, mc, nc;
     fastnn_dgemm_ukernel ukernel;
+    fastnn_dgemm_ukernel half_ukernel;
     fastnn_dpack_transposed pack_transposed;
+    fastnn_pack_copy pack_copy;
     int dot_mr, dot_nr, dot_max_rows;
     fastnn_dgemm_dot_ukernel dot_ukernel;
     fastnn_dgemm_strided_a_ukernel strided_a_ukernel;
@@ -81,6 +92,13 @@ void fastnn_dpack_transposed_avx2(ptrdiff_t kc, const double *src, ptrdiff_t ld,
 /* AVX-512's: 16 x 16 blocks for panels of a multiple of 16 rows, AVX's otherwise
  * (csrc/kernels/avx512/pack_avx512.c) */
 void fastnn_spack_transposed_avx512(ptrdiff_t kc, const float *src, ptrdiff_t ld, int w, float *dst);
+/* Each set's copying packer (fastnn_pack_copy) */
+void fastnn_pack_copy_avx512(ptrdiff_t kc, const void *src, ptrdiff_t ld, int row_bytes,
+                             ptrdiff_t panels, void *dst);
+void fastnn_pack_copy_avx2(ptrdiff_t kc, const void *src, ptrdiff_t ld, int row_bytes,
+                           ptrdiff_t panels, void *dst);
+void fastnn_pack_copy_generic(ptrdiff_t kc, const void *src, ptrdiff_t ld, int row_bytes,
+                              ptrdiff_t panels, void *dst);
 
 /* The activations' row loops (csrc/kernels/activation_rows.h, compiled once per instruction set).
  * `act` is an activation of the table and its parameters; a row is contiguous; an output may be

@@ -57,6 +57,14 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         *mr = blk->mr, *nr = blk->nr;
         break;
     }
+    case FASTNN_UKERNEL_SGEMM_HALF:
+        if (ctx->sgemm->half_ukernel == NULL) return -2;
+        *mr = ctx->sgemm->mr, *nr = ctx->sgemm->nr / 2;
+        break;
+    case FASTNN_UKERNEL_DGEMM_HALF:
+        if (ctx->dgemm->half_ukernel == NULL) return -2;
+        *mr = ctx->dgemm->mr, *nr = ctx->dgemm->nr / 2;
+        break;
     default: return -2;
     }
     return 0;
@@ -81,6 +89,12 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
             break;
         case FASTNN_UKERNEL_DGEMM:
             ctx->dgemm->ukernel(k, a, b, ldb, c, ldc, alpha, beta);
+            break;
+        case FASTNN_UKERNEL_SGEMM_HALF:
+            ctx->sgemm->half_ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
+            break;
+        case FASTNN_UKERNEL_DGEMM_HALF:
+            ctx->dgemm->half_ukernel(k, a, b, ldb, c, ldc, alpha, beta);
             break;
         case FASTNN_UKERNEL_BF16GEMM:
             ctx->bf16gemm->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
@@ -140,5 +154,33 @@ int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdif
     if (pack == NULL)
         return -2;
     pack(kc, src, ld, w, panels, dst);
+    return 0;
+}
+
+int fastnn_float_pack_run(const char *isa, int f64, int transposed, ptrdiff_t kc, const void *src,
+                          ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
+{
+    int status;
+    const fastnn_isa_entry *entry = runnable_entry(isa, &status);
+    if (entry == NULL)
+        return status;
+    size_t size = f64 ? sizeof(double) : sizeof(float);
+    if (!transposed) {
+        fastnn_pack_copy copy = f64 ? entry->context->dgemm->pack_copy
+                                    : entry->context->sgemm->pack_copy;
+        copy(kc, src, ld * (ptrdiff_t)size, w * (int)size, panels, dst);
+        return 0;
+    }
+    if (f64 ? entry->context->dgemm->pack_transposed == NULL
+            : entry->context->sgemm->pack_transposed == NULL)
+        return -2;
+    for (ptrdiff_t i = 0; i < panels; i++) {
+        if (f64)
+            entry->context->dgemm->pack_transposed(kc, (const double *)src + i * w * ld, ld, w,
+                                                   (double *)dst + i * w * kc);
+        else
+            entry->context->sgemm->pack_transposed(kc, (const float *)src + i * w * ld, ld, w,
+                                                   (float *)dst + i * w * kc);
+    }
     return 0;
 }

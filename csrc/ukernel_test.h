@@ -17,6 +17,8 @@ typedef enum {
     FASTNN_UKERNEL_BF16GEMM_NARROW, /* the bf16 register tile of the narrow blocking */
     FASTNN_UKERNEL_BF16GEMM_FETCHING, /* the bf16 tile's ukernel_fetching, fetching its panels */
     FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING, /* the same of the narrow blocking */
+    FASTNN_UKERNEL_SGEMM_HALF, /* the float32 MR x NR/2 tile for a last, narrow column tile */
+    FASTNN_UKERNEL_DGEMM_HALF, /* the same, float64 */
 } fastnn_ukernel_kind;
 
 /* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it
@@ -37,5 +39,11 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
  * Same returns. */
 int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdiff_t kc,
                          const void *src, ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
+
+/* The float32 (f64 == 0) or float64 packers of set `isa`: `panels` panels of width w (ld elements
+ * between the source's rows) by its copying packer, or, transposed != 0, by its transposing one
+ * (one call a panel), into dst. Same returns; -2 also for a set without a transposing packer. */
+int fastnn_float_pack_run(const char *isa, int f64, int transposed, ptrdiff_t kc, const void *src,
+                          ptrdiff_t ld, int w, ptrdiff_t panels, void *dst);
 
 #endif

@@ -10,6 +10,8 @@ cdef extern from "ukernel_test.h" nogil:
     int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdiff_t kc,
                              const void *src,
                              ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
+    int fastnn_float_pack_run(const char *isa, int f64, int transposed, ptrdiff_t kc,
+                              const void *src, ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
 
 # kind: (code, element type of A and B, of C, whether a dot tile)
 UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
@@ -20,7 +22,9 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "bf16gemm_dot": (5, np.float32, np.float32, True),
                  "bf16gemm_narrow": (6, np.uint16, np.float32, False),
                  "bf16gemm_fetching": (7, np.uint16, np.float32, False),
-                 "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False)}
+                 "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False),
+                 "sgemm_half": (9, np.float32, np.float32, False),
+                 "dgemm_half": (10, np.float64, np.float64, False)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:
@@ -105,4 +109,26 @@ def _bf16_pack_test(str isa, bint interleaved, cnp.ndarray src, int w, ptrdiff_t
     _ukernel_status(fastnn_bf16_pack_run(isa_name, interleaved, src.dtype == np.uint16, kc,
                                          cnp.PyArray_DATA(src), ld, w, panels,
                                          cnp.PyArray_DATA(dst)), isa, "bf16 packing")
+    return dst
+
+
+def _float_pack_test(str isa, bint transposed, cnp.ndarray src, int w, ptrdiff_t panels,
+                     ptrdiff_t guard=0):
+    """Set `isa`'s float32 or float64 packer (src's dtype): by copying, src is (kc, >= panels * w),
+    k steps along rows; transposed, src is (>= panels * w, kc), rows along k. Returns the panels,
+    followed by `guard` values the packer must not write (NaN)."""
+    if src.dtype not in (np.float32, np.float64) or src.ndim != 2 or (
+            src.shape[1] > 1 and src.strides[1] != src.itemsize):
+        raise ValueError("_float_pack_test: src must be 2-D float32 or float64 with unit column stride")
+    cdef ptrdiff_t kc = src.shape[1] if transposed else src.shape[0]
+    cdef ptrdiff_t width = src.shape[0] if transposed else src.shape[1]
+    if w < 1 or panels < 1 or width < panels * w or kc < 1 or guard < 0:
+        raise ValueError(f"_float_pack_test: {panels} panels of {w} do not fit src {(<object>src).shape}")
+    cdef cnp.ndarray dst = np.full(panels * w * kc + guard, np.nan, dtype=src.dtype)
+    cdef ptrdiff_t ld = src.strides[0] // src.itemsize if src.shape[0] > 1 else src.shape[1]
+    cdef bytes isa_name = isa.encode()
+    _ukernel_status(fastnn_float_pack_run(isa_name, src.dtype == np.float64, transposed, kc,
+                                          cnp.PyArray_DATA(src), ld, w, panels,
+                                          cnp.PyArray_DATA(dst)),
+                    isa, "transposing packer" if transposed else "copying packer")
     return dst

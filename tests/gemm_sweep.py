@@ -68,6 +68,10 @@ def shapes(blocking, large=False):
             yield (mr + 1, n, 11)
     for k in (kc - 1, kc, kc + 1, 2 * kc + 1):
         yield (mr + 1, nr + 1, k)
+    # a last column tile of half a tile (784 = 24 x 32 + 16), the sets' half-width kernel: into
+    # C where its rows are whole, else through the scratch tile
+    yield (2 * mr, nr + nr // 2, kc + 1)
+    yield (2 * mr + 1, 2 * nr + nr // 2 - 1, 13)
     # several panels of B: A packed once for all of them, over several blocks and passes; with
     # `large`, a float32 A of more than 4 MiB packed, which the loop nest takes in chunks of rows
     # (main runs it on one thread, whose unit is the whole of A)

@@ -1,4 +1,4 @@
-"""Every micro-kernel and bf16 packer of every kernel set this CPU runs, on its own, against a
+"""Every micro-kernel and packer of every kernel set this CPU runs, on its own, against a
 float64 numpy reference of its contract (csrc/kernel_context.h): every k remainder around the
 kernels' unrolling and vector widths, every edge row and column count of the dot tiles, alpha and
 beta, beta == 0 reading nothing of C, nothing written outside the tile. A kernel bug shows here,
@@ -17,7 +17,7 @@ from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
 REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", "bf16gemm_fetching",
-                  "bf16gemm_narrow_fetching")
+                  "bf16gemm_narrow_fetching", "sgemm_half", "dgemm_half")
 DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
@@ -54,7 +54,7 @@ def error_bound(a, b, c0, alpha, beta, eps):
 @pytest.mark.parametrize("kind", REGISTER_TILES)
 def test_register_tile_kernel(isa, kind):
     mr, nr = kernel_or_skip(isa, kind)
-    dtype = np.float64 if kind == "dgemm" else np.float32
+    dtype = np.float64 if kind.startswith("dgemm") else np.float32
     eps = np.finfo(dtype).eps
     rng = np.random.default_rng(len(isa) * 10 + len(kind))
     for k, (alpha, beta) in itertools.product(K_VALUES, ALPHA_BETA):
@@ -161,6 +161,35 @@ def test_bf16_packers_from_bf16_sources_pair_like_the_definition(isa, interleave
             expected.append(panel.reshape(-1, 2, w).transpose(0, 2, 1).ravel())
         np.testing.assert_array_equal(packed, np.concatenate(expected),
                                       err_msg=f"{isa} w={w} kc={kc} panels={panels}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transposed", [False, True], ids=["copying", "transposing"])
+def test_float_packers_lay_out_panels_like_the_definition(isa, dtype, transposed):
+    """panel i, k step p, lane r holds op(source)[p, i * w + r]: the copying packer on k steps of
+    consecutive values (B as stored, A transposed), the transposing one on rows along k, for the
+    set's own panel widths and others (its copying packer takes any), every k remainder around the
+    copy's steps of 8 and the transposes' blocks of 4, 8 and 16, a source off its alignment, and
+    nothing written past the last panel."""
+    kind = "dgemm" if dtype == np.float64 else "sgemm"
+    mr, nr = kernel_or_skip(isa, kind)
+    widths = {mr, nr} if transposed else {mr, nr, 1, 3, 5, 12}
+    rng = np.random.default_rng(5)
+    kc_values = (1, 2, 3, 7, 8, 9, 15, 16, 17, 33)
+    for w, panels, kc in itertools.product(sorted(widths), (1, 2, 3), kc_values):
+        steps = panels * w
+        x = rng.standard_normal((kc, steps + 3)).astype(dtype)  # k steps along rows
+        src = np.ascontiguousarray(x.T) if transposed else x
+        src = np.pad(src, ((0, 0), (1, 0)))[:, 1:]  # one value off the array's alignment
+        try:
+            packed = _core._float_pack_test(isa, transposed, src, w, panels, guard=16)
+        except ValueError:
+            assert transposed
+            pytest.skip(f"{isa} has no {kind} transposing packer")
+        expected = x[:, :steps].reshape(kc, panels, w).transpose(1, 0, 2).ravel()
+        np.testing.assert_array_equal(packed[:steps * kc], expected,
+                                      err_msg=f"{isa} {kind} w={w} panels={panels} kc={kc}")
+        assert np.isnan(packed[steps * kc:]).all(), (isa, kind, w, panels, kc, "wrote past the end")
 
 
 def test_unknown_or_missing_kernels_are_clear_errors():

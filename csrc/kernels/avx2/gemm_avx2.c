@@ -16,6 +16,10 @@ FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx2_6x16, float, __m256, 8, _mm256_se
 FASTNN_DEFINE_REGISTER_TILE_UKERNEL(dgemm_avx2_6x8, double, __m256d, 4, _mm256_set1_pd,
                                     _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
                                     _mm256_fmadd_pd, _mm256_mul_pd)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx2_6x8, float, __m256, _mm256_set1_ps, _mm256_setzero_ps,
+                                _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_mul_ps)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx2_6x4, double, __m256d, _mm256_set1_pd, _mm256_setzero_pd,
+                                _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_mul_pd)
 
 /* Dot-product kernels for X W^T into a few columns (at small batches they measured no faster
  * than transposing W into panels, so dot_max_rows is 0): a 2 x 4 tile of C in 8 accumulators
@@ -54,13 +58,15 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx2_2x4, double, __m256d, 4, __m256i, TAIL_
  * of B (512 KiB) stays in a 1 MiB L2. */
 const fastnn_sgemm_blocking fastnn_sgemm_avx2 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 144, .nc = 512, .ukernel = sgemm_avx2_6x16,
+    .half_ukernel = sgemm_avx2_6x8,
     .strided_a_ukernel = sgemm_avx2_6x16_strided_a,
-    .pack_transposed = fastnn_spack_transposed_avx2,
+    .pack_transposed = fastnn_spack_transposed_avx2, .pack_copy = fastnn_pack_copy_avx2,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0, .dot_ukernel = sgemm_dot_avx2_2x4,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx2 = {
     .mr = MR, .nr = 8, .kc = 256, .mc = 96, .nc = 256, .ukernel = dgemm_avx2_6x8,
+    .half_ukernel = dgemm_avx2_6x4,
     .strided_a_ukernel = dgemm_avx2_6x8_strided_a,
-    .pack_transposed = fastnn_dpack_transposed_avx2,
+    .pack_transposed = fastnn_dpack_transposed_avx2, .pack_copy = fastnn_pack_copy_avx2,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 0, .dot_ukernel = dgemm_dot_avx2_2x4,
 };

@@ -5,6 +5,27 @@
 #include <immintrin.h>
 
 #include "kernel_context.h"
+#include "kernels/pack_copy.h"
+
+/* `bytes` (a multiple of 4) from src to dst, in whole ymm where it can */
+static inline void copy_row_avx2(char *dst, const char *src, int bytes)
+{
+    int b = 0;
+    for (; b + 32 <= bytes; b += 32)
+        _mm256_storeu_si256((__m256i *)(dst + b), _mm256_loadu_si256((const __m256i *)(src + b)));
+    if (b + 16 <= bytes) {
+        _mm_storeu_si128((__m128i *)(dst + b), _mm_loadu_si128((const __m128i *)(src + b)));
+        b += 16;
+    }
+    if (b + 8 <= bytes) {
+        _mm_storel_epi64((__m128i *)(dst + b), _mm_loadl_epi64((const __m128i *)(src + b)));
+        b += 8;
+    }
+    if (b < bytes)
+        _mm_storeu_si32(dst + b, _mm_loadu_si32(src + b));
+}
+
+FASTNN_DEFINE_PACK_COPY(fastnn_pack_copy_avx2, copy_row_avx2)
 
 static inline void transpose_8x8(const float *src, ptrdiff_t ld, float *dst, ptrdiff_t ldd)
 {

@@ -16,6 +16,11 @@ FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx512_8x32, float, __m512, 16, _mm512
 FASTNN_DEFINE_REGISTER_TILE_UKERNEL(dgemm_avx512_8x16, double, __m512d, 8, _mm512_set1_pd,
                                     _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
                                     _mm512_fmadd_pd, _mm512_mul_pd)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_8x16, float, __m512, _mm512_set1_ps, _mm512_setzero_ps,
+                                _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_mul_ps)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, _mm512_set1_pd,
+                                _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
+                                _mm512_fmadd_pd, _mm512_mul_pd)
 
 /* Dot-product kernels for X W^T at small batches (up to 32 rows, where they beat transposing W
  * into panels) and into a few columns: a 4 x 4 tile of C in 16 accumulators
@@ -54,13 +59,15 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
  * streams from a 1 MiB L2. */
 const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32,
+    .half_ukernel = sgemm_avx512_8x16,
     .strided_a_ukernel = sgemm_avx512_8x32_strided_a,
-    .pack_transposed = fastnn_spack_transposed_avx512,
+    .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
+    .half_ukernel = dgemm_avx512_8x8,
     .strided_a_ukernel = dgemm_avx512_8x16_strided_a,
-    .pack_transposed = fastnn_dpack_transposed_avx2,
+    .pack_transposed = fastnn_dpack_transposed_avx2, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = dgemm_dot_avx512_4x4,
 };

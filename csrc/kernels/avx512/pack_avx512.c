@@ -7,6 +7,24 @@
 #include <immintrin.h>
 
 #include "kernel_context.h"
+#include "kernels/pack_copy.h"
+
+/* `bytes` (a multiple of 4) from src to dst, in whole zmm where it can */
+static inline void copy_row_avx512(char *dst, const char *src, int bytes)
+{
+    int b = 0;
+    for (; b + 64 <= bytes; b += 64) _mm512_storeu_si512(dst + b, _mm512_loadu_si512(src + b));
+    if (b + 32 <= bytes) {
+        _mm256_storeu_si256((__m256i *)(dst + b), _mm256_loadu_si256((const __m256i *)(src + b)));
+        b += 32;
+    }
+    if (b < bytes) {
+        __mmask16 lanes = (__mmask16)((1u << ((bytes - b) / 4)) - 1);
+        _mm512_mask_storeu_epi32(dst + b, lanes, _mm512_maskz_loadu_epi32(lanes, src + b));
+    }
+}
+
+FASTNN_DEFINE_PACK_COPY(fastnn_pack_copy_avx512, copy_row_avx512)
 
 static inline __m512 interleave_pairs_lo_avx512(__m512 a, __m512 b)
 {

@@ -32,9 +32,9 @@ DEFINE_GENERIC_UKERNEL(double, dgemm_generic_4x4, 4, 4)
 
 const fastnn_sgemm_blocking fastnn_sgemm_generic = {
     .mr = 4, .nr = 8, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_generic_4x8,
-    .strided_a_ukernel = sgemm_generic_4x8_strided_a,
+    .strided_a_ukernel = sgemm_generic_4x8_strided_a, .pack_copy = fastnn_pack_copy_generic,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_generic = {
     .mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_generic_4x4,
-    .strided_a_ukernel = dgemm_generic_4x4_strided_a,
+    .strided_a_ukernel = dgemm_generic_4x4_strided_a, .pack_copy = fastnn_pack_copy_generic,
 };
