@@ -20,7 +20,8 @@
  *   PREFETCH_NEXT_B  (with PREFETCH_A) whether the source of B's next panel is fetched while
  *             the current one is used: 1, over the last block of A's calls; 2, for products of
  *             up to FETCH_NEXT_B_MAX_ROWS rows of C, over all of the panel's calls, NC halved so
- *             that the next panel's source fits in L2 beside it (with few rows, packing B is a
+ *             that the next panel's source fits in L2 beside it (the product's blocking then
+ *             says so in fetch_next_b_whole_panel; with few rows, packing B is a
  *             large share of the product, its source a weight last touched a step ago)
  *   FETCH_IN_KERNEL  (with PREFETCH_A) whether a blocking's ukernel_fetching, where it has one,
  *             fetches those lines as it runs rather than a burst of them before each call
@@ -372,7 +373,7 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                 if (ic + mc >= m && !b_in_place)
                     NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc, calls);
 #elif PREFETCH_NEXT_B == 2
-                if (ic == 0 && !b_in_place && blk->nc < fastnn_active_context()->BLOCKING->nc)
+                if (ic == 0 && !b_in_place && blk->fetch_next_b_whole_panel)
                     NAME(next_b_plan)(&next_b, blk, b, rs_b, cs_b, n, k, jc, nc, pc, kc,
                                       (m + mr - 1) / mr * ((nc + nr - 1) / nr));
 #endif
@@ -557,8 +558,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     BLOCKING_TYPE blocking = *blk; /* this product's: passes over k of equal depth */
     blocking.kc = balanced_kc(k, blk->kc);
 #if PREFETCH_A && PREFETCH_NEXT_B == 2
-    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) /* see PREFETCH_NEXT_B */
+    if (m <= FETCH_NEXT_B_MAX_ROWS && blk->nc >= 2 * blk->nr) { /* see PREFETCH_NEXT_B */
         blocking.nc = blk->nc / 2 / blk->nr * blk->nr;
+        blocking.fetch_next_b_whole_panel = 1;
+    }
 #endif
     blk = &blocking;
     NAME(gemm_serial_fn) serial = NAME(gemm_serial);

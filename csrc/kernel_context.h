@@ -71,6 +71,10 @@ typedef struct {
     int dot_mr, dot_nr, dot_max_rows; /* dot kernels beat packing up to dot_max_rows rows of C */
     fastnn_sgemm_dot_ukernel dot_ukernel;
     fastnn_sgemm_strided_a_ukernel strided_a_ukernel;
+    /* Zero in the tables; set on a product's own copy of its blocking (the loop nest's
+     * PREFETCH_NEXT_B 2) where NC was halved so that B's next panel is fetched over all of a
+     * panel's calls */
+    int fetch_next_b_whole_panel;
 } fastnn_sgemm_blocking;
 
 typedef struct {
