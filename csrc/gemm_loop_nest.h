@@ -112,20 +112,18 @@ static void NAME(edge_tile)(const BLOCKING_TYPE *blk, ptrdiff_t kc, const P *ap,
                             ptrdiff_t rs_bp, T *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,
                             T alpha, T beta)
 {
+    __typeof__(*blk->ukernel) *kernel = blk->ukernel;
 #if KGROUP == 1
     if (blk->half_ukernel && 2 * cols <= blk->nr) {
         if (rows == blk->mr && 2 * cols == blk->nr) {
             blk->half_ukernel(kc, ap, bp, rs_bp, c, ldc, alpha, beta);
             return;
         }
-        T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
-        blk->half_ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
-        NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);
-        return;
+        kernel = blk->half_ukernel;
     }
 #endif
     T tile[FASTNN_MAX_MR * FASTNN_MAX_NR] __attribute__((aligned(64)));
-    blk->ukernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
+    kernel(kc, ap, bp, rs_bp, tile, blk->nr, (T)1, (T)0);
     NAME(tile_into_c)(tile, blk->nr, c, ldc, rows, cols, alpha, beta);
 }
 
