@@ -262,21 +262,9 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define DOT_TILE(blk, k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta)                         \
     (blk)->dot_ukernel_stored(k, a, sizeof *(a) == sizeof(fastnn_bf16), lda, rows, b,              \
                               sizeof *(b) == sizeof(fastnn_bf16), ldb, cols, c, ldc, alpha, beta)
-#define TA fastnn_bf16
-#define TB fastnn_bf16
-#define NAME(x) x##_bf16_from_bf16_bf16
-#include "gemm_loop_nest.h"
-#undef NAME
-#undef TB
-#define NAME(x) x##_bf16_from_bf16_f32
-#include "gemm_loop_nest.h"
-#undef NAME
-#undef TA
-#define TB fastnn_bf16
-#define NAME(x) x##_bf16_from_f32_bf16
-#include "gemm_loop_nest.h"
-#undef NAME
-#undef TB
+#define STORED_NEST_NAME(x, pair) x##_bf16##pair
+#include "gemm_stored_operand_nests.h"
+#undef STORED_NEST_NAME
 #undef DOT_UKERNEL
 #undef DOT_TILE
 #undef FETCH_IN_KERNEL
@@ -298,21 +286,9 @@ int fastnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 #define NAME(x) x##_bf16_on_f32
 #include "gemm_loop_nest.h"
 #undef NAME
-#define TA fastnn_bf16
-#define TB fastnn_bf16
-#define NAME(x) x##_bf16_on_f32_from_bf16_bf16
-#include "gemm_loop_nest.h"
-#undef NAME
-#undef TB
-#define NAME(x) x##_bf16_on_f32_from_bf16_f32
-#include "gemm_loop_nest.h"
-#undef NAME
-#undef TA
-#define TB fastnn_bf16
-#define NAME(x) x##_bf16_on_f32_from_f32_bf16
-#include "gemm_loop_nest.h"
-#undef NAME
-#undef TB
+#define STORED_NEST_NAME(x, pair) x##_bf16_on_f32##pair
+#include "gemm_stored_operand_nests.h"
+#undef STORED_NEST_NAME
 #undef P
 #undef KGROUP
 #undef PACK_PANELS
