@@ -265,6 +265,15 @@ def matmul(a, b, *, bint trans_a=False, bint trans_b=False, out=None, precision=
     return out
 
 
+cdef inline void _raise_for_gemm_status(int status, str caller) except *:
+    """The exception a GEMM's status stands for, if any: an interrupt that arrived while it ran,
+    or a packing buffer it could not allocate."""
+    if status == FASTNN_UNITS_INTERRUPTED:
+        _raise_pending()
+    if status != 0:
+        raise MemoryError(f"{caller}: could not allocate the packing buffers")
+
+
 cdef tuple _bf16_operands(object a, object a_bits, object b, object b_bits, object precision):
     """matmul's operands where one or both are stored in bf16: the bf16 ones as uint16 bit
     patterns, a float32 one as it is; errors name the argument."""
@@ -304,10 +313,7 @@ cdef cnp.ndarray _gemm_any(cnp.ndarray a, bint a_bf16, cnp.ndarray b, bint b_bf1
     with nogil:
         status = fastnn_sgemm_bf16_stored(m, n, k, 1, pa, a_bf16, rs_a, cs_a, pb, b_bf16, rs_b,
                                           cs_b, 0, pc, ldc, NULL)
-    if status == FASTNN_UNITS_INTERRUPTED:
-        _raise_pending()
-    if status != 0:
-        raise MemoryError("matmul: could not allocate the packing buffers")
+    _raise_for_gemm_status(status, "matmul")
     return c
 
 
@@ -376,10 +382,7 @@ cpdef cnp.ndarray gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha
         else:
             status = fastnn_sgemm(m, n, k, <float>alpha, <const float *>pa, rs_a, cs_a, <const float *>pb,
                          rs_b, cs_b, <float>beta, <float *>pc, ldc, epilogue_ptr)
-    if status == FASTNN_UNITS_INTERRUPTED:
-        _raise_pending()
-    if status != 0:
-        raise MemoryError("gemm: could not allocate the packing buffers")
+    _raise_for_gemm_status(status, "gemm")
     return c
 
 
