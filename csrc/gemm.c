@@ -29,6 +29,11 @@
 /* ... and so is a B whose rows all lie within half an L1 cache. */
 #define FASTNN_B_IN_PLACE_MAX_BYTES (16 * 1024)
 
+/* Products of up to this many rows may take a blocking's taller tiles (kernel_context.h): those
+ * whose row tiles each read B where it lies (FASTNN_B_IN_PLACE_MAX_ROWS), so that fewer of them
+ * read it fewer times. */
+#define FASTNN_TALL_TILES_MAX_ROWS(mr) FASTNN_B_IN_PLACE_MAX_ROWS(mr)
+
 /* Up to this many columns of C (where a register tile would be mostly padding), or up to the
  * kernel set's dot_max_rows rows, X W^T runs on the dot-product kernels where the set has them. */
 #define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
@@ -195,7 +200,9 @@ static void *packing_buffer(size_t bytes)
  * neither helped. */
 #define PREFETCH_NEXT_B 2
 #define FETCH_NEXT_B_MAX_ROWS 512
+#define TALL_TILES 1
 #include "gemm_loop_nest.h"
+#undef TALL_TILES
 #undef FETCH_NEXT_B_MAX_ROWS
 #undef PREFETCH_NEXT_B
 #undef T

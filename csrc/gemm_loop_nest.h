@@ -27,6 +27,8 @@
  *             fetches those lines as it runs rather than a burst of them before each call
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
  *             whose rows it tiles with less padding
+ *   TALL_TILES  (optional) whether the blocking may offer a tall variant (a larger MR) for
+ *             products of a few rows that it covers in fewer tiles
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -48,6 +50,11 @@
 #ifndef TB
 #define TB T
 #define TB_DEFINED_HERE
+#endif
+
+#ifndef TALL_TILES
+#define TALL_TILES 0
+#define TALL_TILES_DEFINED_HERE
 #endif
 
 #ifndef PACK_PANELS
@@ -547,6 +554,14 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
     if (blk->narrow && ceil_div(m, blk->narrow->mr) * blk->narrow->mr < ceil_div(m, blk->mr) * blk->mr)
         blk = blk->narrow;
 #endif
+#if TALL_TILES
+    /* a few rows in fewer, taller tiles where that pads no more rows: each tile of rows reads B
+     * whole (chosen by m alone, and each element sums over k as on any tile) */
+    if (blk->tall && m <= FASTNN_TALL_TILES_MAX_ROWS(blk->mr) &&
+        ceil_div(m, blk->tall->mr) < ceil_div(m, blk->mr) &&
+        ceil_div(m, blk->tall->mr) * blk->tall->mr <= ceil_div(m, blk->mr) * blk->mr)
+        blk = blk->tall;
+#endif
     /* one buffer per thread, sized by the chosen table's blocks whatever this product's, so
      * that it is allocated once per table (a set with a narrow blocking may grow it once more,
      * for the table with the larger blocks): the B panel, then (64-byte aligned) at least a
@@ -602,6 +617,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
 #undef DOT_UKERNEL
 #undef DOT_TILE
 #undef DOT_UKERNEL_DEFINED_HERE
+#endif
+#ifdef TALL_TILES_DEFINED_HERE
+#undef TALL_TILES
+#undef TALL_TILES_DEFINED_HERE
 #endif
 #ifdef TA_DEFINED_HERE
 #undef TA

@@ -61,7 +61,7 @@ typedef void (*fastnn_dgemm_dot_ukernel)(ptrdiff_t k, const double *a, ptrdiff_t
                                          double beta);
 
 /* In every blocking, mc is a multiple of mr: the packing buffer holds mc x kc of A. */
-typedef struct {
+typedef struct fastnn_sgemm_blocking {
     int mr, nr, kc, mc, nc;
     fastnn_sgemm_ukernel ukernel;
     /* Optional: the MR x NR/2 tile, for a last column tile of at most NR/2 columns */
@@ -75,6 +75,10 @@ typedef struct {
      * PREFETCH_NEXT_B 2) where NC was halved so that B's next panel is fetched over all of a
      * panel's calls */
     int fetch_next_b_whole_panel;
+    /* Optional: the same with a larger MR, for products of a few rows that it covers in fewer
+     * tiles with no more padded rows (10 rows: one tile of 12 rather than 8 + 2 padded to 8,
+     * each reading B whole) */
+    const struct fastnn_sgemm_blocking *tall;
 } fastnn_sgemm_blocking;
 
 typedef struct {

@@ -454,6 +454,7 @@ def has_openmp():
 cdef extern from "kernel_context.h" nogil:
     ctypedef struct fastnn_sgemm_blocking:
         int mr, nr, kc, mc, nc
+        const fastnn_sgemm_blocking *tall
     ctypedef struct fastnn_dgemm_blocking:
         int mr, nr, kc, mc, nc
     ctypedef struct fastnn_bf16gemm_blocking:
@@ -477,7 +478,8 @@ cdef dict blocking_dict(int mr, int nr, int kc, int mc, int nc):
 def kernel_blocking():
     """The active kernels' register tile (mr, nr) and cache blocks (kc, mc, nc), per dtype;
     "bf16_narrow" too where the bf16 kernels have a narrow blocking (a smaller mr, taken for
-    products whose rows it pads less)."""
+    products whose rows it pads less); "float32_tall" where float32's have a tall one (a larger
+    mr, taken for products of a few rows that it covers in fewer tiles)."""
     cdef const fastnn_kernel_context *ctx = fastnn_active_context()
     cdef const fastnn_sgemm_blocking *s = ctx.sgemm
     cdef const fastnn_dgemm_blocking *d = ctx.dgemm
@@ -492,6 +494,8 @@ def kernel_blocking():
     if h != NULL and h.narrow != NULL:
         h = h.narrow
         blocks["bf16_narrow"] = blocking_dict(h.mr, h.nr, h.kc, h.mc, h.nc)
+    if s.tall != NULL:
+        blocks["float32_tall"] = blocking_dict(s.tall.mr, s.tall.nr, s.tall.kc, s.tall.mc, s.tall.nc)
     return blocks
 
 

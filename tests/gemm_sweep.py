@@ -95,6 +95,14 @@ def narrow_takes(m, blockings):
     return rounded_up(m, blockings["bf16_narrow"]["mr"]) < rounded_up(m, blockings["bf16"]["mr"])
 
 
+def tall_takes(m, blockings):
+    """Whether the loop nest runs m rows on float32's tall blocking: at most 4 of the default
+    tiles of rows, covered in fewer tall ones with no more padding (gemm_loop_nest.h's choice)."""
+    mr, tall = blockings["float32"]["mr"], blockings["float32_tall"]["mr"]
+    return (m <= 4 * mr and -(-m // tall) < -(-m // mr)
+            and rounded_up(m, tall) <= rounded_up(m, mr))
+
+
 def main():
     rng = np.random.default_rng(1234)
     failures = []
@@ -103,10 +111,14 @@ def main():
     runs = [(np.float32, "fp32", "float32"), (np.float64, "fp32", "float64"), (np.float32, "bf16", "bf16")]
     if "bf16_narrow" in blockings:
         runs.append((np.float32, "bf16", "bf16_narrow"))
+    if "float32_tall" in blockings:
+        runs.append((np.float32, "fp32", "float32_tall"))
     for dtype, precision, blocks in runs:
         for m, n, k in shapes(blockings[blocks], large=blocks == "float32"):
             if blocks == "bf16_narrow" and not narrow_takes(m, blockings):
                 continue  # the wide blocking's run covers it
+            if blocks == "float32_tall" and not tall_takes(m, blockings):
+                continue  # the default blocking's run covers it
             fastnn.set_num_threads(1 if m * k >= 1_000_000 else threads)
             check(m, n, k, dtype, rng, failures, precision)
     fastnn.set_num_threads(threads)

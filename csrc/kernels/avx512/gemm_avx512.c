@@ -55,6 +55,32 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
                           _mm512_setzero_pd, _mm512_loadu_pd, _mm512_maskz_loadu_pd,
                           _mm512_fmadd_pd, reduce_tile_f64)
 
+/* 12 x 32 floats (24 accumulators, 27 of the 32 zmm registers) for products of a few rows that
+ * 8-row tiles cover in more tiles with as many padded rows: the loop nest takes it there
+ * (gemm_loop_nest.h, TALL_TILES). dW = dS^T H of a layer into 10 outputs ran on two 8-row
+ * tiles, 6 of their 16 rows padding, each reading H whole. Measured on the 784-1024-1024-10
+ * SGD step's 1024 -> 10 layer, one Zen 5 core shared with other work, that product with its
+ * fused update (benchmarks/step_phases.py, the best of four interleaved runs): 0.048 -> 0.034 ms
+ * at B = 256, 0.175 -> 0.124 ms at B = 1024 (benchmarks/skinny_products.py, H from L3:
+ * 0.047 -> 0.036 and 0.193 -> 0.126 ms). */
+#undef MR
+#define MR 12
+FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx512_12x32, float, __m512, 16, _mm512_set1_ps,
+                                    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+                                    _mm512_fmadd_ps, _mm512_mul_ps)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_12x16, float, __m512, _mm512_set1_ps,
+                                _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+                                _mm512_fmadd_ps, _mm512_mul_ps)
+static const fastnn_sgemm_blocking tall_tiles = {
+    .mr = MR, .nr = 32, .kc = 256, .mc = 120, .nc = 512, .ukernel = sgemm_avx512_12x32,
+    .half_ukernel = sgemm_avx512_12x16,
+    .strided_a_ukernel = sgemm_avx512_12x32_strided_a,
+    .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
+};
+#undef MR
+#define MR 8
+
 /* An 8 x KC micro-panel of A (8 KiB at KC = 256) stays in L1 while B's KC x NC panel (512 KiB)
  * streams from a 1 MiB L2. */
 const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
@@ -63,6 +89,7 @@ const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .strided_a_ukernel = sgemm_avx512_8x32_strided_a,
     .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
+    .tall = &tall_tiles,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
