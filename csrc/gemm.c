@@ -195,7 +195,11 @@ static void *packing_buffer(size_t bytes)
  * neither helped. */
 #define PREFETCH_NEXT_B 2
 #define FETCH_NEXT_B_MAX_ROWS 512
+#ifndef FASTNN_NO_PACK_IN_KERNEL
+#define PACK_IN_KERNEL 1
+#endif
 #include "gemm_loop_nest.h"
+#undef PACK_IN_KERNEL
 #undef FETCH_NEXT_B_MAX_ROWS
 #undef PREFETCH_NEXT_B
 #undef T

@@ -25,6 +25,9 @@
  *             large share of the product, its source a weight last touched a step ago)
  *   FETCH_IN_KERNEL  (with PREFETCH_A) whether a blocking's ukernel_fetching, where it has one,
  *             fetches those lines as it runs rather than a burst of them before each call
+ *   PACK_IN_KERNEL  whether a blocking's ukernel_packing_b, where it has one, packs a row-major
+ *             B's panel as the first tile of rows is computed, a micro-panel ahead, rather than
+ *             in a pass of its own before the panel's calls
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
  *             whose rows it tiles with less padding
  *   NAME(x)   x with the instantiation's suffix
@@ -338,8 +341,17 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                 continue;
             }
 #endif
-            PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b, nr,
-                        b_packed);
+#if PACK_IN_KERNEL
+            /* only micro-panel 0 up front: the first tile of rows packs each next one as it
+             * computes with the one before (whole panels, whole first tile of rows) */
+            const int pack_in_kernel = blk->ukernel_packing_b && cs_b == 1 && nc_in_place == 0 &&
+                                       nc % nr == 0 && nc > nr && !a_in_place &&
+                                       (m < blk->mc ? m : blk->mc) >= mr;
+#else
+            const int pack_in_kernel = 0;
+#endif
+            PACK_PANELS(blk, pack_in_kernel ? nr : nc - nc_in_place, kc,
+                        b_block + nc_in_place * cs_b, cs_b, rs_b, nr, b_packed);
 #if PREFETCH_A && PREFETCH_NEXT_B
             NAME(a_prefetch) next_b = {0};
 #endif
@@ -406,6 +418,18 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
 #if PREFETCH_NEXT_B
                         NAME(a_prefetch_some)(&next_b);
 #endif
+#endif
+#if PACK_IN_KERNEL
+                        if (pack_in_kernel && ic == 0 && ir == 0) {
+                            if (jr + nr < nc)
+                                blk->ukernel_packing_b(kc, ap, bp, c_strip + jr, ldc, alpha,
+                                                       beta_here, b_block + jr + nr, rs_b,
+                                                       b_packed + (jr + nr) * kc_packed);
+                            else
+                                blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha,
+                                             beta_here);
+                            continue;
+                        }
 #endif
 #if READS_SOURCE
                         if (a_in_place) {

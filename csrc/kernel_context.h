@@ -20,6 +20,14 @@
 
 typedef void (*fastnn_sgemm_ukernel)(ptrdiff_t k, const float *a, const float *b, ptrdiff_t rs_b,
                                      float *c, ptrdiff_t ldc, float alpha, float beta);
+/* The micro-kernel on a packed micro-panel of B (NR floats a step) that, as it runs, copies the
+ * next micro-panel into place: k step p of it, NR contiguous floats at src + p * ld_src, to
+ * dst + p * NR (the copy packing of a row-major B, spread over a kernel call's free load and
+ * store slots rather than a separate, bandwidth-bound pass). */
+typedef void (*fastnn_sgemm_packing_ukernel)(ptrdiff_t k, const float *a, const float *b,
+                                             float *c, ptrdiff_t ldc, float alpha, float beta,
+                                             const float *src, ptrdiff_t ld_src,
+                                             float *restrict dst);
 typedef void (*fastnn_dgemm_ukernel)(ptrdiff_t k, const double *a, const double *b,
                                      ptrdiff_t rs_b, double *c, ptrdiff_t ldc, double alpha,
                                      double beta);
@@ -75,6 +83,8 @@ typedef struct {
      * PREFETCH_NEXT_B 2) where NC was halved so that B's next panel is fetched over all of a
      * panel's calls */
     int fetch_next_b_whole_panel;
+    /* Optional: ukernel packing the next micro-panel of a row-major B as it runs */
+    fastnn_sgemm_packing_ukernel ukernel_packing_b;
 } fastnn_sgemm_blocking;
 
 typedef struct {

@@ -22,6 +22,39 @@ FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, _mm512_set1_p
                                 _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
                                 _mm512_fmadd_pd, _mm512_mul_pd)
 
+/* The 8 x 32 kernel copying B's next micro-panel as it runs (fastnn_sgemm_packing_ukernel): per
+ * k step, beside the 2 loads of B, 8 broadcasts of A and 16 multiply-adds (8 cycles at two
+ * FMAs a cycle), 2 loads of the source row and 2 stores into the packed panel, for which the
+ * FMA-bound loop leaves load and store slots free. Same order of operations on every
+ * accumulator as sgemm_avx512_8x32, so the results are the same bit for bit. */
+static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float *b, float *c,
+                                        ptrdiff_t ldc, float alpha, float beta, const float *src,
+                                        ptrdiff_t ld_src, float *restrict dst)
+{
+    __m512 acc[MR][2];
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 4") for (ptrdiff_t p = 0; p < k; p++, a += MR, b += 32, src += ld_src,
+                                 dst += 32)
+    {
+        __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16);
+#ifdef FASTNN_PACKING_B_AHEAD
+        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src, 0, 2);
+        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src + 16, 0, 2);
+#endif
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
+        {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        _mm512_storeu_ps(dst, s0);
+        _mm512_storeu_ps(dst + 16, s1);
+    }
+    FASTNN_REGISTER_TILE_STORE(__m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+                               _mm512_fmadd_ps, _mm512_mul_ps, acc, c, ldc, alpha, beta)
+}
+
 /* Dot-product kernels for X W^T at small batches (up to 32 rows, where they beat transposing W
  * into panels) and into a few columns: a 4 x 4 tile of C in 16 accumulators
  * (kernels/dot_tile.h), 4 rows of A and 4 of B loaded per k step. */
@@ -63,6 +96,7 @@ const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .strided_a_ukernel = sgemm_avx512_8x32_strided_a,
     .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
+    .ukernel_packing_b = sgemm_avx512_8x32_packing_b,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
