@@ -38,8 +38,8 @@ static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float
     {
         __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16);
 #ifdef FASTNN_PACKING_B_AHEAD
-        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src, 0, 2);
-        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src + 16, 0, 2);
+        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src, 0, FASTNN_PACKING_B_HINT);
+        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src + 16, 0, FASTNN_PACKING_B_HINT);
 #endif
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
