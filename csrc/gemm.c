@@ -198,6 +198,10 @@ static void *packing_buffer(size_t bytes)
 #ifndef FASTNN_NO_PACK_IN_KERNEL
 #define PACK_IN_KERNEL 1
 #endif
+/* tiles of rows over which each micro-panel of B is packed (PACK_IN_KERNEL) */
+#ifndef FASTNN_PACKING_TILES
+#define FASTNN_PACKING_TILES 4
+#endif
 #include "gemm_loop_nest.h"
 #undef PACK_IN_KERNEL
 #undef FETCH_NEXT_B_MAX_ROWS

@@ -346,7 +346,7 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
              * computes with the one before (whole panels, whole first tile of rows) */
             const int pack_in_kernel = blk->ukernel_packing_b && cs_b == 1 && nc_in_place == 0 &&
                                        nc % nr == 0 && nc > nr && !a_in_place &&
-                                       (m < blk->mc ? m : blk->mc) >= mr;
+                                       (m < blk->mc ? m : blk->mc) >= FASTNN_PACKING_TILES * mr;
 #else
             const int pack_in_kernel = 0;
 #endif
@@ -388,7 +388,40 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                                       (m + mr - 1) / mr * ((nc + nr - 1) / nr));
 #endif
 #endif
-                for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
+                ptrdiff_t ir0 = 0;
+#if PACK_IN_KERNEL
+                if (pack_in_kernel && ic == 0) {
+                    /* the first FASTNN_PACKING_TILES tiles of rows, micro-panel by micro-panel
+                     * of B, each call packing its share of the next micro-panel */
+                    const ptrdiff_t share = (kc + FASTNN_PACKING_TILES - 1) / FASTNN_PACKING_TILES;
+                    for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
+                        const P *bp = b_packed + jr * kc_packed;
+                        for (int t = 0; t < FASTNN_PACKING_TILES; t++) {
+                            const P *ap = a_block + t * mr * kc_packed;
+                            T *c_tile = c + (ptrdiff_t)t * mr * ldc + jc + jr;
+#if PREFETCH_A
+                            NAME(a_prefetch_some)(&next_a);
+#if PREFETCH_NEXT_B
+                            NAME(a_prefetch_some)(&next_b);
+#endif
+#endif
+                            ptrdiff_t p0 = t * share, rows_here = kc - p0 < share ? kc - p0 : share;
+                            if (jr + nr < nc && rows_here > 0)
+                                blk->ukernel_packing_b(kc, ap, bp, c_tile, ldc, alpha, beta_here,
+                                                       b_block + p0 * rs_b + jr + nr, rs_b,
+                                                       b_packed + (jr + nr) * kc_packed + p0 * nr,
+                                                       rows_here);
+                            else
+                                blk->ukernel(kc, ap, bp, nr, c_tile, ldc, alpha, beta_here);
+                        }
+                    }
+                    for (int t = 0; t < FASTNN_PACKING_TILES && last_pass && epilogue; t++)
+                        epilogue->apply(epilogue, c + (ptrdiff_t)t * mr * ldc + jc, ldc,
+                                        row0 + t * mr, col0 + jc, mr, nc);
+                    ir0 = FASTNN_PACKING_TILES * mr;
+                }
+#endif
+                for (ptrdiff_t ir = ir0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
                     const P *ap = a_block + ir * kc_packed;
                     T *c_strip = c + (ic + ir) * ldc + jc;
@@ -418,18 +451,6 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
 #if PREFETCH_NEXT_B
                         NAME(a_prefetch_some)(&next_b);
 #endif
-#endif
-#if PACK_IN_KERNEL
-                        if (pack_in_kernel && ic == 0 && ir == 0) {
-                            if (jr + nr < nc)
-                                blk->ukernel_packing_b(kc, ap, bp, c_strip + jr, ldc, alpha,
-                                                       beta_here, b_block + jr + nr, rs_b,
-                                                       b_packed + (jr + nr) * kc_packed);
-                            else
-                                blk->ukernel(kc, ap, bp, rs_bp, c_strip + jr, ldc, alpha,
-                                             beta_here);
-                            continue;
-                        }
 #endif
 #if READS_SOURCE
                         if (a_in_place) {

@@ -27,7 +27,7 @@ typedef void (*fastnn_sgemm_ukernel)(ptrdiff_t k, const float *a, const float *b
 typedef void (*fastnn_sgemm_packing_ukernel)(ptrdiff_t k, const float *a, const float *b,
                                              float *c, ptrdiff_t ldc, float alpha, float beta,
                                              const float *src, ptrdiff_t ld_src,
-                                             float *restrict dst);
+                                             float *restrict dst, ptrdiff_t copy_rows);
 typedef void (*fastnn_dgemm_ukernel)(ptrdiff_t k, const double *a, const double *b,
                                      ptrdiff_t rs_b, double *c, ptrdiff_t ldc, double alpha,
                                      double beta);

@@ -22,25 +22,46 @@ FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, _mm512_set1_p
                                 _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
                                 _mm512_fmadd_pd, _mm512_mul_pd)
 
-/* The 8 x 32 kernel copying B's next micro-panel as it runs (fastnn_sgemm_packing_ukernel): per
- * k step, beside the 2 loads of B, 8 broadcasts of A and 16 multiply-adds (8 cycles at two
- * FMAs a cycle), 2 loads of the source row and 2 stores into the packed panel, for which the
- * FMA-bound loop leaves load and store slots free. Same order of operations on every
- * accumulator as sgemm_avx512_8x32, so the results are the same bit for bit. */
+/* The 8 x 32 kernel copying a share of B's next micro-panel as it runs
+ * (fastnn_sgemm_packing_ukernel): copy_rows k steps of it (NR = 32 floats each, 2 loads and 2
+ * stores), one every FASTNN_PACKING_B_EVERY k steps of the product (each k step: 2 loads of B,
+ * 8 broadcasts of A, 16 multiply-adds, 8 cycles at two FMAs a cycle), any left over after the
+ * loop. Same order of operations on every accumulator as sgemm_avx512_8x32, so the results are
+ * the same bit for bit. */
+#ifndef FASTNN_PACKING_B_EVERY
+#define FASTNN_PACKING_B_EVERY 4
+#endif
 static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float *b, float *c,
                                         ptrdiff_t ldc, float alpha, float beta, const float *src,
-                                        ptrdiff_t ld_src, float *restrict dst)
+                                        ptrdiff_t ld_src, float *restrict dst, ptrdiff_t copy_rows)
 {
     __m512 acc[MR][2];
     _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    _Pragma("GCC unroll 4") for (ptrdiff_t p = 0; p < k; p++, a += MR, b += 32, src += ld_src,
-                                 dst += 32)
-    {
-        __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16);
+    ptrdiff_t p = 0;
+    for (; p + FASTNN_PACKING_B_EVERY <= k; p += FASTNN_PACKING_B_EVERY) {
+        if (copy_rows > 0) {
+            __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16);
 #ifdef FASTNN_PACKING_B_AHEAD
-        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src, 0, FASTNN_PACKING_B_HINT);
-        __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src + 16, 0, FASTNN_PACKING_B_HINT);
+            __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src, 0, FASTNN_PACKING_B_HINT);
+            __builtin_prefetch(src + FASTNN_PACKING_B_AHEAD * ld_src + 16, 0,
+                               FASTNN_PACKING_B_HINT);
 #endif
+            _mm512_storeu_ps(dst, s0);
+            _mm512_storeu_ps(dst + 16, s1);
+            src += ld_src, dst += 32, copy_rows--;
+        }
+        _Pragma("GCC unroll 8") for (int q = 0; q < FASTNN_PACKING_B_EVERY; q++, a += MR, b += 32)
+        {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
+            {
+                __m512 ai = _mm512_set1_ps(a[i]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+        }
+    }
+    for (; p < k; p++, a += MR, b += 32) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
         {
@@ -48,8 +69,10 @@ static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        _mm512_storeu_ps(dst, s0);
-        _mm512_storeu_ps(dst + 16, s1);
+    }
+    for (; copy_rows > 0; copy_rows--, src += ld_src, dst += 32) {
+        _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+        _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));
     }
     FASTNN_REGISTER_TILE_STORE(__m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,
                                _mm512_fmadd_ps, _mm512_mul_ps, acc, c, ldc, alpha, beta)
