@@ -342,9 +342,13 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
             }
 #endif
 #if PACK_IN_KERNEL
-            /* only micro-panel 0 up front: the first tile of rows packs each next one as it
-             * computes with the one before (whole panels, whole first tile of rows) */
-            const int pack_in_kernel = blk->ukernel_packing_b && cs_b == 1 && nc_in_place == 0 &&
+            /* only micro-panel 0 up front: the first tiles of rows pack each next one as they
+             * compute with the one before (whole panels, whole first tiles of rows), where the
+             * panel's source was fetched into L2 over the previous panel's calls (the copy's
+             * loads hide in the kernel's free slots from L2, not from L3: at 1024 x 1024 x 1024,
+             * whose source nobody fetches, the product was 1-2% slower with it) */
+            const int pack_in_kernel = blk->ukernel_packing_b && blk->fetch_next_b_whole_panel &&
+                                       cs_b == 1 && nc_in_place == 0 &&
                                        nc % nr == 0 && nc > nr && !a_in_place &&
                                        (m < blk->mc ? m : blk->mc) >= FASTNN_PACKING_TILES * mr;
 #else
