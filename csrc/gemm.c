@@ -195,16 +195,9 @@ static void *packing_buffer(size_t bytes)
  * neither helped. */
 #define PREFETCH_NEXT_B 2
 #define FETCH_NEXT_B_MAX_ROWS 512
-#ifndef FASTNN_NO_PACK_IN_KERNEL
+/* B's copy packed by the micro-kernel where the set has one (gemm_loop_nest.h: packs_b_in_kernel).
+ * MEASURED */
 #define PACK_IN_KERNEL 1
-#endif
-/* Tiles of rows over which each micro-panel of B is packed (PACK_IN_KERNEL). Trial, one Zen 5
- * core, builds alternated in 30-80 rounds (benchmarks/pack_in_kernel_ab.py): dS W (B = a
- * 1024 x 1024 weight as stored) at 256 rows 1.7-2.4% faster, at 64 rows 6-9%; X W^T (the control,
- * unchanged) within +-0.5%; results bit for bit those of the separate packing pass. */
-#ifndef FASTNN_PACKING_TILES
-#define FASTNN_PACKING_TILES 4
-#endif
 #include "gemm_loop_nest.h"
 #undef PACK_IN_KERNEL
 #undef FETCH_NEXT_B_MAX_ROWS

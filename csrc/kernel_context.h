@@ -20,10 +20,11 @@
 
 typedef void (*fastnn_sgemm_ukernel)(ptrdiff_t k, const float *a, const float *b, ptrdiff_t rs_b,
                                      float *c, ptrdiff_t ldc, float alpha, float beta);
-/* The micro-kernel on a packed micro-panel of B (NR floats a step) that, as it runs, copies the
- * next micro-panel into place: k step p of it, NR contiguous floats at src + p * ld_src, to
- * dst + p * NR (the copy packing of a row-major B, spread over a kernel call's free load and
- * store slots rather than a separate, bandwidth-bound pass). */
+/* The micro-kernel on a packed micro-panel of B (rs_b = NR) that, as it runs, also copies
+ * copy_rows k steps of B's next micro-panel into place: k step p, NR contiguous floats at
+ * src + p * ld_src, to dst + p * NR (the copy packing of a row-major B, spread over the kernel's
+ * free load and store slots rather than a pass of its own). Any copy_rows >= 0; C as ukernel's,
+ * bit for bit. */
 typedef void (*fastnn_sgemm_packing_ukernel)(ptrdiff_t k, const float *a, const float *b,
                                              float *c, ptrdiff_t ldc, float alpha, float beta,
                                              const float *src, ptrdiff_t ld_src,
@@ -83,8 +84,11 @@ typedef struct {
      * PREFETCH_NEXT_B 2) where NC was halved so that B's next panel is fetched over all of a
      * panel's calls */
     int fetch_next_b_whole_panel;
-    /* Optional: ukernel packing the next micro-panel of a row-major B as it runs */
+    /* Optional: ukernel packing B's next micro-panel as it runs, the loop nest handing each
+     * of the first packing_b_tiles tiles of rows a share (1 / packing_b_tiles) of its k steps
+     * (gemm_loop_nest.h: PACK_IN_KERNEL) */
     fastnn_sgemm_packing_ukernel ukernel_packing_b;
+    int packing_b_tiles;
 } fastnn_sgemm_blocking;
 
 typedef struct {

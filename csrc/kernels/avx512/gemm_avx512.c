@@ -22,19 +22,16 @@ FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, _mm512_set1_p
                                 _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
                                 _mm512_fmadd_pd, _mm512_mul_pd)
 
-/* The 8 x 32 kernel copying a share of B's next micro-panel as it runs
- * (fastnn_sgemm_packing_ukernel): copy_rows k steps of it (NR = 32 floats each, 2 loads and 2
- * stores), one every FASTNN_PACKING_B_EVERY k steps of the product (each k step: 2 loads of B,
- * 8 broadcasts of A, 16 multiply-adds, 8 cycles at two FMAs a cycle), any left over after the
- * loop. Same order of operations on every accumulator as sgemm_avx512_8x32, so the results are
- * the same bit for bit. The loop nest gives each call a quarter of the micro-panel (its
- * FASTNN_PACKING_TILES, which should match FASTNN_PACKING_B_EVERY): copying all of it in one call
- * (a row every k step: 6 line fills per 8 cycles with B's and the destination's) made that call
- * 1.8x a plain one (perf shares, 256 x 1024 x 1024), against 1.15x for a quarter; 2 or 8 tiles
- * measured the same as 4. A fetch of the source 16 rows ahead (to L1 or L2) changed nothing. */
-#ifndef FASTNN_PACKING_B_EVERY
-#define FASTNN_PACKING_B_EVERY 4
-#endif
+/* The 8 x 32 kernel that also packs a share of B's next micro-panel
+ * (fastnn_sgemm_packing_ukernel): one k step of it (32 floats: 2 loads, 2 stores) every
+ * PACKING_B_EVERY k steps of the product (each: 2 loads of B, 8 broadcasts of A, 16 multiply-adds,
+ * 8 cycles at two FMAs a cycle), any steps left over after the loop. Every accumulator sees the
+ * operations of sgemm_avx512_8x32 in the same order, so C is the same bit for bit. The loop nest
+ * spreads each micro-panel over PACKING_B_EVERY tiles of rows (.packing_b_tiles), a quarter of
+ * it a call: copying all of it in one call (a k step each k step: 6 line fills per 8 cycles with
+ * B's own) made that call 1.8x a plain one (perf shares, 256 x 1024 x 1024, Zen 5), a quarter
+ * 1.15x; 2 or 8 tiles measured as 4; fetching the source 16 k steps ahead changed nothing. */
+#define PACKING_B_EVERY 4
 static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float *b, float *c,
                                         ptrdiff_t ldc, float alpha, float beta, const float *src,
                                         ptrdiff_t ld_src, float *restrict dst, ptrdiff_t copy_rows)
@@ -42,33 +39,18 @@ static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float
     __m512 acc[MR][2];
     _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     ptrdiff_t p = 0;
-    for (; p + FASTNN_PACKING_B_EVERY <= k; p += FASTNN_PACKING_B_EVERY) {
+    for (; p + PACKING_B_EVERY <= k; p += PACKING_B_EVERY) {
         if (copy_rows > 0) {
             __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16);
             _mm512_storeu_ps(dst, s0);
             _mm512_storeu_ps(dst + 16, s1);
             src += ld_src, dst += 32, copy_rows--;
         }
-        _Pragma("GCC unroll 8") for (int q = 0; q < FASTNN_PACKING_B_EVERY; q++, a += MR, b += 32)
-        {
-            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-            {
-                __m512 ai = _mm512_set1_ps(a[i]);
-                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-            }
-        }
+        FASTNN_REGISTER_TILE_STEPS(MR, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,
+                                   _mm512_fmadd_ps, acc, PACKING_B_EVERY, a, b, 32);
     }
-    for (; p < k; p++, a += MR, b += 32) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-        {
-            __m512 ai = _mm512_set1_ps(a[i]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-        }
-    }
+    FASTNN_REGISTER_TILE_STEPS(MR, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_fmadd_ps,
+                               acc, k - p, a, b, 32);
     for (; copy_rows > 0; copy_rows--, src += ld_src, dst += 32) {
         _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
         _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));
@@ -118,7 +100,7 @@ const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .strided_a_ukernel = sgemm_avx512_8x32_strided_a,
     .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
-    .ukernel_packing_b = sgemm_avx512_8x32_packing_b,
+    .ukernel_packing_b = sgemm_avx512_8x32_packing_b, .packing_b_tiles = PACKING_B_EVERY,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
