@@ -38,6 +38,11 @@
  * this deep: a shallower call is too short to pay for setting up its share (bf16, one Zen 5 core,
  * 1024 x 1024 x 64: 3% slower than the lines fetched in bursts between calls). */
 #define FASTNN_FETCH_MIN_DEPTH 256
+/* A micro-kernel packs B's copy as it runs (PACK_IN_KERNEL) only on passes over k this deep:
+ * shallower calls have too few k steps to hide the copy's in (dS W into 1024 columns, one Zen 5
+ * core, 30 alternated rounds: at k = 10, 256 rows 27.1 -> 30.9 us; k = 16 1-2% slower; k = 32
+ * 2-5% faster, k = 64 2-6%). */
+#define FASTNN_PACK_IN_KERNEL_MIN_DEPTH 32
 
 /* Threads take units -- blocks of C, each packing what it needs -- from a shared counter
  * (thread_pool.h), so a thread that runs takes the work of one that the OS has descheduled.

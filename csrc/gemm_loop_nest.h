@@ -282,12 +282,13 @@ static void NAME(next_b_plan)(NAME(a_prefetch) *pf, const BLOCKING_TYPE *blk, co
  * source was fetched into L2 over the previous panel's calls (fetch_next_b_whole_panel). From
  * L3 the copy's loads do not hide in the kernel's free slots: at 1024 x 1024 x 1024, whose
  * source nobody fetches, the product was 1-2% slower with it. It takes two whole micro-panels
- * (the first is packed up front) and whole first tiles of rows, neither operand read in place. */
+ * (the first is packed up front), whole first tiles of rows, neither operand read in place, and
+ * passes at least FASTNN_PACK_IN_KERNEL_MIN_DEPTH deep. */
 static inline int NAME(packs_b_in_kernel)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t nc,
-                                          ptrdiff_t cs_b, int an_operand_in_place)
+                                          ptrdiff_t kc, ptrdiff_t cs_b, int an_operand_in_place)
 {
     return blk->ukernel_packing_b && blk->fetch_next_b_whole_panel && cs_b == 1 &&
-           !an_operand_in_place && nc / blk->nr >= 2 &&
+           !an_operand_in_place && nc / blk->nr >= 2 && kc >= FASTNN_PACK_IN_KERNEL_MIN_DEPTH &&
            (m < blk->mc ? m : blk->mc) >= (ptrdiff_t)blk->packing_b_tiles * blk->mr;
 }
 
@@ -407,7 +408,8 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
 #endif
             int pack_in_kernel = 0;
 #if PACK_IN_KERNEL
-            pack_in_kernel = NAME(packs_b_in_kernel)(blk, m, nc, cs_b, nc_in_place > 0 || a_in_place);
+            pack_in_kernel = NAME(packs_b_in_kernel)(blk, m, nc, kc, cs_b,
+                                                     nc_in_place > 0 || a_in_place);
             if (pack_in_kernel) /* micro-panel 0, and a partial last one; the kernel the rest */
                 NAME(pack_first_and_partial_panels)(blk, nc, kc, b_block, rs_b, b_packed);
 #endif

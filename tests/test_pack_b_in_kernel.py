@@ -4,7 +4,7 @@ product with B packed in a pass of its own: the same panels, the same kernel ari
 reference is B as a view with column stride 2, which no kernel packs (nor reads in place), so a
 wrong row, share or panel of the in-kernel packing changes the product. Shapes around the path's
 limits: 4 tiles of rows (32 on AVX-512) and up to 512 rows, panels of NC / 2 = 256 columns ending
-in a partial or half-width micro-panel, every share of k (k below the 4 tiles, k tails), B's rows
+in a partial or half-width micro-panel, k around the path's least depth and k tails, B's rows
 further apart than n, beta != 0, the epilogue of the first tiles, one and two threads. On kernel
 sets without the packing kernel the same products run the other path and must agree too."""
 import sys
@@ -20,14 +20,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gemm_sweep import error_bound, reference  # noqa: E402
 
 # (m, n, k, B's row stride). B is read in place instead up to 32 rows, up to 64 unless its rows
-# are 4 KiB apart, and where it has at most 16 KiB (gemm.c): 32 rows are not taken, 33-72 with
-# rows 1024 floats apart; 256 = a panel of 8 micro-panels; 331 = a panel of 256 and one of 2 whole
-# micro-panels and 11 columns, 336 the same ending in a half-width one; 511-513 around
-# FETCH_NEXT_B_MAX_ROWS (513 not taken); k = 1, 5 (tiles with no share of k), 9, 10, 257 (two
+# are 4 KiB apart, and where it has at most 16 KiB (gemm.c), and the path takes passes over k of
+# 32 or more: 32 rows are not taken, 33-96 with rows 1024 floats apart; 256 = a panel of 8
+# micro-panels; 331 = a panel of 256 and one of 2 whole micro-panels and 11 columns, 336 the
+# same ending in a half-width one; 511-513 around FETCH_NEXT_B_MAX_ROWS (513 not taken); k = 10
+# (not taken), 32, 33 and 35 (shares of 8 and 9, steps left after the kernel's loop), 257 (two
 # passes of 129 and 128)
-SHAPES = [(32, 1024, 40, 1024), (33, 331, 9, 1024), (40, 336, 257, 1024), (64, 1024, 64, 1024),
-          (72, 4100, 1, 4100), (96, 1024, 5, 1024), (256, 1024, 10, 1024), (256, 336, 257, 336),
-          (256, 336, 33, 400), (511, 331, 20, 331), (512, 256, 129, 256), (513, 331, 20, 331)]
+SHAPES = [(32, 1024, 40, 1024), (33, 331, 33, 1024), (40, 336, 257, 1024), (64, 1024, 64, 1024),
+          (72, 4100, 32, 4100), (96, 1024, 35, 1024), (256, 1024, 10, 1024), (256, 336, 257, 336),
+          (256, 336, 33, 400), (511, 331, 40, 331), (512, 256, 129, 256), (513, 331, 40, 331)]
 
 
 def column_stride_two(b):
@@ -68,7 +69,7 @@ def test_products_equal_those_with_b_packed_apart_bit_for_bit(m, n, k, ld, one_t
     np.testing.assert_array_equal(got, expected, err_msg="beta != 0")
 
 
-@pytest.mark.parametrize("m, n, k, ld", [(40, 336, 257, 1024), (256, 331, 20, 331)])
+@pytest.mark.parametrize("m, n, k, ld", [(40, 336, 257, 1024), (256, 331, 40, 331)])
 def test_the_epilogue_of_the_first_tiles_is_applied_once(m, n, k, ld, one_thread):
     rng = np.random.default_rng(5)
     a = rng.standard_normal((m, k)).astype(np.float32)
