@@ -201,7 +201,13 @@ static void *packing_buffer(size_t bytes)
 #define PREFETCH_NEXT_B 2
 #define FETCH_NEXT_B_MAX_ROWS 512
 /* B's copy packed by the micro-kernel where the set has one (gemm_loop_nest.h: packs_b_in_kernel).
- * MEASURED */
+ * Measured on one Zen 5 core, builds alternated in 20-30 rounds on the thread's CPU clock
+ * (benchmarks/pack_in_kernel_ab.py, five runs): dS W into a 1024 x 1024 weight at 64 rows
+ * 76.5-76.7 -> 82.0-83.6% of peak, at 256 rows 88.7-89.0 -> 90.2-90.6% (the step's 1024->1024
+ * input gradient in step_phases.py: 0.64 -> 0.58 ms at B = 64, 2.19 -> 2.17 at 256); X W^T, the
+ * control it leaves alone, within +-1.8%; the compiled 784-1024-1024-10 step at B = 64 1.5-1.8%
+ * faster (best of rounds), at B = 256 and 1024 within the noise (+-1%). Bit for bit the product
+ * of the separate packing pass. */
 #define PACK_IN_KERNEL 1
 #include "gemm_loop_nest.h"
 #undef PACK_IN_KERNEL
