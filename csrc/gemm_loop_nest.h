@@ -285,13 +285,9 @@ static void NAME(next_b_plan)(NAME(a_prefetch) *pf, const BLOCKING_TYPE *blk, co
  * (the first is packed up front), whole first tiles of rows, neither operand read in place, and
  * passes at least FASTNN_PACK_IN_KERNEL_MIN_DEPTH deep. */
 static inline int NAME(packs_b_in_kernel)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t nc,
-                                          ptrdiff_t kc, ptrdiff_t rs_b, ptrdiff_t cs_b,
-                                          int an_operand_in_place)
+                                          ptrdiff_t kc, ptrdiff_t cs_b, int an_operand_in_place)
 {
-    int kernel = cs_b == 1 ? blk->ukernel_packing_b != NULL
-                           : rs_b == 1 && blk->ukernel_packing_bt != NULL &&
-                                 cs_b <= INT32_MAX / (ptrdiff_t)sizeof(T) / blk->nr;
-    return kernel && blk->fetch_next_b_whole_panel &&
+    return blk->ukernel_packing_b && blk->fetch_next_b_whole_panel && cs_b == 1 &&
            !an_operand_in_place && nc / blk->nr >= 2 && kc >= FASTNN_PACK_IN_KERNEL_MIN_DEPTH &&
            (m < blk->mc ? m : blk->mc) >= (ptrdiff_t)blk->packing_b_tiles * blk->mr;
 }
@@ -300,13 +296,13 @@ static inline int NAME(packs_b_in_kernel)(const BLOCKING_TYPE *blk, ptrdiff_t m,
  * (the kernel copies whole rows of NR) */
 static void NAME(pack_first_and_partial_panels)(const BLOCKING_TYPE *blk, ptrdiff_t nc,
                                                 ptrdiff_t kc, const T *b, ptrdiff_t rs_b,
-                                                ptrdiff_t cs_b, P *b_packed)
+                                                P *b_packed)
 {
     const int nr = blk->nr;
     const ptrdiff_t whole = nc - nc % nr;
-    PACK_PANELS(blk, nr, kc, b, cs_b, rs_b, nr, b_packed);
+    PACK_PANELS(blk, nr, kc, b, 1, rs_b, nr, b_packed);
     if (whole < nc)
-        PACK_PANELS(blk, nc - whole, kc, b + whole * cs_b, cs_b, rs_b, nr, b_packed + whole * kc);
+        PACK_PANELS(blk, nc - whole, kc, b + whole, 1, rs_b, nr, b_packed + whole * kc);
 }
 
 /* The first packing_b_tiles (whole) tiles of rows of the pass, micro-panel by micro-panel of B
@@ -314,14 +310,10 @@ static void NAME(pack_first_and_partial_panels)(const BLOCKING_TYPE *blk, ptrdif
  * [t * share, (t + 1) * share) of whole micro-panel j + 1 into place */
 static void NAME(first_tiles_packing_b)(const BLOCKING_TYPE *blk, ptrdiff_t nc, ptrdiff_t kc,
                                         const P *a_block, const T *b, ptrdiff_t rs_b,
-                                        ptrdiff_t cs_b, P *b_packed, T *c, ptrdiff_t ldc, T alpha,
-                                        T beta, NAME(a_prefetch) *next_a,
-                                        NAME(a_prefetch) *next_b)
+                                        P *b_packed, T *c, ptrdiff_t ldc, T alpha, T beta,
+                                        NAME(a_prefetch) *next_a, NAME(a_prefetch) *next_b)
 {
     const int mr = blk->mr, nr = blk->nr, tiles = blk->packing_b_tiles;
-    __typeof__(*blk->ukernel_packing_b) *packing = cs_b == 1 ? blk->ukernel_packing_b
-                                                             : blk->ukernel_packing_bt;
-    const ptrdiff_t ld_src = cs_b == 1 ? rs_b : cs_b;
     const ptrdiff_t whole = nc - nc % nr, share = (kc + tiles - 1) / tiles;
     for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
         const ptrdiff_t cols = nc - jr < nr ? nc - jr : nr;
@@ -333,8 +325,9 @@ static void NAME(first_tiles_packing_b)(const BLOCKING_TYPE *blk, ptrdiff_t nc, 
             NAME(a_prefetch_some)(next_a);
             NAME(a_prefetch_some)(next_b);
             if (jr + nr < whole && steps > 0)
-                packing(kc, ap, bp, c_tile, ldc, alpha, beta, b + p0 * rs_b + (jr + nr) * cs_b,
-                        ld_src, b_packed + (jr + nr) * kc + p0 * nr, steps);
+                blk->ukernel_packing_b(kc, ap, bp, c_tile, ldc, alpha, beta,
+                                       b + p0 * rs_b + jr + nr, rs_b,
+                                       b_packed + (jr + nr) * kc + p0 * nr, steps);
             else if (cols == nr)
                 blk->ukernel(kc, ap, bp, nr, c_tile, ldc, alpha, beta);
             else
@@ -415,10 +408,10 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
 #endif
             int pack_in_kernel = 0;
 #if PACK_IN_KERNEL
-            pack_in_kernel = NAME(packs_b_in_kernel)(blk, m, nc, kc, rs_b, cs_b,
+            pack_in_kernel = NAME(packs_b_in_kernel)(blk, m, nc, kc, cs_b,
                                                      nc_in_place > 0 || a_in_place);
             if (pack_in_kernel) /* micro-panel 0, and a partial last one; the kernel the rest */
-                NAME(pack_first_and_partial_panels)(blk, nc, kc, b_block, rs_b, cs_b, b_packed);
+                NAME(pack_first_and_partial_panels)(blk, nc, kc, b_block, rs_b, b_packed);
 #endif
             if (!pack_in_kernel)
                 PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b,
@@ -462,9 +455,8 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                 ptrdiff_t ir0 = 0;
 #if PACK_IN_KERNEL
                 if (pack_in_kernel && ic == 0) {
-                    NAME(first_tiles_packing_b)(blk, nc, kc, a_block, b_block, rs_b, cs_b,
-                                                b_packed, c + jc, ldc, alpha, beta_here, &next_a,
-                                                &next_b);
+                    NAME(first_tiles_packing_b)(blk, nc, kc, a_block, b_block, rs_b, b_packed,
+                                                c + jc, ldc, alpha, beta_here, &next_a, &next_b);
                     ir0 = (ptrdiff_t)blk->packing_b_tiles * mr;
                     for (ptrdiff_t ir = 0; ir < ir0 && last_pass && epilogue; ir += mr)
                         epilogue->apply(epilogue, c + ir * ldc + jc, ldc, row0 + ir, col0 + jc, mr,

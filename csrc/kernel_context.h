@@ -89,9 +89,6 @@ typedef struct {
      * (gemm_loop_nest.h: PACK_IN_KERNEL) */
     fastnn_sgemm_packing_ukernel ukernel_packing_b;
     int packing_b_tiles;
-    /* Optional: the same for a transposed B (X W^T): k step p of the next micro-panel's column
-     * r at src[r * ld_src + p] */
-    fastnn_sgemm_packing_ukernel ukernel_packing_bt;
 } fastnn_sgemm_blocking;
 
 typedef struct {

@@ -32,88 +32,29 @@ FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, _mm512_set1_p
  * B's own) made that call 1.8x a plain one (perf shares, 256 x 1024 x 1024, Zen 5), a quarter
  * 1.15x; 2 or 8 tiles measured as 4; fetching the source 16 k steps ahead changed nothing. */
 #define PACKING_B_EVERY 4
-#define DEFINE_PACKING_UKERNEL(NAME, PREPARE, COPY_STEP, SRC_STEP)                                 \
-    static void NAME(ptrdiff_t k, const float *a, const float *b, float *c, ptrdiff_t ldc,       \
-                     float alpha, float beta, const float *src, ptrdiff_t ld_src,                 \
-                     float *restrict dst, ptrdiff_t copy_rows)                                    \
-    {                                                                                             \
-        PREPARE                                                                                   \
-        __m512 acc[MR][2];                                                                        \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] =             \
-            _mm512_setzero_ps();                                                                  \
-        ptrdiff_t p = 0;                                                                          \
-        for (; p + PACKING_B_EVERY <= k; p += PACKING_B_EVERY) {                                  \
-            if (copy_rows > 0) {                                                                  \
-                COPY_STEP                                                                         \
-                src += SRC_STEP, dst += 32, copy_rows--;                                          \
-            }                                                                                     \
-            FASTNN_REGISTER_TILE_STEPS(MR, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,           \
-                                       _mm512_fmadd_ps, acc, PACKING_B_EVERY, a, b, 32);          \
-        }                                                                                         \
-        FASTNN_REGISTER_TILE_STEPS(MR, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,               \
-                                   _mm512_fmadd_ps, acc, k - p, a, b, 32);                        \
-        for (; copy_rows > 0; copy_rows--, src += SRC_STEP, dst += 32) {                          \
-            COPY_STEP                                                                             \
-        }                                                                                         \
-        FASTNN_REGISTER_TILE_STORE(__m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps, \
-                                   _mm512_fmadd_ps, _mm512_mul_ps, acc, c, ldc, alpha, beta)      \
-    }
-
-/* B as stored (a k step: 32 consecutive floats, the next ld_src further) */
-DEFINE_PACKING_UKERNEL(sgemm_avx512_8x32_packing_b, ,
-                       _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
-                       _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));, ld_src)
-/* TRIAL, slower: packing a transposed B (X W^T) in the kernel. One Zen 5 core, 20 alternated
- * rounds against packing it in a pass of its own (16 x 16 register transposes): X W^T into
- * 1024 columns, k = 1024, by gathers (two 16-row vgatherdps a k step) 64 rows 75.3 -> 33.3% of
- * peak, 256 rows 87.4 -> 64.0%; by these 16 x 4 blocks (four 128-bit pieces a vector, inserted
- * 75.5 -> 65.9% and 87.5 -> 83.8%, or by masked broadcasts 75.7 -> 66.1% and 87.8 -> 85.0%):
- * the shuffles take the FMAs' pipes, where the copy's loads and stores had free slots.
- * 4 k steps of 16 columns of B transposed (column r at src + r * ld) to dst, dst + 32, ... */
-static inline void transpose_16x4(const float *src, ptrdiff_t ld, float *dst)
-{
-    __m512 z[4];
-    _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
-        z[q] = _mm512_broadcast_f32x4(_mm_loadu_ps(src + q * ld));
-        z[q] = _mm512_mask_broadcast_f32x4(z[q], 0x00F0, _mm_loadu_ps(src + (4 + q) * ld));
-        z[q] = _mm512_mask_broadcast_f32x4(z[q], 0x0F00, _mm_loadu_ps(src + (8 + q) * ld));
-        z[q] = _mm512_mask_broadcast_f32x4(z[q], 0xF000, _mm_loadu_ps(src + (12 + q) * ld));
-    }
-    __m512 t0 = _mm512_unpacklo_ps(z[0], z[1]), t1 = _mm512_unpackhi_ps(z[0], z[1]);
-    __m512 t2 = _mm512_unpacklo_ps(z[2], z[3]), t3 = _mm512_unpackhi_ps(z[2], z[3]);
-#define PAIRS(op, x, y) _mm512_castpd_ps(op(_mm512_castps_pd(x), _mm512_castps_pd(y)))
-    _mm512_storeu_ps(dst, PAIRS(_mm512_unpacklo_pd, t0, t2));
-    _mm512_storeu_ps(dst + 32, PAIRS(_mm512_unpackhi_pd, t0, t2));
-    _mm512_storeu_ps(dst + 64, PAIRS(_mm512_unpacklo_pd, t1, t3));
-    _mm512_storeu_ps(dst + 96, PAIRS(_mm512_unpackhi_pd, t1, t3));
-#undef PAIRS
-}
-
-static void sgemm_avx512_8x32_packing_bt(ptrdiff_t k, const float *a, const float *b, float *c,
-                                         ptrdiff_t ldc, float alpha, float beta, const float *src,
-                                         ptrdiff_t ld_src, float *restrict dst, ptrdiff_t copy_rows)
+static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float *b, float *c,
+                                        ptrdiff_t ldc, float alpha, float beta, const float *src,
+                                        ptrdiff_t ld_src, float *restrict dst, ptrdiff_t copy_rows)
 {
     __m512 acc[MR][2];
     _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    const ptrdiff_t half = 16 * ld_src;
     ptrdiff_t p = 0;
-    for (; p + 4 * PACKING_B_EVERY <= k; p += 4 * PACKING_B_EVERY) {
-        if (copy_rows >= 4) {
-            transpose_16x4(src, ld_src, dst);
-            transpose_16x4(src + half, ld_src, dst + 16);
-            src += 4, dst += 128, copy_rows -= 4;
+    for (; p + PACKING_B_EVERY <= k; p += PACKING_B_EVERY) {
+        if (copy_rows > 0) {
+            __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16);
+            _mm512_storeu_ps(dst, s0);
+            _mm512_storeu_ps(dst + 16, s1);
+            src += ld_src, dst += 32, copy_rows--;
         }
         FASTNN_REGISTER_TILE_STEPS(MR, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps,
-                                   _mm512_fmadd_ps, acc, 4 * PACKING_B_EVERY, a, b, 32);
+                                   _mm512_fmadd_ps, acc, PACKING_B_EVERY, a, b, 32);
     }
     FASTNN_REGISTER_TILE_STEPS(MR, __m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_fmadd_ps,
                                acc, k - p, a, b, 32);
-    for (; copy_rows >= 4; src += 4, dst += 128, copy_rows -= 4) {
-        transpose_16x4(src, ld_src, dst);
-        transpose_16x4(src + half, ld_src, dst + 16);
+    for (; copy_rows > 0; copy_rows--, src += ld_src, dst += 32) {
+        _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+        _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));
     }
-    for (; copy_rows > 0; copy_rows--, src++, dst += 32)
-        for (int r = 0; r < 32; r++) dst[r] = src[r * ld_src];
     FASTNN_REGISTER_TILE_STORE(__m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,
                                _mm512_fmadd_ps, _mm512_mul_ps, acc, c, ldc, alpha, beta)
 }
@@ -160,7 +101,6 @@ const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
     .ukernel_packing_b = sgemm_avx512_8x32_packing_b, .packing_b_tiles = PACKING_B_EVERY,
-    .ukernel_packing_bt = sgemm_avx512_8x32_packing_bt,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
