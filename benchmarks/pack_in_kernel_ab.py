@@ -1,13 +1,13 @@
 """Builds of fastnn compared on the products packing B's copy (dS W) and a control, one core.
 
     python benchmarks/pack_in_kernel_ab.py /path/to/main/checkout /path/to/kpack/checkout \
-        [--rounds 60] [--rows 256 64 1024] [--depth 1024] [--steps 64 256 1024] [--cpu 0]
+        [--rounds 60] [--rows 256 64 1024] [--depth 1024] [--cols 1024] [--steps 64 256 1024] [--cpu 0]
 
 Each checkout (built in place) runs in a server process of its own, pinned to one CPU with one
 thread, timed on the thread's CPU clock (which a descheduled thread does not advance: the other
 helpers' work on that core shows less); the processes take turns (order reversed every round), each timing 10 calls of
-fastnn.matmul(ds, w) with w a depth x 1024 float32 weight as stored (the input gradient, B packed
-by copying) and of fastnn.matmul(x, w2.T), w2 1024 x depth (the forward product, B transposed into panels: a
+fastnn.matmul(ds, w) with w a depth x cols float32 weight as stored (the input gradient, B packed
+by copying) and of fastnn.matmul(x, w2.T), w2 cols x depth (the forward product, B transposed into panels: a
 control that the pack-in-kernel trial leaves alone). Prints the best and median time of each and
 its share of the measured float32 FMA peak, so that a difference between builds can be read
 against the spread of the control; with --steps, the compiled SGD-momentum step of the
@@ -25,7 +25,7 @@ import sys, time, numpy as np, fastnn
 from fastnn.bench.training import fastnn_step
 fastnn.set_num_threads(1)
 rng = np.random.default_rng(0)
-rows, batches, k, n = sys.argv[1].split(","), sys.argv[2].split(","), int(sys.argv[3]), 1024
+rows, batches, k, n = sys.argv[1].split(","), sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4])
 w = rng.standard_normal((k, n), dtype=np.float32)
 w2 = rng.standard_normal((n, k), dtype=np.float32)
 cases = {}
@@ -56,7 +56,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--rows", type=int, nargs="*", default=[256])
     parser.add_argument("--steps", type=int, nargs="*", default=[])
-    parser.add_argument("--depth", type=int, default=1024, help="k of the products (n is 1024)")
+    parser.add_argument("--depth", type=int, default=1024, help="k of the products")
+    parser.add_argument("--cols", type=int, default=1024, help="n of the products")
     parser.add_argument("--cpu", default="0")
     args = parser.parse_args()
     sys.path.insert(0, args.builds[0])
@@ -67,7 +68,8 @@ def main():
         env = dict(os.environ, PYTHONPATH=build)
         procs[build] = subprocess.Popen(
             ["taskset", "-c", args.cpu, sys.executable, "-c", SERVER,
-             ",".join(map(str, args.rows)), ",".join(map(str, args.steps)), str(args.depth)],
+             ",".join(map(str, args.rows)), ",".join(map(str, args.steps)), str(args.depth),
+             str(args.cols)],
             cwd=build, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         print(build, "->", procs[build].stdout.readline().strip())
     names = ([f"{kind}{m}" for m in args.rows for kind in ("dsw", "xwt")] +
@@ -89,7 +91,7 @@ def main():
             layers = 784 * 1024 + 1024 * 1024 + 1024 * 10
             flops = 2 * int(name[4:]) * (3 * layers - 784 * 1024)
         else:
-            flops = 2 * int(name[3:]) * args.depth * 1024
+            flops = 2 * int(name[3:]) * args.depth * args.cols
         for build in args.builds:
             v = times[(build, name)]
             best, med = min(v), statistics.median(v)
