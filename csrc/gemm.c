@@ -43,6 +43,11 @@
  * this deep: a shallower call is too short to pay for setting up its share (bf16, one Zen 5 core,
  * 1024 x 1024 x 64: 3% slower than the lines fetched in bursts between calls). */
 #define FASTNN_FETCH_MIN_DEPTH 256
+/* A micro-kernel packs B's copy as it runs (PACK_IN_KERNEL) only on passes over k this deep:
+ * shallower calls have too few k steps to hide the copy's in (dS W into 1024 columns, one Zen 5
+ * core, 30 alternated rounds: at k = 10, 256 rows 27.1 -> 30.9 us; k = 16 1-2% slower; k = 32
+ * 2-5% faster, k = 64 2-6%). */
+#define FASTNN_PACK_IN_KERNEL_MIN_DEPTH 32
 
 /* Threads take units -- blocks of C, each packing what it needs -- from a shared counter
  * (thread_pool.h), so a thread that runs takes the work of one that the OS has descheduled.
@@ -200,9 +205,19 @@ static void *packing_buffer(size_t bytes)
  * neither helped. */
 #define PREFETCH_NEXT_B 2
 #define FETCH_NEXT_B_MAX_ROWS 512
+/* B's copy packed by the micro-kernel where the set has one (gemm_loop_nest.h: packs_b_in_kernel).
+ * Measured on one Zen 5 core, builds alternated in 20-30 rounds on the thread's CPU clock
+ * (benchmarks/pack_in_kernel_ab.py, five runs): dS W into a 1024 x 1024 weight at 64 rows
+ * 76.5-76.7 -> 82.0-83.6% of peak, at 256 rows 88.7-89.0 -> 90.2-90.6% (the step's 1024->1024
+ * input gradient in step_phases.py: 0.64 -> 0.58 ms at B = 64, 2.19 -> 2.17 at 256); X W^T, the
+ * control it leaves alone, within +-1.8%; the compiled 784-1024-1024-10 step at B = 64 1.5-1.8%
+ * faster (best of rounds), at B = 256 and 1024 within the noise (+-1%). Bit for bit the product
+ * of the separate packing pass. */
+#define PACK_IN_KERNEL 1
 #define TALL_TILES 1
 #include "gemm_loop_nest.h"
 #undef TALL_TILES
+#undef PACK_IN_KERNEL
 #undef FETCH_NEXT_B_MAX_ROWS
 #undef PREFETCH_NEXT_B
 #undef T

@@ -25,6 +25,9 @@
  *             large share of the product, its source a weight last touched a step ago)
  *   FETCH_IN_KERNEL  (with PREFETCH_A) whether a blocking's ukernel_fetching, where it has one,
  *             fetches those lines as it runs rather than a burst of them before each call
+ *   PACK_IN_KERNEL  (with PREFETCH_NEXT_B 2) whether a blocking's ukernel_packing_b, where it
+ *             has one, packs a row-major B's panel as the first tiles of rows compute with it, a
+ *             micro-panel ahead, rather than in a pass of its own before them (packs_b_in_kernel)
  *   NARROW_TILES  whether the blocking may offer a narrow variant (a smaller MR) for products
  *             whose rows it tiles with less padding
  *   TALL_TILES  (optional) whether the blocking may offer a tall variant (a larger MR) for
@@ -276,6 +279,71 @@ static void NAME(next_b_plan)(NAME(a_prefetch) *pf, const BLOCKING_TYPE *blk, co
 }
 #endif
 
+#if PACK_IN_KERNEL
+#if KGROUP != 1 || !PREFETCH_A || PREFETCH_NEXT_B != 2
+#error "PACK_IN_KERNEL: float panels (KGROUP 1) whose source PREFETCH_NEXT_B 2 fetched"
+#endif
+/* Whether a pass's panel of B (nc columns of a row-major B) is packed by the micro-kernel as the
+ * first tiles of rows compute with it, a micro-panel ahead, rather than in a pass of its own
+ * before them (a copy bound by L2's bandwidth, with nothing to overlap it): where the panel's
+ * source was fetched into L2 over the previous panel's calls (fetch_next_b_whole_panel). From
+ * L3 the copy's loads do not hide in the kernel's free slots: at 1024 x 1024 x 1024, whose
+ * source nobody fetches, the product was 1-2% slower with it. It takes two whole micro-panels
+ * (the first is packed up front), whole first tiles of rows, neither operand read in place, and
+ * passes at least FASTNN_PACK_IN_KERNEL_MIN_DEPTH deep. */
+static inline int NAME(packs_b_in_kernel)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t nc,
+                                          ptrdiff_t kc, ptrdiff_t cs_b, int an_operand_in_place)
+{
+    return blk->ukernel_packing_b && blk->fetch_next_b_whole_panel && cs_b == 1 &&
+           !an_operand_in_place && nc / blk->nr >= 2 && kc >= FASTNN_PACK_IN_KERNEL_MIN_DEPTH &&
+           (m < blk->mc ? m : blk->mc) >= (ptrdiff_t)blk->packing_b_tiles * blk->mr;
+}
+
+/* What the kernel does not pack of such a panel: its first micro-panel, and a partial last one
+ * (the kernel copies whole rows of NR) */
+static void NAME(pack_first_and_partial_panels)(const BLOCKING_TYPE *blk, ptrdiff_t nc,
+                                                ptrdiff_t kc, const T *b, ptrdiff_t rs_b,
+                                                P *b_packed)
+{
+    const int nr = blk->nr;
+    const ptrdiff_t whole = nc - nc % nr;
+    PACK_PANELS(blk, nr, kc, b, 1, rs_b, nr, b_packed);
+    if (whole < nc)
+        PACK_PANELS(blk, nc - whole, kc, b + whole, 1, rs_b, nr, b_packed + whole * kc);
+}
+
+/* The first packing_b_tiles (whole) tiles of rows of the pass, micro-panel by micro-panel of B
+ * (the others' order: tile by tile), tile t's call on micro-panel j copying k steps
+ * [t * share, (t + 1) * share) of whole micro-panel j + 1 into place */
+static void NAME(first_tiles_packing_b)(const BLOCKING_TYPE *blk, ptrdiff_t nc, ptrdiff_t kc,
+                                        const P *a_block, const T *b, ptrdiff_t rs_b,
+                                        P *b_packed, T *c, ptrdiff_t ldc, T alpha, T beta,
+                                        NAME(a_prefetch) *next_a, NAME(a_prefetch) *next_b)
+{
+    const int mr = blk->mr, nr = blk->nr, tiles = blk->packing_b_tiles;
+    const ptrdiff_t whole = nc - nc % nr, share = (kc + tiles - 1) / tiles;
+    for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
+        const ptrdiff_t cols = nc - jr < nr ? nc - jr : nr;
+        const P *bp = b_packed + jr * kc;
+        for (int t = 0; t < tiles; t++) {
+            const P *ap = a_block + (ptrdiff_t)t * mr * kc;
+            T *c_tile = c + (ptrdiff_t)t * mr * ldc + jr;
+            const ptrdiff_t p0 = t * share, steps = kc - p0 < share ? kc - p0 : share;
+            NAME(a_prefetch_some)(next_a);
+            NAME(a_prefetch_some)(next_b);
+            if (jr + nr < whole && steps > 0)
+                blk->ukernel_packing_b(kc, ap, bp, c_tile, ldc, alpha, beta,
+                                       b + p0 * rs_b + jr + nr, rs_b,
+                                       b_packed + (jr + nr) * kc + p0 * nr, steps);
+            else if (cols == nr)
+                blk->ukernel(kc, ap, bp, nr, c_tile, ldc, alpha, beta);
+            else
+                NAME(edge_tile)(blk, kc, ap, bp, nr, c_tile, ldc, mr, cols, alpha, beta);
+        }
+    }
+}
+#endif
+
 /* A panel's k extent: a pass over k of depth kc, rounded up to whole k groups. */
 static inline ptrdiff_t NAME(kc_packed)(ptrdiff_t kc) { return (kc + KGROUP - 1) / KGROUP * KGROUP; }
 
@@ -345,8 +413,16 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                 continue;
             }
 #endif
-            PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b, nr,
-                        b_packed);
+            int pack_in_kernel = 0;
+#if PACK_IN_KERNEL
+            pack_in_kernel = NAME(packs_b_in_kernel)(blk, m, nc, kc, cs_b,
+                                                     nc_in_place > 0 || a_in_place);
+            if (pack_in_kernel) /* micro-panel 0, and a partial last one; the kernel the rest */
+                NAME(pack_first_and_partial_panels)(blk, nc, kc, b_block, rs_b, b_packed);
+#endif
+            if (!pack_in_kernel)
+                PACK_PANELS(blk, nc - nc_in_place, kc, b_block + nc_in_place * cs_b, cs_b, rs_b,
+                            nr, b_packed);
 #if PREFETCH_A && PREFETCH_NEXT_B
             NAME(a_prefetch) next_b = {0};
 #endif
@@ -383,7 +459,18 @@ static void NAME(gemm_rows)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, 
                                       (m + mr - 1) / mr * ((nc + nr - 1) / nr));
 #endif
 #endif
-                for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
+                ptrdiff_t ir0 = 0;
+#if PACK_IN_KERNEL
+                if (pack_in_kernel && ic == 0) {
+                    NAME(first_tiles_packing_b)(blk, nc, kc, a_block, b_block, rs_b, b_packed,
+                                                c + jc, ldc, alpha, beta_here, &next_a, &next_b);
+                    ir0 = (ptrdiff_t)blk->packing_b_tiles * mr;
+                    for (ptrdiff_t ir = 0; ir < ir0 && last_pass && epilogue; ir += mr)
+                        epilogue->apply(epilogue, c + ir * ldc + jc, ldc, row0 + ir, col0 + jc, mr,
+                                        nc);
+                }
+#endif
+                for (ptrdiff_t ir = ir0; ir < mc; ir += mr) {
                     ptrdiff_t rows = mc - ir < mr ? mc - ir : mr;
                     const P *ap = a_block + ir * kc_packed;
                     T *c_strip = c + (ic + ir) * ldc + jc;

@@ -20,6 +20,15 @@
 
 typedef void (*fastnn_sgemm_ukernel)(ptrdiff_t k, const float *a, const float *b, ptrdiff_t rs_b,
                                      float *c, ptrdiff_t ldc, float alpha, float beta);
+/* The micro-kernel on a packed micro-panel of B (rs_b = NR) that, as it runs, also copies
+ * copy_rows k steps of B's next micro-panel into place: k step p, NR contiguous floats at
+ * src + p * ld_src, to dst + p * NR (the copy packing of a row-major B, spread over the kernel's
+ * free load and store slots rather than a pass of its own). Any copy_rows >= 0; C as ukernel's,
+ * bit for bit. */
+typedef void (*fastnn_sgemm_packing_ukernel)(ptrdiff_t k, const float *a, const float *b,
+                                             float *c, ptrdiff_t ldc, float alpha, float beta,
+                                             const float *src, ptrdiff_t ld_src,
+                                             float *restrict dst, ptrdiff_t copy_rows);
 typedef void (*fastnn_dgemm_ukernel)(ptrdiff_t k, const double *a, const double *b,
                                      ptrdiff_t rs_b, double *c, ptrdiff_t ldc, double alpha,
                                      double beta);
@@ -75,6 +84,11 @@ typedef struct fastnn_sgemm_blocking {
      * PREFETCH_NEXT_B 2) where NC was halved so that B's next panel is fetched over all of a
      * panel's calls */
     int fetch_next_b_whole_panel;
+    /* Optional: ukernel packing B's next micro-panel as it runs, the loop nest handing each
+     * of the first packing_b_tiles tiles of rows a share (1 / packing_b_tiles) of its k steps
+     * (gemm_loop_nest.h: PACK_IN_KERNEL) */
+    fastnn_sgemm_packing_ukernel ukernel_packing_b;
+    int packing_b_tiles;
     /* Optional: the same with a larger MR, for products of a few rows that it covers in fewer
      * tiles with no more padded rows (10 rows: one tile of 12 rather than 8 + 2 padded to 8,
      * each reading B whole) */

@@ -65,6 +65,10 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         if (ctx->dgemm->half_ukernel == NULL) return -2;
         *mr = ctx->dgemm->mr, *nr = ctx->dgemm->nr / 2;
         break;
+    case FASTNN_UKERNEL_SGEMM_PACKING_B:
+        if (ctx->sgemm->ukernel_packing_b == NULL) return -2;
+        *mr = ctx->sgemm->mr, *nr = ctx->sgemm->nr;
+        break;
     default: return -2;
     }
     return 0;
@@ -95,6 +99,10 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
             break;
         case FASTNN_UKERNEL_DGEMM_HALF:
             ctx->dgemm->half_ukernel(k, a, b, ldb, c, ldc, alpha, beta);
+            break;
+        case FASTNN_UKERNEL_SGEMM_PACKING_B: /* copying nothing (fastnn_packing_ukernel_run copies) */
+            ctx->sgemm->ukernel_packing_b(k, a, b, c, ldc, (float)alpha, (float)beta, NULL, 0,
+                                          NULL, 0);
             break;
         case FASTNN_UKERNEL_BF16GEMM:
             ctx->bf16gemm->ukernel(k, a, b, ldb, c, ldc, (float)alpha, (float)beta);
@@ -128,6 +136,24 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
         }
         }
     }
+    fastnn_flush_denormals_end(fp_state);
+    return 0;
+}
+
+int fastnn_packing_ukernel_run(const char *isa, ptrdiff_t k, const float *a, const float *b,
+                               float *c, ptrdiff_t ldc, double alpha, double beta,
+                               const float *src, ptrdiff_t ld_src, float *dst,
+                               ptrdiff_t copy_rows)
+{
+    int status, mr, nr;
+    const fastnn_isa_entry *entry = runnable_entry(isa, &status);
+    if (entry == NULL)
+        return status;
+    if ((status = fastnn_ukernel_shape(isa, FASTNN_UKERNEL_SGEMM_PACKING_B, &mr, &nr)) != 0)
+        return status;
+    unsigned int fp_state = fastnn_flush_denormals_begin();
+    entry->context->sgemm->ukernel_packing_b(k, a, b, c, ldc, (float)alpha, (float)beta, src,
+                                             ld_src, dst, copy_rows);
     fastnn_flush_denormals_end(fp_state);
     return 0;
 }

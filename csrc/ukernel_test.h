@@ -19,6 +19,7 @@ typedef enum {
     FASTNN_UKERNEL_BF16GEMM_NARROW_FETCHING, /* the same of the narrow blocking */
     FASTNN_UKERNEL_SGEMM_HALF, /* the float32 MR x NR/2 tile for a last, narrow column tile */
     FASTNN_UKERNEL_DGEMM_HALF, /* the same, float64 */
+    FASTNN_UKERNEL_SGEMM_PACKING_B, /* the float32 tile packing B's next micro-panel as it runs */
 } fastnn_ukernel_kind;
 
 /* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it
@@ -33,6 +34,14 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr);
 int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, ptrdiff_t lda,
                        ptrdiff_t rows, const void *b, ptrdiff_t ldb, ptrdiff_t cols, void *c,
                        ptrdiff_t ldc, double alpha, double beta, long repeats);
+
+/* The float32 tile of set `isa` that packs B as it runs (ukernel_packing_b) on packed panels a
+ * and b, into an mr x nr tile of C at ldc, copying copy_rows k steps of nr floats, ld_src apart
+ * from src, to dst. Same returns. */
+int fastnn_packing_ukernel_run(const char *isa, ptrdiff_t k, const float *a, const float *b,
+                               float *c, ptrdiff_t ldc, double alpha, double beta,
+                               const float *src, ptrdiff_t ld_src, float *dst,
+                               ptrdiff_t copy_rows);
 
 /* The bf16 vector packers of set `isa` (interleaved != 0 picks that one; from_bf16 != 0 the
  * ones from bf16-stored sources, src then fastnn_bf16): `panels` panels of width w into dst.

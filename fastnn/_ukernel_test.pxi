@@ -7,6 +7,10 @@ cdef extern from "ukernel_test.h" nogil:
     int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, ptrdiff_t lda,
                            ptrdiff_t rows, const void *b, ptrdiff_t ldb, ptrdiff_t cols, void *c,
                            ptrdiff_t ldc, double alpha, double beta, long repeats)
+    int fastnn_packing_ukernel_run(const char *isa, ptrdiff_t k, const float *a, const float *b,
+                                   float *c, ptrdiff_t ldc, double alpha, double beta,
+                                   const float *src, ptrdiff_t ld_src, float *dst,
+                                   ptrdiff_t copy_rows)
     int fastnn_bf16_pack_run(const char *isa, int interleaved, int from_bf16, ptrdiff_t kc,
                              const void *src,
                              ptrdiff_t ld, int w, ptrdiff_t panels, void *dst)
@@ -24,7 +28,8 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "bf16gemm_fetching": (7, np.uint16, np.float32, False),
                  "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False),
                  "sgemm_half": (9, np.float32, np.float32, False),
-                 "dgemm_half": (10, np.float64, np.float64, False)}
+                 "dgemm_half": (10, np.float64, np.float64, False),
+                 "sgemm_packing_b": (11, np.float32, np.float32, False)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:
@@ -48,7 +53,8 @@ def _ukernel_test(str isa, str kind, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, 
     """Runs one micro-kernel of set `isa` on its own, into c, `repeats` times.
 
     Register tiles ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", and the bf16 ones'
-    "_fetching" variants, which also fetch the lines of their own panels): a and b are the
+    "_fetching" variants, which also fetch the lines of their own panels; "sgemm_packing_b",
+    copying nothing: _packing_ukernel_test copies): a and b are the
     packed panels the loop nest hands over (k * mr and k * nr values; bf16: pairs, k rounded up
     to even, as uint16), c a (mr, >= nr) array. Dot tiles ("sgemm_dot", "dgemm_dot"): a (>= rows, >= k) and b
     (>= cols, >= k) with unit column stride, c (>= rows, >= cols); rows, cols at most the tile."""
@@ -87,6 +93,46 @@ def _ukernel_test(str isa, str kind, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, 
         status = fastnn_ukernel_run(isa_c, code_c, k, pa, lda, rows, pb, ldb, cols, pc, ldc,
                                     alpha, beta, repeats)
     _ukernel_status(status, isa, kind)
+    return c
+
+
+def _packing_ukernel_test(str isa, ptrdiff_t k, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
+                          cnp.ndarray src, cnp.ndarray dst, ptrdiff_t copy_rows,
+                          double alpha=1.0, double beta=0.0):
+    """The float32 tile of set `isa` that packs B's next micro-panel as it runs: a and b packed
+    panels (k * mr and k * nr floats), c an (mr, >= nr) array, and copy_rows k steps of nr floats
+    from the rows of src (float32, (>= copy_rows, >= nr), unit column stride) into dst (a
+    contiguous float32 array of at least copy_rows * nr). Returns c."""
+    mr, nr = _ukernel_shape(isa, "sgemm_packing_b")
+    for name, x in (("a", a), ("b", b), ("c", c), ("src", src), ("dst", dst)):
+        if x.dtype != np.float32 or x.ndim < 1 or x.ndim > 2 or (
+                x.ndim == 2 and x.shape[0] and x.shape[1] > 1 and x.strides[1] != x.itemsize):
+            raise ValueError(f"_packing_ukernel_test: {name} must be float32 with unit column stride")
+        _check_aligned(x, "_packing_ukernel_test: " + name)
+    if not (c.flags.writeable and dst.flags.writeable and dst.flags.c_contiguous):
+        raise ValueError("_packing_ukernel_test: c and dst must be writeable, dst contiguous")
+    if k < 0 or copy_rows < 0:
+        raise ValueError("_packing_ukernel_test: k >= 0 and copy_rows >= 0")
+    if not (a.flags.c_contiguous and b.flags.c_contiguous and a.size >= k * mr and b.size >= k * nr
+            and c.ndim == 2 and c.shape[0] >= mr and c.shape[1] >= nr and src.ndim == 2
+            and src.shape[0] >= copy_rows and src.shape[1] >= nr and dst.size >= copy_rows * nr):
+        raise ValueError(f"_packing_ukernel_test: panels of {k} x {mr} and {k} x {nr}, c of "
+                         f"({mr}, >= {nr}), src of (>= {copy_rows}, >= {nr}) and dst of "
+                         f">= {copy_rows * nr} needed")
+    cdef ptrdiff_t ldc = c.strides[0] // c.itemsize if c.shape[0] > 1 else c.shape[1]
+    cdef ptrdiff_t ld_src = src.strides[0] // src.itemsize if src.shape[0] > 1 else src.shape[1]
+    cdef bytes isa_name = isa.encode()
+    cdef const char *isa_c = isa_name
+    cdef int status
+    cdef const float *pa = <const float *>cnp.PyArray_DATA(a)
+    cdef const float *pb = <const float *>cnp.PyArray_DATA(b)
+    cdef float *pc = <float *>cnp.PyArray_DATA(c)
+    cdef const float *psrc = <const float *>cnp.PyArray_DATA(src)
+    cdef float *pdst = <float *>cnp.PyArray_DATA(dst)
+    with nogil:
+        status = fastnn_packing_ukernel_run(isa_c, k, pa, pb, pc, ldc, alpha, beta, psrc, ld_src,
+                                            pdst, copy_rows)
+    _ukernel_status(status, isa, "sgemm_packing_b")
     return c
 
 

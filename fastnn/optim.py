@@ -7,12 +7,17 @@ that `Module.flatten_parameters()` put in one (their state is then one flat arra
 each parameter's state entry is a view). Parameters may be passed as an iterable of
 Parameters or, as in torch, of dicts {"params": [...], "lr": ...} overriding the defaults.
 """
+from itertools import chain
+from operator import attrgetter, is_, methodcaller
+
 import numpy as np
 
 from . import _aligned as aligned
 from . import _core
 from .nn import Parameter
 from .nn.flat import flat_runs
+
+_DATA, _GRAD, _GRAD_ZEROED = attrgetter("_data"), attrgetter("_grad"), attrgetter("_grad_zeroed")
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LRScheduler", "StepLR",
            "ExponentialLR", "MultiStepLR", "CosineAnnealingLR", "LambdaLR", "OneCycleLR",
@@ -111,6 +116,35 @@ class Optimizer:
                     p_state.update(scalar_state or {})
                 yield p.data, p.grad, [p_state[name] for name in state_names], [p_state]
 
+    def _step_units(self, group_index, group, state_names, scalar_state=None):
+        """`_update_units` of `group` as a list, its arrays checked (`_check_arrays`): made on
+        the first step and handed out again while the group's list, every parameter in it, its
+        data and grad arrays, its state dict and that dict's arrays are the same objects as
+        when it was made, and no gradient waits to be lazily zeroed. Compared by identity in
+        C-level maps, so that a step of a flattened model costs little Python per parameter
+        (SGD(momentum).step on a flattened 60-tensor model, one Zen 5 core: 43 us when every
+        step re-derived the units, 34 with this check as a Python loop)."""
+        params = group["params"]
+        cache = self.__dict__.setdefault("_step_unit_cache", {})
+        made = cache.get(group_index)
+        if made is not None and made[0] == state_names and made[1] is params:
+            dicts = list(map(self.state.get, params))
+            if (None not in dicts and len(dicts) == made[2] and not any(map(_GRAD_ZEROED, params))
+                    and all(map(is_, self._unit_objects(params, dicts, state_names), made[3]))):
+                return made[4]
+        self._check_arrays(group_index, params)
+        units = list(self._update_units(params, state_names, scalar_state))
+        dicts = list(map(self.state.get, params))
+        cache[group_index] = (state_names, params, len(params),
+                              list(self._unit_objects(params, dicts, state_names)), units)
+        return units
+
+    def _unit_objects(self, params, dicts, state_names):
+        """The objects a step's units are made from, in order: the state dict, the parameters,
+        their data arrays, grad arrays, state dicts and each named state array."""
+        getters = [map(methodcaller("get", name), dicts) for name in state_names]
+        return chain((self.state,), params, map(_DATA, params), map(_GRAD, params), dicts, *getters)
+
     def _flat_state(self, flat, start, stop, members, state_names, scalar_state):
         """The run's flat state arrays (made on first use), or None when its members' state is
         not views of such arrays.
@@ -155,6 +189,7 @@ class Optimizer:
         # a copy of the runs' flat arrays would share no memory with the copied state entries
         state = self.__dict__.copy()
         state.pop("_flat_runs", None)
+        state.pop("_step_unit_cache", None)
         return state
 
     def zero_grad(self):
@@ -233,6 +268,7 @@ class Optimizer:
         self.param_groups[:] = updated
         self.state = state
         self.__dict__.pop("_flat_runs", None)
+        self.__dict__.pop("_step_unit_cache", None)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -288,9 +324,8 @@ class SGD(Optimizer):
         for group_index, group in enumerate(self.param_groups):
             lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
             nesterov, weight_decay, l1 = group["nesterov"], float(group["weight_decay"]), float(group["l1"])
-            self._check_arrays(group_index, group["params"])
-            for data, grad, arrays, states in self._update_units(group["params"],
-                                                                 *self._state_layout(group)):
+            for data, grad, arrays, states in self._step_units(group_index, group,
+                                                               *self._state_layout(group)):
                 buffer = arrays[0] if arrays else None
                 first_step = buffer is not None and not states[0].get("momentum_started", True)
                 try:
@@ -298,7 +333,7 @@ class SGD(Optimizer):
                              l1, first_step)
                 except (TypeError, ValueError) as exc:
                     raise self._unit_error(group_index, data, grad, exc) from None
-                if buffer is not None:
+                if first_step:
                     for p_state in states:
                         p_state["momentum_started"] = True
         return loss
@@ -345,9 +380,8 @@ class Adam(Optimizer):
         for group_index, group in enumerate(self.param_groups):
             lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = map(float, group["betas"])
-            self._check_arrays(group_index, group["params"])
-            for data, grad, arrays, states in self._update_units(group["params"],
-                                                                 *self._state_layout(group)):
+            for data, grad, arrays, states in self._step_units(group_index, group,
+                                                               *self._state_layout(group)):
                 steps = {p_state["step"] for p_state in states}
                 if len(steps) != 1:
                     raise ValueError(f"{type(self).__name__}: parameters sharing a flat state buffer "

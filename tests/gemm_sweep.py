@@ -54,7 +54,7 @@ def check(m, n, k, dtype, rng, failures, precision="fp32"):
             failures.append((np.dtype(dtype).name + "/" + precision, m, n, k, trans_a, trans_b))
 
 
-def shapes(blocking, large=False):
+def shapes(blocking, large=False, float32=False):
     small = (1, 2, 3, 7)
     yield from itertools.product(small, repeat=3)
     yield from [(0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (13, 17, 19), (97, 89, 101)]
@@ -81,6 +81,16 @@ def shapes(blocking, large=False):
     # up to 512 rows of C the float32 nest halves NC and fetches each next block of B's source
     # while the current one is used (gemm_loop_nest.h: FETCH_NEXT_B_MAX_ROWS): one past half NC
     yield (mc + 1, nc // 2 + 1, 2 * kc + 1)
+    # there a float32 set's packing kernel packs B's copy as the first 4 tiles of rows compute
+    # (gemm_loop_nest.h: packs_b_in_kernel), B's rows 4 KiB apart up to 64 rows (else read in
+    # place): 3 to 5 tiles of rows; past half NC into a panel ending in a half-width micro-panel,
+    # then in a partial one; k tails; 511-513 rows
+    if float32:
+        for m in (3 * mr, 4 * mr, 5 * mr):
+            yield (m, 1024, kc + 3)
+        yield (9 * mr, nc // 2 + 2 * nr + nr // 2, kc + 3)
+        for m in (511, 512, 513):
+            yield (m, nc // 2 + 2 * nr + 11, kc // 8 + 1)
     if large:
         yield (1100, nc + 1, 1000)
 
@@ -114,7 +124,8 @@ def main():
     if "float32_tall" in blockings:
         runs.append((np.float32, "fp32", "float32_tall"))
     for dtype, precision, blocks in runs:
-        for m, n, k in shapes(blockings[blocks], large=blocks == "float32"):
+        for m, n, k in shapes(blockings[blocks], large=blocks == "float32",
+                              float32=blocks == "float32"):
             if blocks == "bf16_narrow" and not narrow_takes(m, blockings):
                 continue  # the wide blocking's run covers it
             if blocks == "float32_tall" and not tall_takes(m, blockings):

@@ -77,19 +77,28 @@ def test_model_parameters_and_sgd_state_are_aligned(flatten):
     lambda params: optim.Adam(params, lr=0.01),
     lambda params: optim.AdamW(params, lr=0.01, amsgrad=True),
 ], ids=["sgd-momentum", "adam", "adamw-amsgrad"])
-def test_flattened_model_is_stepped_in_one_pass_every_step(make):
-    """The run's flat state is recognised on every step, not only the first (its arrays start
-    on a cache line, so their views' .base is a byte buffer, not the flat state), and gives the
-    per-parameter path's values."""
+@pytest.mark.parametrize("units", ["kept", "re-derived"])
+def test_flattened_model_is_stepped_in_one_pass_every_step(make, units):
+    """Every step updates the run in one pass, and gives the per-parameter path's values: with
+    the step's units kept from the first step, and with them re-derived each step, where the
+    run's flat state must be recognised (its arrays start on a cache line, so their views' .base
+    is a byte buffer, not the flat state)."""
     flat_model, model = mlp(True), mlp(False)
     flat_opt, opt = make(flat_model.parameters()), make(model.parameters())
-    runs = []
-    recognise = flat_opt._flat_state
+    runs, stepped = [], []
+    recognise, step_units = flat_opt._flat_state, flat_opt._step_units
     flat_opt._flat_state = lambda *args: runs.append(recognise(*args)) or runs[-1]
+    flat_opt._step_units = lambda *args: stepped.append(step_units(*args)) or stepped[-1]
     for step in range(3):
+        if units == "re-derived":
+            flat_opt.__dict__.pop("_step_unit_cache", None)
         train_step(flat_model, flat_opt)
         train_step(model, opt)
-        assert len(runs) == step + 1 and runs[-1] is not None and runs[-1][0].shape == (547,)
+        assert len(runs) == (1 if units == "kept" else step + 1) and runs[-1] is not None
+        assert runs[-1][0].shape == (547,)
+        (data, grad, arrays, states), = stepped[-1]
+        assert data.shape == grad.shape == (547,) and len(states) == 4
+        assert all(array is run for array, run in zip(arrays, runs[-1]))
         for flat_p, p in zip(flat_model.parameters(), model.parameters()):
             np.testing.assert_allclose(flat_p.data, p.data, rtol=1e-6, atol=1e-7)
             for name, value in flat_opt.state[flat_p].items():
@@ -154,6 +163,7 @@ def test_round_trips_keep_parameters_on_a_cache_line(flatten, round_trip):
             recognise = copied_opt._flat_state
             copied_opt._flat_state = lambda *args: runs.append(recognise(*args)) or runs[-1]
             train_step(copied, copied_opt)
+            copied_opt.__dict__.pop("_step_unit_cache")  # the next step derives its units again
             train_step(copied, copied_opt)
             assert len(runs) == 2 and None not in runs
 

@@ -17,7 +17,7 @@ from reference import round_to_bf16  # noqa: E402
 
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
 REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", "bf16gemm_fetching",
-                  "bf16gemm_narrow_fetching", "sgemm_half", "dgemm_half")
+                  "bf16gemm_narrow_fetching", "sgemm_half", "dgemm_half", "sgemm_packing_b")
 DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
@@ -75,6 +75,34 @@ def test_register_tile_kernel(isa, kind):
         bad = ~(np.abs(c[:, :nr] - expected) <= error_bound(a64, b64, c0, alpha, beta, eps))
         assert not bad.any(), (isa, kind, k, alpha, beta, np.argwhere(bad)[:5])
         assert np.isnan(c[:, nr:]).all(), (isa, kind, k, "wrote past the tile")
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+def test_packing_kernel_copies_its_share_of_the_next_panel(isa):
+    """The tile that packs B's next micro-panel as it runs (gemm_loop_nest.h's first tiles of
+    rows): C bit for bit the plain tile's, and copy_rows k steps of nr floats of src in
+    dst[p * nr + j] = src[p, j] (the copying packer's layout), copy_rows from none through the
+    kernel's own slots (one every few k steps) to more than k, every k remainder; nothing of src
+    past nr copied, nothing written past the copied steps."""
+    mr, nr = kernel_or_skip(isa, "sgemm_packing_b")
+    rng = np.random.default_rng(11)
+    for k in K_VALUES:
+        for copy_rows in sorted({0, 1, k // 4, -(-k // 4), k // 4 + 2, k + 3}):
+            alpha, beta = ALPHA_BETA[(k + copy_rows) % len(ALPHA_BETA)]
+            a = rng.standard_normal((1, k * mr)).astype(np.float32)
+            b = rng.standard_normal((1, k * nr)).astype(np.float32)
+            c = np.full((mr, nr + 5), np.nan, np.float32)  # ldc past the tile; nan: never read
+            if beta != 0:
+                c[:, :nr] = rng.standard_normal((mr, nr))
+            plain = c.copy()
+            src = rng.standard_normal((copy_rows + 1, nr + 7)).astype(np.float32)
+            dst = np.full((copy_rows + 2) * nr, np.nan, np.float32)
+            _core._packing_ukernel_test(isa, k, a, b, c, src, dst, copy_rows, alpha, beta)
+            _core._ukernel_test(isa, "sgemm", k, a, b, plain, alpha=alpha, beta=beta)
+            np.testing.assert_array_equal(c, plain, err_msg=f"{isa} k={k} copy_rows={copy_rows}")
+            np.testing.assert_array_equal(dst[:copy_rows * nr], src[:copy_rows, :nr].ravel(),
+                                          err_msg=f"{isa} k={k} copy_rows={copy_rows}")
+            assert np.isnan(dst[copy_rows * nr:]).all(), (isa, k, copy_rows, "wrote past")
 
 
 @pytest.mark.parametrize("isa", RUNNABLE)
