@@ -172,6 +172,15 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
         return 0;                                                                                 \
     }                                                                                             \
                                                                                                   \
+    void fastnn_whole_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *grad,              \
+                                      const fastnn_update *update)                                \
+    {                                                                                             \
+        weight_update_args_##SUFFIX args = {.rows = rows, .cols = cols, .grad = (T *)grad,        \
+                                            .update = update};                                    \
+        fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);               \
+        add_squares_##SUFFIX(rows * cols, update);                                                \
+    }                                                                                             \
+                                                                                                  \
     int fastnn_rank1_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *delta, const T *x,  \
                                      T *input_grad, const fastnn_update *u)                       \
     {                                                                                             \
@@ -215,14 +224,14 @@ static void prefetch_update(const fastnn_update *u, size_t element, ptrdiff_t of
             fastnn_for_each_span(rows * cols, rows, few_row_span_##SUFFIX, &args);                \
             return add_squares_##SUFFIX(rows * cols, update);                                     \
         }                                                                                         \
-        if ((size_t)(rows * cols) * sizeof(T) >= FASTNN_WHOLE_GRADIENT_MIN_BYTES) {               \
+        if (fastnn_takes_whole_gradient(rows, cols, k, sizeof(T))) {                              \
             if (gemm(rows, cols, k, 1, delta, 1, ld_delta, x, ld_x, 1, accumulate ? 1 : 0, grad,  \
                      cols, NULL))                                                                 \
                 return -1;                                                                        \
             double phase = fastnn_step_phase_begin();                                             \
-            fastnn_for_each_span(rows * cols, rows, whole_update_span_##SUFFIX, &args);           \
+            fastnn_whole_update_##SUFFIX(rows, cols, grad, update);                               \
             fastnn_step_phase_end_inner_update(phase);                                            \
-            return add_squares_##SUFFIX(rows * cols, update);                                     \
+            return 0;                                                                             \
         }                                                                                         \
         if (row_blocks && k <= FASTNN_ROW_BLOCK_MAX_K) {                                          \
             ptrdiff_t blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;                                \

@@ -70,6 +70,17 @@ typedef struct {
  * it is complete (above, in the GEMM's write-back, strip by strip). */
 #define FASTNN_ROW_BLOCK_MAX_K 64
 
+/* Whether fastnn_weight_grad_update_* (and _bf16) forms this dW of k samples whole into `grad`
+ * and then steps the weight in a pass of its own: a caller may then run the two apart, the
+ * product (with the layer's own gemm) and later fastnn_whole_update_*, as the compiled step does
+ * (plan.c: deferred_update). */
+static inline int fastnn_takes_whole_gradient(ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t k,
+                                              size_t element)
+{
+    return k > FASTNN_FEW_ROW_MAX_K && rows > 0 && cols > 0 &&
+           (size_t)(rows * cols) * element >= FASTNN_WHOLE_GRADIENT_MIN_BYTES;
+}
+
 /* Counts the step (Adam's t) and prepares its scalars: once per step, before the update runs. */
 void fastnn_update_begin_step(fastnn_update *update);
 /* After the step: SGD's momentum buffer now holds a value. */
@@ -87,6 +98,11 @@ void fastnn_update_end_step(fastnn_update *update);
                                            const T *delta, ptrdiff_t ld_delta, const T *x,        \
                                            ptrdiff_t ld_x, T *grad, int accumulate,               \
                                            const fastnn_update *update);                  \
+    /* W (rows x cols, contiguous) stepped by the whole dW in grad, rows split between the     \
+     * threads, then |W|^2 added to update->squares if asked for: the second half of the path     \
+     * fastnn_takes_whole_gradient names. */                                                      \
+    void fastnn_whole_update_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const T *grad,              \
+                                      const fastnn_update *update);                               \
     /* Batch 1: W (rows x cols, contiguous) stepped by the outer product delta^T x, and the      \
      * input gradient input_grad = delta W (cols; skipped when NULL) from each row before it      \
      * changes, in one pass over W and its state. Runs only where it can (SGD on one thread)     \

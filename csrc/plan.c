@@ -134,7 +134,24 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         return total * scale * plan->loss_weight;                                                 \
     }                                                                                             \
                                                                                                   \
-    /* squares (not NULL): adds |W|^2 of each Linear once it is stepped, read while in cache */   \
+    /* The update of layer *pending (or none: -1), whose dW waits whole in its weight_grad. */    \
+    static void deferred_update_##SUFFIX(fastnn_plan *plan, int *pending, double *squares)        \
+    {                                                                                             \
+        if (*pending < 0)                                                                         \
+            return;                                                                               \
+        fastnn_plan_layer *L = &plan->layers[*pending];                                           \
+        double phase = fastnn_step_phase_begin();                                                 \
+        L->weight_update.squares = squares;                                                       \
+        fastnn_whole_update_##SUFFIX(L->out, L->in, (const T *)L->weight_grad, &L->weight_update); \
+        L->weight_update.squares = NULL;                                                          \
+        fastnn_step_phase_end(FASTNN_PHASE_UPDATE, *pending, phase);                              \
+        *pending = -1;                                                                            \
+    }                                                                                             \
+                                                                                                  \
+    /* squares (not NULL): adds |W|^2 of each Linear once it is stepped, read while in cache.     \
+     * A weight whose dW is formed whole (fastnn_takes_whole_gradient) is stepped only after the  \
+     * next layer's delta, which then reads that layer's saved output while dW's product has it    \
+     * in cache, not after the update's pass over the weight and its state has evicted it. */    \
     static int backward_##SUFFIX(fastnn_plan *plan, ptrdiff_t rows, const T *x, int update,       \
                                  double *squares)                                                 \
     {                                                                                             \
@@ -144,7 +161,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
         }                                                                                         \
         const fastnn_gemv_kernels *gemv = fastnn_gemv_kernels_active();                           \
         const fastnn_activation_spec identity = {FASTNN_ACT_IDENTITY, 0, 0};                      \
-        int which = 0;                                                                            \
+        int which = 0, pending = -1;                                                              \
         for (int l = plan->count - 1; l >= 0; l--) {                                              \
             fastnn_plan_layer *L = &plan->layers[l];                                              \
             const T *g = (const T *)plan->grad[which];                                            \
@@ -158,6 +175,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                 double phase = fastnn_step_phase_begin();                                         \
                 fastnn_activation_backward_##SUFFIX(L->activation, rows * L->out, g, saved, g_in); \
                 fastnn_step_phase_end(FASTNN_PHASE_DELTA, l, phase);                              \
+                deferred_update_##SUFFIX(plan, &pending, squares);                                \
                 which = 1 - which;                                                                \
                 continue;                                                                         \
             }                                                                                     \
@@ -174,6 +192,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
                                                     L->bias_accumulate);                          \
             }                                                                                     \
             fastnn_step_phase_end(FASTNN_PHASE_DELTA, l, phase);                                  \
+            deferred_update_##SUFFIX(plan, &pending, squares);                                    \
             phase = fastnn_step_phase_begin();                                                    \
             /* dX before the update changes W: at batch 1, from each row of W as it is stepped */ \
             fastnn_gemm_fn_##SUFFIX gemm = L->bf16 ? GEMM_BF16 : GEMM;                            \
@@ -194,6 +213,13 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             phase = fastnn_step_phase_begin();                                                    \
             int squared = 0; /* |W|^2 added by the update, each block while in cache */           \
             if (stepped) {                                                                        \
+            } else if (update && L->weight_update.rule != FASTNN_RULE_NONE &&                     \
+                       fastnn_takes_whole_gradient(L->out, L->in, rows, sizeof(T))) {             \
+                if (gemm(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                       \
+                         L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL))         \
+                    return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
+                pending = l;                                                                      \
+                squared = 1;                                                                      \
             } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
                 L->weight_update.squares = squares;                                               \
                 int failed = (L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)( \
@@ -218,6 +244,7 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             fastnn_step_phase_end(FASTNN_PHASE_UPDATE, l, phase);                                 \
             which = 1 - which;                                                                    \
         }                                                                                         \
+        deferred_update_##SUFFIX(plan, &pending, squares);                                        \
         return 0;                                                                                 \
     }                                                                                             \
                                                                                                   \
