@@ -121,14 +121,26 @@ def test_batch_one_steps_each_weight_row_with_its_input_gradient(isa, rule, thre
     assert_same_parameters(plain, compiled, np.float32)
 
 
+BEYOND_L2 = {  # a 530 x 500 weight below, above or beside others; activations apart or fused
+    "between": lambda dtype: mlp(dtype, sizes=(37, 530, 500, 5)),
+    "first": lambda dtype: mlp(dtype, sizes=(500, 530, 37, 5)),
+    "fused_activations": lambda dtype: nn.Sequential(
+        nn.Linear(37, 530, activation="relu", rng=0, dtype=dtype),
+        nn.Linear(530, 500, activation="tanh", rng=1, dtype=dtype),
+        nn.Linear(500, 5, rng=2, dtype=dtype)),
+}
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rule", ("sgd_nesterov_decay_l1", "adam_amsgrad", "adamw"))
 @pytest.mark.parametrize("rows", (9, 70))
-def test_weights_beyond_l2_take_the_whole_gradient_then_one_update(rule, dtype, rows):
+@pytest.mark.parametrize("place", sorted(BEYOND_L2))
+def test_weights_beyond_l2_take_the_whole_gradient_then_one_update(rule, dtype, rows, place):
     """A 530 x 500 weight (1 MiB and more: csrc/fused_optim.h) gets dW from one GEMM, then one
-    update pass; with an accumulation step before, the sum."""
-    sizes = (37, 530, 500, 5)
-    plain, compiled = mlp(dtype, sizes=sizes), mlp(dtype, sizes=sizes)
+    update pass, which the compiled step runs after the next layer's delta (or last); with an
+    accumulation step before, the sum."""
+    plain, compiled = BEYOND_L2[place](dtype), BEYOND_L2[place](dtype)
+    sizes = (plain[0].in_features, None, None, plain[-1].out_features)
     plain_opt, compiled_opt = RULES[rule](plain.parameters()), RULES[rule](compiled.parameters())
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     step = compiled.compile_step(nn.CrossEntropyLoss(reduction="sum"), compiled_opt)
