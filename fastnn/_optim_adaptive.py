@@ -34,11 +34,12 @@ class RMSprop(Optimizer):
     def step(self, closure=None):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
+        for group_index, group in enumerate(self.param_groups):
             centered, momentum = bool(group["centered"]), float(group["momentum"])
             names = ("square_avg",) + (("grad_avg",) if centered else ()) + (
                 ("momentum_buffer",) if momentum > 0 else ())
-            for data, grad, arrays, states in self._update_units(group["params"], names, {"step": 0}):
+            for data, grad, arrays, states in self._step_units(group_index, group, names,
+                                                               {"step": 0}):
                 for p_state in states:
                     p_state["step"] += 1
                 named = dict(zip(names, arrays))
@@ -78,9 +79,9 @@ class Adagrad(Optimizer):
     def step(self, closure=None):
         """Update every parameter once from its `.grad`; returns closure() when given."""
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            for data, grad, arrays, states in self._update_units(group["params"], ("sum",),
-                                                                 {"step": 0}):
+        for group_index, group in enumerate(self.param_groups):
+            for data, grad, arrays, states in self._step_units(group_index, group, ("sum",),
+                                                               {"step": 0}):
                 steps = {p_state["step"] for p_state in states}
                 if len(steps) != 1:
                     raise ValueError(f"Adagrad: parameters sharing a flat state buffer are at "

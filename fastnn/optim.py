@@ -122,8 +122,9 @@ class Optimizer:
         data and grad arrays, its state dict and that dict's arrays are the same objects as
         when it was made, and no gradient waits to be lazily zeroed. Compared by identity in
         C-level maps, so that a step of a flattened model costs little Python per parameter
-        (SGD(momentum).step on a flattened 60-tensor model, one Zen 5 core: 43 us when every
-        step re-derived the units, 34 with this check as a Python loop)."""
+        (SGD(momentum).step on a flattened 60-tensor model, one Zen 5 core: 43.5 us when every
+        step re-derived the units, 34 with this check as a Python loop, 14 with the maps). Every
+        optimizer's step takes its units here."""
         params = group["params"]
         cache = self.__dict__.setdefault("_step_unit_cache", {})
         made = cache.get(group_index)
