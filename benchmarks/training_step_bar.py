@@ -8,7 +8,7 @@ interleaved rounds on the process's CPU clock (each round's first call untimed):
 - one SGD-momentum step (softmax cross-entropy, first layer without input gradient) of
   784-1024-1024-10 at B = 1..1024, 64-64-64-10 at B=32 and 784-256-10 at B=64: fastnn's compiled
   step (model.compile_step) and eager loop, hand-written numpy, torch, jax.jit; the compiled step
-  as a share of the FLOP limit (step FLOPs / the measured FMA peak);
+  as a share of the FLOP limit (step FLOPs / the FMA peak, measured in the same rounds);
 - the B=1 step against its traffic limit (the bytes it must move, each access pattern at the
   rate fastnn's stream probe of that pattern measures in the same rounds);
 - single-row inference (model.compile_forward) against numpy's `@`;
@@ -102,21 +102,34 @@ def timing(quick):
     return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06, warm=True)
 
 
-def step_table(libraries, peak, quick):
-    print(f"\nOne SGD-momentum training step, one core (ms; % = compiled step FLOPs / {peak:.0f} "
-          f"GFLOP/s peak)")
+def peak_probe(peaks):
+    """A candidate for interleaved_best that measures the FMA peak (a few short runs) and keeps
+    each reading in `peaks`: timed in the same rounds as the steps, so that a share of the limit
+    divides by the peak of the moments the step ran in. The clock moves within minutes here (one
+    Zen 5 VM: 272-289 GFLOP/s in one afternoon), and a peak read once before the table put the
+    same B=256 step at 85% or 87% of "the" limit as it fell."""
+    return lambda: peaks.append(fma_peak_gflops("float32", seconds=0.002, runs=3))
+
+
+def step_table(libraries, quick):
+    print("\nOne SGD-momentum training step, one core (ms; % = compiled step FLOPs / the float32 "
+          "peak measured in the same rounds, GFLOP/s)")
     names = ["compiled", "eager"] + [lib for lib in libraries if lib != "fastnn"]
-    print(f"{'model':<18}{'batch':>6}" + "".join(f"{n:>10}" for n in names) + f"{'% limit':>9}{'vs best peer':>14}")
+    print(f"{'model':<18}{'batch':>6}" + "".join(f"{n:>10}" for n in names)
+          + f"{'peak':>6}{'% limit':>9}{'vs best peer':>14}")
     for sizes, batch in STEP_CASES:
+        peaks = []
         steps = {"compiled": fastnn_step(sizes, batch),
                  "eager": fastnn_step(sizes, batch, compiled=False)}
         steps.update({lib: STEPS[lib](sizes, batch) for lib in names[2:]})
+        steps["peak"] = peak_probe(peaks)
         best = interleaved_best(steps, clock=time.process_time, **timing(quick))
+        peak = max(peaks)
         limit = step_flops(sizes, batch) / (peak * 1e9)
         peers = [best[n] for n in names[2:]]
         ratio = f"{min(peers) / best['compiled']:.2f}x" if peers else "-"
         print(f"{'-'.join(map(str, sizes)):<18}{batch:>6}" + "".join(f"{best[n] * 1e3:>10.3f}" for n in names)
-              + f"{100 * limit / best['compiled']:>8.0f}%{ratio:>14}")
+              + f"{peak:>6.0f}{100 * limit / best['compiled']:>8.0f}%{ratio:>14}")
 
 
 def b1_limit(quick):
@@ -224,7 +237,7 @@ def main(argv=None):
           f"BLAS {numpy_blas()} on {openblas_kernels()} kernels; one core's float32 peak {peak:.0f} "
           f"GFLOP/s (measured)")
     with thread_count(1):
-        step_table(libraries, peak, args.quick)
+        step_table(libraries, args.quick)
         b1_limit(args.quick)
         inference_table(args.quick)
         ratio_table(args.quick)
