@@ -61,6 +61,19 @@ def products(batch, outputs, rng):
     }
 
 
+def dot_tiles():
+    """The active set's float32 dot tiles (rows x columns of C): the plain one, and the wide one
+    that products of a few more columns take (gemm_loop_nest.h: gemm_dot) where the set has it."""
+    isa = _core.isa_name()
+    tiles = ["%d x %d" % _core._ukernel_shape(isa, "sgemm_dot")]
+    try:
+        wide = _core._ukernel_shape(isa, "sgemm_dot_wide")
+        tiles.append(f"{wide[0]} x {wide[1]} (wide)")
+    except (ValueError, KeyError):  # KeyError: a build from before the wide tile
+        tiles.append("no wide tile")
+    return ", ".join(tiles)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[256, 1024])
@@ -74,6 +87,7 @@ def main(argv=None):
              else None)
     print(f"fastnn ({_core.isa_name()}), one thread; float32 peak {peak:.0f} GFLOP/s (measured); "
           f"ms and % of peak, best of {args.rounds} rounds")
+    print(f"forward's dot tiles: {dot_tiles()}")
     rng = np.random.default_rng(0)
     with thread_count(1):
         for batch in args.batches:

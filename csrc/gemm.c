@@ -215,7 +215,9 @@ static void *packing_buffer(size_t bytes)
  * of the separate packing pass. */
 #define PACK_IN_KERNEL 1
 #define TALL_TILES 1
+#define WIDE_DOT_TILES 1
 #include "gemm_loop_nest.h"
+#undef WIDE_DOT_TILES
 #undef TALL_TILES
 #undef PACK_IN_KERNEL
 #undef FETCH_NEXT_B_MAX_ROWS

@@ -32,6 +32,8 @@
  *             whose rows it tiles with less padding
  *   TALL_TILES  (optional) whether the blocking may offer a tall variant (a larger MR) for
  *             products of a few rows that it covers in fewer tiles
+ *   WIDE_DOT_TILES  (optional, with DOT_KERNELS) whether the blocking may offer a dot tile
+ *             spanning a product's few columns (dot_wide_ukernel)
  *   NAME(x)   x with the instantiation's suffix
  *   BLOCKING  the member of fastnn_kernel_context holding this type's micro-kernel and blocks
  *
@@ -58,6 +60,10 @@
 #ifndef TALL_TILES
 #define TALL_TILES 0
 #define TALL_TILES_DEFINED_HERE
+#endif
+#ifndef WIDE_DOT_TILES
+#define WIDE_DOT_TILES 0
+#define WIDE_DOT_TILES_DEFINED_HERE
 #endif
 
 #ifndef PACK_PANELS
@@ -549,7 +555,8 @@ static void NAME(gemm_serial)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n
 #define DOT_UKERNEL_DEFINED_HERE
 #endif
 /* The path for few rows or columns of C with both operands contiguous along k (X W^T at a
- * small batch, or into a few outputs):
+ * small batch, or into a few outputs, on the wide dot tile where it takes fewer groups of
+ * columns):
  * dot-product micro-kernels read A and B where they are, so W is not transposed into panels,
  * which would cost as much as the product. Each DN-row group of B stays in L1 while all the rows
  * of A (a few, in L2) stream past it; the epilogue runs once C is complete. */
@@ -561,6 +568,19 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
 {
     (void)cs_a, (void)rs_b, (void)a_packed, (void)b_packed, (void)a_room;
     const int dm = blk->dot_mr, dn = blk->dot_nr;
+#if WIDE_DOT_TILES
+    if (blk->dot_wide_ukernel && ceil_div(n, blk->dot_wide_nr) < ceil_div(n, dn)) {
+        const int wm = blk->dot_wide_mr, wn = blk->dot_wide_nr;
+        for (ptrdiff_t j = 0; j < n; j += wn)
+            for (ptrdiff_t i = 0; i < m; i += wm)
+                blk->dot_wide_ukernel(k, a + i * rs_a, rs_a, m - i < wm ? m - i : wm, b + j * cs_b,
+                                      cs_b, n - j < wn ? n - j : wn, c + i * ldc + j, ldc, alpha,
+                                      beta);
+        if (epilogue)
+            epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
+        return;
+    }
+#endif
     for (ptrdiff_t j = 0; j < n; j += dn)
         for (ptrdiff_t i = 0; i < m; i += dm)
             DOT_TILE(blk, k, a + i * rs_a, rs_a, m - i < dm ? m - i : dm, b + j * cs_b, cs_b,
@@ -708,6 +728,10 @@ static int NAME(fastnn_gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,
 #ifdef TALL_TILES_DEFINED_HERE
 #undef TALL_TILES
 #undef TALL_TILES_DEFINED_HERE
+#endif
+#ifdef WIDE_DOT_TILES_DEFINED_HERE
+#undef WIDE_DOT_TILES
+#undef WIDE_DOT_TILES_DEFINED_HERE
 #endif
 #ifdef TA_DEFINED_HERE
 #undef TA

@@ -93,6 +93,11 @@ typedef struct fastnn_sgemm_blocking {
      * tiles with no more padded rows (10 rows: one tile of 12 rather than 8 + 2 padded to 8,
      * each reading B whole) */
     const struct fastnn_sgemm_blocking *tall;
+    /* Optional: a dot kernel as dot_ukernel with a wider tile, for the dot path's products that
+     * it covers in fewer groups of columns (X W^T into 10 outputs: two rather than three), each
+     * group reading A whole; each element summed as dot_ukernel sums it (the same bits) */
+    int dot_wide_mr, dot_wide_nr;
+    fastnn_sgemm_dot_ukernel dot_wide_ukernel;
 } fastnn_sgemm_blocking;
 
 typedef struct {

@@ -65,6 +65,10 @@ int fastnn_ukernel_shape(const char *isa, int kind, int *mr, int *nr)
         if (ctx->dgemm->half_ukernel == NULL) return -2;
         *mr = ctx->dgemm->mr, *nr = ctx->dgemm->nr / 2;
         break;
+    case FASTNN_UKERNEL_SGEMM_DOT_WIDE:
+        if (ctx->sgemm->dot_wide_ukernel == NULL) return -2;
+        *mr = ctx->sgemm->dot_wide_mr, *nr = ctx->sgemm->dot_wide_nr;
+        break;
     case FASTNN_UKERNEL_SGEMM_PACKING_B:
         if (ctx->sgemm->ukernel_packing_b == NULL) return -2;
         *mr = ctx->sgemm->mr, *nr = ctx->sgemm->nr;
@@ -110,6 +114,10 @@ int fastnn_ukernel_run(const char *isa, int kind, ptrdiff_t k, const void *a, pt
         case FASTNN_UKERNEL_SGEMM_DOT:
             ctx->sgemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, (float)alpha,
                                     (float)beta);
+            break;
+        case FASTNN_UKERNEL_SGEMM_DOT_WIDE:
+            ctx->sgemm->dot_wide_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, (float)alpha,
+                                         (float)beta);
             break;
         case FASTNN_UKERNEL_DGEMM_DOT:
             ctx->dgemm->dot_ukernel(k, a, lda, rows, b, ldb, cols, c, ldc, alpha, beta);

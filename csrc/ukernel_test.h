@@ -20,6 +20,7 @@ typedef enum {
     FASTNN_UKERNEL_SGEMM_HALF, /* the float32 MR x NR/2 tile for a last, narrow column tile */
     FASTNN_UKERNEL_DGEMM_HALF, /* the same, float64 */
     FASTNN_UKERNEL_SGEMM_PACKING_B, /* the float32 tile packing B's next micro-panel as it runs */
+    FASTNN_UKERNEL_SGEMM_DOT_WIDE, /* the float32 dot tile spanning a product's few columns */
 } fastnn_ukernel_kind;
 
 /* The tile shape of `kind` in the set named `isa`: 0, or -1 for an unknown set, -2 for a kind it

@@ -29,7 +29,8 @@ UKERNEL_KINDS = {"sgemm": (0, np.float32, np.float32, False),
                  "bf16gemm_narrow_fetching": (8, np.uint16, np.float32, False),
                  "sgemm_half": (9, np.float32, np.float32, False),
                  "dgemm_half": (10, np.float64, np.float64, False),
-                 "sgemm_packing_b": (11, np.float32, np.float32, False)}
+                 "sgemm_packing_b": (11, np.float32, np.float32, False),
+                 "sgemm_dot_wide": (12, np.float32, np.float32, True)}
 
 
 cdef int _ukernel_status(int status, str isa, str kind) except -1:

@@ -1,5 +1,5 @@
 """The skinny products of a layer into a few outputs (784-1024-1024-10's last layer): X W^T into a
-few columns on the dot kernels (rows of A outermost when there are more rows than columns), dS W
+few columns on the dot kernels (5 to 10 columns on a wide dot tile where the set has one), dS W
 of depth a few, and dW = dS^T X of a few rows on a blocking's tall tiles (AVX-512: 12 x 32 for 9
 to 12 rows rather than two 8-row tiles). Against float64 on awkward shapes, every instruction set,
 and bit for bit against the same rows inside a larger product (the path and tiles it takes sum
@@ -26,7 +26,7 @@ def strided(rng, rows, cols, dtype, pad):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 2, 3, 7, 10, 16, 17])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 9, 10, 16, 17])
 @pytest.mark.parametrize("m, k, pad", [(1, 1031, 0), (5, 1000, 3), (33, 1024, 0), (257, 777, 16)])
 def test_few_columns_of_x_w_transposed(isa, dtype, n, m, k, pad):
     """S = alpha X W^T + beta S, then bias and ReLU, into n columns: rows and columns off the dot
@@ -46,6 +46,15 @@ def test_few_columns_of_x_w_transposed(isa, dtype, n, m, k, pad):
     # each row sums alone whichever tile holds it: the rows reversed give the same bits
     reversed_rows = fastnn.matmul(np.ascontiguousarray(x[::-1]), w, trans_b=True)
     np.testing.assert_array_equal(reversed_rows[::-1], plain)
+    # ... and each column, whichever dot tile the product's width picks (two columns: the plain
+    # dot tile; 5, 9, 10: the wide one where the set has it; one would be a matrix-vector
+    # product), where the float32 product of n columns takes the dot path (at most NR / 2)
+    if dtype != np.float32 or n > _core.kernel_blocking()["float32"]["nr"] // 2:
+        return
+    for j in range(0, n - 1, 2):
+        np.testing.assert_array_equal(fastnn.matmul(x, w[j:j + 2], trans_b=True), plain[:, j:j + 2])
+    if n > 1:
+        np.testing.assert_array_equal(fastnn.matmul(x, w[n - 2:], trans_b=True), plain[:, n - 2:])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -18,7 +18,8 @@ from reference import round_to_bf16  # noqa: E402
 RUNNABLE = [isa for isa in _core.isa_names() if _core.isa_supported(isa) == 1]
 REGISTER_TILES = ("sgemm", "dgemm", "bf16gemm", "bf16gemm_narrow", "bf16gemm_fetching",
                   "bf16gemm_narrow_fetching", "sgemm_half", "dgemm_half", "sgemm_packing_b")
-DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot")  # bf16: float32 rows, rounded in-kernel
+# bf16: float32 rows, rounded in-kernel; sgemm_dot_wide: the tile spanning a product's few columns
+DOT_TILES = ("sgemm_dot", "dgemm_dot", "bf16gemm_dot", "sgemm_dot_wide")
 # k: empty, below, at and past the unrolling (4) and a bf16 pair, and past 16 lanes
 K_VALUES = (0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67)
 ALPHA_BETA = ((1.0, 0.0), (0.5, 0.0), (-2.0, 1.0), (1.5, -0.75))
@@ -130,6 +131,25 @@ def test_dot_tile_kernel_on_every_edge(isa, kind):
         outside = np.ones_like(c, dtype=bool)
         outside[:rows, :cols] = False
         assert np.isnan(c[outside]).all(), (isa, kind, k, rows, cols, "wrote outside the tile")
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+def test_wide_dot_tile_sums_each_element_as_the_dot_tile(isa):
+    """The loop nest takes either dot tile by the product's columns alone: an element must have
+    the same bits on both (the same lanes along k, the same tree across them)."""
+    wm, wn = kernel_or_skip(isa, "sgemm_dot_wide")
+    rng = np.random.default_rng(11)
+    for k in (1, 15, 16, 17, 33, 1024 + 5):
+        a = rng.standard_normal((wm, k + 3)).astype(np.float32)[:, :k]
+        b = rng.standard_normal((wn, k + 1)).astype(np.float32)[:, :k]
+        for rows, cols in ((wm, wn), (1, wn), (wm - 1, 2)):
+            wide = np.zeros((rows, cols), np.float32)
+            _core._ukernel_test(isa, "sgemm_dot_wide", k, a, b, wide, alpha=0.5, rows=rows, cols=cols)
+            for j in range(cols):
+                one = np.zeros((rows, 1), np.float32)
+                _core._ukernel_test(isa, "sgemm_dot", k, a, b[j:j + 1], one, alpha=0.5, rows=rows,
+                                    cols=1)
+                np.testing.assert_array_equal(wide[:, j], one[:, 0], err_msg=f"{isa} k={k} {rows}x{cols}")
 
 
 def bf16_panel_widths(isa):

@@ -25,24 +25,27 @@ static inline __m256 fastnn_sum_lanes_8x8(const __m256 v[8])
         for (int i = 0; i < DOT_M; i++) ar[i] = a + (i < rows ? i : rows - 1) * lda;                \
         for (int j = 0; j < DOT_N; j++) br[j] = b + (j < cols ? j : cols - 1) * ldb;                \
         V acc[DOT_M][DOT_N];                                                                       \
-        _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++)                                    \
-            _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++) acc[i][j] = ZERO();            \
+        _Pragma("GCC unroll 16") for (int i = 0; i < DOT_M; i++)                                    \
+            _Pragma("GCC unroll 16") for (int j = 0; j < DOT_N; j++) acc[i][j] = ZERO();            \
         ptrdiff_t p = 0;                                                                           \
         for (; p + LANES <= k; p += LANES) {                                                       \
             V av[DOT_M], bv[DOT_N];                                                                \
-            _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++) av[i] = LOADU(ar[i] + p);      \
-            _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++) bv[j] = LOADU(br[j] + p);      \
-            _Pragma("GCC unroll 4") for (int i = 0; i < DOT_M; i++)                                \
-                _Pragma("GCC unroll 4") for (int j = 0; j < DOT_N; j++)                            \
+            _Pragma("GCC unroll 16") for (int i = 0; i < DOT_M; i++) av[i] = LOADU(ar[i] + p);      \
+            _Pragma("GCC unroll 16") for (int j = 0; j < DOT_N; j++) bv[j] = LOADU(br[j] + p);      \
+            _Pragma("GCC unroll 16") for (int i = 0; i < DOT_M; i++)                                \
+                _Pragma("GCC unroll 16") for (int j = 0; j < DOT_N; j++)                            \
                     acc[i][j] = FMADD(av[i], bv[j], acc[i][j]);                                    \
         }                                                                                          \
         if (p < k) {                                                                               \
             MASK tail = TAIL_MASK(k - p);                                                          \
             V av[DOT_M], bv[DOT_N];                                                                \
-            for (int i = 0; i < DOT_M; i++) av[i] = MASKED_LOAD(tail, ar[i] + p);                  \
-            for (int j = 0; j < DOT_N; j++) bv[j] = MASKED_LOAD(tail, br[j] + p);                  \
-            for (int i = 0; i < DOT_M; i++)                                                        \
-                for (int j = 0; j < DOT_N; j++) acc[i][j] = FMADD(av[i], bv[j], acc[i][j]);        \
+            _Pragma("GCC unroll 16") for (int i = 0; i < DOT_M; i++)                               \
+                av[i] = MASKED_LOAD(tail, ar[i] + p);                                              \
+            _Pragma("GCC unroll 16") for (int j = 0; j < DOT_N; j++)                               \
+                bv[j] = MASKED_LOAD(tail, br[j] + p);                                              \
+            _Pragma("GCC unroll 16") for (int i = 0; i < DOT_M; i++)                               \
+                _Pragma("GCC unroll 16") for (int j = 0; j < DOT_N; j++)                           \
+                    acc[i][j] = FMADD(av[i], bv[j], acc[i][j]);                                    \
         }                                                                                          \
         T sums[DOT_M * DOT_N];                                                                     \
         REDUCE_TILE(acc, sums);                                                                    \

@@ -92,6 +92,49 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
                           _mm512_setzero_pd, _mm512_loadu_pd, _mm512_maskz_loadu_pd,
                           _mm512_fmadd_pd, reduce_tile_f64)
 
+/* A wider dot tile for products of 5 to 10 columns (kernel_context.h: dot_wide_ukernel): 4 rows
+ * x 5 columns in 20 accumulators, 4 rows of A and 5 of B loaded per k step (9 loads for 20 FMAs,
+ * the 4 x 4 tile's 8 for 16). S = H W^T of a layer into 10 outputs took three 4-column groups,
+ * each reading H whole (1 MiB at B = 256, 4 at 1024, from L3 in a step); two 5-column groups
+ * read it twice. A 2 x 10 tile reading H once ran slower: W's 10 rows (40 KiB at k = 1024) and
+ * H's rows do not stay together in a 48 KiB L1 (B = 256: 0.039 -> 0.052-0.064 ms). Measured on
+ * one Zen 5 core, builds alternated (benchmarks/skinny_products.py, H from L3, three pairs):
+ * B = 256 0.038-0.039 -> 0.032-0.033 ms, B = 1024 0.151-0.168 -> 0.122-0.134 ms; 5 and 9
+ * columns at B = 256 0.028 -> 0.018 and 0.045 -> 0.032 ms. Each sum is the 4 x 4 tile's: the
+ * same lanes along k, the same tree across them (reduce_lanes_f32), so either tile gives the
+ * same bits. */
+static inline void reduce_lanes_f32(const __m512 *acc, int count, float *sums)
+{
+    for (int t = 0; t < count; t += 8) {
+        __m256 half[8];
+        for (int u = 0; u < 8; u++) {
+            __m512 v = t + u < count ? acc[t + u] : _mm512_setzero_ps();
+            half[u] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+        }
+        float group[8];
+        _mm256_storeu_ps(group, fastnn_sum_lanes_8x8(half));
+        for (int u = 0; u < 8 && t + u < count; u++) sums[t + u] = group[u];
+    }
+}
+
+#define DOT_WIDE_M 4
+#define DOT_WIDE_N 5
+#undef DOT_M
+#undef DOT_N
+#define DOT_M DOT_WIDE_M
+#define DOT_N DOT_WIDE_N
+static inline void reduce_tile_4x5_f32(__m512 acc[DOT_M][DOT_N], float sums[DOT_M * DOT_N])
+{
+    reduce_lanes_f32(&acc[0][0], DOT_M * DOT_N, sums);
+}
+FASTNN_DEFINE_DOT_UKERNEL(sgemm_dot_avx512_4x5, float, __m512, 16, __mmask16, TAIL_MASK_16,
+                          _mm512_setzero_ps, _mm512_loadu_ps, _mm512_maskz_loadu_ps,
+                          _mm512_fmadd_ps, reduce_tile_4x5_f32)
+#undef DOT_M
+#undef DOT_N
+#define DOT_M 4
+#define DOT_N 4
+
 /* 12 x 32 floats (24 accumulators, 27 of the 32 zmm registers) for products of a few rows that
  * 8-row tiles cover in more tiles with as many padded rows: the loop nest takes it there
  * (gemm_loop_nest.h, TALL_TILES). dW = dS^T H of a layer into 10 outputs ran on two 8-row
@@ -114,6 +157,7 @@ static const fastnn_sgemm_blocking tall_tiles = {
     .strided_a_ukernel = sgemm_avx512_12x32_strided_a,
     .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
+    .dot_wide_mr = DOT_WIDE_M, .dot_wide_nr = DOT_WIDE_N, .dot_wide_ukernel = sgemm_dot_avx512_4x5,
 };
 #undef MR
 #define MR 8
@@ -128,6 +172,7 @@ const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
     .ukernel_packing_b = sgemm_avx512_8x32_packing_b, .packing_b_tiles = PACKING_B_EVERY,
     .tall = &tall_tiles,
+    .dot_wide_mr = DOT_WIDE_M, .dot_wide_nr = DOT_WIDE_N, .dot_wide_ukernel = sgemm_dot_avx512_4x5,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
