@@ -37,6 +37,13 @@
 /* Up to this many columns of C (where a register tile would be mostly padding), or up to the
  * kernel set's dot_max_rows rows, X W^T runs on the dot-product kernels where the set has them. */
 #define FASTNN_DOT_MAX_COLS(nr) ((nr) / 2)
+/* The wide dot tile's groups of columns each read the rows of A: a block of this many bytes of
+ * them at a time, so that the groups after the first find it in L2. Measured on the 1024 -> 10
+ * layer's forward (benchmarks/skinny_products.py, H from L3, one Zen 5 core, builds alternated in
+ * four rounds): B = 1024 0.124-0.140 -> 0.115-0.128 ms, B = 256 (H 1 MiB) level (0.030-0.033). */
+#ifndef FASTNN_DOT_ROW_BLOCK_BYTES
+#define FASTNN_DOT_ROW_BLOCK_BYTES (256u << 10)
+#endif
 /* Few rows take the dot kernels only from this depth: below it packing the rows wins. */
 #define FASTNN_DOT_MIN_DEPTH 128
 /* Micro-kernels fetch the next blocks' lines as they run (FETCH_IN_KERNEL) only on passes over k

@@ -571,11 +571,14 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
 #if WIDE_DOT_TILES
     if (blk->dot_wide_ukernel && ceil_div(n, blk->dot_wide_nr) < ceil_div(n, dn)) {
         const int wm = blk->dot_wide_mr, wn = blk->dot_wide_nr;
-        for (ptrdiff_t j = 0; j < n; j += wn)
-            for (ptrdiff_t i = 0; i < m; i += wm)
-                blk->dot_wide_ukernel(k, a + i * rs_a, rs_a, m - i < wm ? m - i : wm, b + j * cs_b,
-                                      cs_b, n - j < wn ? n - j : wn, c + i * ldc + j, ldc, alpha,
-                                      beta);
+        ptrdiff_t block = (ptrdiff_t)(FASTNN_DOT_ROW_BLOCK_BYTES / ((size_t)k * sizeof(TA))) / wm * wm;
+        block = block < wm ? wm : block;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += block)
+            for (ptrdiff_t j = 0; j < n; j += wn)
+                for (ptrdiff_t i = i0; i < m && i < i0 + block; i += wm)
+                    blk->dot_wide_ukernel(k, a + i * rs_a, rs_a, m - i < wm ? m - i : wm,
+                                          b + j * cs_b, cs_b, n - j < wn ? n - j : wn,
+                                          c + i * ldc + j, ldc, alpha, beta);
         if (epilogue)
             epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
         return;
