@@ -240,6 +240,34 @@ def test_float_packers_lay_out_panels_like_the_definition(isa, dtype, transposed
         assert np.isnan(packed[steps * kc:]).all(), (isa, kind, w, panels, kc, "wrote past the end")
 
 
+@pytest.mark.parametrize("start", [0, 1, 4, 12], ids=lambda s: f"start{s}")
+@pytest.mark.parametrize("row_floats", [1024, 784, 1040])
+def test_transposing_packer_on_weight_rows(isa, row_floats, start):
+    """The transposing packer on rows laid out as a weight's (W's rows 4 KiB apart at 1024
+    inputs, 784 in the step's first layer), at the k depths the step's passes take (256; 200 and
+    184 for 784 inputs) and odd tails, for widths 8 (A's panels: X and dS as stored), 16 and 32
+    (the panels of B = W^T), from rows starting on a cache line or `start` values past one (numpy
+    allocates 16 bytes past a line here), against the layout definition and nothing written past
+    the end."""
+    mr, nr = kernel_or_skip(isa, "sgemm")
+    rng = np.random.default_rng(9)
+    raw = np.empty(96 * row_floats + 32, np.float32)
+    first = (-raw.ctypes.data % 64) // 4 + start
+    weight = raw[first:first + 96 * row_floats].reshape(96, row_floats)
+    weight[:] = rng.standard_normal(weight.shape)
+    for w, kc in itertools.product(sorted({8, 16, 32, mr, nr}), (256, 200, 184, 31, 9, 1)):
+        panels = 96 // w
+        try:
+            packed = _core._float_pack_test(isa, True, weight[:panels * w, :kc], w, panels,
+                                            guard=16)
+        except ValueError:
+            pytest.skip(f"{isa} has no sgemm transposing packer")
+        expected = weight[:panels * w, :kc].T.reshape(kc, panels, w).transpose(1, 0, 2).ravel()
+        np.testing.assert_array_equal(packed[:panels * w * kc], expected,
+                                      err_msg=f"{isa} w={w} kc={kc} ld={row_floats} start={start}")
+        assert np.isnan(packed[panels * w * kc:]).all(), (isa, w, kc, "wrote past the end")
+
+
 def test_unknown_or_missing_kernels_are_clear_errors():
     with pytest.raises(ValueError, match="no kernel set"):
         _core._ukernel_shape("sse9", "sgemm")
