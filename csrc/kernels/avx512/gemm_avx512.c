@@ -67,17 +67,27 @@ static void sgemm_avx512_8x32_packing_b(ptrdiff_t k, const float *a, const float
 #define TAIL_MASK_16(r) ((__mmask16)((1u << (r)) - 1))
 #define TAIL_MASK_8(r) ((__mmask8)((1u << (r)) - 1))
 
-/* The 16 lane sums of the tile, row-major: halves added (zmm to ymm), then two horizontal-add
- * trees of eight, a third of the instructions of sixteen separate reductions. */
+/* The lane sums of `count` accumulators in order: halves added (zmm to ymm), then horizontal-add
+ * trees of eight, a third of the instructions of separate reductions. Each sum depends on its
+ * own accumulator alone, so every dot tile that reduces with this sums alike (the same bits). */
+static inline void reduce_lanes_f32(const __m512 *acc, int count, float *sums)
+{
+    for (int t = 0; t < count; t += 8) {
+        __m256 half[8];
+        for (int u = 0; u < 8; u++) {
+            __m512 v = t + u < count ? acc[t + u] : _mm512_setzero_ps();
+            half[u] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+        }
+        float group[8];
+        _mm256_storeu_ps(group, fastnn_sum_lanes_8x8(half));
+        for (int u = 0; u < 8 && t + u < count; u++) sums[t + u] = group[u];
+    }
+}
+
+/* The 16 sums of the 4 x 4 tile, row-major */
 static inline void reduce_tile_f32(__m512 acc[DOT_M][DOT_N], float sums[DOT_M * DOT_N])
 {
-    __m256 half[DOT_M * DOT_N];
-    for (int t = 0; t < DOT_M * DOT_N; t++) {
-        __m512 v = acc[t / DOT_N][t % DOT_N];
-        half[t] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    }
-    _mm256_storeu_ps(sums, fastnn_sum_lanes_8x8(half));
-    _mm256_storeu_ps(sums + 8, fastnn_sum_lanes_8x8(half + 8));
+    reduce_lanes_f32(&acc[0][0], DOT_M * DOT_N, sums);
 }
 
 static inline void reduce_tile_f64(__m512d acc[DOT_M][DOT_N], double sums[DOT_M * DOT_N])
@@ -103,20 +113,6 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
  * columns at B = 256 0.028 -> 0.018 and 0.045 -> 0.032 ms. Each sum is the 4 x 4 tile's: the
  * same lanes along k, the same tree across them (reduce_lanes_f32), so either tile gives the
  * same bits. */
-static inline void reduce_lanes_f32(const __m512 *acc, int count, float *sums)
-{
-    for (int t = 0; t < count; t += 8) {
-        __m256 half[8];
-        for (int u = 0; u < 8; u++) {
-            __m512 v = t + u < count ? acc[t + u] : _mm512_setzero_ps();
-            half[u] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-        }
-        float group[8];
-        _mm256_storeu_ps(group, fastnn_sum_lanes_8x8(half));
-        for (int u = 0; u < 8 && t + u < count; u++) sums[t + u] = group[u];
-    }
-}
-
 #define DOT_WIDE_M 4
 #define DOT_WIDE_N 5
 #undef DOT_M
