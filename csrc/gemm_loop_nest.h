@@ -567,27 +567,31 @@ static void NAME(gemm_dot)(const BLOCKING_TYPE *blk, ptrdiff_t m, ptrdiff_t n, p
                            ptrdiff_t col0, P *a_packed, P *b_packed, size_t a_room)
 {
     (void)cs_a, (void)rs_b, (void)a_packed, (void)b_packed, (void)a_room;
-    const int dm = blk->dot_mr, dn = blk->dot_nr;
+    int dm = blk->dot_mr, dn = blk->dot_nr, wide = 0;
+    ptrdiff_t block = m; /* rows of A a column group reads before the next group */
+    (void)wide; /* read only where the set may have a wide tile */
 #if WIDE_DOT_TILES
     if (blk->dot_wide_ukernel && ceil_div(n, blk->dot_wide_nr) < ceil_div(n, dn)) {
-        const int wm = blk->dot_wide_mr, wn = blk->dot_wide_nr;
-        ptrdiff_t block = (ptrdiff_t)(FASTNN_DOT_ROW_BLOCK_BYTES / ((size_t)k * sizeof(TA))) / wm * wm;
-        block = block < wm ? wm : block;
-        for (ptrdiff_t i0 = 0; i0 < m; i0 += block)
-            for (ptrdiff_t j = 0; j < n; j += wn)
-                for (ptrdiff_t i = i0; i < m && i < i0 + block; i += wm)
-                    blk->dot_wide_ukernel(k, a + i * rs_a, rs_a, m - i < wm ? m - i : wm,
-                                          b + j * cs_b, cs_b, n - j < wn ? n - j : wn,
-                                          c + i * ldc + j, ldc, alpha, beta);
-        if (epilogue)
-            epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
-        return;
+        wide = 1, dm = blk->dot_wide_mr, dn = blk->dot_wide_nr;
+        block = (ptrdiff_t)(FASTNN_DOT_ROW_BLOCK_BYTES / ((size_t)k * sizeof(TA))) / dm * dm;
+        block = block < dm ? dm : block;
     }
 #endif
-    for (ptrdiff_t j = 0; j < n; j += dn)
-        for (ptrdiff_t i = 0; i < m; i += dm)
-            DOT_TILE(blk, k, a + i * rs_a, rs_a, m - i < dm ? m - i : dm, b + j * cs_b, cs_b,
-                             n - j < dn ? n - j : dn, c + i * ldc + j, ldc, alpha, beta);
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += block)
+        for (ptrdiff_t j = 0; j < n; j += dn)
+            for (ptrdiff_t i = i0; i < m && i < i0 + block; i += dm) {
+                const TA *ai = a + i * rs_a;
+                const TB *bj = b + j * cs_b;
+                const ptrdiff_t rows = m - i < dm ? m - i : dm, cols = n - j < dn ? n - j : dn;
+#if WIDE_DOT_TILES
+                if (wide) {
+                    blk->dot_wide_ukernel(k, ai, rs_a, rows, bj, cs_b, cols, c + i * ldc + j, ldc,
+                                          alpha, beta);
+                    continue;
+                }
+#endif
+                DOT_TILE(blk, k, ai, rs_a, rows, bj, cs_b, cols, c + i * ldc + j, ldc, alpha, beta);
+            }
     if (epilogue)
         epilogue->apply(epilogue, c, ldc, row0, col0, m, n);
 }
