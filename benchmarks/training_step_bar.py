@@ -30,7 +30,7 @@ from fastnn.bench.flops import mlp_backward_flops, mlp_forward_flops, predicted_
 from fastnn.bench.layers import MLPWorkload
 from fastnn.bench.timing import interleaved_best
 from fastnn.bench.training import (STEPS, classification_batch, fastnn_mlp, fastnn_step,
-                                   initial_parameters)
+                                   initial_parameters, peak_probe)
 
 BIG = [784, 1024, 1024, 10]
 STEP_CASES = [(BIG, b) for b in (1, 16, 64, 256, 1024)] + [([64, 64, 64, 10], 32), ([784, 256, 10], 64)]
@@ -100,15 +100,6 @@ def timing(quick):
     charged for reloading its weights into the cache the one before it used (at B=1 every
     library's ~15 MB of weights and optimizer state fits in L3 alone, not beside the others')."""
     return dict(rounds=3 if quick else 9, round_seconds=0.02 if quick else 0.06, warm=True)
-
-
-def peak_probe(peaks):
-    """A candidate for interleaved_best that measures the FMA peak (a few short runs) and keeps
-    each reading in `peaks`: timed in the same rounds as the steps, so that a share of the limit
-    divides by the peak of the moments the step ran in. The clock moves within minutes here (one
-    Zen 5 VM: 272-289 GFLOP/s in one afternoon), and a peak read once before the table put the
-    same B=256 step at 85% or 87% of "the" limit as it fell."""
-    return lambda: peaks.append(fma_peak_gflops("float32", seconds=0.002, runs=3))
 
 
 def step_table(libraries, quick):

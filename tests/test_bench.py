@@ -14,9 +14,10 @@ import pytest
 import fastnn
 from fastnn.bench import (fma_peak_gflops, gemm_flops, interleaved_best, linear_flops,
                           mlp_backward_flops, mlp_forward_flops, predicted_backward_ratio)
+from fastnn.bench.flops import training_step_flops
 from fastnn.bench.layers import COMPUTE_BOUND_MIN_FLOPS
 from fastnn.bench.machine import vector_lanes
-from fastnn.bench.report import verdict
+from fastnn.bench.report import training_section, verdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # No x86 core issues more than two FMAs per cycle or clocks above 6 GHz.
@@ -229,6 +230,23 @@ def test_command_line_writes_every_section_to_json(tmp_path):
     assert (machine["peak_gflops_bf16_one_core"] is None) == (not fastnn.cpu_info()["bf16_native"])
     assert {row["library"] for row in results["training"]} >= {"fastnn", "numpy"}
     assert all(row["seconds"] > 0 for row in results["training"])
+    assert all(row["peak_gflops_f32_one_core"] > 0 for row in results["training"])
+
+
+def test_training_share_divides_by_the_peak_probed_with_its_case():
+    """Each case's share of the FLOP limit uses the peak read in its own rounds (the row's), times
+    its threads; a row without one falls back to the machine's."""
+    flops = training_step_flops([64, 32, 10], 16)
+    rows = [{"sizes": [64, 32, 10], "batch": 16, "threads": 1, "library": "fastnn",
+             "seconds": flops / 100e9, "peak_gflops_f32_one_core": 200.0},
+            {"sizes": [64, 32, 10], "batch": 16, "threads": 2, "library": "fastnn",
+             "seconds": flops / 100e9, "peak_gflops_f32_one_core": 250.0},
+            {"sizes": [64, 32, 10], "batch": 32, "threads": 1, "library": "fastnn",
+             "seconds": 2 * flops / 100e9}]
+    lines = training_section(rows, {"peak_gflops_f32_one_core": 400.0}).splitlines()
+    assert lines[2].split()[-2:] == ["200", "50%"]
+    assert lines[3].split()[-2:] == ["250", "20%"]
+    assert lines[4].split()[-2:] == ["400", "25%"]
 
 
 @pytest.mark.skipif(os.environ.get("FASTNN_SANITIZED") == "1",

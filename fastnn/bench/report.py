@@ -190,11 +190,11 @@ def verdict_by_threads(rows, busy=False):
 
 def training_section(rows, machine):
     """One line per (MLP, batch, threads): each library's step time, its ratio to fastnn's, and
-    fastnn's share of the FLOP limit (the step's FLOPs at the measured peak of its cores)."""
+    fastnn's share of the FLOP limit (the step's FLOPs at the peak of its cores measured in the
+    case's own rounds, or the machine's where a row has none)."""
     libraries = list(dict.fromkeys(r["library"] for r in rows))
     cases = list(dict.fromkeys((tuple(r["sizes"]), r["batch"], r["threads"]) for r in rows))
     by_key = {(tuple(r["sizes"]), r["batch"], r["threads"], r["library"]): r for r in rows}
-    peak = machine["peak_gflops_f32_one_core"] * 1e9
     body = []
     for sizes, batch, threads in cases:
         cells = []
@@ -206,12 +206,15 @@ def training_section(rows, machine):
                 continue
             relative = f" x{r['seconds'] / fastnn_row['seconds']:.2f}" if fastnn_row and lib != "fastnn" else ""
             cells.append(f"{r['seconds'] * 1e3:.3f}{relative}")
-        limit = "-"
+        limit = peak_text = "-"
         if fastnn_row:
-            limit = f"{100 * training_step_flops(sizes, batch) / (peak * threads) / fastnn_row['seconds']:.0f}%"
-        body.append([sizes_label(sizes), str(batch), str(threads)] + cells + [limit])
+            peak = fastnn_row.get("peak_gflops_f32_one_core") or machine["peak_gflops_f32_one_core"]
+            peak_text = f"{peak:.0f}"
+            limit = f"{100 * training_step_flops(sizes, batch) / (peak * 1e9 * threads) / fastnn_row['seconds']:.0f}%"
+        body.append([sizes_label(sizes), str(batch), str(threads)] + cells + [peak_text, limit])
     return (table(["MLP", "batch", "threads"] + [f"{lib} ms" for lib in libraries]
-                  + ["fastnn, % of FLOP limit"], body)
-            + "\n(xN: that library's step time over fastnn's. FLOP limit: forward and backward "
-              "FLOPs at the measured FMA peak of the cores used; the first layer computes no "
+                  + ["peak GFLOP/s", "fastnn, % of FLOP limit"], body)
+            + "\n(xN: that library's step time over fastnn's. peak: one core's float32 FMA peak, "
+              "probed in the same interleaved rounds as the steps. FLOP limit: forward and "
+              "backward FLOPs at that peak times the cores used; the first layer computes no "
               "input gradient)")

@@ -4,6 +4,7 @@ installed, all on the same float32 weights and batch."""
 import numpy as np
 
 from .competitors import optional_module
+from .machine import fma_peak_gflops
 from .timing import interleaved_best
 
 LEARNING_RATE = 0.01
@@ -157,10 +158,24 @@ def jax_step(sizes, batch):
 STEPS = {"fastnn": fastnn_step, "numpy": numpy_step, "torch": torch_step, "jax": jax_step}
 
 
+def peak_probe(readings):
+    """A candidate for interleaved_best that measures one core's float32 FMA peak (a few short
+    runs) and keeps each reading in `readings`: timed in the same rounds as the steps, so that a
+    share of the FLOP limit divides by the peak of the moments the steps ran in. The clock moves
+    within minutes on a shared VM (one Zen 5 VM: 272-289 GFLOP/s in one afternoon), and a peak
+    read once before the table put the same B=256 step at 85% or 87% of "the" limit."""
+    return lambda: readings.append(fma_peak_gflops("float32", seconds=0.002, runs=3))
+
+
 def training_case(sizes, batch, libraries, timing, clock):
     """Time one training step per library, interleaved, by `clock`, each round's first call
-    untimed (as benchmarks/training_step_bar.py times them); one row per library."""
+    untimed (as benchmarks/training_step_bar.py times them), with the float32 FMA peak probed in
+    the same rounds; one row per library, each with the best of those peak readings
+    (`peak_gflops_f32_one_core`, GFLOP/s)."""
     steps = {lib: STEPS[lib](sizes, batch) for lib in libraries}
-    best = interleaved_best(steps, clock=clock, warm=True, **timing)
+    readings = []
+    best = interleaved_best({**steps, "peak probe": peak_probe(readings)}, clock=clock,
+                            warm=True, **timing)
     return [{"sizes": list(sizes), "batch": batch, "library": lib, "seconds": best[lib],
-             "samples_per_s": batch / best[lib]} for lib in libraries]
+             "samples_per_s": batch / best[lib], "peak_gflops_f32_one_core": max(readings)}
+            for lib in libraries]
