@@ -6,56 +6,73 @@
 #ifndef FASTNN_REGISTER_TILE_H
 #define FASTNN_REGISTER_TILE_H
 
-/* k steps of a ROWS x (2 * LANES) tile: acc[i][.] += A(i, p) * (b's two vectors), A(i, p) at
+/* k steps of a ROWS x (VECTORS * LANES) tile: acc[i][v] += A(i, p) * (b's vector v), A(i, p) at
  * a[i * A_ROW + p * A_STEP], b advancing by rs_b each step (a and b are left past the last step).
  * Packed A is A_ROW = 1, A_STEP = ROWS; A read where it lies passes its own strides. */
-#define FASTNN_REGISTER_TILE_STEPS_OF(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, A_ROW,        \
-                                      A_STEP, b, rs_b)                                            \
+#define FASTNN_REGISTER_TILE_STEPS_OF_N(ROWS, VECTORS, V, LANES, SET1, LOADU, FMADD, acc, k, a,    \
+                                        A_ROW, A_STEP, b, rs_b)                                   \
     _Pragma("GCC unroll 4") for (ptrdiff_t p_ = 0; p_ < (k); p_++, (a) += (A_STEP), (b) += (rs_b)) \
     {                                                                                             \
-        V b0_ = LOADU(b), b1_ = LOADU((b) + LANES);                                               \
+        V b_[VECTORS];                                                                            \
+        _Pragma("GCC unroll 4") for (int v_ = 0; v_ < (VECTORS); v_++) b_[v_] = LOADU((b) + v_ * LANES); \
         _Pragma("GCC unroll 16") for (int i_ = 0; i_ < (ROWS); i_++)                              \
         {                                                                                         \
             V ai_ = SET1((a)[i_ * (A_ROW)]);                                                      \
-            acc[i_][0] = FMADD(ai_, b0_, acc[i_][0]);                                             \
-            acc[i_][1] = FMADD(ai_, b1_, acc[i_][1]);                                             \
+            _Pragma("GCC unroll 4") for (int v_ = 0; v_ < (VECTORS); v_++)                        \
+                acc[i_][v_] = FMADD(ai_, b_[v_], acc[i_][v_]);                                    \
         }                                                                                         \
     }
+
+/* The full tile's two vectors a row */
+#define FASTNN_REGISTER_TILE_STEPS_OF(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, A_ROW,        \
+                                      A_STEP, b, rs_b)                                            \
+    FASTNN_REGISTER_TILE_STEPS_OF_N(ROWS, 2, V, LANES, SET1, LOADU, FMADD, acc, k, a, A_ROW,       \
+                                    A_STEP, b, rs_b)
 
 /* k steps of a ROWS x (2 * LANES) tile from a packed micro-panel of A (ROWS values a step). */
 #define FASTNN_REGISTER_TILE_STEPS(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b)        \
     FASTNN_REGISTER_TILE_STEPS_OF(ROWS, V, LANES, SET1, LOADU, FMADD, acc, k, a, 1, ROWS, b, rs_b)
 
-/* C = alpha * acc + beta * C (beta == 0 never reads C) */
-#define FASTNN_REGISTER_TILE_STORE(V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
-                                   beta)                                                          \
+/* C = alpha * acc + beta * C over MR rows of VECTORS vectors (beta == 0 never reads C) */
+#define FASTNN_REGISTER_TILE_STORE_N(VECTORS, V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c,   \
+                                     ldc, alpha, beta)                                            \
     {                                                                                             \
         V va = SET1(alpha), vb = SET1(beta);                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)                           \
-        {                                                                                         \
-            V r0 = MUL(va, acc[i][0]), r1 = MUL(va, acc[i][1]);                                   \
-            if (beta != 0) {                                                                      \
-                r0 = FMADD(vb, LOADU(c), r0);                                                     \
-                r1 = FMADD(vb, LOADU(c + LANES), r1);                                             \
+            _Pragma("GCC unroll 4") for (int v = 0; v < (VECTORS); v++)                           \
+            {                                                                                     \
+                V r = MUL(va, acc[i][v]);                                                         \
+                if (beta != 0)                                                                    \
+                    r = FMADD(vb, LOADU(c + v * LANES), r);                                       \
+                STOREU(c + v * LANES, r);                                                         \
             }                                                                                     \
-            STOREU(c, r0);                                                                        \
-            STOREU(c + LANES, r1);                                                                \
-        }                                                                                         \
+    }
+
+#define FASTNN_REGISTER_TILE_STORE(V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
+                                   beta)                                                          \
+    FASTNN_REGISTER_TILE_STORE_N(2, V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
+                                 beta)
+
+/* The micro-kernel of an MR x (VECTORS * LANES) tile on a packed micro-panel of A */
+#define FASTNN_DEFINE_TILE_UKERNEL_N(NAME, VECTORS, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, \
+                                     MUL)                                                         \
+    static void NAME(ptrdiff_t k, const T *a, const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc,   \
+                     T alpha, T beta)                                                             \
+    {                                                                                             \
+        V acc[MR][VECTORS];                                                                       \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                     \
+            _Pragma("GCC unroll 4") for (int v = 0; v < (VECTORS); v++) acc[i][v] = ZERO();       \
+        FASTNN_REGISTER_TILE_STEPS_OF_N(MR, VECTORS, V, LANES, SET1, LOADU, FMADD, acc, k, a, 1,  \
+                                        MR, b, rs_b);                                             \
+        FASTNN_REGISTER_TILE_STORE_N(VECTORS, V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c,  \
+                                     ldc, alpha, beta)                                            \
     }
 
 /* The micro-kernel on a packed micro-panel of A, and NAME##_strided_a on A read where it lies
  * (A(i, p) at a[i * rs_a + p * cs_a]: a row-major block, or a transposed one, in place). */
 #define FASTNN_DEFINE_REGISTER_TILE_UKERNEL(NAME, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, \
                                             MUL)                                                  \
-    static void NAME(ptrdiff_t k, const T *a, const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc,   \
-                     T alpha, T beta)                                                             \
-    {                                                                                             \
-        V acc[MR][2];                                                                             \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = ZERO();     \
-        FASTNN_REGISTER_TILE_STEPS(MR, V, LANES, SET1, LOADU, FMADD, acc, k, a, b, rs_b);          \
-        FASTNN_REGISTER_TILE_STORE(V, LANES, SET1, LOADU, STOREU, FMADD, MUL, acc, c, ldc, alpha, \
-                                   beta)                                                          \
-    }                                                                                             \
+    FASTNN_DEFINE_TILE_UKERNEL_N(NAME, 2, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, MUL)     \
     static void NAME##_strided_a(ptrdiff_t k, const T *a, ptrdiff_t rs_a, ptrdiff_t cs_a,        \
                                  const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc, T alpha, T beta) \
     {                                                                                             \
@@ -72,26 +89,7 @@
  * padding. B is read LANES values a step, rs_b apart (the packed panel's first half). Measured
  * on dW = dS^T X at 1024 x 784 x 256 (the first layer's weight gradient at batch 256), one Zen 5
  * core, five pairs of processes in alternation, median: 1.663 -> 1.627 ms. */
-#define FASTNN_DEFINE_HALF_TILE_UKERNEL(NAME, T, V, SET1, ZERO, LOADU, STOREU, FMADD, MUL)         \
-    static void NAME(ptrdiff_t k, const T *a, const T *b, ptrdiff_t rs_b, T *c, ptrdiff_t ldc,   \
-                     T alpha, T beta)                                                             \
-    {                                                                                             \
-        V acc[MR];                                                                                \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) acc[i] = ZERO();                    \
-        _Pragma("GCC unroll 4") for (ptrdiff_t p = 0; p < k; p++, a += MR, b += rs_b)            \
-        {                                                                                         \
-            V b0 = LOADU(b);                                                                      \
-            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                 \
-                acc[i] = FMADD(SET1(a[i]), b0, acc[i]);                                           \
-        }                                                                                         \
-        V va = SET1(alpha), vb = SET1(beta);                                                      \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++, c += ldc)                           \
-        {                                                                                         \
-            V r = MUL(va, acc[i]);                                                                \
-            if (beta != 0)                                                                        \
-                r = FMADD(vb, LOADU(c), r);                                                       \
-            STOREU(c, r);                                                                         \
-        }                                                                                         \
-    }
+#define FASTNN_DEFINE_HALF_TILE_UKERNEL(NAME, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, MUL)  \
+    FASTNN_DEFINE_TILE_UKERNEL_N(NAME, 1, T, V, LANES, SET1, ZERO, LOADU, STOREU, FMADD, MUL)
 
 #endif

@@ -16,10 +16,12 @@ FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx2_6x16, float, __m256, 8, _mm256_se
 FASTNN_DEFINE_REGISTER_TILE_UKERNEL(dgemm_avx2_6x8, double, __m256d, 4, _mm256_set1_pd,
                                     _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
                                     _mm256_fmadd_pd, _mm256_mul_pd)
-FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx2_6x8, float, __m256, _mm256_set1_ps, _mm256_setzero_ps,
-                                _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_mul_ps)
-FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx2_6x4, double, __m256d, _mm256_set1_pd, _mm256_setzero_pd,
-                                _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_mul_pd)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx2_6x8, float, __m256, 8, _mm256_set1_ps,
+                                _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+                                _mm256_fmadd_ps, _mm256_mul_ps)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx2_6x4, double, __m256d, 4, _mm256_set1_pd,
+                                _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
+                                _mm256_fmadd_pd, _mm256_mul_pd)
 
 /* Dot-product kernels for X W^T into a few columns (at small batches they measured no faster
  * than transposing W into panels, so dot_max_rows is 0): a 2 x 4 tile of C in 8 accumulators

@@ -16,9 +16,10 @@ FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx512_8x32, float, __m512, 16, _mm512
 FASTNN_DEFINE_REGISTER_TILE_UKERNEL(dgemm_avx512_8x16, double, __m512d, 8, _mm512_set1_pd,
                                     _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
                                     _mm512_fmadd_pd, _mm512_mul_pd)
-FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_8x16, float, __m512, _mm512_set1_ps, _mm512_setzero_ps,
-                                _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_mul_ps)
-FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, _mm512_set1_pd,
+FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_8x16, float, __m512, 16, _mm512_set1_ps,
+                                _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+                                _mm512_fmadd_ps, _mm512_mul_ps)
+FASTNN_DEFINE_HALF_TILE_UKERNEL(dgemm_avx512_8x8, double, __m512d, 8, _mm512_set1_pd,
                                 _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
                                 _mm512_fmadd_pd, _mm512_mul_pd)
 
@@ -144,7 +145,7 @@ FASTNN_DEFINE_DOT_UKERNEL(sgemm_dot_avx512_4x5, float, __m512, 16, __mmask16, TA
 FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx512_12x32, float, __m512, 16, _mm512_set1_ps,
                                     _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
                                     _mm512_fmadd_ps, _mm512_mul_ps)
-FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_12x16, float, __m512, _mm512_set1_ps,
+FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_12x16, float, __m512, 16, _mm512_set1_ps,
                                 _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
                                 _mm512_fmadd_ps, _mm512_mul_ps)
 static const fastnn_sgemm_blocking tall_tiles = {
