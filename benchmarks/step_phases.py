@@ -21,6 +21,7 @@ import numpy as np
 
 from fastnn import _core
 from fastnn.bench import fma_peak_gflops
+from fastnn.bench.machine import ukernel_gflops
 from fastnn.bench.competitors import thread_count
 from fastnn.bench.training import fastnn_step
 
@@ -104,8 +105,11 @@ def main(argv=None):
     parser.add_argument("--round-seconds", type=float, default=0.1)
     args = parser.parse_args(argv)
     peak = fma_peak_gflops("float32", runs=30)
+    kernel = ukernel_gflops(runs=30)
     print(f"fastnn ({_core.isa_name()}), one thread; one core's float32 peak {peak:.0f} GFLOP/s "
           f"(measured); {'-'.join(map(str, SIZES))} SGD-momentum step, model.compile_step")
+    print(f"the GEMM micro-kernel alone on panels in L1: {kernel:.0f} GFLOP/s = "
+          f"{100 * kernel / peak:.1f}% of that peak (no product runs faster)")
     with thread_count(1):
         for batch in args.batches:
             phases, plain = measure(batch, args.rounds, args.round_seconds)

@@ -5,6 +5,7 @@
 #include "fma_peak.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "fp_env.h"
@@ -92,6 +93,50 @@ double fastnn_bf16_peak_gflops(double seconds, int runs)
     /* each lane: two products and two sums */
     return chains_gflops(kernels->run_bf16, 4.0 * kernels->chains * kernels->lanes_f32, seconds,
                          runs);
+}
+
+/* The micro-kernel's operands for ukernel_calls, one set per thread: packed A (MR x KC), packed
+ * B (KC x NR) and a tile of C, together within L1 (40 KiB for AVX-512's 8 x 32 at KC = 256). */
+static _Thread_local struct {
+    const fastnn_sgemm_blocking *blk;
+    float *a, *b, *c;
+} ukernel_operands;
+
+static double ukernel_calls(long iterations)
+{
+    const fastnn_sgemm_blocking *blk = ukernel_operands.blk;
+    for (long i = 0; i < iterations; i++)
+        blk->ukernel(blk->kc, ukernel_operands.a, ukernel_operands.b, blk->nr, ukernel_operands.c,
+                     blk->nr, 1.0f, 1.0f);
+    return ukernel_operands.c[0];
+}
+
+/* Rounds n floats up to whole 64-byte lines, as aligned_alloc asks. */
+static float *aligned_floats(size_t n)
+{
+    return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+}
+
+double fastnn_sgemm_ukernel_gflops(double seconds, int runs)
+{
+    const fastnn_sgemm_blocking *blk = fastnn_active_context()->sgemm;
+    size_t a_size = (size_t)blk->mr * blk->kc, b_size = (size_t)blk->kc * blk->nr;
+    size_t c_size = (size_t)blk->mr * blk->nr;
+    float *a = aligned_floats(a_size), *b = aligned_floats(b_size), *c = aligned_floats(c_size);
+    double gflops = -1;
+    if (a && b && c) {
+        /* small values: C grows by at most KC / 2^20 a call, far from overflow in any run */
+        for (size_t i = 0; i < a_size; i++) a[i] = (float)(i % 7) * (1.0f / 1024);
+        for (size_t i = 0; i < b_size; i++) b[i] = (float)(i % 5) * (1.0f / 1024);
+        for (size_t i = 0; i < c_size; i++) c[i] = 0;
+        ukernel_operands.blk = blk;
+        ukernel_operands.a = a, ukernel_operands.b = b, ukernel_operands.c = c;
+        gflops = chains_gflops(ukernel_calls, 2.0 * blk->mr * blk->nr * blk->kc, seconds, runs);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return gflops;
 }
 
 int fastnn_fma_peak_lanes(int is_double)

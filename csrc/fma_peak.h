@@ -45,6 +45,12 @@ double fastnn_fma_peak_gflops(int is_double, double seconds, int runs);
  * four FLOPs; returns 0 where the ISA has none. */
 double fastnn_bf16_peak_gflops(double seconds, int runs);
 
+/* GFLOP/s of the active ISA's float32 GEMM micro-kernel alone (the blocking's MR x NR tile over
+ * KC steps, C = A B + C) on packed panels that stay in L1, the best of `runs` runs of `seconds`
+ * each: the ceiling of every product, which also packs, moves blocks through the caches and
+ * handles edges. Returns a negative value if the clock fails or the panels cannot be allocated. */
+double fastnn_sgemm_ukernel_gflops(double seconds, int runs);
+
 /* Elements per vector the active ISA's probe uses. */
 int fastnn_fma_peak_lanes(int is_double);
 

@@ -9,6 +9,7 @@ cdef extern from "fma_peak.h" nogil:
     double fastnn_fma_peak_gflops(int is_double, double seconds, int runs)
     int fastnn_fma_peak_lanes(int is_double)
     double fastnn_bf16_peak_gflops(double seconds, int runs)
+    double fastnn_sgemm_ukernel_gflops(double seconds, int runs)
 
 
 def fma_peak_gflops(bint is_double, double seconds, int runs):
@@ -34,6 +35,17 @@ def bf16_peak_gflops(double seconds, int runs):
         gflops = fastnn_bf16_peak_gflops(seconds, runs)
     if gflops < 0:
         raise OSError("bf16_peak_gflops: the monotonic clock failed")
+    return gflops
+
+
+def sgemm_ukernel_gflops(double seconds, int runs):
+    """The active ISA's float32 GEMM micro-kernel alone on L1-resident panels, in GFLOP/s: the
+    best of `runs` runs of `seconds`."""
+    cdef double gflops
+    with nogil:
+        gflops = fastnn_sgemm_ukernel_gflops(seconds, runs)
+    if gflops < 0:
+        raise OSError("sgemm_ukernel_gflops: the clock failed or the panels could not be allocated")
     return gflops
 
 

@@ -35,6 +35,19 @@ def test_probe_is_positive_and_physically_possible(every_isa, dtype):
     assert 0 < peak < 2 * theoretical_bound(dtype)
 
 
+def test_ukernel_probe_is_positive_and_physically_possible(every_isa):
+    from fastnn.bench.machine import ukernel_gflops
+    assert 0 < ukernel_gflops(seconds=0.001, runs=5) < 2 * theoretical_bound(np.float32)
+
+
+@pytest.mark.parametrize("kwargs", [{"seconds": 0}, {"seconds": 11}, {"runs": 0}, {"runs": 2.5},
+                                    {"runs": True}])
+def test_ukernel_probe_rejects_bad_arguments(kwargs):
+    from fastnn.bench.machine import ukernel_gflops
+    with pytest.raises(ValueError, match="ukernel_gflops"):
+        ukernel_gflops(**kwargs)
+
+
 def test_bf16_probe_exists_exactly_where_bf16_kernels_do(every_isa):
     from fastnn.bench.bf16 import bf16_peak_gflops
     peak = bf16_peak_gflops(seconds=0.001, runs=5)
@@ -211,6 +224,8 @@ def test_command_line_writes_every_section_to_json(tmp_path):
     machine = results["machine"]
     assert machine["isa"] == fastnn.cpu_info()["isa"]
     assert machine["peak_gflops_f32_one_core"] > 0 and machine["peak_gflops_f64_one_core"] > 0
+    assert machine["ukernel_gflops_f32_one_core"] > 0
+    assert "GEMM kernel      float32" in done.stdout
     assert machine["threads"] >= 1
     libraries = {row["library"] for row in results["gemm"]}
     assert {"fastnn", "numpy"} <= libraries

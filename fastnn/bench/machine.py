@@ -23,12 +23,33 @@ def fma_peak_gflops(dtype=np.float32, seconds=0.002, runs=50):
     dtype = np.dtype(dtype)
     if dtype.type not in (np.float32, np.float64):
         raise TypeError(f"fma_peak_gflops: dtype must be float32 or float64, got {dtype}")
+    seconds, runs = probe_timing("fma_peak_gflops", seconds, runs)
+    return _core.fma_peak_gflops(dtype.type is np.float64, seconds, runs)
+
+
+def ukernel_gflops(seconds=0.002, runs=50):
+    """One core's rate of the float32 GEMM micro-kernel fastnn chose, alone, on packed panels
+    that stay in L1 (its register tile over one pass of KC steps, called again and again), in
+    GFLOP/s: the best of `runs` runs of `seconds` each. No product runs faster: a product also
+    packs its operands, moves blocks through the caches and computes edge tiles. Its share of
+    fma_peak_gflops is what the kernel itself leaves of the peak.
+
+    >>> import fastnn.bench.machine as m
+    >>> m.ukernel_gflops(runs=3) > 0
+    True
+    """
+    seconds, runs = probe_timing("ukernel_gflops", seconds, runs)
+    return _core.sgemm_ukernel_gflops(seconds, runs)
+
+
+def probe_timing(name, seconds, runs):
+    """A probe's `seconds` (in (0, 10]) and `runs` (an int in [1, 10000]), checked."""
     seconds = float(seconds)
     if not 0 < seconds <= 10:
-        raise ValueError(f"fma_peak_gflops: seconds must be in (0, 10], got {seconds}")
+        raise ValueError(f"{name}: seconds must be in (0, 10], got {seconds}")
     if isinstance(runs, bool) or int(runs) != runs or not 1 <= runs <= 10000:
-        raise ValueError(f"fma_peak_gflops: runs must be an int in [1, 10000], got {runs!r}")
-    return _core.fma_peak_gflops(dtype.type is np.float64, seconds, int(runs))
+        raise ValueError(f"{name}: runs must be an int in [1, 10000], got {runs!r}")
+    return seconds, int(runs)
 
 
 def vector_lanes(dtype=np.float32):
@@ -45,8 +66,9 @@ def load_average():
 
 
 def describe_machine(probe_runs=50, libraries=("numpy", "torch", "jax")):
-    """A dict describing the CPU, the chosen kernels, the threads, the software, the load, and
-    one core's measured FMA peak for float32 and float64; `warnings` says what makes the
+    """A dict describing the CPU, the chosen kernels, the threads, the software, the load, one
+    core's measured FMA peak for float32 and float64 and its float32 GEMM micro-kernel's rate on
+    L1-resident panels; `warnings` says what makes the
     comparison with `libraries` unfair on this run."""
     info = fastnn.cpu_info()
     return {
@@ -62,6 +84,7 @@ def describe_machine(probe_runs=50, libraries=("numpy", "torch", "jax")):
         "peak_gflops_f32_one_core": fma_peak_gflops(np.float32, runs=probe_runs),
         "peak_gflops_f64_one_core": fma_peak_gflops(np.float64, runs=probe_runs),
         "peak_gflops_bf16_one_core": bf16_peak_gflops(runs=probe_runs),
+        "ukernel_gflops_f32_one_core": ukernel_gflops(runs=probe_runs),
         "vector_lanes_f32": vector_lanes(np.float32),
         "python": platform.python_version(),
         "platform": platform.platform(),

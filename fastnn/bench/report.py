@@ -36,9 +36,19 @@ def machine_section(machine):
         f"FMA peak         float32 {machine['peak_gflops_f32_one_core']:.1f} GFLOP/s, "
         f"float64 {machine['peak_gflops_f64_one_core']:.1f} GFLOP/s on one core "
         f"({machine['vector_lanes_f32']} float32 lanes per vector)" + bf16_peak_text(machine),
+    ] + ukernel_lines(machine) + [
         f"Software         Python {machine['python']}, fastnn {machine['fastnn']}, "
         f"numpy {libs['numpy']}{blas}" + (f", {others}" if others else ""),
     ] + [f"Warning          {w}" for w in machine.get("warnings", [])])
+
+
+def ukernel_lines(machine):
+    rate = machine.get("ukernel_gflops_f32_one_core")
+    if not rate:
+        return []
+    return [f"GEMM kernel      float32 {rate:.1f} GFLOP/s on one core = "
+            f"{100 * rate / machine['peak_gflops_f32_one_core']:.0f}% of the FMA peak: the "
+            f"micro-kernel alone on panels in L1, the ceiling of every product"]
 
 
 def bf16_peak_text(machine):
