@@ -84,17 +84,6 @@ def numpy_add_bandwidth(total_bytes=16 << 20):
     return (lambda: np.add(a, b, out=a)), 3 * a.nbytes
 
 
-def openblas_kernels():
-    """The core type OpenBLAS runs (SkylakeX/Cooperlake on AVX-512 unless OPENBLAS_CORETYPE forces
-    an older one), or None without threadpoolctl."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None
-    return ", ".join(str(p.get("architecture")) for p in threadpoolctl.threadpool_info()
-                     if p.get("internal_api") == "openblas") or None
-
-
 def timing(quick):
     """Rounds of a few dozen calls; each round's first call untimed, so that no candidate is
     charged for reloading its weights into the cache the one before it used (at B=1 every
@@ -225,7 +214,7 @@ def main(argv=None):
     libraries = available_libraries()
     peak = fma_peak_gflops("float32", runs=10 if args.quick else 50)
     print(f"fastnn {fastnn.__version__} ({_core.isa_name()}); peers {', '.join(libraries)}; numpy's "
-          f"BLAS {numpy_blas()} on {openblas_kernels()} kernels; one core's float32 peak {peak:.0f} "
+          f"BLAS {numpy_blas()}; one core's float32 peak {peak:.0f} "
           f"GFLOP/s (measured)")
     with thread_count(1):
         step_table(libraries, args.quick)

@@ -5,6 +5,7 @@ when it is installed (otherwise numpy runs with its default and the figures say 
 fixes its thread pool at start-up, so it is timed only with all threads.
 """
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -29,17 +30,52 @@ def optional_module(name):
     return _modules[name]
 
 
+@functools.lru_cache(maxsize=1)
+def numpy_core_binary():
+    """The bytes of numpy's core extension module (its linked libraries' names among them), or
+    b"" where it cannot be read."""
+    core = sys.modules.get("numpy._core._multiarray_umath") or sys.modules.get(
+        "numpy.core._multiarray_umath")
+    try:
+        with open(core.__file__, "rb") as f:
+            return f.read()
+    except (AttributeError, OSError, TypeError):
+        return b""
+
+
+def numpy_blas_pool(pools=None, linked=None):
+    """threadpoolctl's entry (a dict) for the BLAS numpy itself calls, or None. Several BLAS
+    libraries may be loaded at once (scipy and torch bring their own OpenBLAS, and threadpoolctl
+    lists scipy's first here): numpy's is the one whose file name its core extension links
+    against (`linked`, by default that extension's bytes), else the one inside numpy's own
+    directories, else the only one loaded. `pools` defaults to threadpoolctl.threadpool_info()."""
+    if pools is None:
+        threadpoolctl = optional_module("threadpoolctl")
+        if threadpoolctl is None:
+            return None
+        pools = threadpoolctl.threadpool_info()
+    blas = [pool for pool in pools if pool.get("user_api") == "blas"]
+    linked = numpy_core_binary() if linked is None else linked
+    for pool in blas:
+        name = os.path.basename(pool.get("filepath") or "")
+        if name and name.encode() in linked:
+            return pool
+    numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
+    for pool in blas:
+        path = os.path.abspath(pool.get("filepath") or os.sep)
+        if any(path.startswith(d + os.sep) for d in (numpy_dir, numpy_dir + ".libs")):
+            return pool
+    return blas[0] if len(blas) == 1 else None
+
+
 def numpy_blas():
     """The BLAS behind numpy and the kernels it runs, as threadpoolctl names them (e.g.
     "openblas 0.3.29, SkylakeX kernels"), or None."""
-    threadpoolctl = optional_module("threadpoolctl")
-    if threadpoolctl is None:
+    pool = numpy_blas_pool()
+    if pool is None:
         return None
-    for pool in threadpoolctl.threadpool_info():
-        if pool.get("user_api") == "blas":
-            kernels = f", {pool['architecture']} kernels" if pool.get("architecture") else ""
-            return f"{pool.get('internal_api')} {pool.get('version')}{kernels}"
-    return None
+    kernels = f", {pool['architecture']} kernels" if pool.get("architecture") else ""
+    return f"{pool.get('internal_api')} {pool.get('version')}{kernels}"
 
 
 # Environment variables that make OpenBLAS run other kernels than it would choose for this CPU.
