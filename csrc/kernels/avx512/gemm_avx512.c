@@ -148,13 +148,16 @@ FASTNN_DEFINE_REGISTER_TILE_UKERNEL(sgemm_avx512_12x32, float, __m512, 16, _mm51
 FASTNN_DEFINE_HALF_TILE_UKERNEL(sgemm_avx512_12x16, float, __m512, 16, _mm512_set1_ps,
                                 _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
                                 _mm512_fmadd_ps, _mm512_mul_ps)
+/* What the float32 blockings share: packers and dot kernels */
+#define SGEMM_AVX512_PACKERS_AND_DOT_TILES                                                        \
+    .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,     \
+    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,   \
+    .dot_wide_mr = DOT_WIDE_M, .dot_wide_nr = DOT_WIDE_N, .dot_wide_ukernel = sgemm_dot_avx512_4x5
 static const fastnn_sgemm_blocking tall_tiles = {
     .mr = MR, .nr = 32, .kc = 256, .mc = 120, .nc = 512, .ukernel = sgemm_avx512_12x32,
     .half_ukernel = sgemm_avx512_12x16,
     .strided_a_ukernel = sgemm_avx512_12x32_strided_a,
-    .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
-    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
-    .dot_wide_mr = DOT_WIDE_M, .dot_wide_nr = DOT_WIDE_N, .dot_wide_ukernel = sgemm_dot_avx512_4x5,
+    SGEMM_AVX512_PACKERS_AND_DOT_TILES,
 };
 #undef MR
 #define MR 8
@@ -165,11 +168,9 @@ const fastnn_sgemm_blocking fastnn_sgemm_avx512 = {
     .mr = MR, .nr = 32, .kc = 256, .mc = 128, .nc = 512, .ukernel = sgemm_avx512_8x32,
     .half_ukernel = sgemm_avx512_8x16,
     .strided_a_ukernel = sgemm_avx512_8x32_strided_a,
-    .pack_transposed = fastnn_spack_transposed_avx512, .pack_copy = fastnn_pack_copy_avx512,
-    .dot_mr = DOT_M, .dot_nr = DOT_N, .dot_max_rows = 32, .dot_ukernel = sgemm_dot_avx512_4x4,
     .ukernel_packing_b = sgemm_avx512_8x32_packing_b, .packing_b_tiles = PACKING_B_EVERY,
     .tall = &tall_tiles,
-    .dot_wide_mr = DOT_WIDE_M, .dot_wide_nr = DOT_WIDE_N, .dot_wide_ukernel = sgemm_dot_avx512_4x5,
+    SGEMM_AVX512_PACKERS_AND_DOT_TILES,
 };
 const fastnn_dgemm_blocking fastnn_dgemm_avx512 = {
     .mr = MR, .nr = 16, .kc = 256, .mc = 128, .nc = 256, .ukernel = dgemm_avx512_8x16,
