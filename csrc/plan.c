@@ -216,15 +216,10 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             fastnn_step_phase_end(FASTNN_PHASE_INPUT_GRAD, l, phase);                             \
             phase = fastnn_step_phase_begin();                                                    \
             int squared = 0; /* |W|^2 added by the update, each block while in cache */           \
+            int steps = update && L->weight_update.rule != FASTNN_RULE_NONE;                      \
+            int whole = steps && fastnn_takes_whole_gradient(L->out, L->in, rows, sizeof(T));     \
             if (stepped) {                                                                        \
-            } else if (update && L->weight_update.rule != FASTNN_RULE_NONE &&                     \
-                       fastnn_takes_whole_gradient(L->out, L->in, rows, sizeof(T))) {             \
-                if (gemm(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                       \
-                         L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL))         \
-                    return FASTNN_PLAN_OUT_OF_MEMORY;                                             \
-                pending = l;                                                                      \
-                squared = 1;                                                                      \
-            } else if (update && L->weight_update.rule != FASTNN_RULE_NONE) {                     \
+            } else if (steps && !whole) {                                                         \
                 L->weight_update.squares = squares;                                               \
                 int failed = (L->bf16 ? WEIGHT_GRAD_UPDATE_BF16 : fastnn_weight_grad_update_##SUFFIX)( \
                     L->out, L->in, rows, d, L->out, h, L->in, (T *)L->weight_grad,                \
@@ -236,6 +231,9 @@ static void set_weight_decay(fastnn_plan_layer *L, double weight_decay)
             } else if (gemm(L->out, L->in, rows, 1, d, 1, L->out, h, L->in, 1,                    \
                             L->weight_accumulate ? 1 : 0, (T *)L->weight_grad, L->in, NULL)) {    \
                 return FASTNN_PLAN_OUT_OF_MEMORY;                                                 \
+            } else if (whole) { /* dW whole: its update waits for the next layer's delta */       \
+                pending = l;                                                                      \
+                squared = 1;                                                                      \
             }                                                                                     \
             fastnn_step_phase_end(FASTNN_PHASE_WEIGHT_GRAD, l, phase);                            \
             fastnn_step_phase_move_inner_update(l);                                               \
