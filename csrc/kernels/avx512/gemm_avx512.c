@@ -85,11 +85,9 @@ static inline void reduce_lanes_f32(const __m512 *acc, int count, float *sums)
     }
 }
 
-/* The 16 sums of the 4 x 4 tile, row-major */
-static inline void reduce_tile_f32(__m512 acc[DOT_M][DOT_N], float sums[DOT_M * DOT_N])
-{
-    reduce_lanes_f32(&acc[0][0], DOT_M * DOT_N, sums);
-}
+/* The DOT_M x DOT_N sums of a float32 dot tile, row-major (DOT_M and DOT_N as where the tile's
+ * kernel is defined) */
+#define REDUCE_TILE_F32(acc, sums) reduce_lanes_f32(&(acc)[0][0], DOT_M * DOT_N, (sums))
 
 static inline void reduce_tile_f64(__m512d acc[DOT_M][DOT_N], double sums[DOT_M * DOT_N])
 {
@@ -98,7 +96,7 @@ static inline void reduce_tile_f64(__m512d acc[DOT_M][DOT_N], double sums[DOT_M 
 
 FASTNN_DEFINE_DOT_UKERNEL(sgemm_dot_avx512_4x4, float, __m512, 16, __mmask16, TAIL_MASK_16,
                           _mm512_setzero_ps, _mm512_loadu_ps, _mm512_maskz_loadu_ps,
-                          _mm512_fmadd_ps, reduce_tile_f32)
+                          _mm512_fmadd_ps, REDUCE_TILE_F32)
 FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TAIL_MASK_8,
                           _mm512_setzero_pd, _mm512_loadu_pd, _mm512_maskz_loadu_pd,
                           _mm512_fmadd_pd, reduce_tile_f64)
@@ -120,13 +118,9 @@ FASTNN_DEFINE_DOT_UKERNEL(dgemm_dot_avx512_4x4, double, __m512d, 8, __mmask8, TA
 #undef DOT_N
 #define DOT_M DOT_WIDE_M
 #define DOT_N DOT_WIDE_N
-static inline void reduce_tile_4x5_f32(__m512 acc[DOT_M][DOT_N], float sums[DOT_M * DOT_N])
-{
-    reduce_lanes_f32(&acc[0][0], DOT_M * DOT_N, sums);
-}
 FASTNN_DEFINE_DOT_UKERNEL(sgemm_dot_avx512_4x5, float, __m512, 16, __mmask16, TAIL_MASK_16,
                           _mm512_setzero_ps, _mm512_loadu_ps, _mm512_maskz_loadu_ps,
-                          _mm512_fmadd_ps, reduce_tile_4x5_f32)
+                          _mm512_fmadd_ps, REDUCE_TILE_F32)
 #undef DOT_M
 #undef DOT_N
 #define DOT_M 4
