@@ -69,7 +69,7 @@ def dot_tiles():
     try:
         wide = _core._ukernel_shape(isa, "sgemm_dot_wide")
         tiles.append(f"{wide[0]} x {wide[1]} (wide)")
-    except (ValueError, KeyError):  # KeyError: a build from before the wide tile
+    except ValueError:  # a set without one
         tiles.append("no wide tile")
     return ", ".join(tiles)
 
